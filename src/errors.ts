@@ -1,0 +1,29 @@
+/**
+ * Every failure slimwav reports on purpose is a SlimwavError: a `code` a program can switch on and a one-line
+ * `message` a person can read (it names the file, tensor or argument and says what was expected and what was found).
+ * The CLI prints `slimwav: <message>` and exits non-zero; anything else that escapes is a bug.
+ */
+export type ErrorCode =
+  | 'E_ARGS'    // bad command-line or API arguments
+  | 'E_IO'      // a file cannot be read or written
+  | 'E_FORMAT'  // a file is not what it claims to be (bad header, truncated, lying offsets)
+  | 'E_CONFIG'  // config.json is missing a field or holds an impossible value
+  | 'E_SHAPE'   // a tensor is missing, extra, or has the wrong shape / dtype
+  | 'E_AUDIO'   // audio that cannot be used (empty, too short, NaN/Inf, unsupported encoding)
+  | 'E_WASM'    // WebAssembly (or its SIMD extension) is not available here
+  | 'E_TRAP'    // a kernel trapped: a bug in slimwav, reported with the op and layer
+  | 'E_UNSAFE'; // a checkpoint asks for something that would run code (pickle global not on the allow-list)
+
+export class SlimwavError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'SlimwavError';
+    this.code = code;
+  }
+}
+
+/** Throw a SlimwavError; handy inside expressions. */
+export function fail(code: ErrorCode, message: string): never {
+  throw new SlimwavError(code, message);
+}

@@ -1,0 +1,127 @@
+/**
+ * The in-memory tensor table every reader produces and every writer consumes: names → {dtype, shape, bytes}.
+ * Readers never convert; `toFloat32` does, once, when the runtime packs weights.
+ */
+import { fail } from '../errors.js';
+
+export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+export const DTYPE_BYTES: Record<DType, number> = {
+  F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+};
+
+export interface RawTensor {
+  dtype: DType;
+  shape: number[];
+  /** little-endian element bytes, C order, exactly numel × DTYPE_BYTES[dtype] long */
+  data: Uint8Array;
+}
+
+export interface TensorTable {
+  tensors: Map<string, RawTensor>;
+  /** string → string metadata (safetensors `__metadata__`) */
+  metadata: Record<string, string>;
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** IEEE half → float (exact). */
+export function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** float → IEEE half, round to nearest even (for `convert --dtype f16`). */
+export function f32ToF16(v: number): number {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  f[0] = v;
+  const x = u[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && (half & 1))) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
+  return sign | half;
+}
+
+/** Any floating or integer tensor → a fresh Float32Array (the only dtype slimwav computes in). */
+export function toFloat32(t: RawTensor, name = 'tensor'): Float32Array {
+  const n = numel(t.shape);
+  const bytes = DTYPE_BYTES[t.dtype];
+  if (bytes === undefined) fail('E_SHAPE', `${name}: unsupported dtype ${t.dtype}`);
+  if (t.data.byteLength !== n * bytes) {
+    fail('E_SHAPE', `${name}: ${t.dtype}${JSON.stringify(t.shape)} needs ${n * bytes} bytes, found ${t.data.byteLength}`);
+  }
+  const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const out = new Float32Array(n);
+  switch (t.dtype) {
+    case 'F32':
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(i * 2, true));
+      break;
+    case 'BF16': {
+      const tmp = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < n; i++) {
+        tmp.setUint32(0, dv.getUint16(i * 2, true) << 16, true);
+        out[i] = tmp.getFloat32(0, true);
+      }
+      break;
+    }
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(i * 8, true);
+      break;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(i * 8, true));
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true);
+      break;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true);
+      break;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt8(i);
+      break;
+    case 'U8':
+    case 'BOOL':
+      for (let i = 0; i < n; i++) out[i] = dv.getUint8(i);
+      break;
+  }
+  return out;
+}
+
+/** Float32Array → RawTensor (F32, or F16 for shipping). */
+export function fromFloat32(data: Float32Array, shape: number[], dtype: 'F32' | 'F16' = 'F32'): RawTensor {
+  if (dtype === 'F32') {
+    const copy = new Float32Array(data);
+    return { dtype, shape: [...shape], data: new Uint8Array(copy.buffer) };
+  }
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = f32ToF16(data[i]);
+  return { dtype, shape: [...shape], data: new Uint8Array(out.buffer) };
+}
