@@ -1,0 +1,161 @@
+/**
+ * Loads the kernel module (build/slimwav.simd.wasm, or the assert-keeping build/slimwav.debug.wasm) into a
+ * WebAssembly.Memory the host owns, and a bump allocator (Arena) over that memory. No model knowledge here:
+ * the kernel ABI is documented in assembly/index.ts and typed in `KernelExports` below.
+ * Pointers are byte offsets, sizes and strides are element counts, data is f32.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { SlimwavError } from '../errors.js';
+
+export type KernelVariant = 'release' | 'debug';
+
+const FILES: Record<KernelVariant, string> = { release: 'slimwav.simd.wasm', debug: 'slimwav.debug.wasm' };
+
+/** Every kernel the module exports (pointer = byte offset, 0 = absent where allowed). */
+export interface KernelExports {
+  /** C[m,n] (+)= act(Σ_k A[m*lda+k]·B[k,n] + bias[n]); B packed by f32_pack_b. act: 0 none, 1 GELU. */
+  f32_gemm_packed(M: number, N: number, K: number, A: number, lda: number, Bp: number, C: number, ldc: number,
+    bias: number, act: number, accumulate: number): void;
+  /** Same contract with B plain row-major [K][N], row stride ldb. */
+  f32_gemm(M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
+    bias: number, act: number, accumulate: number): void;
+  /** Pack W [N][K] (PyTorch out × in) into 8-column panels of Wᵀ; Bp holds f32_packed_floats(N, K) floats. */
+  f32_pack_b(N: number, K: number, W: number, Bp: number): void;
+  f32_packed_floats(N: number, K: number): number;
+  /** dst[c*ldd + r] = src[r*lds + c] for r < R, c < Cc. */
+  f32_transpose(R: number, Cc: number, src: number, lds: number, dst: number, ldd: number): void;
+  /** dst[r*ldd + c] = src[r*lds + c]. */
+  f32_copy2d(R: number, Cc: number, src: number, lds: number, dst: number, ldd: number): void;
+  f32_fill(n: number, dst: number, value: number): void;
+  /** Row-wise LayerNorm over N values; Y may equal X; gamma/beta 0 = 1/0. */
+  f32_layernorm(M: number, N: number, X: number, ldx: number, Y: number, ldy: number, gamma: number, beta: number,
+    eps: number): void;
+  /** X [T][C] in place, each channel normalised over T; scratch holds 2·C floats. gamma/beta 0 = 1/0. */
+  f32_groupnorm_time(T: number, C: number, X: number, gamma: number, beta: number, eps: number, scratch: number): void;
+  f32_gelu(n: number, X: number, Y: number): void;
+  f32_exp(n: number, X: number, Y: number): void;
+  f32_erf(n: number, X: number, Y: number): void;
+  /** One attention head, query rows [i0, i1); S holds f32_attention_scratch_floats(T) floats. */
+  f32_attention(i0: number, i1: number, T: number, dq: number, dv: number, Q: number, ldq: number, Kt: number,
+    V: number, ldv: number, O: number, ldo: number, scale: number, relb: number, gate: number, S: number): void;
+  f32_attention_scratch_floats(T: number): number;
+  /** First byte the host may allocate from. */
+  HEAP_BASE: WebAssembly.Global;
+}
+
+export interface Kernels {
+  exports: KernelExports;
+  memory: WebAssembly.Memory;
+  /** First free byte (16-byte aligned) above the module's static data. */
+  heapBase: number;
+}
+
+const PAGE = 65536;
+
+/** True when this engine validates a module that uses a v128 value. */
+export function simdSupported(): boolean {
+  // (module (func (result v128) v128.const i32x4 0 0 0 0))
+  const bytes = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+    0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+    0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, // code section: one body of 20 bytes, no locals, v128.const
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0x0b, // end
+  ]);
+  try {
+    return WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+async function readWasm(variant: KernelVariant): Promise<Uint8Array> {
+  // From src/runtime/ (tsx, tests) the build folder is ../../build; from dist/src/runtime/ it is ../../../build.
+  const tried: string[] = [];
+  for (const rel of ['../../build/', '../../../build/']) {
+    const url = new URL(rel + FILES[variant], import.meta.url);
+    try {
+      return await readFile(url);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      tried.push(fileURLToPath(url));
+    }
+  }
+  throw new SlimwavError('E_WASM', `kernel module ${FILES[variant]} not found (looked at ${tried.join(', ')}); run npm run build`);
+}
+
+/** AssemblyScript strings: UTF-16LE code units, byte length in the u32 just before the pointer. */
+function readString(memory: WebAssembly.Memory, ptr: number): string {
+  if (!ptr || ptr < 4 || ptr > memory.buffer.byteLength) return '';
+  const bytes = new Uint32Array(memory.buffer, (ptr - 4) & ~3, 1)[0] ?? 0;
+  if (ptr + bytes > memory.buffer.byteLength) return '';
+  return String.fromCharCode(...new Uint16Array(memory.buffer.slice(ptr, ptr + (bytes & ~1))));
+}
+
+/** Instantiate the kernels into `memory` (a new one if absent). The host allocates from `heapBase` up. */
+export async function instantiateKernels(variant: KernelVariant = 'release', memory?: WebAssembly.Memory): Promise<Kernels> {
+  if (!simdSupported()) {
+    throw new SlimwavError('E_WASM', 'this JavaScript engine does not support WebAssembly SIMD (v128); slimwav needs it');
+  }
+  const bytes = await readWasm(variant);
+  const module = await WebAssembly.compile(bytes);
+  const mem = memory ?? new WebAssembly.Memory({ initial: 1 });
+  const abort = (msg: number, file: number, line: number, col: number): never => {
+    const text = readString(mem, msg) || 'abort';
+    const where = readString(mem, file);
+    throw new Error(`slimwav kernel: ${text}${where ? ` at ${where}:${line}:${col}` : ''}`);
+  };
+  const instance = await WebAssembly.instantiate(module, { env: { memory: mem, abort } });
+  const exports = instance.exports as unknown as KernelExports;
+  const heapBase = (Number(exports.HEAP_BASE.value) + 15) & ~15;
+  if (mem.buffer.byteLength < heapBase) mem.grow(Math.ceil((heapBase - mem.buffer.byteLength) / PAGE));
+  return { exports, memory: mem, heapBase };
+}
+
+/**
+ * Bump allocator over a kernel memory: 16-byte aligned byte offsets, grows the memory on demand.
+ * Growing detaches every earlier view, so take views (f32) after the last alloc, right before use.
+ */
+export class Arena {
+  readonly memory: WebAssembly.Memory;
+  readonly base: number;
+  private top: number;
+
+  constructor(memory: WebAssembly.Memory, base: number) {
+    this.memory = memory;
+    this.base = (base + 15) & ~15;
+    this.top = this.base;
+  }
+
+  /** Reserve `floats` f32 (0 is allowed) and return the byte offset of the first one. */
+  alloc(floats: number): number {
+    if (!Number.isInteger(floats) || floats < 0) throw new SlimwavError('E_ARGS', `Arena.alloc: bad size ${floats}`);
+    const ptr = this.top;
+    const end = ptr + ((floats * 4 + 15) & ~15);
+    const have = this.memory.buffer.byteLength;
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    this.top = end;
+    return ptr;
+  }
+
+  /** A fresh Float32Array over `n` floats at byte offset `ptr`. */
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** Current top; pass it to `reset` to free everything allocated after it. */
+  mark(): number {
+    return this.top;
+  }
+
+  reset(mark = this.base): void {
+    this.top = Math.max(this.base, Math.min(mark, this.top));
+  }
+
+  /** Bytes in use above the base. */
+  get used(): number {
+    return this.top - this.base;
+  }
+}
