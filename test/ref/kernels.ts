@@ -229,3 +229,43 @@ export function atEnd(ar: Arena, src: Float32Array): number {
   new Float32Array(ar.memory.buffer, ptr, src.length).set(src);
   return ptr;
 }
+
+/** Throws unless |got[i] − want[i]| ≤ tol[i] for every i. */
+export function assertCloseEach(got: ArrayLike<number>, want: ArrayLike<number>, tol: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= tol[i])) {
+      throw new Error(`${what}: error ${Math.abs(got[i] - want[i])} > ${tol[i]} at index ${i} (got ${got[i]}, want ${want[i]})`);
+    }
+  }
+}
+
+/**
+ * Per-element tolerance for a normalisation y = (x − mean)/√(var + eps)·g + b computed in f32: `rel`·max(1, max|y|)
+ * plus the part f32 cannot avoid, 1e-6·|g|·max|x| / √(var + eps) (rounding of the mean, amplified when the spread
+ * is tiny next to the values). `group(i)` names the statistics group of element i.
+ */
+export function normTolerance(x: ArrayLike<number>, want: ArrayLike<number>, n: number, group: (i: number) => number,
+                              gamma: ArrayLike<number> | null, channel: (i: number) => number, eps: number, rel: number): Float64Array {
+  const sums = new Map<number, { s: number; s2: number; n: number; amax: number }>();
+  for (let i = 0; i < n; i++) {
+    const gId = group(i);
+    const st = sums.get(gId) ?? { s: 0, s2: 0, n: 0, amax: 0 };
+    st.s += x[i];
+    st.n++;
+    st.amax = Math.max(st.amax, Math.abs(x[i]));
+    sums.set(gId, st);
+  }
+  for (let i = 0; i < n; i++) {
+    const st = sums.get(group(i))!;
+    st.s2 += (x[i] - st.s / st.n) ** 2;
+  }
+  let ymax = 1;
+  for (let i = 0; i < want.length; i++) ymax = Math.max(ymax, Math.abs(want[i]));
+  const tol = new Float64Array(want.length).fill(rel * ymax);
+  for (let i = 0; i < n; i++) {
+    const st = sums.get(group(i))!;
+    const g = gamma ? Math.abs(gamma[channel(i)]) : 1;
+    tol[i] += (1e-6 * g * st.amax) / Math.sqrt(st.s2 / st.n + eps);
+  }
+  return tol;
+}

@@ -1,0 +1,9 @@
+// The wasm ABI of slimwav: every exported kernel, nothing else. Pointers are byte offsets into the imported
+// memory (0 = "absent" where a kernel allows it), sizes and strides are element counts (i32), data is f32.
+// Each file's header gives the pointer layouts.
+export { f32_gemm_packed, f32_gemm, f32_pack_b, f32_packed_floats } from './gemm';
+export { f32_attention, f32_attention_scratch_floats } from './attention';
+export { f32_layernorm, f32_groupnorm_time } from './norm';
+export { f32_gelu, f32_exp, f32_erf } from './act';
+export { f32_transpose, f32_copy2d, f32_fill } from './copy';
+export { HEAP_BASE } from './meta';
