@@ -70,6 +70,8 @@ function softmax_row(s: usize, T: i32, scale: f32, rb: usize, g: f32): void {
 export function f32_attention(i0: i32, i1: i32, T: i32, dq: i32, dv: i32, Q: usize, ldq: i32, Kt: usize,
                               V: usize, ldv: i32, O: usize, ldo: i32, scale: f32, relb: usize, gate: usize,
                               S: usize): void {
+  assert(0 <= i0 && i0 <= i1 && i1 <= T, 'f32_attention: query rows outside [0, T)');
+  assert(dq >= 0 && dv >= 0 && S != 0, 'f32_attention: bad head sizes or no scratch');
   if (T <= 0 || dv <= 0) return;
   const Tp = (T + 3) & ~3;
   for (let ib = i0; ib < i1; ib += BQ) {

@@ -167,6 +167,8 @@ function dot_col(K: i32, a: usize, b: usize, bs: usize, c: usize, bias: usize, f
 
 export function f32_gemm_packed(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32,
                                 bias: usize, act: i32, accumulate: i32): void {
+  assert(M >= 0 && N >= 0 && K >= 0, 'f32_gemm_packed: negative size');
+  assert(M <= 1 || ldc >= N, 'f32_gemm_packed: ldc < N');
   if (M <= 0 || N <= 0) return;
   const flags = (act == 1 ? 1 : 0) | (accumulate ? 2 : 0);
   const lda4 = <usize>lda << 2, ldc4 = <usize>ldc << 2;
@@ -194,6 +196,8 @@ export function f32_gemm_packed(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: 
 
 export function f32_gemm(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32,
                          bias: usize, act: i32, accumulate: i32): void {
+  assert(M >= 0 && N >= 0 && K >= 0, 'f32_gemm: negative size');
+  assert(M <= 1 || ldc >= N, 'f32_gemm: ldc < N');
   if (M <= 0 || N <= 0) return;
   const flags = (act == 1 ? 1 : 0) | (accumulate ? 2 : 0);
   const lda4 = <usize>lda << 2, ldb4 = <usize>ldb << 2, ldc4 = <usize>ldc << 2;

@@ -14,6 +14,7 @@ import { madd, hsum } from './simd';
 // --- layer norm -------------------------------------------------------------------------------------------------
 
 export function f32_layernorm(M: i32, N: i32, X: usize, ldx: i32, Y: usize, ldy: i32, gamma: usize, beta: usize, eps: f32): void {
+  assert(M <= 1 || (ldx >= N && ldy >= N), 'f32_layernorm: row stride < N');
   if (N <= 0) return;
   const n8 = N & ~7, n4 = N & ~3;
   const invN: f32 = 1.0 / <f32>N;
@@ -155,6 +156,7 @@ function column_sums(T: i32, C: i32, X: usize, mean: usize, out: usize, center: 
 }
 
 export function f32_groupnorm_time(T: i32, C: i32, X: usize, gamma: usize, beta: usize, eps: f32, scratch: usize): void {
+  assert(scratch != 0, 'f32_groupnorm_time: no scratch');
   if (T <= 0 || C <= 0) return;
   const mean = scratch, rstd = scratch + (<usize>C << 2);
   const invT: f32 = 1.0 / <f32>T;

@@ -71,7 +71,7 @@ export function simdSupported(): boolean {
   }
 }
 
-async function readWasm(variant: KernelVariant): Promise<Uint8Array> {
+async function readWasm(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
   // From src/runtime/ (tsx, tests) the build folder is ../../build; from dist/src/runtime/ it is ../../../build.
   const tried: string[] = [];
   for (const rel of ['../../build/', '../../../build/']) {

@@ -1,0 +1,112 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+
+// The shipped (release) module must export every kernel of the ABI and really use f32x4 arithmetic in its hot
+// loops: a build that silently fell back to scalar code, or dropped a kernel, fails here.
+const KERNELS = [
+  'f32_gemm_packed', 'f32_gemm', 'f32_pack_b', 'f32_packed_floats',
+  'f32_attention', 'f32_attention_scratch_floats',
+  'f32_layernorm', 'f32_groupnorm_time',
+  'f32_gelu', 'f32_exp', 'f32_erf',
+  'f32_transpose', 'f32_copy2d', 'f32_fill',
+];
+
+const wasmPath = (name: string) => new URL(`../build/${name}`, import.meta.url);
+
+let disassembled: Promise<string> | undefined;
+
+/** Text format of the release module (binaryen is slow to load: once per run). */
+function disassemble(): Promise<string> {
+  disassembled ??= (async () => {
+    const { default: binaryen } = await import('binaryen');
+    const mod = binaryen.readBinary(readFileSync(wasmPath('slimwav.simd.wasm')));
+    mod.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.BulkMemory |
+      binaryen.Features.SignExt | binaryen.Features.MutableGlobals | binaryen.Features.NontrappingFPToInt);
+    const text = mod.emitText();
+    mod.dispose();
+    return text;
+  })();
+  return disassembled;
+}
+
+/** A function's body with the bodies of the functions it calls, recursively (tiles sit behind calls). */
+function reach(text: string, name: string): string {
+  const funcs = new Map<string, string>();
+  const re = /^ \(func \$(\S+)/gm;
+  const starts: [string, number][] = [];
+  for (let m; (m = re.exec(text)); ) starts.push([m[1], m.index]);
+  starts.forEach(([n, at], i) => funcs.set(n, text.slice(at, i + 1 < starts.length ? starts[i + 1][1] : text.length)));
+  const exportName = new RegExp(`\\(export "${name}" \\(func \\$(\\S+?)\\)\\)`).exec(text)?.[1];
+  if (!exportName) return '';
+  const seen = new Set<string>();
+  const visit = (n: string): string => {
+    if (seen.has(n) || !funcs.has(n)) return '';
+    seen.add(n);
+    const body = funcs.get(n)!;
+    let all = body;
+    for (const m of body.matchAll(/\(call \$(\S+?)[\s)]/g)) all += visit(m[1]);
+    return all;
+  };
+  return visit(exportName);
+}
+
+/** Every `(loop …)` form in `code`, balanced by parentheses. */
+function loops(code: string): string[] {
+  const out: string[] = [];
+  for (let at = code.indexOf('(loop'); at >= 0; at = code.indexOf('(loop', at + 1)) {
+    let depth = 0, i = at;
+    for (; i < code.length; i++) {
+      if (code[i] === '(') depth++;
+      else if (code[i] === ')' && --depth === 0) break;
+    }
+    out.push(code.slice(at, i + 1));
+  }
+  return out;
+}
+
+const count = (s: string, op: string) => s.split(op).length - 1;
+
+// ---
+
+const exportsSuite = suite('exports');
+exportsSuite('release and debug modules export every kernel and import only env.memory (+ env.abort)', () => {
+  for (const file of ['slimwav.simd.wasm', 'slimwav.debug.wasm']) {
+    const mod = new WebAssembly.Module(readFileSync(wasmPath(file)));
+    const exported = new Set(WebAssembly.Module.exports(mod).map(e => e.name));
+    for (const k of KERNELS) assert.ok(exported.has(k), `${file} does not export ${k}`);
+    assert.ok(exported.has('HEAP_BASE'), `${file} does not export HEAP_BASE`);
+    for (const imp of WebAssembly.Module.imports(mod)) {
+      assert.ok(imp.module === 'env' && (imp.name === 'memory' || imp.name === 'abort'), `${file} imports ${imp.module}.${imp.name}`);
+    }
+  }
+});
+exportsSuite.run();
+
+// ---
+
+const simd = suite('simd');
+simd('hot kernels of the release build use f32x4 multiply and add', async () => {
+  const text = await disassemble();
+  for (const k of ['f32_gemm_packed', 'f32_gemm', 'f32_attention', 'f32_layernorm', 'f32_groupnorm_time']) {
+    const code = reach(text, k);
+    assert.ok(code.length > 0, `${k} not found in the disassembly`);
+    assert.ok(code.includes('f32x4.mul'), `${k}: no f32x4.mul`);
+    assert.ok(code.includes('f32x4.add'), `${k}: no f32x4.add`);
+    assert.ok(code.includes('v128.load'), `${k}: no v128 loads`);
+  }
+  for (const k of ['f32_gelu', 'f32_exp', 'f32_erf']) {
+    const code = reach(text, k);
+    assert.ok(code.includes('f32x4.mul') && code.includes('f32x4.add'), `${k}: not vectorised`);
+  }
+});
+simd('the gemm k loops are the 4×8 f32x4 tile: broadcast A, 8 vector multiply-adds per step', async () => {
+  const text = await disassemble();
+  for (const k of ['f32_gemm_packed', 'f32_gemm']) {
+    // a loop (not the epilogue's GELU) holding the tile: A broadcasts, 2 B vector loads, 8 mul + 8 add
+    const tile = loops(reach(text, k)).find(l => count(l, 'v128.load32_splat') >= 4 && count(l, 'f32x4.mul') >= 8 &&
+      count(l, 'f32x4.add') >= 8 && (l.match(/v128\.load(?![0-9_])/g) ?? []).length >= 2 && !l.includes('f32x4.div'));
+    assert.ok(tile, `${k}: no vectorised 4×8 tile loop`);
+  }
+});
+simd.run();
