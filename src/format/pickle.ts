@@ -83,8 +83,15 @@ export interface UnpickleOptions {
   limits?: Partial<UnpickleLimits>;
 }
 
+/** Text from a file, made safe for a one-line message: control characters escaped, long text cut. */
+export function printable(s: string, max = 200): string {
+  const t = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
 /** The message E_UNSAFE uses; exported so that other readers say the same thing. */
 export function unsafeMessage(fileName: string, qualified: string): string {
+  qualified = printable(qualified);
   let msg = `${fileName}: pickle refers to ${qualified}, which slimwav will not load (only tensor data is allowed)`;
   if (/^(torch\.nn\.modules\.|__main__\.|transformers\.|torchaudio\.models\.|fairseq\.|wav2vec2\.)/.test(qualified)) {
     msg += '; this looks like a whole pickled model object: save model.state_dict() with torch.save instead';
@@ -222,7 +229,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
         return bad('torch.Size(...) with unexpected arguments');
       default: {
         const v = opts.call?.(fn, args);
-        if (v === undefined) bad(`${fn.qualifiedName} cannot be called here`);
+        if (v === undefined) bad(`${printable(fn.qualifiedName)} cannot be called here`);
         return v;
       }
     }
@@ -410,7 +417,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
         bad('out-of-band buffers (pickle protocol 5) are not supported');
         break;
       default:
-        bad(`unsupported opcode 0x${op.toString(16).padStart(2, '0')}${op >= 0x20 && op < 0x7f ? ` ('${String.fromCharCode(op)}')` : ''} (protocol 0/1 text opcodes are not used by torch.save)`);
+        bad(`unsupported opcode 0x${op.toString(16).padStart(2, '0')}${op >= 0x20 && op < 0x7f ? ` ('${String.fromCharCode(op)}')` : ''}${
+          'ILFSVPgp'.includes(String.fromCharCode(op)) ? ' (a protocol-0 text opcode, which torch.save does not write)' : ''}`);
     }
   }
 }
@@ -430,7 +438,7 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'list/tuple';
   if (v instanceof Map) return 'dict';
   if (v instanceof Uint8Array) return 'bytes';
-  if (v instanceof PyGlobal) return v.qualifiedName;
+  if (v instanceof PyGlobal) return printable(v.qualifiedName);
   if (typeof v === 'object') return 'object';
   return typeof v;
 }

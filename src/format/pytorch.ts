@@ -16,7 +16,7 @@
 import { fail } from '../errors.js';
 import { DTYPE_BYTES, type DType, type RawTensor } from './tensor.js';
 import { looksLikeZip, openZip } from './zip.js';
-import { PyGlobal, describe, unpickle } from './pickle.js';
+import { PyGlobal, describe, printable, unpickle } from './pickle.js';
 
 const STORAGE_DTYPES: Record<string, DType> = {
   FloatStorage: 'F32',
@@ -78,19 +78,22 @@ export function parseTorchCheckpoint(bytes: Uint8Array, fileName: string): unkno
   }
 
   const storages = new Map<string, Storage>();
-  // Copies of non-contiguous views may not in total exceed the file size (plus slack): a small file cannot make us
-  // allocate much more than itself however many views of one storage it declares.
-  let copyBudget = bytes.byteLength + (1 << 20);
+  // A copy of a non-contiguous view may not be larger than the file, and all copies together not larger than twice
+  // the file: a small file cannot make us allocate much more than itself however many views of one storage it
+  // declares (copies of ordinary transposed weights add up to at most the storages, i.e. less than the file).
+  let copyBudget = 2 * bytes.byteLength;
 
   const persistentLoad = (pid: unknown): Storage => {
     if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') {
       return bad(`${pkl}: unexpected persistent id ${describe(pid)}; expected ('storage', type, key, location, numel)`);
     }
     const [, type, key, , count] = pid;
-    if (!(type instanceof PyGlobal) || type.module !== 'torch' || !(type.name in STORAGE_DTYPES)) {
+    if (!(type instanceof PyGlobal) || type.module !== 'torch' || !Object.prototype.hasOwnProperty.call(STORAGE_DTYPES, type.name)) {
       return bad(`${pkl}: unsupported storage type ${describe(type)}`);
     }
-    if (typeof key !== 'string') return bad(`${pkl}: storage key must be a string, found ${describe(key)}`);
+    if (typeof key !== 'string' || !/^[\w.-]{1,64}$/.test(key)) {
+      return bad(`${pkl}: storage key must be a short name, found ${typeof key === 'string' ? JSON.stringify(printable(key, 64)) : describe(key)}`);
+    }
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
       return bad(`${pkl}: storage ${key} has an invalid element count ${String(count)}`);
     }
@@ -117,7 +120,9 @@ export function parseTorchCheckpoint(bytes: Uint8Array, fileName: string): unkno
     }
     const s = storage as Storage;
     return viewTensor(s, offset, size, stride, fileName, (nbytes) => {
-      if (nbytes > copyBudget) bad(`storage ${s.key}: non-contiguous views need more memory than the file's size allows`);
+      if (nbytes > bytes.byteLength || nbytes > copyBudget) {
+        bad(`storage ${s.key}: a non-contiguous view needs a ${nbytes}-byte copy, more memory than the file's size allows (${bytes.byteLength} bytes)`);
+      }
       copyBudget -= nbytes;
     });
   };
@@ -258,7 +263,7 @@ export function readTorchStateDict(bytes: Uint8Array, fileName: string): TorchSt
   } else {
     const key = root.get('state_dict') instanceof Map ? 'state_dict' : root.get('model') instanceof Map ? 'model' : undefined;
     if (!key) {
-      const keys = [...root.keys()].map(String);
+      const keys = [...root.keys()].map((k) => printable(String(k), 60));
       return bad(`no state dict found: the top-level keys are ${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', …' : ''} (expected tensors, or a "state_dict" or "model" entry)`);
     }
     sd = root.get(key) as Map<unknown, unknown>;
@@ -267,7 +272,7 @@ export function readTorchStateDict(bytes: Uint8Array, fileName: string): TorchSt
       if (k === 'config' && v instanceof Map) {
         config = toJson(v, fileName, 'config', 0) as Record<string, unknown>;
       } else {
-        extra.push(`ignored top-level entry "${String(k)}"`);
+        extra.push(`ignored top-level entry "${printable(String(k))}"`);
       }
     }
   }
@@ -275,7 +280,8 @@ export function readTorchStateDict(bytes: Uint8Array, fileName: string): TorchSt
   let tensors = new Map<string, RawTensor>();
   for (const [k, v] of sd) {
     if (typeof k !== 'string') { extra.push(`ignored state-dict entry with a non-string key (${describe(k)})`); continue; }
-    if (!isRawTensor(v)) { extra.push(`ignored non-tensor state-dict entry "${k}" (${describe(v)})`); continue; }
+    if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(k)) bad(`tensor name with control characters: ${JSON.stringify(printable(k))}`);
+    if (!isRawTensor(v)) { extra.push(`ignored non-tensor state-dict entry "${printable(k)}" (${describe(v)})`); continue; }
     tensors.set(k, v);
   }
 
@@ -319,7 +325,7 @@ function toJson(v: unknown, fileName: string, path: string, depth: number): unkn
     const o: Record<string, unknown> = {};
     for (const [k, x] of v) {
       if (typeof k !== 'string' && typeof k !== 'number') continue;
-      Object.defineProperty(o, String(k), { value: toJson(x, fileName, `${path}.${String(k)}`, depth + 1), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(o, String(k), { value: toJson(x, fileName, `${path}.${printable(String(k), 40)}`, depth + 1), enumerable: true, writable: true, configurable: true });
     }
     return o;
   }

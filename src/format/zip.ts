@@ -114,6 +114,7 @@ export function openZip(bytes: Uint8Array, fileName: string): ZipArchive {
     const nameAt = p + CENTRAL_LEN, extraAt = nameAt + nameLen, next = extraAt + extraLen + commentLen;
     if (next > cdEnd) bad(`zip: central directory entry ${i} (name, extra and comment) runs past the end of the directory`);
     const name = decoder.decode(bytes.subarray(nameAt, extraAt));
+    if (/[\u0000-\u001f\u007f]/.test(name)) bad(`zip: entry ${i} has a name with control characters (${JSON.stringify(name).slice(0, 200)})`);
 
     // ZIP64 extended information (header id 1): the 64-bit values, in this order, for each sentinel field only.
     for (let e = extraAt; e + 4 <= extraAt + extraLen;) {
@@ -153,7 +154,7 @@ export function openZip(bytes: Uint8Array, fileName: string): ZipArchive {
       bad(`zip: data of ${name} (offset ${dataAt}, ${csize} bytes) runs past the entry area (the directory starts at ${cdOffset})`);
     }
     const lName = decoder.decode(bytes.subarray(local + LOCAL_LEN, local + LOCAL_LEN + lNameLen));
-    if (lName !== name) bad(`zip: local header name ${JSON.stringify(lName)} does not match directory name ${JSON.stringify(name)}`);
+    if (lName !== name) bad(`zip: local header name ${JSON.stringify(lName.slice(0, 200))} does not match directory name ${JSON.stringify(name)}`);
     if (u16(local + 8) !== method) bad(`zip: ${name}: local header and directory disagree on the compression method`);
     const lFlags = u16(local + 6);
     const lc = u32(local + 18), lu = u32(local + 22);
