@@ -172,7 +172,7 @@ export function openZip(bytes: Uint8Array, fileName: string): ZipArchive {
       if (!e) return bad(`zip: no entry ${name}`);
       if (e.method !== 0) {
         const m = METHOD_NAMES[e.method] ?? `method ${e.method}`;
-        bad(`compressed entry ${name} (${m}) not supported; torch.save writes uncompressed entries, so re-save the checkpoint with torch.save instead of re-zipping it`);
+        bad(`compressed entry ${name} not supported (${m}); torch.save writes uncompressed entries, so re-save the checkpoint with torch.save instead of re-zipping it`);
       }
       return bytes.subarray(e.offset, e.offset + e.size);
     },
