@@ -101,7 +101,7 @@ export function parseConfig(json: unknown, source = 'config.json'): ModelConfig 
   const convStride = intList('conv_stride', 1, convDim.length);
   const conv = convDim.map((dim, i) => ({ dim, kernel: convKernel[i], stride: convStride[i] }));
 
-  const norm = c.feat_extract_norm ?? 'group';
+  const norm = (c.feat_extract_norm ?? 'group') as 'group' | 'layer';
   if (norm !== 'group' && norm !== 'layer') bad(`"feat_extract_norm" must be "group" or "layer", found ${JSON.stringify(norm)}`);
   const act = c.hidden_act ?? 'gelu';
   if (act !== 'gelu') bad(`"hidden_act" ${JSON.stringify(act)} is not supported (only "gelu", the exact erf form)`);

@@ -34,3 +34,19 @@ export function hashFill(out: Float32Array, name: string, modelSeed: number, sca
   for (let i = 0; i < out.length; i++) out[i] = offset + (2 * hashUniform(seed, i) - 1) * scale;
   return out;
 }
+
+/**
+ * The init rule of scripts/make_fixtures.py, by tensor name (first match wins):
+ *   pos-conv weight_g → offset 1, scale 0.5;  weight_v → scale 1/√fan_in;  *.bias → scale 0.1;
+ *   gru_rel_pos_const → offset 1, scale 0.2;  *.weight with ≥ 2 dims → scale 1/√fan_in (fan_in = numel/shape[0]);
+ *   *.weight with 1 dim (norms) → offset 1, scale 0.2.
+ */
+export function initRule(name: string, shape: number[]): { scale: number; offset: number } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (name.endsWith('pos_conv_embed.conv.weight_g')) return { scale: 0.5, offset: 1 };
+  if (name.endsWith('pos_conv_embed.conv.weight_v')) return { scale: 1 / Math.sqrt(n / shape[0]), offset: 0 };
+  if (name.endsWith('.bias')) return { scale: 0.1, offset: 0 };
+  if (name.endsWith('gru_rel_pos_const')) return { scale: 0.2, offset: 1 };
+  if (shape.length >= 2) return { scale: 1 / Math.sqrt(n / shape[0]), offset: 0 };
+  return { scale: 0.2, offset: 1 };
+}

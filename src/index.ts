@@ -1,0 +1,17 @@
+/**
+ * slimwav: run (structurally pruned) wav2vec 2.0 / HuBERT / WavLM models on the CPU with WebAssembly SIMD.
+ *
+ *   import { load } from 'slimwav';
+ *   const model = await load('path/to/model', { threads: 2 });
+ *   const { layers, frames, dim } = await model.extract(pcm16k, { layers: 'all' });
+ *   model.dispose();
+ */
+export { load, buildModel, Model } from './model.js';
+export type { LoadOptions, ExtractOptions, Features, ModelInfo } from './model.js';
+export type { ModelConfig, LayerPlan, ConvLayer, ModelType } from './arch/config.js';
+export { parseConfig, convFrames, receptiveField } from './arch/config.js';
+export { countParams, countMacs, tensorSpecs } from './arch/tensors.js';
+export { SlimwavError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type { LayerSelection } from './layers.js';
+export { readAudioFile, decodeAudio } from './format/audio.js';

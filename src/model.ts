@@ -1,0 +1,119 @@
+/**
+ * The public model object: load() opens and validates a checkpoint, packs its weights into WebAssembly memory once,
+ * and returns a Model whose extract() runs the forward pass. Each Model owns its own wasm instance and memory, so
+ * dispose() releases everything it holds.
+ */
+import { fail, SlimwavError } from './errors.js';
+import { parseConfig, receptiveField, type ModelConfig } from './arch/config.js';
+import { checkTensors, countMacs, countParams } from './arch/tensors.js';
+import { openModelFiles } from './format/model-files.js';
+import type { RawTensor } from './format/tensor.js';
+import { Engine, type StageSink } from './runtime/engine.js';
+import { LinearMemory } from './runtime/memory.js';
+import { instantiateKernels } from './runtime/wasm.js';
+import { resolveLayers, type LayerSelection } from './layers.js';
+
+export interface LoadOptions {
+  /** worker threads for the kernels (default: available cores). Threads arrive with the speed work; today 1 is used. */
+  threads?: number;
+  /** 'release' (default) or 'debug' (asserts on; for tests) */
+  build?: 'release' | 'debug';
+}
+
+export interface ExtractOptions {
+  /** 'all' = every hidden state 0..L, 'last' = L (default), or indices; HF output_hidden_states numbering */
+  layers?: LayerSelection;
+  /** receives every intermediate stage (conv.i, proj, posconv, hidden.i) as a fresh [rows × cols] array */
+  capture?: StageSink;
+}
+
+export interface Features {
+  /** one [frames × dim] row-major array per requested layer, in the order requested */
+  layers: Float32Array[];
+  /** the hidden-state indices these are */
+  indices: number[];
+  frames: number;
+  dim: number;
+}
+
+export interface ModelInfo {
+  config: ModelConfig;
+  params: number;
+  macsPerSecond: number;
+  source: string;
+  notes: string[];
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly info: ModelInfo;
+  private engine: Engine | null;
+
+  /** @internal use load() */
+  constructor(engine: Engine, info: ModelInfo) {
+    this.engine = engine;
+    this.config = info.config;
+    this.info = info;
+  }
+
+  /** Frames produced for `samples` input samples (0 if too short). */
+  get receptiveField(): number {
+    return receptiveField(this.config);
+  }
+
+  /** Run the model on mono 16 kHz audio. */
+  async extract(pcm16k: Float32Array, opts: ExtractOptions = {}): Promise<Features> {
+    const engine = this.engine;
+    if (!engine) fail('E_ARGS', 'this model was disposed; load it again');
+    if (!(pcm16k instanceof Float32Array)) fail('E_ARGS', `extract() needs a Float32Array of 16 kHz samples, found ${Object.prototype.toString.call(pcm16k)}`);
+    for (let i = 0; i < pcm16k.length; i++) {
+      if (!Number.isFinite(pcm16k[i])) fail('E_AUDIO', `audio sample ${i} is ${pcm16k[i]}; samples must be finite`);
+    }
+    if (pcm16k.length === 0) fail('E_AUDIO', 'audio is empty (0 samples)');
+    const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
+    try {
+      const { frames, layers } = engine.forward(pcm16k, { layers: indices, capture: opts.capture });
+      return { layers, indices, frames, dim: this.config.hidden };
+    } catch (err) {
+      if (err instanceof SlimwavError) throw err;
+      if (err instanceof WebAssembly.RuntimeError) fail('E_TRAP', `a kernel trapped (${err.message}); this is a slimwav bug, please report it`);
+      throw err;
+    }
+  }
+
+  /** Release the WebAssembly memory. The model cannot be used afterwards. */
+  dispose(): void {
+    this.engine = null;
+  }
+}
+
+/** Validate config against tensors and build the runtime model. */
+export async function buildModel(
+  configJson: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, notes: string[], opts: LoadOptions = {},
+): Promise<Model> {
+  const config = parseConfig(configJson, source);
+  checkTensors(config, tensors, source);
+  const kernels = await instantiateKernels(opts.build ?? 'release');
+  const mem = new LinearMemory(kernels.memory, kernels.heapBase);
+  const engine = new Engine(config, tensors, kernels.exports, mem);
+  const info: ModelInfo = {
+    config,
+    params: countParams(config, tensors),
+    macsPerSecond: countMacs(config, 16000).total,
+    source,
+    notes,
+  };
+  return new Model(engine, info);
+}
+
+/** Open a model folder, single .safetensors file or PyTorch checkpoint (DESIGN.md) and prepare it to run. */
+export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
+  if (typeof path !== 'string' || path === '') fail('E_ARGS', `load() needs a path to a model folder or file, found ${JSON.stringify(path)}`);
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+    fail('E_ARGS', `threads must be a positive integer, found ${JSON.stringify(opts.threads)}`);
+  }
+  const files = await openModelFiles(path);
+  const cfgSource = files.source.replace(/model\.safetensors$|pytorch_model\.bin$/, 'config.json');
+  parseConfig(files.config, cfgSource);
+  return buildModel(files.config, files.tensors, files.source, files.notes, opts);
+}

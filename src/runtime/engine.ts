@@ -1,0 +1,379 @@
+/**
+ * The forward pass: the only place that knows the order of operations of wav2vec2 / HuBERT / WavLM.
+ * Everything is time-major ([T][C] row-major) so that convolutions are GEMMs over the activations in place
+ * (implicit im2col) and attention heads are column slices of the fused q|k|v projection.
+ *
+ *   wave [N] ─conv_i (GEMM, K = Kw·Cin, A row stride S·Cin) ─norm─GELU─▶ [T_i][C_i] … ─×dummy_weight─▶ [T][C_last]
+ *   ─LayerNorm─projection─▶ x [T][D] ─ x += GELU(posconv(x)) (16 grouped GEMMs over a zero-padded copy) ─▶
+ *   post-LN: x = LN(x) ─▶ layers: x = LN1(x + out(attn(qkv(x)))); x = LN2(x + W2·GELU(W1·x))
+ *   pre-LN:  layers: x += out(attn(qkv(LN1 x))); x += W2·GELU(W1·LN2 x)  ─▶ final LN on the last hidden state
+ *
+ * Heads are ragged: head k of layer l reads columns [qoff_k, qoff_k + dq_k) of q and k and [voff_k, voff_k + dv_k)
+ * of v straight out of the fused projection output (no padded copies), and writes its output into the matching
+ * columns of O [T][Σdv], which out_proj consumes as one GEMM.
+ */
+import { fail } from '../errors.js';
+import type { RawTensor } from '../format/tensor.js';
+import { toFloat32 } from '../format/tensor.js';
+import { convFrames, receptiveField, type ModelConfig } from '../arch/config.js';
+import { relativeBiasVector, wavlmGates } from '../arch/wavlm.js';
+import { ArenaPlan, LinearMemory } from './memory.js';
+import { convToTimeMajor, foldWeightNorm, packB, packedFloats } from './pack.js';
+import type { KernelExports } from './wasm.js';
+
+const GELU = 1;
+const CONV_NORM_EPS = 1e-5; // nn.GroupNorm / nn.LayerNorm defaults used by both torchaudio and HF for conv blocks
+
+interface Linear {
+  w: number; // packed weight
+  b: number; // bias pointer or 0
+  N: number;
+  K: number;
+}
+
+interface LayerWeights {
+  qkv: Linear | null; // fused [q; k; v] rows
+  qkTotal: number;
+  vTotal: number;
+  qOff: number[];
+  vOff: number[];
+  out: Linear | null;
+  outBiasOnly: number; // pointer to out_proj.bias when the attention block is removed (0 if absent)
+  ln1: [number, number];
+  ffn1: Linear | null;
+  ffn2: Linear | null;
+  ffnBiasOnly: number;
+  ln2: [number, number];
+  gru: Linear | null; // WavLM gru_rel_pos_linear
+  gruConst: Float32Array | null;
+}
+
+/** Called with each intermediate stage when a caller asks for it (tests, debugging). */
+export type StageSink = (stage: string, data: Float32Array, rows: number, cols: number) => void;
+
+export interface ForwardOptions {
+  /** hidden-state indices 0..L to return, in the order wanted */
+  layers: number[];
+  capture?: StageSink;
+}
+
+export class Engine {
+  readonly cfg: ModelConfig;
+  private readonly k: KernelExports;
+  private readonly mem: LinearMemory;
+  private readonly conv: { w: number; b: number; norm: [number, number] | null }[] = [];
+  private readonly dummy: Float32Array | null;
+  private readonly projLn: [number, number] | null;
+  private readonly proj: Linear;
+  private readonly pos: { w: number[]; b: number; cg: number };
+  private readonly encLn: [number, number];
+  private readonly layers: LayerWeights[] = [];
+  private readonly relEmbed: Float32Array | null;
+  private plannedSamples = 0;
+  private plan: ArenaPlan | null = null;
+
+  constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory) {
+    this.cfg = cfg;
+    this.k = k;
+    this.mem = mem;
+    const get = (name: string): Float32Array | null => {
+      const t = tensors.get(name);
+      return t ? toFloat32(t, name) : null;
+    };
+    const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `missing tensor ${name}`);
+    const put = (data: Float32Array | null): number => {
+      if (!data || data.length === 0) return 0;
+      const p = mem.allocWeights(data.length);
+      mem.f32(p, data.length).set(data);
+      return p;
+    };
+    const linear = (W: Float32Array, N: number, K: number, bias: Float32Array | null): Linear => {
+      const w = mem.allocWeights(packedFloats(N, K));
+      packB(W, N, K, mem.f32(w, packedFloats(N, K)), K);
+      return { w, b: put(bias), N, K };
+    };
+    const ln = (p: string): [number, number] => [put(need(`${p}.weight`)), put(need(`${p}.bias`))];
+
+    // conv feature extractor
+    let cin = 1;
+    cfg.conv.forEach((l, i) => {
+      const p = `feature_extractor.conv_layers.${i}`;
+      const W = convToTimeMajor(need(`${p}.conv.weight`), l.dim, cin, l.kernel);
+      const lin = linear(W, l.dim, l.kernel * cin, cfg.convBias ? need(`${p}.conv.bias`) : null);
+      const hasNorm = cfg.featExtractNorm === 'layer' || i === 0;
+      this.conv.push({ w: lin.w, b: lin.b, norm: hasNorm ? ln(`${p}.layer_norm`) : null });
+      cin = l.dim;
+    });
+    this.dummy = get('feature_extractor.dummy_weight');
+    this.projLn = cfg.featProjLayerNorm ? ln('feature_projection.layer_norm') : null;
+    const D = cfg.hidden;
+    this.proj = linear(need('feature_projection.projection.weight'), D, cin, need('feature_projection.projection.bias'));
+
+    // positional conv: fold weight norm, then one packed GEMM weight per group
+    const G = cfg.posConvGroups, cg = D / G, Kw = cfg.posConvKernel;
+    const pc = 'encoder.pos_conv_embed.conv';
+    const Wpos = get(`${pc}.weight`) ?? foldWeightNorm(need(`${pc}.weight_g`), need(`${pc}.weight_v`), D, cg, Kw);
+    const posW: number[] = [];
+    for (let g = 0; g < G; g++) {
+      const Wg = convToTimeMajor(Wpos.subarray(g * cg * cg * Kw, (g + 1) * cg * cg * Kw), cg, cg, Kw);
+      posW.push(linear(Wg, cg, Kw * cg, null).w);
+    }
+    this.pos = { w: posW, b: put(need(`${pc}.bias`)), cg };
+    this.encLn = ln('encoder.layer_norm');
+
+    // WavLM: the relative-position embedding lives in layer 0 and exists only if layer 0 keeps attention
+    const wavlm = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
+    this.relEmbed = wavlm ? need('encoder.layers.0.attention.rel_attn_embed.weight') : null;
+
+    cfg.layers.forEach((L, l) => {
+      const p = `encoder.layers.${l}`;
+      const qkTotal = L.qkDims.reduce((a, b) => a + b, 0);
+      const vTotal = L.vDims.reduce((a, b) => a + b, 0);
+      const qOff: number[] = [], vOff: number[] = [];
+      L.qkDims.reduce((o, d) => (qOff.push(o), o + d), 0);
+      L.vDims.reduce((o, d) => (vOff.push(o), o + d), 0);
+      let qkv: Linear | null = null, out: Linear | null = null, gru: Linear | null = null;
+      let gruConst: Float32Array | null = null;
+      if (L.heads.length > 0) {
+        const rows = 2 * qkTotal + vTotal;
+        const W = new Float32Array(rows * D), b = new Float32Array(rows);
+        const parts = [['q_proj', qkTotal, 0], ['k_proj', qkTotal, qkTotal], ['v_proj', vTotal, 2 * qkTotal]] as const;
+        for (const [n, r, off] of parts) {
+          if (r === 0) continue;
+          W.set(need(`${p}.attention.${n}.weight`), off * D);
+          b.set(need(`${p}.attention.${n}.bias`), off);
+        }
+        qkv = linear(W, rows, D, b);
+        out = linear(need(`${p}.attention.out_proj.weight`), D, vTotal, need(`${p}.attention.out_proj.bias`));
+        if (wavlm) {
+          gru = linear(need(`${p}.attention.gru_rel_pos_linear.weight`), 8, cfg.headDim, need(`${p}.attention.gru_rel_pos_linear.bias`));
+          gruConst = need(`${p}.attention.gru_rel_pos_const`);
+        }
+      }
+      let ffn1: Linear | null = null, ffn2: Linear | null = null;
+      if (L.ffn > 0) {
+        const f = `${p}.feed_forward`;
+        ffn1 = linear(need(`${f}.intermediate_dense.weight`), L.ffn, D, need(`${f}.intermediate_dense.bias`));
+        ffn2 = linear(need(`${f}.output_dense.weight`), D, L.ffn, need(`${f}.output_dense.bias`));
+      }
+      this.layers.push({
+        qkv, qkTotal, vTotal, qOff, vOff, out,
+        outBiasOnly: out ? 0 : put(get(`${p}.attention.out_proj.bias`)),
+        ln1: ln(`${p}.layer_norm`),
+        ffn1, ffn2,
+        ffnBiasOnly: ffn2 ? 0 : put(get(`${p}.feed_forward.output_dense.bias`)),
+        ln2: ln(`${p}.final_layer_norm`),
+        gru, gruConst,
+      });
+    });
+  }
+
+  /** Bytes of packed weights held in linear memory. */
+  get weightBytes(): number {
+    return this.mem.top - this.mem.base;
+  }
+
+  /** Plan (or reuse) the activation arena for inputs of up to `samples` samples. */
+  private ensurePlan(samples: number): ArenaPlan {
+    if (this.plan && samples <= this.plannedSamples) return this.plan;
+    const cfg = this.cfg, D = cfg.hidden;
+    const frames = convFrames(cfg, samples);
+    const T = frames[frames.length - 1];
+    let convMax = 0, cmax = 1;
+    cfg.conv.forEach((l, i) => {
+      convMax = Math.max(convMax, frames[i] * l.dim);
+      cmax = Math.max(cmax, l.dim);
+    });
+    let qkvMax = 0, vMax = 0, fMax = 0, dqMax = 0;
+    for (const L of cfg.layers) {
+      const qk = L.qkDims.reduce((a, b) => a + b, 0), v = L.vDims.reduce((a, b) => a + b, 0);
+      qkvMax = Math.max(qkvMax, 2 * qk + v);
+      vMax = Math.max(vMax, v);
+      fMax = Math.max(fMax, L.ffn);
+      dqMax = Math.max(dqMax, ...L.qkDims, 0);
+    }
+    const pad = Math.floor(cfg.posConvKernel / 2);
+    const plan = new ArenaPlan(this.mem.top);
+    plan.add('wave', samples);
+    plan.add('convA', convMax);
+    plan.add('convB', convMax);
+    plan.add('scratch', 2 * cmax);
+    plan.add('x', T * D);
+    plan.add('y', T * D);
+    plan.add('pos', (T + 2 * pad) * this.pos.cg);
+    plan.add('qkv', T * qkvMax);
+    plan.add('o', T * vMax);
+    plan.add('kt', dqMax * T);
+    plan.add('s', this.k.f32_attention_scratch_floats(T));
+    plan.add('h', T * fMax);
+    if (this.relEmbed) {
+      plan.add('gru', T * cfg.numHeads * 8);
+      plan.add('relb', cfg.numHeads * (2 * T - 1));
+      plan.add('gates', cfg.numHeads * T);
+    }
+    this.mem.ensure(plan.end);
+    this.plan = plan;
+    this.plannedSamples = samples;
+    return plan;
+  }
+
+  /** Run the model on 16 kHz mono samples; returns the requested hidden states, each [T][D]. */
+  forward(wave: Float32Array, opts: ForwardOptions): { frames: number; layers: Float32Array[] } {
+    const cfg = this.cfg, k = this.k, mem = this.mem, D = cfg.hidden;
+    const need = receptiveField(cfg);
+    if (wave.length < need) {
+      fail('E_AUDIO', `audio has ${wave.length} samples (${(wave.length / 16).toFixed(1)} ms); the model needs at least ${need} (${(need / 16).toFixed(1)} ms at 16 kHz) for one frame`);
+    }
+    const plan = this.ensurePlan(wave.length);
+    const at = (n: string) => plan.offsets.get(n)!;
+    const frames = convFrames(cfg, wave.length);
+    const T = frames[frames.length - 1];
+    const capture = opts.capture;
+    const snap = (stage: string, ptr: number, rows: number, cols: number) => {
+      if (capture) capture(stage, mem.f32(ptr, rows * cols).slice(), rows, cols);
+    };
+
+    // waveform (optionally zero-mean / unit-variance, as the HF processor's do_normalize)
+    const w = mem.f32(at('wave'), wave.length);
+    w.set(wave);
+    if (cfg.doNormalize) normalizeInPlace(w);
+
+    // conv stack, ping-pong between convA and convB
+    let src = at('wave'), cin = 1, tin = wave.length;
+    cfg.conv.forEach((l, i) => {
+      const dst = i % 2 === 0 ? at('convA') : at('convB');
+      const c = this.conv[i];
+      const Ti = frames[i];
+      k.f32_gemm_packed(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
+      if (c.norm) {
+        if (cfg.featExtractNorm === 'group') k.f32_groupnorm_time(Ti, l.dim, dst, c.norm[0], c.norm[1], CONV_NORM_EPS, at('scratch'));
+        else k.f32_layernorm(Ti, l.dim, dst, l.dim, dst, l.dim, c.norm[0], c.norm[1], CONV_NORM_EPS);
+        k.f32_gelu(Ti * l.dim, dst, dst);
+      }
+      snap(`conv.${i}`, dst, Ti, l.dim);
+      src = dst;
+      cin = l.dim;
+      tin = Ti;
+    });
+    void tin;
+    if (this.dummy) {
+      const v = mem.f32(src, T * cin);
+      for (let t = 0; t < T; t++) for (let c = 0; c < cin; c++) v[t * cin + c] *= this.dummy[c];
+    }
+
+    // feature projection
+    const x = at('x'), y = at('y');
+    let projIn = src;
+    if (this.projLn) {
+      projIn = src === at('convA') ? at('convB') : at('convA');
+      k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn[0], this.projLn[1], cfg.layerNormEps);
+    }
+    k.f32_gemm_packed(T, D, cin, projIn, cin, this.proj.w, x, D, this.proj.b, 0, 0);
+    snap('proj', x, T, D);
+
+    // positional conv: x += GELU(conv(x)), group by group over a zero-padded copy of the group's columns
+    const Kw = cfg.posConvKernel, pad = Math.floor(Kw / 2), cg = this.pos.cg;
+    const P = at('pos');
+    for (let g = 0; g < cfg.posConvGroups; g++) {
+      k.f32_fill(pad * cg, P, 0);
+      k.f32_fill(pad * cg, P + (pad + T) * cg * 4, 0);
+      k.f32_copy2d(T, cg, x + g * cg * 4, D, P + pad * cg * 4, cg);
+      k.f32_gemm_packed(T, cg, Kw * cg, P, cg, this.pos.w[g], x + g * cg * 4, D, this.pos.b + g * cg * 4, GELU, 1);
+    }
+    snap('posconv', x, T, D);
+
+    // hidden states wanted, by index
+    const want = new Map<number, number>();
+    opts.layers.forEach((li, pos) => want.set(li, pos));
+    const outputs: Float32Array[] = new Array(opts.layers.length);
+    const emit = (index: number, ptr: number) => {
+      const pos = want.get(index);
+      if (pos !== undefined) outputs[pos] = mem.f32(ptr, T * D).slice();
+      snap(`hidden.${index}`, ptr, T, D);
+    };
+    const [encG, encB] = this.encLn;
+    if (!cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, x, D, encG, encB, cfg.layerNormEps);
+    emit(0, x);
+    const lastWanted = Math.max(...opts.layers, capture ? cfg.numLayers : 0);
+
+    // WavLM: relative-position bias vectors of every original head, computed once per call
+    if (this.relEmbed) {
+      const relb = mem.f32(at('relb'), cfg.numHeads * (2 * T - 1));
+      for (let h = 0; h < cfg.numHeads; h++) {
+        relativeBiasVector(this.relEmbed, cfg.numHeads, h, T, cfg.numBuckets, cfg.maxBucketDistance, relb.subarray(h * (2 * T - 1)));
+      }
+    }
+
+    for (let l = 0; l < cfg.numLayers && l < lastWanted; l++) {
+      const L = cfg.layers[l], W = this.layers[l];
+      // attention sub-block
+      const attIn = cfg.preLayerNorm ? y : x;
+      if (cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, y, D, W.ln1[0], W.ln1[1], cfg.layerNormEps);
+      if (W.qkv && W.out) this.attention(l, L.heads, L.qkDims, L.vDims, W, attIn, T, x);
+      else if (W.outBiasOnly) k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.outBiasOnly, 0, 1);
+      if (!cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, x, D, W.ln1[0], W.ln1[1], cfg.layerNormEps);
+      // feed-forward sub-block
+      const ffIn = cfg.preLayerNorm ? y : x;
+      if (cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, y, D, W.ln2[0], W.ln2[1], cfg.layerNormEps);
+      if (W.ffn1 && W.ffn2) {
+        const h = at('h');
+        k.f32_gemm_packed(T, L.ffn, D, ffIn, D, W.ffn1.w, h, L.ffn, W.ffn1.b, GELU, 0);
+        k.f32_gemm_packed(T, D, L.ffn, h, L.ffn, W.ffn2.w, x, D, W.ffn2.b, 0, 1);
+      } else if (W.ffnBiasOnly) {
+        k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.ffnBiasOnly, 0, 1);
+      }
+      if (!cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, x, D, W.ln2[0], W.ln2[1], cfg.layerNormEps);
+      if (cfg.preLayerNorm && l === cfg.numLayers - 1) {
+        k.f32_layernorm(T, D, x, D, y, D, encG, encB, cfg.layerNormEps);
+        emit(l + 1, y);
+      } else {
+        emit(l + 1, x);
+      }
+    }
+    return { frames: T, layers: outputs };
+  }
+
+  /** Ragged multi-head attention of one layer; adds out_proj(heads) into the residual `res`. */
+  private attention(l: number, heads: number[], qk: number[], vd: number[], W: LayerWeights, inp: number, T: number, res: number): void {
+    const cfg = this.cfg, k = this.k, plan = this.plan!, D = cfg.hidden;
+    const at = (n: string) => plan.offsets.get(n)!;
+    const qkv = at('qkv'), o = at('o'), kt = at('kt'), s = at('s');
+    const ld = 2 * W.qkTotal + W.vTotal;
+    const qkv_ = W.qkv!;
+    k.f32_gemm_packed(T, ld, D, inp, D, qkv_.w, qkv, ld, qkv_.b, 0, 0);
+    let gates = 0, relb = 0;
+    if (W.gru && W.gruConst) {
+      // the gate sees the attention input split into the original heads: [T·H][headDim] → [T·H][8]
+      const H = cfg.numHeads;
+      k.f32_gemm_packed(T * H, 8, cfg.headDim, inp, cfg.headDim, W.gru.w, at('gru'), 8, W.gru.b, 0, 0);
+      const g = this.mem.f32(at('gates'), heads.length * T);
+      wavlmGates(this.mem.f32(at('gru'), T * H * 8), T, H, W.gruConst, heads, g);
+      gates = at('gates');
+      relb = at('relb');
+    }
+    const scale = 1 / Math.sqrt(cfg.headDim);
+    heads.forEach((h, i) => {
+      const dq = qk[i], dv = vd[i];
+      const qPtr = qkv + W.qOff[i] * 4;
+      const kPtr = qkv + (W.qkTotal + W.qOff[i]) * 4;
+      const vPtr = qkv + (2 * W.qkTotal + W.vOff[i]) * 4;
+      if (dq > 0) k.f32_transpose(T, dq, kPtr, ld, kt, T);
+      k.f32_attention(0, T, T, dq, dv, qPtr, ld, kt, vPtr, ld, o + W.vOff[i] * 4, W.vTotal, scale,
+        relb ? relb + h * (2 * T - 1) * 4 : 0, gates ? gates + i * T * 4 : 0, s);
+    });
+    void l;
+    const out = W.out!;
+    k.f32_gemm_packed(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
+  }
+}
+
+/** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm. */
+function normalizeInPlace(w: Float32Array): void {
+  let mean = 0;
+  for (let i = 0; i < w.length; i++) mean += w[i];
+  mean /= w.length;
+  let v = 0;
+  for (let i = 0; i < w.length; i++) v += (w[i] - mean) ** 2;
+  const inv = 1 / Math.sqrt(v / w.length + 1e-7);
+  for (let i = 0; i < w.length; i++) w[i] = (w[i] - mean) * inv;
+}
