@@ -12,6 +12,8 @@ export type { ModelConfig, LayerPlan, ConvLayer, ModelType } from './arch/config
 export { parseConfig, convFrames, receptiveField } from './arch/config.js';
 export { countParams, countMacs, tensorSpecs } from './arch/tensors.js';
 export { SlimwavError } from './errors.js';
+export { compact, applyMasks } from './prune/compact.js';
+export type { KeepMasks, CompactOptions, CompactResult } from './prune/compact.js';
 export type { ErrorCode } from './errors.js';
 export type { LayerSelection } from './layers.js';
 export { readAudioFile, decodeAudio } from './format/audio.js';

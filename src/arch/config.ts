@@ -51,6 +51,11 @@ export interface ModelConfig {
   doNormalize: boolean;
   /** HuBERT configs may drop the feature-projection LayerNorm (HF feat_proj_layer_norm) */
   featProjLayerNorm: boolean;
+  /**
+   * Width the feature-projection LayerNorm takes its statistics over (`feat_proj_layer_norm_size`, default: the last
+   * conv layer's channels). Larger after compaction of the last conv layer: the pruned channels count as exact zeros.
+   */
+  featProjNormSize: number;
   numBuckets: number;
   maxBucketDistance: number;
   layers: LayerPlan[];
@@ -177,6 +182,7 @@ export function parseConfig(json: unknown, source = 'config.json'): ModelConfig 
     preLayerNorm: boolField('do_stable_layer_norm', false),
     doNormalize: boolField('do_normalize', false),
     featProjLayerNorm: boolField('feat_proj_layer_norm', true),
+    featProjNormSize: intField('feat_proj_layer_norm_size', conv[conv.length - 1].dim, conv[conv.length - 1].dim),
     numBuckets: modelType === 'wavlm' ? intField('num_buckets', 320, 2) : 0,
     maxBucketDistance: modelType === 'wavlm' ? intField('max_bucket_distance', 800, 1) : 0,
     layers,

@@ -44,6 +44,8 @@ export function tensorSpecs(cfg: ModelConfig): TensorSpec[] {
   }
   const D = cfg.hidden;
   req('feature_projection.projection.weight', [D, cin]);
+  // after compaction of the last conv layer: Σ over pruned channels of projection column × LayerNorm gamma (compact.ts)
+  opt('feature_projection.pruned_channel_weight', [D]);
   req('feature_projection.projection.bias', [D]);
   const pc = 'encoder.pos_conv_embed.conv';
   opt(`${pc}.weight_g`, [1, 1, cfg.posConvKernel]);

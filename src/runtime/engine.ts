@@ -64,6 +64,8 @@ export class Engine {
   private readonly conv: { w: number; b: number; norm: [number, number] | null }[] = [];
   private readonly dummy: Float32Array | null;
   private readonly projLn: [number, number] | null;
+  private readonly prunedChannelWeight: Float32Array | null;
+  private rowShift: Float32Array = new Float32Array(0);
   private readonly proj: Linear;
   private readonly pos: { w: number[]; b: number; cg: number };
   private readonly encLn: [number, number];
@@ -108,6 +110,7 @@ export class Engine {
     this.projLn = cfg.featProjLayerNorm ? ln('feature_projection.layer_norm') : null;
     const D = cfg.hidden;
     this.proj = linear(need('feature_projection.projection.weight'), D, cin, need('feature_projection.projection.bias'));
+    this.prunedChannelWeight = get('feature_projection.pruned_channel_weight');
 
     // positional conv: fold weight norm, then one packed GEMM weight per group
     const G = cfg.posConvGroups, cg = D / G, Kw = cfg.posConvKernel;
@@ -266,9 +269,18 @@ export class Engine {
     let projIn = src;
     if (this.projLn) {
       projIn = src === at('convA') ? at('convB') : at('convA');
-      k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn[0], this.projLn[1], cfg.layerNormEps);
+      if (cfg.featProjNormSize > cin) {
+        this.layerNormVirtualZeros(T, cin, cfg.featProjNormSize, src, projIn, this.projLn);
+      } else {
+        k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn[0], this.projLn[1], cfg.layerNormEps);
+      }
     }
     k.f32_gemm_packed(T, D, cin, projIn, cin, this.proj.w, x, D, this.proj.b, 0, 0);
+    if (this.prunedChannelWeight && this.projLn && cfg.featProjNormSize > cin) {
+      // the pruned channels' LayerNorm outputs were shift_t·gamma_c + beta_c; beta is folded into the bias
+      const u = this.prunedChannelWeight, xv = mem.f32(x, T * D);
+      for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) xv[t * D + d] += this.rowShift[t] * u[d];
+    }
     snap('proj', x, T, D);
 
     // positional conv: x += GELU(conv(x)), group by group over a zero-padded copy of the group's columns
@@ -331,6 +343,27 @@ export class Engine {
       }
     }
     return { frames: T, layers: outputs };
+  }
+
+  /**
+   * LayerNorm over `total` channels of which only the first `n` are stored, the rest being exact zeros (pruned
+   * channels of the last conv layer): mean = Σx/total, var = (Σ(x−mean)² + (total−n)·mean²)/total.
+   */
+  private layerNormVirtualZeros(T: number, n: number, total: number, src: number, dst: number, [g, b]: [number, number]): void {
+    const x = this.mem.f32(src, T * n), y = this.mem.f32(dst, T * n);
+    const gamma = this.mem.f32(g, n), beta = this.mem.f32(b, n);
+    const eps = this.cfg.layerNormEps;
+    if (this.rowShift.length < T) this.rowShift = new Float32Array(T);
+    for (let t = 0; t < T; t++) {
+      let s = 0;
+      for (let c = 0; c < n; c++) s += x[t * n + c];
+      const mean = s / total;
+      let v = (total - n) * mean * mean;
+      for (let c = 0; c < n; c++) v += (x[t * n + c] - mean) ** 2;
+      const inv = 1 / Math.sqrt(v / total + eps);
+      for (let c = 0; c < n; c++) y[t * n + c] = (x[t * n + c] - mean) * inv * gamma[c] + beta[c];
+      this.rowShift[t] = -mean * inv;
+    }
   }
 
   /** Ragged multi-head attention of one layer; adds out_proj(heads) into the residual `res`. */
