@@ -427,14 +427,12 @@ def model_tensors(weights: dict) -> list:
     return list(weights.items())
 
 
-def make_tiny(name: str, cfg: dict, out_dir: str, clips: dict, summary: list):
-    folder = os.path.join(out_dir, name)
-    weights = make_weights(cfg)
-    model = build_model(cfg, weights)
-    write_json(os.path.join(folder, 'config.json'), cfg)
-    write_file(os.path.join(folder, 'model.safetensors'), safetensors_bytes(model_tensors(weights), {'format': 'pt'}))
-    results = {clip: run_stages(model, cfg, wav) for clip, wav in clips.items()}
+REF_NOTE = 'reference activations, torchaudio 0.13 float32, time-major'
 
+
+def ref_bytes(name: str, clips: dict, results: dict, note: str = REF_NOTE) -> bytes:
+    """ref.safetensors for `results` (clip → run_stages dict): input.<clip>, conv.<clip>.<i>, proj.<clip>,
+    posconv.<clip>, hidden.<clip>.<i>. Conv stages of every clip, or of `speech` only if that exceeds MAX_FILE."""
     def build(conv_clips):
         t = []
         for clip, wav in clips.items():
@@ -447,7 +445,7 @@ def make_tiny(name: str, cfg: dict, out_dir: str, clips: dict, summary: list):
             t.append((f'posconv.{clip}', r['posconv']))
             for i, h in enumerate(r['hidden']):
                 t.append((f'hidden.{clip}.{i}', h))
-        meta = {'format': 'pt', 'slimwav': 'reference activations, torchaudio 0.13 float32, time-major',
+        meta = {'format': 'pt', 'slimwav': note,
                 'conv_clips': ','.join(c for c in clips if c in conv_clips)}
         return safetensors_bytes(t, meta)
 
@@ -455,10 +453,27 @@ def make_tiny(name: str, cfg: dict, out_dir: str, clips: dict, summary: list):
     if len(data) > MAX_FILE:
         data = build({'speech'})
     assert len(data) <= HARD_MAX_FILE, f'{name}/ref.safetensors is {len(data)} bytes'
-    write_file(os.path.join(folder, 'ref.safetensors'), data)
+    return data
+
+
+def ref_maxima(results: dict) -> tuple:
+    """(max|hidden|, max over every stored stage) over all clips."""
     maxref = max(float(np.abs(h).max()) for r in results.values() for h in r['hidden'])
     maxall = max(maxref, max(float(np.abs(t).max()) for r in results.values()
                              for t in r['conv'] + [r['proj'], r['posconv']]))
+    return maxref, maxall
+
+
+def make_tiny(name: str, cfg: dict, out_dir: str, clips: dict, summary: list):
+    folder = os.path.join(out_dir, name)
+    weights = make_weights(cfg)
+    model = build_model(cfg, weights)
+    write_json(os.path.join(folder, 'config.json'), cfg)
+    write_file(os.path.join(folder, 'model.safetensors'), safetensors_bytes(model_tensors(weights), {'format': 'pt'}))
+    results = {clip: run_stages(model, cfg, wav) for clip, wav in clips.items()}
+    data = ref_bytes(name, clips, results)
+    write_file(os.path.join(folder, 'ref.safetensors'), data)
+    maxref, maxall = ref_maxima(results)
     summary.append((os.path.join(folder, 'ref.safetensors'), len(data), maxref, maxall))
     summary.append((os.path.join(folder, 'model.safetensors'),
                     os.path.getsize(os.path.join(folder, 'model.safetensors')), None, None))
