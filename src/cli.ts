@@ -15,6 +15,7 @@ import { countMacs, tensorSpecs } from './arch/tensors.js';
 const USAGE = `usage:
   slimwav features <model> <audio> --out <file.npy> [--layers all|last|i,j,…] [--threads N]
   slimwav inspect  <model> [--json]
+  slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]
   slimwav demo
 common options: --debug (stack traces), --help`;
 
@@ -134,11 +135,28 @@ async function inspect(argv: string[]): Promise<void> {
   }
 }
 
+async function convert(argv: string[]): Promise<void> {
+  const { values, pos } = args(argv, {
+    out: { type: 'string' }, dtype: { type: 'string' }, 'single-file': { type: 'boolean' },
+  }, ['checkpoint-or-folder']);
+  const out = values.out as string | undefined;
+  if (!out) fail('E_ARGS', `convert needs --out <folder> (or --out <file.safetensors> --single-file)\n${USAGE}`);
+  const dtype = (values.dtype as string | undefined) ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') fail('E_ARGS', `--dtype must be f32 or f16, found "${dtype}"`);
+  const { convertModel } = await import('./convert.js');
+  const single = !!values['single-file'];
+  const res = await convertModel(pos[0], out, { dtype, singleFile: single });
+  const what = single ? out : `${out} (config.json + model.safetensors)`;
+  const notes = res.notes.length ? `; notes: ${res.notes.join('; ')}` : '';
+  process.stderr.write(`wrote ${what}: ${dtype.toUpperCase()}, ${fmtInt(res.params)} params${notes}\n`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'features': await features(rest); return 0;
     case 'inspect': await inspect(rest); return 0;
+    case 'convert': await convert(rest); return 0;
     case 'demo': { const { demo } = await import('./demo.js'); await demo(rest); return 0; }
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write(USAGE + '\n');
