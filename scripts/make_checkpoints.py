@@ -23,6 +23,10 @@ Files (all < 200 KB):
                                               FFN 12, layer 2 two heads + no FFN; dummy_weight ≠ 1
   lightning.ckpt                          (e) Lightning checkpoint of the same student (student_model./teacher_model./
                                               distill_linear_projs./lambda1/2, log_alpha, optimizer state)
+  dphubert-ref.safetensors                (e) reference hidden states of dphubert.pth for a short input: `input` and
+                                              `hidden.0` … `hidden.3` (HF output_hidden_states numbering), from
+                                              ragged_forward() below in float64, which first reproduces torchaudio's
+                                              dense model (stock torchaudio cannot build per-layer head counts)
   dphubert-wavlm.pth                      (e) DPHuBERT WavLM: encoder_remaining_heads [[1], [0, 1]], rel_attn_embed,
                                               gru_rel_pos_*; dummy_weight all ones
   views.pt                                (f) transposed / strided / offset / shared-storage / expanded views,
@@ -235,6 +239,97 @@ def dphubert_wavlm(seed):
     return sd, config
 
 
+def ragged_forward(sd, conv, heads, ffn, head_dim, pos_kernel, pos_groups, post_ln, x, eps=1e-5):
+    """Our own forward pass of a (pruned) wav2vec2/HuBERT with torchaudio tensor names, in inference mode.
+
+    conv: [(channels, kernel, stride)] (group norm on layer 0, no bias); heads[l]: kept heads of width head_dim (0 =
+    attention block removed); ffn[l]: FFN width (0 = removed). Follows DPHuBERT: the last conv output is scaled
+    channel-wise by feature_extractor.dummy_weight when present; the attention scale stays head_dim^-0.5; a removed
+    block adds nothing; post-LN layers apply both layer norms even when a block is gone.
+    Returns the hidden states in HF output_hidden_states numbering (index 0 = encoder input, i = layer i output).
+    """
+    F = torch.nn.functional
+    w = lambda n: sd[n].to(x.dtype)
+    h = x.reshape(1, 1, -1)
+    for i, (c, k, s) in enumerate(conv):
+        p = f'feature_extractor.conv_layers.{i}'
+        h = F.conv1d(h, w(f'{p}.conv.weight'), None, stride=s)
+        if i == 0:
+            h = F.group_norm(h, c, w(f'{p}.layer_norm.weight'), w(f'{p}.layer_norm.bias'), eps)
+        h = F.gelu(h)
+    feats = h.transpose(1, 2)
+    if 'feature_extractor.dummy_weight' in sd:
+        feats = feats * w('feature_extractor.dummy_weight')
+    C = feats.shape[-1]
+    fp = 'encoder.feature_projection'
+    feats = F.layer_norm(feats, (C,), w(f'{fp}.layer_norm.weight'), w(f'{fp}.layer_norm.bias'), eps)
+    y = F.linear(feats, w(f'{fp}.projection.weight'), w(f'{fp}.projection.bias'))
+    D = y.shape[-1]
+    tp = 'encoder.transformer'
+    pc = f'{tp}.pos_conv_embed.conv'
+    pw = torch._weight_norm(w(f'{pc}.weight_v'), w(f'{pc}.weight_g'), 2)
+    z = F.conv1d(y.transpose(1, 2), pw, w(f'{pc}.bias'), padding=pos_kernel // 2, groups=pos_groups)
+    if pos_kernel % 2 == 0:
+        z = z[..., :-1]
+    y = y + F.gelu(z).transpose(1, 2)
+    ln = lambda t, n: F.layer_norm(t, (D,), w(f'{n}.weight'), w(f'{n}.bias'), eps)
+    if post_ln:
+        y = ln(y, f'{tp}.layer_norm')
+    hs = [y]
+    T = y.shape[1]
+    for l in range(len(heads)):
+        p = f'{tp}.layers.{l}'
+
+        def attention(t):
+            a = f'{p}.attention'
+            sh = (T, heads[l], head_dim)
+            q = F.linear(t, w(f'{a}.q_proj.weight'), w(f'{a}.q_proj.bias'))[0].reshape(sh).transpose(0, 1)
+            k = F.linear(t, w(f'{a}.k_proj.weight'), w(f'{a}.k_proj.bias'))[0].reshape(sh).transpose(0, 1)
+            v = F.linear(t, w(f'{a}.v_proj.weight'), w(f'{a}.v_proj.bias'))[0].reshape(sh).transpose(0, 1)
+            att = torch.softmax((q * head_dim ** -0.5) @ k.transpose(1, 2), dim=-1) @ v  # heads, T, hd
+            o = att.transpose(0, 1).reshape(1, T, heads[l] * head_dim)
+            return F.linear(o, w(f'{a}.out_proj.weight'), w(f'{a}.out_proj.bias'))
+
+        def feed_forward(t):
+            f = f'{p}.feed_forward'
+            u = F.gelu(F.linear(t, w(f'{f}.intermediate_dense.weight'), w(f'{f}.intermediate_dense.bias')))
+            return F.linear(u, w(f'{f}.output_dense.weight'), w(f'{f}.output_dense.bias'))
+
+        if post_ln:
+            if heads[l]:
+                y = y + attention(y)
+            y = ln(y, f'{p}.layer_norm')
+            if ffn[l]:
+                y = y + feed_forward(y)
+            y = ln(y, f'{p}.final_layer_norm')
+        else:
+            if heads[l]:
+                y = y + attention(ln(y, f'{p}.layer_norm'))
+            if ffn[l]:
+                y = y + feed_forward(ln(y, f'{p}.final_layer_norm'))
+        hs.append(y)
+    if not post_ln:
+        hs[-1] = ln(hs[-1], f'{tp}.layer_norm')
+    return [t[0] for t in hs]
+
+
+def check_ragged_forward(model, sd):
+    """ragged_forward on the dense tiny model equals torchaudio's own forward (float32, ≤ 1e-6)."""
+    model.eval()
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 2000, generator=g)
+    with torch.no_grad():
+        ours = ragged_forward(sd, TINY['extractor_conv_layer_config'], [2], [32], 8, 4, 2, True, x[0])
+        ta_layers, _ = model.extract_features(x)
+        feats, _ = model.feature_extractor(x, None)
+        tr = model.encoder.transformer
+        proj = model.encoder.feature_projection(feats)
+        h0 = tr.layer_norm(proj + tr.pos_conv_embed(proj))
+    errs = [(ours[0] - h0[0]).abs().max().item()] + [(ours[i + 1] - t[0]).abs().max().item() for i, t in enumerate(ta_layers)]
+    assert len(ta_layers) == 1 and max(errs) <= 1e-6, f'ragged_forward differs from torchaudio by {errs}'
+    return max(errs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'ckpt'))
@@ -361,6 +456,21 @@ def main():
                                     ('shape-overflow', 0, (2 ** 40, 2 ** 40), (2 ** 40, 1)),
                                     ('expand-huge', 0, (2 ** 40,), (0,))]:
         save({'w': Call(rebuild, (st, off, size, stride, False, collections.OrderedDict()))}, P(name + '.pt'))
+
+    # ---- reference hidden states of the pruned DPHuBERT student (after everything else: uses no global RNG)
+    err = check_ragged_forward(model, ta_sd)
+    sd, config = dphubert_student(1)
+    g = torch.Generator().manual_seed(4)
+    n = torch.arange(2400, dtype=torch.float64)
+    x = (0.5 * torch.sin(2 * torch.pi * 220 * n / 16000) + 0.1 * torch.randn(2400, generator=g, dtype=torch.float64)).float()
+    with torch.no_grad():
+        hs = ragged_forward(sd, config['extractor_conv_layer_config'], config['encoder_num_heads'],
+                            config['encoder_ff_interm_features'], config['encoder_head_dim'],
+                            config['encoder_pos_conv_kernel'], config['encoder_pos_conv_groups'],
+                            not config['encoder_layer_norm_first'], x.double())
+    ref = collections.OrderedDict([('input', x)] + [(f'hidden.{i}', t.float().contiguous()) for i, t in enumerate(hs)])
+    write_safetensors(P('dphubert-ref.safetensors'), ref)
+    print(f'ragged_forward vs torchaudio (dense tiny): max |diff| {err:.2e}')
 
     for f in sorted(os.listdir(out)):
         if os.path.isfile(P(f)):
