@@ -13,8 +13,8 @@ export function randomTensors(cfg: ModelConfig, seed: number): Map<string, RawTe
   for (const s of tensorSpecs(cfg)) {
     const size = s.shape.reduce((a, b) => a * b, 1);
     if (size === 0 || !s.used) continue;
-    // one spelling of the positional conv (weight_g + weight_v), and no DPHuBERT channel scale
-    if (s.name === 'encoder.pos_conv_embed.conv.weight' || s.name === 'feature_extractor.dummy_weight') continue;
+    // one spelling of the positional conv (weight_g + weight_v); no DPHuBERT channel scale or compaction extras
+    if (['encoder.pos_conv_embed.conv.weight', 'feature_extractor.dummy_weight', 'feature_projection.pruned_channel_weight'].includes(s.name)) continue;
     const { scale, offset } = initRule(s.name, s.shape);
     const data = hashFill(new Float32Array(size), s.name, seed, scale, offset);
     const t = fromFloat32(data, s.shape);

@@ -39,11 +39,23 @@ export function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+const F32_SCRATCH = new Float32Array(1);
+const U32_SCRATCH = new Uint32Array(F32_SCRATCH.buffer);
+let F16_TABLE: Float32Array | null = null;
+
+/** all 65536 half values as floats, built on first use (256 KB) */
+function f16Table(): Float32Array {
+  if (!F16_TABLE) {
+    F16_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) F16_TABLE[h] = f16ToF32(h);
+  }
+  return F16_TABLE;
+}
+
 /** float → IEEE half, round to nearest even (for `convert --dtype f16`). */
 export function f32ToF16(v: number): number {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  f[0] = v;
+  const u = U32_SCRATCH;
+  F32_SCRATCH[0] = v;
   const x = u[0];
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
@@ -81,9 +93,11 @@ export function toFloat32(t: RawTensor, name = 'tensor'): Float32Array {
     case 'F32':
       for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
       break;
-    case 'F16':
-      for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(i * 2, true));
+    case 'F16': {
+      const table = f16Table();
+      for (let i = 0; i < n; i++) out[i] = table[dv.getUint16(i * 2, true)];
       break;
+    }
     case 'BF16': {
       const tmp = new DataView(new ArrayBuffer(4));
       for (let i = 0; i < n; i++) {
