@@ -139,6 +139,10 @@ packed('large K spans several row blocks; long sums stay accurate', async () => 
   for (const v of ref.VARIANTS) {
     check(ks[v], { M: 50, N: 21, K: 1000, lda: 1000, ldc: 21, bias: true, act: 0, accumulate: false, seed: 4 }, v);
     check(ks[v], { M: 23, N: 9, K: 3072, lda: 3073, ldc: 10, bias: true, act: 1, accumulate: true, seed: 5 }, v);
+    // GELU as a pass over finished panels: several row blocks, a partial last panel, with and without accumulate
+    check(ks[v], { M: 190, N: 13, K: 3000, lda: 3000, ldc: 13, bias: true, act: 1, accumulate: false, seed: 9 }, v);
+    check(ks[v], { M: 1100, N: 11, K: 3, lda: 2, ldc: 12, bias: true, act: 1, accumulate: false, seed: 10 }, v);
+    check(ks[v], { M: 1100, N: 11, K: 3, lda: 2, ldc: 12, bias: false, act: 1, accumulate: true, seed: 11 }, v);
   }
 });
 packed('M = 0 or N = 0 writes nothing', async () => {
@@ -170,6 +174,7 @@ plain('attention shapes: scores = Q·Kᵀ (B = Kt, ldb = T) and P·V with a wide
     check(ks[v], { M: 8, N: 50, K: 64, lda: 2304, ldc: 52, ldb: 50, bias: false, act: 0, accumulate: false, seed: 6 }, v);
     check(ks[v], { M: 7, N: 64, K: 50, lda: 52, ldc: 768, ldb: 2304, bias: false, act: 0, accumulate: false, seed: 7 }, v);
     check(ks[v], { M: 30, N: 13, K: 1000, lda: 1000, ldc: 13, ldb: 13, bias: true, act: 1, accumulate: true, seed: 8 }, v);
+    check(ks[v], { M: 600, N: 15, K: 5, lda: 5, ldc: 15, ldb: 17, bias: true, act: 1, accumulate: false, seed: 12 }, v);
   }
 });
 plain.run();
