@@ -7,3 +7,4 @@ export { f32_layernorm, f32_groupnorm_time } from './norm';
 export { f32_gelu, f32_exp, f32_erf } from './act';
 export { f32_transpose, f32_copy2d, f32_fill } from './copy';
 export { HEAP_BASE } from './meta';
+export { f32_peak_madd } from './peak';

@@ -40,6 +40,8 @@ export interface KernelExports {
   f32_attention(i0: number, i1: number, T: number, dq: number, dv: number, Q: number, ldq: number, Kt: number,
     V: number, ldv: number, O: number, ldo: number, scale: number, relb: number, gate: number, S: number): void;
   f32_attention_scratch_floats(T: number): number;
+  /** f32x4 mul+add peak probe: iters × 96 flops in registers (benchmarks only) */
+  f32_peak_madd(iters: number): number;
   /** First byte the host may allocate from. */
   HEAP_BASE: WebAssembly.Global;
 }

@@ -1,0 +1,20 @@
+// Peak f32x4 multiply-add throughput of this machine, measured in registers (no memory traffic): 12 independent
+// accumulator chains hide the add latency, so the loop is bound by the vector multiply/add ports alone.
+// Each iteration does 12 f32x4 multiplies and 12 adds = 96 flops. Returns a lane sum so nothing is optimised away.
+import { madd } from './simd';
+
+export function f32_peak_madd(iters: i32): f32 {
+  let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.1), a2 = f32x4.splat(0.2), a3 = f32x4.splat(0.3);
+  let a4 = f32x4.splat(0.4), a5 = f32x4.splat(0.5), a6 = f32x4.splat(0.6), a7 = f32x4.splat(0.7);
+  let a8 = f32x4.splat(0.8), a9 = f32x4.splat(0.9), a10 = f32x4.splat(1.0), a11 = f32x4.splat(1.1);
+  const x = f32x4.splat(0.999), y = f32x4.splat(0.001);
+  for (let i = 0; i < iters; i++) {
+    a0 = madd(a0, x, y); a1 = madd(a1, x, y); a2 = madd(a2, x, y); a3 = madd(a3, x, y);
+    a4 = madd(a4, x, y); a5 = madd(a5, x, y); a6 = madd(a6, x, y); a7 = madd(a7, x, y);
+    a8 = madd(a8, x, y); a9 = madd(a9, x, y); a10 = madd(a10, x, y); a11 = madd(a11, x, y);
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  const t = f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11));
+  const u = f32x4.add(s, t);
+  return f32x4.extract_lane(u, 0) + f32x4.extract_lane(u, 1) + f32x4.extract_lane(u, 2) + f32x4.extract_lane(u, 3);
+}
