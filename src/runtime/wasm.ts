@@ -8,9 +8,17 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { SlimwavError } from '../errors.js';
 
-export type KernelVariant = 'release' | 'debug';
+/** release: SIMD128 over a private memory; release-shared: the same over a shared memory (worker threads); debug: asserts on */
+export type KernelVariant = 'release' | 'release-shared' | 'debug';
 
-const FILES: Record<KernelVariant, string> = { release: 'slimwav.simd.wasm', debug: 'slimwav.debug.wasm' };
+const FILES: Record<KernelVariant, string> = {
+  release: 'slimwav.simd.wasm',
+  'release-shared': 'slimwav.simd-shared.wasm',
+  debug: 'slimwav.debug.wasm',
+};
+
+/** pages a shared memory may grow to (the whole wasm32 space; reserved, not committed) */
+export const SHARED_MAX_PAGES = 65536;
 
 /** Every kernel the module exports (pointer = byte offset, 0 = absent where allowed). */
 export interface KernelExports {
@@ -48,6 +56,8 @@ export interface KernelExports {
 
 export interface Kernels {
   exports: KernelExports;
+  /** the compiled module, so worker threads can instantiate the same code over the same (shared) memory */
+  module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   /** First free byte (16-byte aligned) above the module's static data. */
   heapBase: number;
@@ -103,7 +113,7 @@ export async function instantiateKernels(variant: KernelVariant = 'release', mem
   }
   const bytes = await readWasm(variant);
   const module = await WebAssembly.compile(bytes);
-  const mem = memory ?? new WebAssembly.Memory({ initial: 1 });
+  const mem = memory ?? new WebAssembly.Memory(variant === 'release-shared' ? { initial: 1, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 1 });
   const abort = (msg: number, file: number, line: number, col: number): never => {
     const text = readString(mem, msg) || 'abort';
     const where = readString(mem, file);
@@ -113,7 +123,7 @@ export async function instantiateKernels(variant: KernelVariant = 'release', mem
   const exports = instance.exports as unknown as KernelExports;
   const heapBase = (Number(exports.HEAP_BASE.value) + 15) & ~15;
   if (mem.buffer.byteLength < heapBase) mem.grow(Math.ceil((heapBase - mem.buffer.byteLength) / PAGE));
-  return { exports, memory: mem, heapBase };
+  return { exports, module, memory: mem, heapBase };
 }
 
 /**
