@@ -11,10 +11,12 @@ import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
 import { instantiateKernels } from './runtime/wasm.js';
+import { ThreadPool } from './runtime/threads.js';
+import { availableParallelism } from 'node:os';
 import { resolveLayers, type LayerSelection } from './layers.js';
 
 export interface LoadOptions {
-  /** worker threads for the kernels (default: available cores). Threads arrive with the speed work; today 1 is used. */
+  /** threads running the kernels, the calling one included (default: available cores) */
   threads?: number;
   /** 'release' (default) or 'debug' (asserts on; for tests) */
   build?: 'release' | 'debug';
@@ -48,10 +50,12 @@ export class Model {
   readonly config: ModelConfig;
   readonly info: ModelInfo;
   private engine: Engine | null;
+  private pool: ThreadPool | null;
 
   /** @internal use load() */
-  constructor(engine: Engine, info: ModelInfo) {
+  constructor(engine: Engine, info: ModelInfo, pool: ThreadPool | null = null) {
     this.engine = engine;
+    this.pool = pool;
     this.config = info.config;
     this.info = info;
   }
@@ -84,6 +88,13 @@ export class Model {
   /** Release the WebAssembly memory. The model cannot be used afterwards. */
   dispose(): void {
     this.engine = null;
+    this.pool?.terminate();
+    this.pool = null;
+  }
+
+  /** Threads the kernels run on (1 = the calling thread only). */
+  get threads(): number {
+    return this.pool ? this.pool.size : 1;
   }
 }
 
@@ -93,9 +104,17 @@ export async function buildModel(
 ): Promise<Model> {
   const config = parseConfig(configJson, source);
   checkTensors(config, tensors, source);
-  const kernels = await instantiateKernels(opts.build ?? 'release');
+  const threads = opts.build === 'debug' ? 1 : checkThreads(opts.threads) ?? availableParallelism();
+  const kernels = await instantiateKernels(opts.build === 'debug' ? 'debug' : threads > 1 ? 'release-shared' : 'release');
+  const pool = threads > 1 ? await ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : null;
   const mem = new LinearMemory(kernels.memory, kernels.heapBase);
-  const engine = new Engine(config, tensors, kernels.exports, mem);
+  let engine: Engine;
+  try {
+    engine = new Engine(config, tensors, kernels.exports, mem, pool);
+  } catch (err) {
+    pool?.terminate();
+    throw err;
+  }
   const info: ModelInfo = {
     config,
     params: countParams(config, tensors),
@@ -103,15 +122,20 @@ export async function buildModel(
     source,
     notes,
   };
-  return new Model(engine, info);
+  return new Model(engine, info, pool);
+}
+
+function checkThreads(t: number | undefined): number | undefined {
+  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 256)) {
+    fail('E_ARGS', `threads must be a whole number from 1 to 256, found ${JSON.stringify(t)}`);
+  }
+  return t;
 }
 
 /** Open a model folder, single .safetensors file or PyTorch checkpoint (DESIGN.md) and prepare it to run. */
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path === '') fail('E_ARGS', `load() needs a path to a model folder or file, found ${JSON.stringify(path)}`);
-  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
-    fail('E_ARGS', `threads must be a positive integer, found ${JSON.stringify(opts.threads)}`);
-  }
+  checkThreads(opts.threads);
   const files = await openModelFiles(path);
   const cfgSource = files.source.replace(/model\.safetensors$|pytorch_model\.bin$/, 'config.json');
   parseConfig(files.config, cfgSource);

@@ -20,6 +20,7 @@ import { relativeBiasVector, wavlmGates } from '../arch/wavlm.js';
 import { ArenaPlan, LinearMemory } from './memory.js';
 import { convToTimeMajor, foldWeightNorm, packB, packedFloats } from './pack.js';
 import type { KernelExports } from './wasm.js';
+import type { Command, ThreadPool } from './threads.js';
 
 const GELU = 1;
 const CONV_NORM_EPS = 1e-5; // nn.GroupNorm / nn.LayerNorm defaults used by both torchaudio and HF for conv blocks
@@ -73,11 +74,15 @@ export class Engine {
   private readonly relEmbed: Float32Array | null;
   private plannedSamples = 0;
   private plan: ArenaPlan | null = null;
+  private readonly pool: ThreadPool | null;
+  private readonly threads: number;
 
-  constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory) {
+  constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null) {
     this.cfg = cfg;
     this.k = k;
     this.mem = mem;
+    this.pool = pool;
+    this.threads = pool ? pool.size : 1;
     const get = (name: string): Float32Array | null => {
       const t = tensors.get(name);
       return t ? toFloat32(t, name) : null;
@@ -203,11 +208,13 @@ export class Engine {
     plan.add('scratch', 2 * cmax);
     plan.add('x', T * D);
     plan.add('y', T * D);
-    plan.add('pos', (T + 2 * pad) * this.pos.cg);
     plan.add('qkv', T * qkvMax);
     plan.add('o', T * vMax);
-    plan.add('kt', dqMax * T);
-    plan.add('s', this.k.f32_attention_scratch_floats(T));
+    for (let t = 0; t < this.threads; t++) {
+      plan.add(`pos.${t}`, (T + 2 * pad) * this.pos.cg);
+      plan.add(`kt.${t}`, dqMax * T);
+      plan.add(`s.${t}`, this.k.f32_attention_scratch_floats(T));
+    }
     plan.add('h', T * fMax);
     if (this.relEmbed) {
       plan.add('gru', T * cfg.numHeads * 8);
@@ -247,11 +254,11 @@ export class Engine {
       const dst = i % 2 === 0 ? at('convA') : at('convB');
       const c = this.conv[i];
       const Ti = frames[i];
-      k.f32_gemm_packed(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
+      this.gemm(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
       if (c.norm) {
         if (cfg.featExtractNorm === 'group') k.f32_groupnorm_time(Ti, l.dim, dst, c.norm[0], c.norm[1], CONV_NORM_EPS, at('scratch'));
-        else k.f32_layernorm(Ti, l.dim, dst, l.dim, dst, l.dim, c.norm[0], c.norm[1], CONV_NORM_EPS);
-        k.f32_gelu(Ti * l.dim, dst, dst);
+        else this.layerNorm(Ti, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
+        this.gelu(Ti * l.dim, dst);
       }
       snap(`conv.${i}`, dst, Ti, l.dim);
       src = dst;
@@ -275,7 +282,7 @@ export class Engine {
         k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn[0], this.projLn[1], cfg.layerNormEps);
       }
     }
-    k.f32_gemm_packed(T, D, cin, projIn, cin, this.proj.w, x, D, this.proj.b, 0, 0);
+    this.gemm(T, D, cin, projIn, cin, this.proj.w, x, D, this.proj.b, 0, 0);
     if (this.prunedChannelWeight && this.projLn && cfg.featProjNormSize > cin) {
       // the pruned channels' LayerNorm outputs were shift_t·gamma_c + beta_c; beta is folded into the bias
       const u = this.prunedChannelWeight, xv = mem.f32(x, T * D);
@@ -285,13 +292,17 @@ export class Engine {
 
     // positional conv: x += GELU(conv(x)), group by group over a zero-padded copy of the group's columns
     const Kw = cfg.posConvKernel, pad = Math.floor(Kw / 2), cg = this.pos.cg;
-    const P = at('pos');
+    const lists: Command[][] = Array.from({ length: this.threads }, () => []);
     for (let g = 0; g < cfg.posConvGroups; g++) {
-      k.f32_fill(pad * cg, P, 0);
-      k.f32_fill(pad * cg, P + (pad + T) * cg * 4, 0);
-      k.f32_copy2d(T, cg, x + g * cg * 4, D, P + pad * cg * 4, cg);
-      k.f32_gemm_packed(T, cg, Kw * cg, P, cg, this.pos.w[g], x + g * cg * 4, D, this.pos.b + g * cg * 4, GELU, 1);
+      const t = g % this.threads, P = at(`pos.${t}`);
+      lists[t].push(
+        ['f32_fill', pad * cg, P, 0],
+        ['f32_fill', pad * cg, P + (pad + T) * cg * 4, 0],
+        ['f32_copy2d', T, cg, x + g * cg * 4, D, P + pad * cg * 4, cg],
+        ['f32_gemm_packed', T, cg, Kw * cg, P, cg, this.pos.w[g], x + g * cg * 4, D, this.pos.b + g * cg * 4, GELU, 1],
+      );
     }
+    this.runLists(lists);
     snap('posconv', x, T, D);
 
     // hidden states wanted, by index
@@ -329,8 +340,8 @@ export class Engine {
       if (cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, y, D, W.ln2[0], W.ln2[1], cfg.layerNormEps);
       if (W.ffn1 && W.ffn2) {
         const h = at('h');
-        k.f32_gemm_packed(T, L.ffn, D, ffIn, D, W.ffn1.w, h, L.ffn, W.ffn1.b, GELU, 0);
-        k.f32_gemm_packed(T, D, L.ffn, h, L.ffn, W.ffn2.w, x, D, W.ffn2.b, 0, 1);
+        this.gemm(T, L.ffn, D, ffIn, D, W.ffn1.w, h, L.ffn, W.ffn1.b, GELU, 0);
+        this.gemm(T, D, L.ffn, h, L.ffn, W.ffn2.w, x, D, W.ffn2.b, 0, 1);
       } else if (W.ffnBiasOnly) {
         k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.ffnBiasOnly, 0, 1);
       }
@@ -343,6 +354,71 @@ export class Engine {
       }
     }
     return { frames: T, layers: outputs };
+  }
+
+  /** Run one command list per thread (list 0 here), or all of them here when single-threaded. */
+  private runLists(lists: Command[][]): void {
+    if (this.pool) {
+      this.pool.run(lists);
+      return;
+    }
+    const k = this.k as unknown as Record<string, (...a: number[]) => void>;
+    for (const list of lists) for (const [name, ...args] of list) k[name](...args);
+  }
+
+  /**
+   * Packed GEMM, split across threads when it is worth it: by rows (multiples of 4) when there are many, otherwise
+   * by 8-column panels. Each output element is computed by the same code either way.
+   */
+  private gemm(M: number, N: number, K: number, A: number, lda: number, Bp: number, C: number, ldc: number, bias: number, act: number, acc: number): void {
+    const T = this.threads;
+    if (T === 1 || 2 * M * N * K < 2e6 || M === 0 || N === 0) {
+      this.k.f32_gemm_packed(M, N, K, A, lda, Bp, C, ldc, bias, act, acc);
+      return;
+    }
+    const lists: Command[][] = [];
+    if (M >= 16 * T) {
+      const per = Math.ceil(M / T / 4) * 4;
+      for (let t = 0; t < T; t++) {
+        const m0 = t * per, m1 = Math.min(M, m0 + per);
+        lists.push(m1 > m0 ? [['f32_gemm_packed', m1 - m0, N, K, A + m0 * lda * 4, lda, Bp, C + m0 * ldc * 4, ldc, bias, act, acc]] : []);
+      }
+    } else {
+      const panels = Math.ceil(N / 8), per = Math.ceil(panels / T);
+      for (let t = 0; t < T; t++) {
+        const p0 = t * per, p1 = Math.min(panels, p0 + per), n0 = p0 * 8, n1 = Math.min(N, p1 * 8);
+        lists.push(n1 > n0 ? [['f32_gemm_packed', M, n1 - n0, K, A, lda, Bp + p0 * K * 8 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]] : []);
+      }
+    }
+    this.runLists(lists);
+  }
+
+  /** Row LayerNorm in place or out of place (rows split across threads when long). */
+  private layerNorm(M: number, N: number, X: number, Y: number, g: number, b: number, eps: number): void {
+    const T = this.threads;
+    if (T === 1 || M * N < 1 << 16) {
+      this.k.f32_layernorm(M, N, X, N, Y, N, g, b, eps);
+      return;
+    }
+    const per = Math.ceil(M / T);
+    this.runLists(Array.from({ length: T }, (_, t) => {
+      const m0 = t * per, m1 = Math.min(M, m0 + per);
+      return m1 > m0 ? [['f32_layernorm', m1 - m0, N, X + m0 * N * 4, N, Y + m0 * N * 4, N, g, b, eps] as Command] : [];
+    }));
+  }
+
+  /** Elementwise GELU in place, split across threads when long. */
+  private gelu(n: number, X: number): void {
+    const T = this.threads;
+    if (T === 1 || n < 1 << 16) {
+      this.k.f32_gelu(n, X, X);
+      return;
+    }
+    const per = Math.ceil(n / T / 4) * 4;
+    this.runLists(Array.from({ length: T }, (_, t) => {
+      const a = t * per, e = Math.min(n, a + per);
+      return e > a ? [['f32_gelu', e - a, X + a * 4, X + a * 4] as Command] : [];
+    }));
   }
 
   /**
@@ -370,10 +446,10 @@ export class Engine {
   private attention(l: number, heads: number[], qk: number[], vd: number[], W: LayerWeights, inp: number, T: number, res: number): void {
     const cfg = this.cfg, k = this.k, plan = this.plan!, D = cfg.hidden;
     const at = (n: string) => plan.offsets.get(n)!;
-    const qkv = at('qkv'), o = at('o'), kt = at('kt'), s = at('s');
+    const qkv = at('qkv'), o = at('o');
     const ld = 2 * W.qkTotal + W.vTotal;
     const qkv_ = W.qkv!;
-    k.f32_gemm_packed(T, ld, D, inp, D, qkv_.w, qkv, ld, qkv_.b, 0, 0);
+    this.gemm(T, ld, D, inp, D, qkv_.w, qkv, ld, qkv_.b, 0, 0);
     let gates = 0, relb = 0;
     if (W.gru && W.gruConst) {
       // the gate sees the attention input split into the original heads: [T·H][headDim] → [T·H][8]
@@ -385,18 +461,27 @@ export class Engine {
       relb = at('relb');
     }
     const scale = 1 / Math.sqrt(cfg.headDim);
-    heads.forEach((h, i) => {
-      const dq = qk[i], dv = vd[i];
+    // heads to threads, largest first onto the least loaded thread (ragged heads differ in cost)
+    const lists: Command[][] = Array.from({ length: this.threads }, () => []);
+    const load = new Array(this.threads).fill(0);
+    const order = heads.map((_, i) => i).sort((a, b) => qk[b] + vd[b] - (qk[a] + vd[a]));
+    for (const i of order) {
+      const t = load.indexOf(Math.min(...load));
+      load[t] += qk[i] + vd[i] + 1;
+      const h = heads[i], dq = qk[i], dv = vd[i];
       const qPtr = qkv + W.qOff[i] * 4;
       const kPtr = qkv + (W.qkTotal + W.qOff[i]) * 4;
       const vPtr = qkv + (2 * W.qkTotal + W.vOff[i]) * 4;
-      if (dq > 0) k.f32_transpose(T, dq, kPtr, ld, kt, T);
-      k.f32_attention(0, T, T, dq, dv, qPtr, ld, kt, vPtr, ld, o + W.vOff[i] * 4, W.vTotal, scale,
-        relb ? relb + h * (2 * T - 1) * 4 : 0, gates ? gates + i * T * 4 : 0, s);
-    });
+      const kt = at(`kt.${t}`);
+      if (dq > 0) lists[t].push(['f32_transpose', T, dq, kPtr, ld, kt, T]);
+      lists[t].push(['f32_attention', 0, T, T, dq, dv, qPtr, ld, kt, vPtr, ld, o + W.vOff[i] * 4, W.vTotal, scale,
+        relb ? relb + h * (2 * T - 1) * 4 : 0, gates ? gates + i * T * 4 : 0, at(`s.${t}`)]);
+    }
+    this.runLists(lists);
     void l;
+    void k;
     const out = W.out!;
-    k.f32_gemm_packed(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
+    this.gemm(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
   }
 }
 
