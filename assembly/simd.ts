@@ -2,9 +2,15 @@
 // (1..3 lane) loads/stores for row tails that must not touch memory past the end of a row.
 // All pointers are byte offsets into linear memory; v128 loads/stores are unaligned-safe in wasm.
 
-/** a·b + c, lane-wise. The one multiply-add every inner loop uses, so an FMA (relaxed-simd) build can swap it. */
+/**
+ * a·b + c, lane-wise: the one multiply-add every inner loop uses. Built with `--enable relaxed-simd` (the relaxed
+ * builds) it is f32x4.relaxed_madd, which the engine lowers to a fused multiply-add where the CPU has one (one
+ * rounding instead of two: results differ from the plain build in the last bits); otherwise mul then add.
+ * ASC_FEATURE_RELAXED_SIMD is a compile-time constant, so each build contains only one of the two forms.
+ */
 // @ts-ignore: decorator
 @inline export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(f32x4.mul(a, b), c);
 }
 

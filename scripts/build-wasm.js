@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// Builds the AssemblyScript kernels (assembly/) into build/*.wasm.
-//   release:        -O3, asserts removed, unchecked indexing, then binaryen's wasm-opt -O3 again
-//   release-shared: the same over a shared memory (threads feature), for worker threads
-//   debug:          asserts kept, used by the kernel tests to catch contract violations
-// Built .wasm files are not committed; `npm run build` (and `npm test`) produce them.
+// Builds the AssemblyScript kernels (assembly/) into build/*.wasm: two instruction families × two memories, plus
+// the assert-keeping debug builds.
+//   simd:     WebAssembly SIMD128; the multiply-add of every hot loop is f32x4.mul + f32x4.add
+//   relaxed:  the same source with `--enable relaxed-simd`, which turns assembly/simd.ts `madd` into
+//             f32x4.relaxed_madd (a fused multiply-add on CPUs that have one)
+//   private memory or shared memory (threads feature, for worker threads over one memory)
+//   release:  -O3, asserts removed, unchecked indexing, then binaryen's wasm-opt -O3 again
+//   debug:    asserts kept, used by the kernel tests to catch contract violations
+// Built .wasm files are not committed; `npm run build` (and `npm test`) produce them. The generated kernels
+// (assembly/gen/) are committed source: scripts/gen-kernels.js rewrites them, this script does not.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,17 +24,23 @@ function run(cmd, args) {
 
 // Shared memory must declare its maximum up front: the whole 4 GiB wasm32 space (only reserved, not committed).
 const SHARED = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
+const RELAXED = ['--enable', 'relaxed-simd'];
+/** out: file; asc: extra compiler flags; opt: extra wasm-opt features (null = no second pass, the debug builds) */
 const builds = [
-  { target: 'release', out: 'build/slimwav.simd.wasm', extra: [], features: [] },
-  { target: 'release', out: 'build/slimwav.simd-shared.wasm', extra: SHARED, features: ['--enable-threads'] },
-  { target: 'debug', out: 'build/slimwav.debug.wasm', extra: [], features: null },
+  { target: 'release', out: 'build/slimwav.simd.wasm', asc: [], opt: [] },
+  { target: 'release', out: 'build/slimwav.simd-shared.wasm', asc: SHARED, opt: ['--enable-threads'] },
+  { target: 'release', out: 'build/slimwav.relaxed.wasm', asc: RELAXED, opt: ['--enable-relaxed-simd'] },
+  { target: 'release', out: 'build/slimwav.relaxed-shared.wasm', asc: [...RELAXED, ...SHARED],
+    opt: ['--enable-relaxed-simd', '--enable-threads'] },
+  { target: 'debug', out: 'build/slimwav.debug.wasm', asc: [], opt: null },
+  { target: 'debug', out: 'build/slimwav.relaxed-debug.wasm', asc: RELAXED, opt: null },
 ];
 for (const b of builds) {
-  run(bin('asc'), ['assembly/index.ts', '--config', 'asconfig.json', '--target', b.target, '-o', b.out, ...b.extra]);
-  if (b.features) {
+  run(bin('asc'), ['assembly/index.ts', '--config', 'asconfig.json', '--target', b.target, '-o', b.out, ...b.asc]);
+  if (b.opt) {
     // a second optimisation pass with binaryen's own optimiser (asc's -O3 already runs binaryen; this converges further)
     run(bin('wasm-opt'), [b.out, '-O3', '--enable-simd', '--enable-bulk-memory', '--enable-sign-ext',
-      '--enable-nontrapping-float-to-int', '--enable-mutable-globals', ...b.features, '-o', b.out]);
+      '--enable-nontrapping-float-to-int', '--enable-mutable-globals', ...b.opt, '-o', b.out]);
   }
   console.log(`built ${b.out} (${statSync(join(root, b.out)).size} bytes)`);
 }

@@ -1,9 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { enableRelaxedSimd } from '../src/runtime/wasm.js';
 
-// The shipped (release) module must export every kernel of the ABI and really use f32x4 arithmetic in its hot
-// loops: a build that silently fell back to scalar code, or dropped a kernel, fails here.
+// The shipped (release) modules must export every kernel of the ABI and really use f32x4 arithmetic in their hot
+// loops: a build that silently fell back to scalar code, or dropped a kernel, fails here. The relaxed builds must
+// multiply-add with f32x4.relaxed_madd and the plain ones must not (they run on engines without relaxed SIMD).
 const KERNELS = [
   'f32_gemm_packed', 'f32_gemm', 'f32_pack_b', 'f32_packed_floats',
   'f32_attention', 'f32_attention_scratch_floats',
@@ -14,20 +16,30 @@ const KERNELS = [
 
 const wasmPath = (name: string) => new URL(`../build/${name}`, import.meta.url);
 
-let disassembled: Promise<string> | undefined;
+/** Every build scripts/build-wasm.js writes. */
+const BUILDS = ['slimwav.simd.wasm', 'slimwav.simd-shared.wasm', 'slimwav.relaxed.wasm', 'slimwav.relaxed-shared.wasm',
+  'slimwav.debug.wasm', 'slimwav.relaxed-debug.wasm'];
+const RELAXED_BUILDS = BUILDS.filter(f => f.includes('relaxed'));
 
-/** Text format of the release module (binaryen is slow to load: once per run). */
-function disassemble(): Promise<string> {
-  disassembled ??= (async () => {
-    const { default: binaryen } = await import('binaryen');
-    const mod = binaryen.readBinary(readFileSync(wasmPath('slimwav.simd.wasm')));
-    mod.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.BulkMemory |
-      binaryen.Features.SignExt | binaryen.Features.MutableGlobals | binaryen.Features.NontrappingFPToInt);
-    const text = mod.emitText();
-    mod.dispose();
-    return text;
-  })();
-  return disassembled;
+const disassembled = new Map<string, Promise<string>>();
+
+/** Text format of a module (binaryen is slow to load: once per file and run). */
+function disassemble(file = 'slimwav.simd.wasm'): Promise<string> {
+  let text = disassembled.get(file);
+  if (!text) {
+    text = (async () => {
+      const { default: binaryen } = await import('binaryen');
+      const mod = binaryen.readBinary(readFileSync(wasmPath(file)));
+      const F = binaryen.Features;
+      mod.setFeatures(F.MVP | F.SIMD128 | F.BulkMemory | F.SignExt | F.MutableGlobals | F.NontrappingFPToInt |
+        F.Atomics | F.RelaxedSIMD);
+      const out = mod.emitText();
+      mod.dispose();
+      return out;
+    })();
+    disassembled.set(file, text);
+  }
+  return text;
 }
 
 /** A function's body with the bodies of the functions it calls, recursively (tiles sit behind calls). */
@@ -70,8 +82,9 @@ const count = (s: string, op: string) => s.split(op).length - 1;
 // ---
 
 const exportsSuite = suite('exports');
-exportsSuite('release and debug modules export every kernel and import only env.memory (+ env.abort)', () => {
-  for (const file of ['slimwav.simd.wasm', 'slimwav.debug.wasm']) {
+exportsSuite('every build exports every kernel and imports only env.memory (+ env.abort)', () => {
+  enableRelaxedSimd(); // the relaxed builds compile only with relaxed SIMD on (a V8 flag on Node 20)
+  for (const file of BUILDS) {
     const mod = new WebAssembly.Module(readFileSync(wasmPath(file)));
     const exported = new Set(WebAssembly.Module.exports(mod).map(e => e.name));
     for (const k of KERNELS) assert.ok(exported.has(k), `${file} does not export ${k}`);
@@ -107,6 +120,18 @@ simd('the gemm k loops are the 4×8 f32x4 tile: broadcast A, 8 vector multiply-a
     const tile = loops(reach(text, k)).find(l => count(l, 'v128.load32_splat') >= 4 && count(l, 'f32x4.mul') >= 8 &&
       count(l, 'f32x4.add') >= 8 && (l.match(/v128\.load(?![0-9_])/g) ?? []).length >= 2 && !l.includes('f32x4.div'));
     assert.ok(tile, `${k}: no vectorised 4×8 tile loop`);
+  }
+});
+simd('relaxed builds multiply-add with f32x4.relaxed_madd (GEMM tiles included), plain builds never use it', async () => {
+  for (const file of BUILDS) {
+    const text = await disassemble(file);
+    if (RELAXED_BUILDS.includes(file)) {
+      assert.ok(text.includes('f32x4.relaxed_madd'), `${file}: no f32x4.relaxed_madd`);
+      const tile = loops(reach(text, 'f32_gemm_packed')).find(l => count(l, 'f32x4.relaxed_madd') >= 8);
+      assert.ok(tile, `${file}: f32_gemm_packed has no loop with 8 relaxed multiply-adds`);
+    } else {
+      assert.not.ok(text.includes('relaxed'), `${file}: uses a relaxed SIMD instruction`);
+    }
   }
 });
 simd.run();

@@ -1,21 +1,43 @@
 /**
- * Loads the kernel module (build/slimwav.simd.wasm, or the assert-keeping build/slimwav.debug.wasm) into a
- * WebAssembly.Memory the host owns, and a bump allocator (Arena) over that memory. No model knowledge here:
- * the kernel ABI is documented in assembly/index.ts and typed in `KernelExports` below.
- * Pointers are byte offsets, sizes and strides are element counts, data is f32.
+ * Loads a kernel module (build/slimwav.*.wasm) into a WebAssembly.Memory the host owns, and a bump allocator (Arena)
+ * over that memory. No model knowledge here: the kernel ABI is documented in assembly/index.ts and typed in
+ * `KernelExports` below. Pointers are byte offsets, sizes and strides are element counts, data is f32.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { SlimwavError } from '../errors.js';
 
-/** release: SIMD128 over a private memory; release-shared: the same over a shared memory (worker threads); debug: asserts on */
-export type KernelVariant = 'release' | 'release-shared' | 'debug';
+/**
+ * Which build of the kernels. Every build exports the same ABI.
+ *   release / release-shared: SIMD128, multiply-add as f32x4.mul + f32x4.add, over a private / shared memory
+ *   relaxed / relaxed-shared: the same with f32x4.relaxed_madd (FMA where the CPU has it; last-bit differences)
+ *   debug / relaxed-debug:    asserts kept (contract violations throw), private memory
+ * The shared builds need a shared memory (SHARED_MAX_PAGES maximum) so worker threads can run over it.
+ */
+export type KernelVariant = 'release' | 'release-shared' | 'relaxed' | 'relaxed-shared' | 'debug' | 'relaxed-debug';
 
 const FILES: Record<KernelVariant, string> = {
   release: 'slimwav.simd.wasm',
   'release-shared': 'slimwav.simd-shared.wasm',
+  relaxed: 'slimwav.relaxed.wasm',
+  'relaxed-shared': 'slimwav.relaxed-shared.wasm',
   debug: 'slimwav.debug.wasm',
+  'relaxed-debug': 'slimwav.relaxed-debug.wasm',
 };
+
+/** Every kernel variant, in the order above. */
+export const KERNEL_VARIANTS = Object.keys(FILES) as KernelVariant[];
+
+/** True for the builds compiled with relaxed SIMD (they need relaxedSimdSupported()). */
+export function isRelaxedVariant(variant: KernelVariant): boolean {
+  return variant.startsWith('relaxed');
+}
+
+/** True for the builds that import a shared memory. */
+export function isSharedVariant(variant: KernelVariant): boolean {
+  return variant.endsWith('-shared');
+}
 
 /** pages a shared memory may grow to (the whole wasm32 space; reserved, not committed) */
 export const SHARED_MAX_PAGES = 65536;
@@ -48,7 +70,7 @@ export interface KernelExports {
   f32_attention(i0: number, i1: number, T: number, dq: number, dv: number, Q: number, ldq: number, Kt: number,
     V: number, ldv: number, O: number, ldo: number, scale: number, relb: number, gate: number, S: number): void;
   f32_attention_scratch_floats(T: number): number;
-  /** f32x4 mul+add peak probe: iters × 96 flops in registers (benchmarks only) */
+  /** f32x4 multiply-add peak probe (mul+add, or FMA in the relaxed builds): iters × 96 flops in registers (benchmarks only) */
   f32_peak_madd(iters: number): number;
   /** First byte the host may allocate from. */
   HEAP_BASE: WebAssembly.Global;
@@ -83,6 +105,55 @@ export function simdSupported(): boolean {
   }
 }
 
+/**
+ * True when this engine validates a module that uses f32x4.relaxed_madd. Only asks: on Node 20 (V8 11.3) relaxed
+ * SIMD stays off until enableRelaxedSimd() sets V8's flag.
+ */
+export function relaxedSimdSupported(): boolean {
+  // (module (func (result v128) (f32x4.relaxed_madd (v128.const 0) (v128.const 0) (v128.const 0))))
+  const zero = [0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // v128.const i32x4 0 0 0 0
+  const bytes = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+    0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+    0x0a, 0x3d, 0x01, 0x3b, 0x00, // code section: one body of 59 bytes, no locals
+    ...zero, ...zero, ...zero,
+    0xfd, 0x85, 0x02, // f32x4.relaxed_madd (0xfd 0x105)
+    0x0b, // end
+  ]);
+  try {
+    return WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Make relaxed SIMD available if this engine can have it, and say whether it is. On Node, where V8 11.x (Node 20)
+ * keeps it behind --experimental-wasm-relaxed-simd, this sets that flag at run time (it must happen before the
+ * relaxed module is compiled; newer Node ships the feature on and the flag is harmless). Elsewhere it only probes.
+ */
+export function enableRelaxedSimd(): boolean {
+  if (relaxedSimdSupported()) return true;
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // not a V8 that knows the flag: relaxed SIMD stays unavailable
+    }
+  }
+  return relaxedSimdSupported();
+}
+
+/**
+ * The fastest release build this engine runs: relaxed (FMA) when relaxed SIMD can be enabled, else the plain SIMD
+ * build; `shared` picks the shared-memory twin (worker threads). May enable relaxed SIMD (see enableRelaxedSimd).
+ */
+export function bestVariant(shared: boolean): KernelVariant {
+  if (enableRelaxedSimd()) return shared ? 'relaxed-shared' : 'relaxed';
+  return shared ? 'release-shared' : 'release';
+}
+
 async function readWasm(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
   // From src/runtime/ (tsx, tests) the build folder is ../../build; from dist/src/runtime/ it is ../../../build.
   const tried: string[] = [];
@@ -106,14 +177,24 @@ function readString(memory: WebAssembly.Memory, ptr: number): string {
   return String.fromCharCode(...new Uint16Array(memory.buffer.slice(ptr, ptr + (bytes & ~1))));
 }
 
-/** Instantiate the kernels into `memory` (a new one if absent). The host allocates from `heapBase` up. */
+/**
+ * Instantiate the kernels into `memory` (a new one if absent: shared for the -shared variants). The host allocates
+ * from `heapBase` up. A relaxed variant enables relaxed SIMD first (enableRelaxedSimd) and fails with E_WASM where
+ * the engine has none; bestVariant() picks a variant that loads.
+ */
 export async function instantiateKernels(variant: KernelVariant = 'release', memory?: WebAssembly.Memory): Promise<Kernels> {
+  if (!(variant in FILES)) {
+    throw new SlimwavError('E_WASM', `unknown kernel variant '${variant}' (expected one of ${KERNEL_VARIANTS.join(', ')})`);
+  }
   if (!simdSupported()) {
     throw new SlimwavError('E_WASM', 'this JavaScript engine does not support WebAssembly SIMD (v128); slimwav needs it');
   }
+  if (isRelaxedVariant(variant) && !enableRelaxedSimd()) {
+    throw new SlimwavError('E_WASM', `kernel variant '${variant}' needs WebAssembly relaxed SIMD, which this engine does not support; use '${variant.replace('relaxed', 'release').replace('release-debug', 'debug')}' (or bestVariant())`);
+  }
   const bytes = await readWasm(variant);
   const module = await WebAssembly.compile(bytes);
-  const mem = memory ?? new WebAssembly.Memory(variant === 'release-shared' ? { initial: 1, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 1 });
+  const mem = memory ?? new WebAssembly.Memory(isSharedVariant(variant) ? { initial: 1, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 1 });
   const abort = (msg: number, file: number, line: number, col: number): never => {
     const text = readString(mem, msg) || 'abort';
     const where = readString(mem, file);

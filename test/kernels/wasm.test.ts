@@ -1,6 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { instantiateKernels, simdSupported, Arena } from '../../src/runtime/wasm.js';
+import {
+  instantiateKernels, simdSupported, relaxedSimdSupported, enableRelaxedSimd, bestVariant, Arena, KERNEL_VARIANTS,
+  SHARED_MAX_PAGES, type KernelVariant,
+} from '../../src/runtime/wasm.js';
 import { SlimwavError } from '../../src/errors.js';
 
 // ---
@@ -9,7 +12,11 @@ const exportsSuite = suite('exports');
 exportsSuite('runtime/wasm exports', () => {
   assert.type(instantiateKernels, 'function');
   assert.type(simdSupported, 'function');
+  assert.type(relaxedSimdSupported, 'function');
+  assert.type(enableRelaxedSimd, 'function');
+  assert.type(bestVariant, 'function');
   assert.type(Arena, 'function');
+  assert.equal(KERNEL_VARIANTS, ['release', 'release-shared', 'relaxed', 'relaxed-shared', 'debug', 'relaxed-debug']);
 });
 exportsSuite.run();
 
@@ -19,19 +26,43 @@ const load = suite('instantiateKernels');
 load('SIMD is detected on this engine', () => {
   assert.is(simdSupported(), true);
 });
-load('both builds load into a fresh or a given memory; heapBase is 16-aligned and inside it', async () => {
-  for (const variant of ['release', 'debug'] as const) {
+load('relaxed SIMD: enableRelaxedSimd turns it on under Node 20 (V8 flag), bestVariant then picks the relaxed builds', () => {
+  assert.is(enableRelaxedSimd(), true);
+  assert.is(relaxedSimdSupported(), true);
+  assert.is(bestVariant(false), 'relaxed');
+  assert.is(bestVariant(true), 'relaxed-shared');
+});
+load('every build loads into a fresh or a given memory; heapBase is 16-aligned and inside it', async () => {
+  for (const variant of KERNEL_VARIANTS) {
     const k = await instantiateKernels(variant);
     assert.ok(k.memory instanceof WebAssembly.Memory);
+    const shared = variant.endsWith('-shared');
+    assert.is(k.memory.buffer instanceof SharedArrayBuffer, shared, `${variant}: shared memory`);
     assert.is(k.heapBase % 16, 0);
     assert.ok(k.heapBase >= Number(k.exports.HEAP_BASE.value) && k.heapBase <= k.memory.buffer.byteLength);
-    const mine = new WebAssembly.Memory({ initial: 3 });
+    const mine = new WebAssembly.Memory(shared ? { initial: 3, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 3 });
     const k2 = await instantiateKernels(variant, mine);
     assert.is(k2.memory, mine);
+    assert.is(k2.exports.f32_packed_floats(9, 2), 32, `${variant}: a kernel runs`);
   }
 });
-load('a kernel contract violation in the debug build throws a readable Error (abort decoded)', async () => {
-  const k = await instantiateKernels('debug');
+load('an unknown variant is refused with E_WASM naming the valid ones', async () => {
+  let caught: unknown;
+  try {
+    await instantiateKernels('fast' as KernelVariant);
+  } catch (err) {
+    caught = err;
+  }
+  assert.instance(caught, SlimwavError);
+  assert.is((caught as SlimwavError).code, 'E_WASM');
+  assert.match((caught as Error).message, "'fast'");
+  assert.match((caught as Error).message, 'relaxed-shared');
+});
+load('a kernel contract violation in a debug build throws a readable Error (abort decoded)', async () => {
+  for (const variant of ['debug', 'relaxed-debug'] as const) await contractViolation(variant);
+});
+async function contractViolation(variant: KernelVariant): Promise<void> {
+  const k = await instantiateKernels(variant);
   const ar = new Arena(k.memory, k.heapBase);
   const p = ar.alloc(64);
   let caught: unknown;
@@ -50,7 +81,7 @@ load('a kernel contract violation in the debug build throws a readable Error (ab
     caught = err;
   }
   assert.match((caught as Error)?.message ?? '', 'f32_attention: query rows outside [0, T)');
-});
+}
 load('E_WASM error type exists for missing builds', () => {
   const e = new SlimwavError('E_WASM', 'x');
   assert.is(e.code, 'E_WASM');

@@ -1,9 +1,9 @@
 /**
  * Plain-TypeScript references for the wasm kernels (assembly/), written as simple loops in the llama2.c manner:
- * f64 accumulation, no tiling, no tricks. Plus the small harness the kernel tests share: both kernel builds,
+ * f64 accumulation, no tiling, no tricks. Plus the small harness the kernel tests share: the kernel builds,
  * a seeded generator, and error measures. Layouts and letters are those of the kernels' headers.
  */
-import { instantiateKernels, Arena, type Kernels, type KernelVariant } from '../../src/runtime/wasm.js';
+import { instantiateKernels, Arena, SHARED_MAX_PAGES, type Kernels, type KernelVariant } from '../../src/runtime/wasm.js';
 
 export type Variant = KernelVariant;
 
@@ -152,14 +152,30 @@ export function attention(a: AttentionArgs): Float64Array {
 
 // --- test harness -----------------------------------------------------------------------------------------------
 
-export const VARIANTS: KernelVariant[] = ['debug', 'release'];
+/**
+ * The builds every kernel test runs on: the assert-keeping debug build, the shipped release build, its shared-memory
+ * twin (over a shared WebAssembly.Memory, as worker threads use it), and the relaxed-SIMD (FMA) release and debug builds.
+ */
+export const VARIANTS: KernelVariant[] = ['debug', 'release', 'release-shared', 'relaxed', 'relaxed-debug'];
 
-let loaded: Promise<Record<KernelVariant, Kernels>> | undefined;
+/** Pages of the shared memory the release-shared build is tested over (grown on demand up to SHARED_MAX_PAGES). */
+const SHARED_INITIAL = 2;
 
-/** Both kernel builds, each in its own memory (instantiated once per test process). */
+let loaded: Promise<Record<string, Kernels>> | undefined;
+
+/** Every build in VARIANTS, each in its own memory (instantiated once per test process). */
 export function kernels(): Promise<Record<KernelVariant, Kernels>> {
-  loaded ??= (async () => ({ debug: await instantiateKernels('debug'), release: await instantiateKernels('release') }))();
-  return loaded;
+  loaded ??= (async () => {
+    const out: Record<string, Kernels> = {};
+    for (const v of VARIANTS) {
+      const memory = v.endsWith('-shared')
+        ? new WebAssembly.Memory({ initial: SHARED_INITIAL, maximum: SHARED_MAX_PAGES, shared: true })
+        : undefined;
+      out[v] = await instantiateKernels(v, memory);
+    }
+    return out;
+  })();
+  return loaded as Promise<Record<KernelVariant, Kernels>>;
 }
 
 /** A fresh arena over a build's memory (everything earlier is given back). */
