@@ -18,6 +18,11 @@ import { resolveLayers, type LayerSelection } from './layers.js';
 export interface LoadOptions {
   /** threads running the kernels, the calling one included (default: available cores) */
   threads?: number;
+  /**
+   * Bytes one conv-stack activation buffer may take before the conv stack runs in chunks of output frames
+   * (default 96 MB: about 15 s of audio for the standard stack in one piece). Lower it to bound memory further.
+   */
+  convMemoryBudget?: number;
   /** 'release' (default) or 'debug' (asserts on; for tests) */
   build?: 'release' | 'debug';
 }
@@ -111,6 +116,10 @@ export async function buildModel(
   let engine: Engine;
   try {
     engine = new Engine(config, tensors, kernels.exports, mem, pool);
+    if (opts.convMemoryBudget !== undefined) {
+      if (!(opts.convMemoryBudget >= 1024)) fail('E_ARGS', `convMemoryBudget must be at least 1024 bytes, found ${opts.convMemoryBudget}`);
+      engine.convBudget = Math.floor(opts.convMemoryBudget / 4);
+    }
   } catch (err) {
     pool?.terminate();
     throw err;

@@ -23,6 +23,11 @@ import type { KernelExports } from './wasm.js';
 import type { Command, ThreadPool } from './threads.js';
 
 const GELU = 1;
+/**
+ * Above this many floats in one conv activation buffer (96 MB), the conv stack runs in chunks of output frames so
+ * that long inputs stay in bounded memory: conv layer 0 alone at 600 s would need 3.9 GB.
+ */
+const CONV_BUDGET_FLOATS = 24 << 20;
 const CONV_NORM_EPS = 1e-5; // nn.GroupNorm / nn.LayerNorm defaults used by both torchaudio and HF for conv blocks
 
 interface Linear {
@@ -74,6 +79,12 @@ export class Engine {
   private readonly relEmbed: Float32Array | null;
   private plannedSamples = 0;
   private plan: ArenaPlan | null = null;
+  /** conv layer 0's weights [C0][K0·1] kept unpacked, for folding GroupNorm statistics into them (long inputs) */
+  private conv0Weights: Float32Array = new Float32Array(0);
+  /** final conv frames per chunk, 0 = the whole input at once */
+  private convChunk = 0;
+  /** floats one conv activation buffer may hold before the conv stack runs in chunks (tests lower it) */
+  convBudget = CONV_BUDGET_FLOATS;
   private readonly pool: ThreadPool | null;
   private readonly threads: number;
 
@@ -106,6 +117,7 @@ export class Engine {
     cfg.conv.forEach((l, i) => {
       const p = `feature_extractor.conv_layers.${i}`;
       const W = convToTimeMajor(need(`${p}.conv.weight`), l.dim, cin, l.kernel);
+      if (i === 0) this.conv0Weights = W;
       const lin = linear(W, l.dim, l.kernel * cin, cfg.convBias ? need(`${p}.conv.bias`) : null);
       const hasNorm = cfg.featExtractNorm === 'layer' || i === 0;
       this.conv.push({ w: lin.w, b: lin.b, norm: hasNorm ? ln(`${p}.layer_norm`) : null });
@@ -203,8 +215,26 @@ export class Engine {
     const pad = Math.floor(cfg.posConvKernel / 2);
     const plan = new ArenaPlan(this.mem.top);
     plan.add('wave', samples);
-    plan.add('convA', convMax);
-    plan.add('convB', convMax);
+    const cLast = cfg.conv[cfg.conv.length - 1].dim;
+    if (convMax <= this.convBudget) {
+      this.convChunk = 0;
+      plan.add('convA', convMax);
+      plan.add('convB', convMax);
+    } else {
+      // largest chunk of final frames whose every layer fits the budget
+      let chunk = Math.max(1, T);
+      while (chunk > 1 && Math.max(...this.chunkRanges(0, chunk).map((r, i) => (r[1] - r[0]) * cfg.conv[i].dim)) > this.convBudget) {
+        chunk = Math.ceil(chunk / 2);
+      }
+      this.convChunk = chunk;
+      const need = Math.max(...this.chunkRanges(0, chunk).map((r, i) => (r[1] - r[0]) * cfg.conv[i].dim));
+      plan.add('convA', need);
+      plan.add('convB', need);
+      plan.add('convOut', T * cLast);
+      plan.add('projIn', T * cLast);
+      plan.add('conv0w', packedFloats(cfg.conv[0].dim, cfg.conv[0].kernel));
+      plan.add('conv0b', cfg.conv[0].dim);
+    }
     plan.add('scratch', 2 * cmax);
     plan.add('x', T * D);
     plan.add('y', T * D);
@@ -248,9 +278,12 @@ export class Engine {
     w.set(wave);
     if (cfg.doNormalize) normalizeInPlace(w);
 
-    // conv stack, ping-pong between convA and convB
+    // conv stack, ping-pong between convA and convB (in chunks of output frames for long inputs)
     let src = at('wave'), cin = 1, tin = wave.length;
-    cfg.conv.forEach((l, i) => {
+    if (this.convChunk > 0) {
+      src = this.convChunked(wave.length, frames);
+      cin = cfg.conv[cfg.conv.length - 1].dim;
+    } else cfg.conv.forEach((l, i) => {
       const dst = i % 2 === 0 ? at('convA') : at('convB');
       const c = this.conv[i];
       const Ti = frames[i];
@@ -275,7 +308,7 @@ export class Engine {
     const x = at('x'), y = at('y');
     let projIn = src;
     if (this.projLn) {
-      projIn = src === at('convA') ? at('convB') : at('convA');
+      projIn = this.convChunk > 0 ? at('projIn') : src === at('convA') ? at('convB') : at('convA');
       if (cfg.featProjNormSize > cin) {
         this.layerNormVirtualZeros(T, cin, cfg.featProjNormSize, src, projIn, this.projLn);
       } else {
@@ -354,6 +387,94 @@ export class Engine {
       }
     }
     return { frames: T, layers: outputs };
+  }
+
+  /** Frame ranges [from, to) of every conv layer's output needed for final frames [a, b). */
+  private chunkRanges(a: number, b: number): [number, number][] {
+    const conv = this.cfg.conv;
+    const out: [number, number][] = new Array(conv.length);
+    for (let i = conv.length - 1; i >= 0; i--) {
+      out[i] = [a, b];
+      a = a * conv[i].stride;
+      b = (b - 1) * conv[i].stride + conv[i].kernel;
+    }
+    return out;
+  }
+
+  /**
+   * The conv stack over a long input, chunk by chunk of final frames, into convOut [T][C_last].
+   * Layers only look at a bounded window, except layer 0's GroupNorm, whose per-channel statistics span the whole
+   * input: a first pass accumulates them (chunked, combined with Chan's formula in f64), then the normalisation
+   * is folded into a scaled copy of the layer-0 weights plus a bias, so the second pass is one fused GEMM + GELU.
+   */
+  private convChunked(samples: number, frames: number[]): number {
+    const cfg = this.cfg, k = this.k, mem = this.mem, plan = this.plan!;
+    const at = (n: string) => plan.offsets.get(n)!;
+    const T = frames[frames.length - 1], chunk = this.convChunk;
+    const l0 = cfg.conv[0], c0 = this.conv[0];
+    const group = cfg.featExtractNorm === 'group';
+    let w0 = c0.w, b0 = c0.b, act0 = c0.norm ? 0 : GELU;
+    if (group && c0.norm) {
+      // pass 1: per-channel mean and variance of conv-0 outputs over all frames
+      const C = l0.dim, n0 = frames[0];
+      const mean = new Float64Array(C), m2 = new Float64Array(C);
+      const step = Math.max(1, Math.floor(this.convBudget / C));
+      let count = 0;
+      for (let f0 = 0; f0 < n0; f0 += step) {
+        const n = Math.min(step, n0 - f0);
+        this.gemm(n, C, l0.kernel, at('wave') + f0 * l0.stride * 4, l0.stride, c0.w, at('convA'), C, c0.b, 0, 0);
+        const v = mem.f32(at('convA'), n * C);
+        const cm = new Float64Array(C), cs = new Float64Array(C);
+        for (let t = 0; t < n; t++) for (let c = 0; c < C; c++) cm[c] += v[t * C + c];
+        for (let c = 0; c < C; c++) cm[c] /= n;
+        for (let t = 0; t < n; t++) for (let c = 0; c < C; c++) { const d = v[t * C + c] - cm[c]; cs[c] += d * d; }
+        for (let c = 0; c < C; c++) {
+          const d = cm[c] - mean[c], tot = count + n;
+          mean[c] += (d * n) / tot;
+          m2[c] += cs[c] + (d * d * count * n) / tot;
+        }
+        count += n;
+      }
+      // fold (x − mean)/σ·γ + β into the weights: W' = W·γ/σ, b' = (b − mean)·γ/σ + β
+      const W = new Float32Array(C * l0.kernel), bias = new Float32Array(C);
+      const orig = this.conv0Weights;
+      const g = mem.f32(c0.norm[0], C), be = mem.f32(c0.norm[1], C);
+      const cb = c0.b ? mem.f32(c0.b, C) : null;
+      for (let c = 0; c < C; c++) {
+        const sc = g[c] / Math.sqrt(m2[c] / count + CONV_NORM_EPS);
+        for (let j = 0; j < l0.kernel; j++) W[c * l0.kernel + j] = orig[c * l0.kernel + j] * sc;
+        bias[c] = ((cb ? cb[c] : 0) - mean[c]) * sc + be[c];
+      }
+      packB(W, C, l0.kernel, mem.f32(at('conv0w'), packedFloats(C, l0.kernel)), l0.kernel);
+      mem.f32(at('conv0b'), C).set(bias);
+      w0 = at('conv0w');
+      b0 = at('conv0b');
+      act0 = GELU;
+    }
+    const cLast = cfg.conv[cfg.conv.length - 1].dim;
+    for (let a = 0; a < T; a += chunk) {
+      const b = Math.min(T, a + chunk);
+      const ranges = this.chunkRanges(a, b);
+      let src = at('wave') + ranges[0][0] * l0.stride * 4, cin = 1;
+      cfg.conv.forEach((l, i) => {
+        const n = ranges[i][1] - ranges[i][0];
+        const last = i === cfg.conv.length - 1;
+        const dst = last ? at('convOut') + a * cLast * 4 : i % 2 === 0 ? at('convA') : at('convB');
+        const c = this.conv[i];
+        const [w, bias, act] = i === 0 ? [w0, b0, act0] : [c.w, c.b, c.norm ? 0 : GELU];
+        // within a chunk, layer i's rows start at the first frame this chunk needs, so A starts at row 0
+        this.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, w, dst, l.dim, bias, act, 0);
+        if (c.norm && !(i === 0 && group)) {
+          this.layerNorm(n, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
+          this.gelu(n * l.dim, dst);
+        }
+        src = dst;
+        cin = l.dim;
+      });
+    }
+    void samples;
+    void k;
+    return at('convOut');
   }
 
   /** Run one command list per thread (list 0 here), or all of them here when single-threaded. */
