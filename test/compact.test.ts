@@ -84,6 +84,13 @@ s('pruning the last conv layer keeps the projection LayerNorm exact (virtual zer
   delete naive.feat_proj_layer_norm_size;
   const n = await hidden(naive, c.tensors, input);
   assert.ok(closeTo('naive', n[0], a[0], 1e-3) !== '');
+  // DPHuBERT-style slicing: no extensions written, close to but not equal to the masked model
+  const d = compact(config, tensors, masks, { exactLastConv: false });
+  assert.is(d.config.feat_proj_layer_norm_size, undefined);
+  assert.not.ok(d.tensors.has('feature_projection.pruned_channel_weight'));
+  assert.ok(d.notes.some((x) => x.includes('sliced')));
+  const e = await hidden(d.config, d.tensors, input);
+  assert.ok(closeTo('sliced', e[0], a[0], 1e-5) !== '');
 });
 
 s('refuses inexact compactions unless asked', () => {

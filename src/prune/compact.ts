@@ -49,6 +49,12 @@ export interface KeepMasks {
 export interface CompactOptions {
   /** allow masks whose compaction changes the function (conv channels under a LayerNorm extractor, WavLM layer 0) */
   allowInexact?: boolean;
+  /**
+   * Keep the model exact when the last conv layer loses channels (default true): record the projection LayerNorm's
+   * original width and the folded contribution of the zero channels (models/README.md, "Extensions"). With false,
+   * the LayerNorm is simply sliced as DPHuBERT does, and the function changes slightly.
+   */
+  exactLastConv?: boolean;
 }
 
 export interface CompactResult {
@@ -127,7 +133,8 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
   const projW = get('feature_projection.projection.weight');
   put('feature_projection.projection.weight', takeCols(projW, D, cLast, lastKeep), [D, lastKeep.length]);
   const projB = get('feature_projection.projection.bias');
-  if (cfg.featProjLayerNorm && lastKeep.length < cLast) {
+  const exact = opts.exactLastConv ?? true;
+  if (exact && cfg.featProjLayerNorm && lastKeep.length < cLast) {
     // A pruned channel enters the LayerNorm as an exact zero, and the LayerNorm turns it into
     // shift_t·gamma_c + beta_c with shift_t = −mean_t/σ_t. Fold Σ W[:,c]·beta_c into the bias and keep
     // u = Σ W[:,c]·gamma_c so the runtime can add shift_t·u: the compacted model stays exact.
@@ -220,8 +227,9 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
   config.layer_head_v_dims = layerV;
   config.layer_intermediate_sizes = layerF;
   const normSize = (cfg.raw.feat_proj_layer_norm_size as number | undefined) ?? cLast;
-  if (normSize !== lastKeep.length && cfg.featProjLayerNorm) config.feat_proj_layer_norm_size = normSize;
+  if (exact && normSize !== lastKeep.length && cfg.featProjLayerNorm) config.feat_proj_layer_norm_size = normSize;
   else delete config.feat_proj_layer_norm_size;
+  if (!exact && lastKeep.length < cLast) notes.push('the last conv layer lost channels and the projection LayerNorm was sliced: the function changed slightly (exactLastConv: false)');
   // the result must itself be a valid model
   checkTensors(parseConfig(config, 'compacted config'), out, 'compacted model');
   return { config, tensors: out, notes };
