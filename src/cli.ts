@@ -16,6 +16,7 @@ const USAGE = `usage:
   slimwav features <model> <audio> --out <file.npy> [--layers all|last|i,j,…] [--threads N]
   slimwav inspect  <model> [--json]
   slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]
+  slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]
   slimwav demo
 common options: --debug (stack traces), --help`;
 
@@ -157,6 +158,7 @@ async function main(argv: string[]): Promise<number> {
     case 'features': await features(rest); return 0;
     case 'inspect': await inspect(rest); return 0;
     case 'convert': await convert(rest); return 0;
+    case 'export-onnx': { const { exportOnnxCommand } = await import('./onnx/command.js'); await exportOnnxCommand(rest, USAGE); return 0; }
     case 'demo': { const { demo } = await import('./demo.js'); await demo(rest); return 0; }
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write(USAGE + '\n');
