@@ -21,6 +21,7 @@ import { ArenaPlan, LinearMemory } from './memory.js';
 import { convToTimeMajor, foldWeightNorm, packB, packedFloats } from './pack.js';
 import type { KernelExports } from './wasm.js';
 import type { Command, ThreadPool } from './threads.js';
+import { Exec } from './exec.js';
 
 const GELU = 1;
 /**
@@ -85,15 +86,15 @@ export class Engine {
   private convChunk = 0;
   /** floats one conv activation buffer may hold before the conv stack runs in chunks (tests lower it) */
   convBudget = CONV_BUDGET_FLOATS;
-  private readonly pool: ThreadPool | null;
+  private readonly exec: Exec;
   private readonly threads: number;
 
   constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null) {
     this.cfg = cfg;
     this.k = k;
     this.mem = mem;
-    this.pool = pool;
-    this.threads = pool ? pool.size : 1;
+    this.exec = new Exec(k, pool);
+    this.threads = this.exec.threads;
     const get = (name: string): Float32Array | null => {
       const t = tensors.get(name);
       return t ? toFloat32(t, name) : null;
@@ -287,11 +288,11 @@ export class Engine {
       const dst = i % 2 === 0 ? at('convA') : at('convB');
       const c = this.conv[i];
       const Ti = frames[i];
-      this.gemm(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
+      this.exec.gemm(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
       if (c.norm) {
         if (cfg.featExtractNorm === 'group') k.f32_groupnorm_time(Ti, l.dim, dst, c.norm[0], c.norm[1], CONV_NORM_EPS, at('scratch'));
-        else this.layerNorm(Ti, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
-        this.gelu(Ti * l.dim, dst);
+        else this.exec.layerNorm(Ti, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
+        this.exec.gelu(Ti * l.dim, dst);
       }
       snap(`conv.${i}`, dst, Ti, l.dim);
       src = dst;
@@ -315,7 +316,7 @@ export class Engine {
         k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn[0], this.projLn[1], cfg.layerNormEps);
       }
     }
-    this.gemm(T, D, cin, projIn, cin, this.proj.w, x, D, this.proj.b, 0, 0);
+    this.exec.gemm(T, D, cin, projIn, cin, this.proj.w, x, D, this.proj.b, 0, 0);
     if (this.prunedChannelWeight && this.projLn && cfg.featProjNormSize > cin) {
       // the pruned channels' LayerNorm outputs were shift_t·gamma_c + beta_c; beta is folded into the bias
       const u = this.prunedChannelWeight, xv = mem.f32(x, T * D);
@@ -335,7 +336,7 @@ export class Engine {
         ['f32_gemm_packed', T, cg, Kw * cg, P, cg, this.pos.w[g], x + g * cg * 4, D, this.pos.b + g * cg * 4, GELU, 1],
       );
     }
-    this.runLists(lists);
+    this.exec.runLists(lists);
     snap('posconv', x, T, D);
 
     // hidden states wanted, by index
@@ -373,8 +374,8 @@ export class Engine {
       if (cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, y, D, W.ln2[0], W.ln2[1], cfg.layerNormEps);
       if (W.ffn1 && W.ffn2) {
         const h = at('h');
-        this.gemm(T, L.ffn, D, ffIn, D, W.ffn1.w, h, L.ffn, W.ffn1.b, GELU, 0);
-        this.gemm(T, D, L.ffn, h, L.ffn, W.ffn2.w, x, D, W.ffn2.b, 0, 1);
+        this.exec.gemm(T, L.ffn, D, ffIn, D, W.ffn1.w, h, L.ffn, W.ffn1.b, GELU, 0);
+        this.exec.gemm(T, D, L.ffn, h, L.ffn, W.ffn2.w, x, D, W.ffn2.b, 0, 1);
       } else if (W.ffnBiasOnly) {
         k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.ffnBiasOnly, 0, 1);
       }
@@ -422,7 +423,7 @@ export class Engine {
       let count = 0;
       for (let f0 = 0; f0 < n0; f0 += step) {
         const n = Math.min(step, n0 - f0);
-        this.gemm(n, C, l0.kernel, at('wave') + f0 * l0.stride * 4, l0.stride, c0.w, at('convA'), C, c0.b, 0, 0);
+        this.exec.gemm(n, C, l0.kernel, at('wave') + f0 * l0.stride * 4, l0.stride, c0.w, at('convA'), C, c0.b, 0, 0);
         const v = mem.f32(at('convA'), n * C);
         const cm = new Float64Array(C), cs = new Float64Array(C);
         for (let t = 0; t < n; t++) for (let c = 0; c < C; c++) cm[c] += v[t * C + c];
@@ -463,10 +464,10 @@ export class Engine {
         const c = this.conv[i];
         const [w, bias, act] = i === 0 ? [w0, b0, act0] : [c.w, c.b, c.norm ? 0 : GELU];
         // within a chunk, layer i's rows start at the first frame this chunk needs, so A starts at row 0
-        this.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, w, dst, l.dim, bias, act, 0);
+        this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, w, dst, l.dim, bias, act, 0);
         if (c.norm && !(i === 0 && group)) {
-          this.layerNorm(n, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
-          this.gelu(n * l.dim, dst);
+          this.exec.layerNorm(n, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
+          this.exec.gelu(n * l.dim, dst);
         }
         src = dst;
         cin = l.dim;
@@ -475,71 +476,6 @@ export class Engine {
     void samples;
     void k;
     return at('convOut');
-  }
-
-  /** Run one command list per thread (list 0 here), or all of them here when single-threaded. */
-  private runLists(lists: Command[][]): void {
-    if (this.pool) {
-      this.pool.run(lists);
-      return;
-    }
-    const k = this.k as unknown as Record<string, (...a: number[]) => void>;
-    for (const list of lists) for (const [name, ...args] of list) k[name](...args);
-  }
-
-  /**
-   * Packed GEMM, split across threads when it is worth it: by rows (multiples of 4) when there are many, otherwise
-   * by 8-column panels. Each output element is computed by the same code either way.
-   */
-  private gemm(M: number, N: number, K: number, A: number, lda: number, Bp: number, C: number, ldc: number, bias: number, act: number, acc: number): void {
-    const T = this.threads;
-    if (T === 1 || 2 * M * N * K < 2e6 || M === 0 || N === 0) {
-      this.k.f32_gemm_packed(M, N, K, A, lda, Bp, C, ldc, bias, act, acc);
-      return;
-    }
-    const lists: Command[][] = [];
-    if (M >= 16 * T) {
-      const per = Math.ceil(M / T / 4) * 4;
-      for (let t = 0; t < T; t++) {
-        const m0 = t * per, m1 = Math.min(M, m0 + per);
-        lists.push(m1 > m0 ? [['f32_gemm_packed', m1 - m0, N, K, A + m0 * lda * 4, lda, Bp, C + m0 * ldc * 4, ldc, bias, act, acc]] : []);
-      }
-    } else {
-      const panels = Math.ceil(N / 8), per = Math.ceil(panels / T);
-      for (let t = 0; t < T; t++) {
-        const p0 = t * per, p1 = Math.min(panels, p0 + per), n0 = p0 * 8, n1 = Math.min(N, p1 * 8);
-        lists.push(n1 > n0 ? [['f32_gemm_packed', M, n1 - n0, K, A, lda, Bp + p0 * K * 8 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]] : []);
-      }
-    }
-    this.runLists(lists);
-  }
-
-  /** Row LayerNorm in place or out of place (rows split across threads when long). */
-  private layerNorm(M: number, N: number, X: number, Y: number, g: number, b: number, eps: number): void {
-    const T = this.threads;
-    if (T === 1 || M * N < 1 << 16) {
-      this.k.f32_layernorm(M, N, X, N, Y, N, g, b, eps);
-      return;
-    }
-    const per = Math.ceil(M / T);
-    this.runLists(Array.from({ length: T }, (_, t) => {
-      const m0 = t * per, m1 = Math.min(M, m0 + per);
-      return m1 > m0 ? [['f32_layernorm', m1 - m0, N, X + m0 * N * 4, N, Y + m0 * N * 4, N, g, b, eps] as Command] : [];
-    }));
-  }
-
-  /** Elementwise GELU in place, split across threads when long. */
-  private gelu(n: number, X: number): void {
-    const T = this.threads;
-    if (T === 1 || n < 1 << 16) {
-      this.k.f32_gelu(n, X, X);
-      return;
-    }
-    const per = Math.ceil(n / T / 4) * 4;
-    this.runLists(Array.from({ length: T }, (_, t) => {
-      const a = t * per, e = Math.min(n, a + per);
-      return e > a ? [['f32_gelu', e - a, X + a * 4, X + a * 4] as Command] : [];
-    }));
   }
 
   /**
@@ -570,7 +506,7 @@ export class Engine {
     const qkv = at('qkv'), o = at('o');
     const ld = 2 * W.qkTotal + W.vTotal;
     const qkv_ = W.qkv!;
-    this.gemm(T, ld, D, inp, D, qkv_.w, qkv, ld, qkv_.b, 0, 0);
+    this.exec.gemm(T, ld, D, inp, D, qkv_.w, qkv, ld, qkv_.b, 0, 0);
     let gates = 0, relb = 0;
     if (W.gru && W.gruConst) {
       // the gate sees the attention input split into the original heads: [T·H][headDim] → [T·H][8]
@@ -598,11 +534,11 @@ export class Engine {
       lists[t].push(['f32_attention', 0, T, T, dq, dv, qPtr, ld, kt, vPtr, ld, o + W.vOff[i] * 4, W.vTotal, scale,
         relb ? relb + h * (2 * T - 1) * 4 : 0, gates ? gates + i * T * 4 : 0, at(`s.${t}`)]);
     }
-    this.runLists(lists);
+    this.exec.runLists(lists);
     void l;
     void k;
     const out = W.out!;
-    this.gemm(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
+    this.exec.gemm(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
   }
 }
 

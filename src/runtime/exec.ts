@@ -1,0 +1,86 @@
+/**
+ * Kernel calls that are worth splitting across threads, shared by the inference engine and the pruner's training
+ * ops: GEMMs split by rows (multiples of 4) or by 8-column panels, row-wise LayerNorm and elementwise GELU split in
+ * ranges. With one thread every call goes straight to the kernel. Each output element is computed by the same code
+ * either way, so results do not depend on the thread count.
+ */
+import type { Command, ThreadPool } from './threads.js';
+import type { KernelExports } from './wasm.js';
+
+export class Exec {
+  readonly k: KernelExports;
+  readonly pool: ThreadPool | null;
+  readonly threads: number;
+
+  constructor(k: KernelExports, pool: ThreadPool | null) {
+    this.k = k;
+    this.pool = pool;
+    this.threads = pool ? pool.size : 1;
+  }
+
+  /** Run one command list per thread (list 0 here), or all of them here when single-threaded. */
+  runLists(lists: Command[][]): void {
+    if (this.pool) {
+      this.pool.run(lists);
+      return;
+    }
+    const k = this.k as unknown as Record<string, (...a: number[]) => void>;
+    for (const list of lists) for (const [name, ...args] of list) k[name](...args);
+  }
+
+  /**
+   * Packed GEMM, split across threads when it is worth it: by rows (multiples of 4) when there are many, otherwise
+   * by 8-column panels. Each output element is computed by the same code either way.
+   */
+  gemm(M: number, N: number, K: number, A: number, lda: number, Bp: number, C: number, ldc: number, bias: number, act: number, acc: number): void {
+    const T = this.threads;
+    if (T === 1 || 2 * M * N * K < 2e6 || M === 0 || N === 0) {
+      this.k.f32_gemm_packed(M, N, K, A, lda, Bp, C, ldc, bias, act, acc);
+      return;
+    }
+    const lists: Command[][] = [];
+    if (M >= 16 * T) {
+      const per = Math.ceil(M / T / 4) * 4;
+      for (let t = 0; t < T; t++) {
+        const m0 = t * per, m1 = Math.min(M, m0 + per);
+        lists.push(m1 > m0 ? [['f32_gemm_packed', m1 - m0, N, K, A + m0 * lda * 4, lda, Bp, C + m0 * ldc * 4, ldc, bias, act, acc]] : []);
+      }
+    } else {
+      const panels = Math.ceil(N / 8), per = Math.ceil(panels / T);
+      for (let t = 0; t < T; t++) {
+        const p0 = t * per, p1 = Math.min(panels, p0 + per), n0 = p0 * 8, n1 = Math.min(N, p1 * 8);
+        lists.push(n1 > n0 ? [['f32_gemm_packed', M, n1 - n0, K, A, lda, Bp + p0 * K * 8 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]] : []);
+      }
+    }
+    this.runLists(lists);
+  }
+
+  /** Row LayerNorm in place or out of place (rows split across threads when long). */
+  layerNorm(M: number, N: number, X: number, Y: number, g: number, b: number, eps: number): void {
+    const T = this.threads;
+    if (T === 1 || M * N < 1 << 16) {
+      this.k.f32_layernorm(M, N, X, N, Y, N, g, b, eps);
+      return;
+    }
+    const per = Math.ceil(M / T);
+    this.runLists(Array.from({ length: T }, (_, t) => {
+      const m0 = t * per, m1 = Math.min(M, m0 + per);
+      return m1 > m0 ? [['f32_layernorm', m1 - m0, N, X + m0 * N * 4, N, Y + m0 * N * 4, N, g, b, eps] as Command] : [];
+    }));
+  }
+
+  /** Elementwise GELU in place, split across threads when long. */
+  gelu(n: number, X: number): void {
+    const T = this.threads;
+    if (T === 1 || n < 1 << 16) {
+      this.k.f32_gelu(n, X, X);
+      return;
+    }
+    const per = Math.ceil(n / T / 4) * 4;
+    this.runLists(Array.from({ length: T }, (_, t) => {
+      const a = t * per, e = Math.min(n, a + per);
+      return e > a ? [['f32_gelu', e - a, X + a * 4, X + a * 4] as Command] : [];
+    }));
+  }
+
+}
