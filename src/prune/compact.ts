@@ -18,9 +18,11 @@
  *     query/key dimension left scores every frame 0 and averages its values (plus WavLM's position bias).
  *   - value dimension masked: removed from v_proj and from the matching out_proj column. A head with no value
  *     dimension left, or whose head flag is off, contributes nothing and is removed.
- *   - attention block masked (or no head left): only out_proj.bias remains, added to the residual.
- *   - FFN unit masked: its intermediate row and output column go (GELU(0) = 0). FFN block masked or no unit left:
- *     only output_dense.bias remains.
+ *   - no head left (all heads masked): out_proj sees zeros, so only out_proj.bias remains, added to the residual.
+ *     Attention block masked: the block's whole output is gated, bias included (DPHuBERT's layer gate), so nothing
+ *     of it remains.
+ *   - FFN unit masked: its intermediate row and output column go (GELU(0) = 0). No unit left: only
+ *     output_dense.bias remains. FFN block masked: the whole output is gated, bias included, nothing remains.
  * The attention scale stays (hidden_size / num_attention_heads)^-0.5.
  */
 import { fail } from '../errors.js';
@@ -193,7 +195,7 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
       copy(`${p}.attention.out_proj.bias`);
       for (const n of ['gru_rel_pos_linear.weight', 'gru_rel_pos_linear.bias', 'gru_rel_pos_const']) copy(`${p}.attention.${n}`);
     } else {
-      copy(`${p}.attention.out_proj.bias`);
+      if (attnOn) copy(`${p}.attention.out_proj.bias`);
       if (l === 0 && cfg.modelType === 'wavlm' && L.heads.length > 0 && !opts.allowInexact) {
         fail('E_ARGS', 'WavLM: removing every head of layer 0 removes the relative position bias of all layers, which changes the function; keep one head there or pass allowInexact');
       }
@@ -210,7 +212,7 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
       put(`${f}.intermediate_dense.bias`, takeRows(get(`${f}.intermediate_dense.bias`), 1, units), [units.length]);
       put(`${f}.output_dense.weight`, takeCols(get(`${f}.output_dense.weight`), D, L.ffn, units), [D, units.length]);
     }
-    copy(`${f}.output_dense.bias`);
+    if (ffnOn) copy(`${f}.output_dense.bias`);
     layerF.push(units.length);
     for (const n of ['layer_norm', 'final_layer_norm']) { copy(`${p}.${n}.weight`); copy(`${p}.${n}.bias`); }
   });
@@ -296,8 +298,10 @@ export function applyMasks(configJson: Record<string, unknown>, tensors: Map<str
       vOff += L.vDims[k];
     });
     void qkTotal;
+    if (!attnOn) edit(`${p}.out_proj.bias`, (w) => w.fill(0));
     const f = `encoder.layers.${l}.feed_forward`;
     const ffnOn = masks.ffnBlock?.[l] ?? true;
+    if (!ffnOn) edit(`${f}.output_dense.bias`, (w) => w.fill(0));
     for (let u = 0; u < L.ffn; u++) {
       if (!ffnOn || masks.ffn?.[l]?.[u] === false) {
         edit(`${f}.intermediate_dense.weight`, (w) => w.fill(0, u * D, (u + 1) * D));
