@@ -1,0 +1,207 @@
+/**
+ * Hard-concrete L0 gates with a straight-through estimator (docs/pruner.md, "Gates").
+ *
+ * One learnable log α per prunable unit. Each training step draws u ~ U(ε, 1−ε) per unit and
+ *   s = σ((ln u − ln(1−u) + log α)/β),  z = clamp(s·(r−l) + l, 0, 1)            (β = 2/3, l = −0.1, r = 1.1)
+ * The forward pass uses z_b = 1[z > 0.5]; the backward pass treats ∂z_b/∂z as 1, so ∂L/∂log α = ∂L/∂z_b · ∂z/∂log α
+ * with ∂z/∂log α = (r−l)·s(1−s)/β where 0 < z < 1 and 0 where z is clamped. P(z_b = 1) = σ(log α) exactly, which is
+ * the probability the size model uses.
+ */
+import { fail } from '../errors.js';
+import type { ModelConfig } from '../arch/config.js';
+import type { KeepMasks } from './compact.js';
+
+export const BETA = 2 / 3;
+export const LIMIT_L = -0.1;
+export const LIMIT_R = 1.1;
+const EPS = 1e-6;
+
+export type UnitKind = 'conv' | 'head' | 'qk' | 'v' | 'attn' | 'ffn' | 'ffnblock';
+export const UNIT_KINDS: UnitKind[] = ['conv', 'head', 'qk', 'v', 'attn', 'ffn', 'ffnblock'];
+
+/** One value per prunable unit, grouped like the model (the Student's GateValues have this shape). */
+export interface GateArrays {
+  /** [conv layer][channel] */
+  conv: Float32Array[];
+  /** [layer][kept head] */
+  heads: Float32Array[];
+  /** [layer][Σ q/k widths of the layer's heads, head by head] */
+  qk: Float32Array[];
+  /** [layer][Σ value widths] */
+  v: Float32Array[];
+  /** [layer] attention-block gates */
+  attn: Float32Array;
+  /** [layer][FFN unit] */
+  ffn: Float32Array[];
+  /** [layer] FFN-block gates */
+  ffnBlock: Float32Array;
+}
+
+const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+
+/** Arrays of the right shapes for a config, every entry `fill`. */
+export function gateArrays(cfg: ModelConfig, fill = 1): GateArrays {
+  const f = (n: number) => new Float32Array(n).fill(fill);
+  return {
+    conv: cfg.conv.map((l) => f(l.dim)),
+    heads: cfg.layers.map((L) => f(L.heads.length)),
+    qk: cfg.layers.map((L) => f(sum(L.qkDims))),
+    v: cfg.layers.map((L) => f(sum(L.vDims))),
+    attn: f(cfg.numLayers),
+    ffn: cfg.layers.map((L) => f(L.ffn)),
+    ffnBlock: f(cfg.numLayers),
+  };
+}
+
+/** Every array of a GateArrays with its unit kind, in a fixed order (for iteration and serialisation). */
+export function gateList(g: GateArrays): { kind: UnitKind; name: string; data: Float32Array }[] {
+  return [
+    ...g.conv.map((data, i) => ({ kind: 'conv' as const, name: `conv.${i}`, data })),
+    ...g.heads.map((data, l) => ({ kind: 'head' as const, name: `heads.${l}`, data })),
+    ...g.qk.map((data, l) => ({ kind: 'qk' as const, name: `qk.${l}`, data })),
+    ...g.v.map((data, l) => ({ kind: 'v' as const, name: `v.${l}`, data })),
+    { kind: 'attn' as const, name: 'attn', data: g.attn },
+    ...g.ffn.map((data, l) => ({ kind: 'ffn' as const, name: `ffn.${l}`, data })),
+    { kind: 'ffnblock' as const, name: 'ffnBlock', data: g.ffnBlock },
+  ];
+}
+
+/** Binary gate values → compaction keep-masks (per-head slices of the qk / v arrays). */
+export function gatesToMasks(cfg: ModelConfig, g: GateArrays): KeepMasks {
+  const on = (a: Float32Array) => Array.from(a, (x) => x !== 0);
+  const perHead = (a: Float32Array, widths: number[]) => {
+    let o = 0;
+    return widths.map((w) => on(a.subarray(o, (o += w))));
+  };
+  return {
+    conv: g.conv.map(on),
+    heads: g.heads.map(on),
+    qk: cfg.layers.map((L, l) => perHead(g.qk[l], L.qkDims)),
+    v: cfg.layers.map((L, l) => perHead(g.v[l], L.vDims)),
+    attention: on(g.attn),
+    ffn: g.ffn.map(on),
+    ffnBlock: on(g.ffnBlock),
+  };
+}
+
+/** A small seedable generator with a serialisable state (mulberry32), so that `--resume` can continue exactly. */
+export class Rng {
+  state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  /** uniform in [0, 1) */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** standard normal (Box–Muller) */
+  normal(): number {
+    const u = Math.max(this.next(), 1e-12), v = this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** Initial mean drop rate per unit kind (docs/pruner.md): whole structures 0.01, fine-grained units 0.05. */
+export const INIT_DROP: Record<UnitKind, number> = { conv: 0.01, head: 0.01, attn: 0.01, ffnblock: 0.01, ffn: 0.05, qk: 0.05, v: 0.05 };
+
+/**
+ * The learnable gates of a model: log α per unit for the enabled kinds; disabled kinds (and units that must stay,
+ * such as WavLM layer 0's attention block) have no log α and always pass.
+ */
+export class Gates {
+  readonly cfg: ModelConfig;
+  readonly kinds: Set<UnitKind>;
+  /** log α, or null where the kind is not pruned */
+  readonly logAlpha: GateArrays;
+  readonly grad: GateArrays;
+  private readonly enabled: boolean[];
+  /** ∂z/∂log α of the last sample (0 where clamped) */
+  private readonly dz: GateArrays;
+
+  constructor(cfg: ModelConfig, kinds: Iterable<UnitKind>, rng: Rng) {
+    this.cfg = cfg;
+    this.kinds = new Set(kinds);
+    for (const k of this.kinds) if (!UNIT_KINDS.includes(k)) fail('E_ARGS', `unknown unit kind "${k}"; choose from ${UNIT_KINDS.join(', ')}`);
+    this.logAlpha = gateArrays(cfg, 0);
+    this.grad = gateArrays(cfg, 0);
+    this.dz = gateArrays(cfg, 0);
+    this.enabled = gateList(this.logAlpha).map((g) => this.kinds.has(g.kind));
+    gateList(this.logAlpha).forEach((g, i) => {
+      const m = INIT_DROP[g.kind];
+      const mu = Math.log((1 - m) / m);
+      for (let j = 0; j < g.data.length; j++) g.data[j] = this.enabled[i] ? mu + 0.01 * rng.normal() : 0;
+    });
+  }
+
+  /** true when this unit's gate is learned (false: it always passes) */
+  isEnabled(index: number): boolean {
+    return this.enabled[index];
+  }
+
+  /** WavLM: layer 0's attention block must stay (its relative position bias feeds every layer). */
+  private pinned(kind: UnitKind, name: string, j: number): boolean {
+    return kind === 'attn' && this.cfg.modelType === 'wavlm' && name === 'attn' && j === 0;
+  }
+
+  /** Draw binary gate values for one training step (and remember ∂z/∂log α for `backward`). */
+  sample(rng: Rng): GateArrays {
+    const out = gateArrays(this.cfg, 1);
+    const la = gateList(this.logAlpha), dz = gateList(this.dz), o = gateList(out);
+    la.forEach((g, i) => {
+      if (!this.enabled[i]) return;
+      for (let j = 0; j < g.data.length; j++) {
+        if (this.pinned(g.kind, g.name, j)) { dz[i].data[j] = 0; continue; }
+        const u = EPS + (1 - 2 * EPS) * rng.next();
+        const s = sigmoid((Math.log(u) - Math.log(1 - u) + g.data[j]) / BETA);
+        const z = s * (LIMIT_R - LIMIT_L) + LIMIT_L;
+        o[i].data[j] = z > 0.5 ? 1 : 0;
+        dz[i].data[j] = z > 0 && z < 1 ? ((LIMIT_R - LIMIT_L) * s * (1 - s)) / BETA : 0;
+      }
+    });
+    return out;
+  }
+
+  /** Accumulate ∂L/∂log α from ∂L/∂z_b (straight-through) plus ∂L/∂p from the size terms (p = σ(log α)). */
+  backward(dGate: GateArrays | null, dProb: GateArrays | null): void {
+    const la = gateList(this.logAlpha), gr = gateList(this.grad), dz = gateList(this.dz);
+    const dg = dGate ? gateList(dGate) : null, dp = dProb ? gateList(dProb) : null;
+    la.forEach((g, i) => {
+      if (!this.enabled[i]) return;
+      for (let j = 0; j < g.data.length; j++) {
+        if (this.pinned(g.kind, g.name, j)) continue;
+        let d = 0;
+        if (dg) d += dg[i].data[j] * dz[i].data[j];
+        if (dp) { const p = sigmoid(g.data[j]); d += dp[i].data[j] * p * (1 - p); }
+        gr[i].data[j] += d;
+      }
+    });
+  }
+
+  zeroGrad(): void {
+    for (const g of gateList(this.grad)) g.data.fill(0);
+  }
+
+  /** P(z_b = 1) = σ(log α) per unit (1 for units that are not pruned). */
+  probs(): GateArrays {
+    const out = gateArrays(this.cfg, 1);
+    const la = gateList(this.logAlpha), o = gateList(out);
+    la.forEach((g, i) => {
+      if (!this.enabled[i]) return;
+      for (let j = 0; j < g.data.length; j++) o[i].data[j] = this.pinned(g.kind, g.name, j) ? 1 : sigmoid(g.data[j]);
+    });
+    return out;
+  }
+
+  /** Deterministic binary gates: a unit stays iff log α > 0 (p > 0.5). */
+  deterministic(): GateArrays {
+    const p = this.probs();
+    for (const g of gateList(p)) for (let j = 0; j < g.data.length; j++) g.data[j] = g.data[j] > 0.5 ? 1 : 0;
+    return p;
+  }
+}
