@@ -10,7 +10,7 @@ import { openModelFiles } from './format/model-files.js';
 import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
-import { instantiateKernels } from './runtime/wasm.js';
+import { instantiateKernels, bestVariant, enableRelaxedSimd, type KernelVariant } from './runtime/wasm.js';
 import { ThreadPool } from './runtime/threads.js';
 import { availableParallelism } from 'node:os';
 import { resolveLayers, type LayerSelection } from './layers.js';
@@ -23,6 +23,11 @@ export interface LoadOptions {
    * (default 96 MB: about 15 s of audio for the standard stack in one piece). Lower it to bound memory further.
    */
   convMemoryBudget?: number;
+  /**
+   * SIMD flavour: 'auto' (default) uses relaxed SIMD (fused multiply-add) where the engine has it, else plain SIMD128;
+   * 'plain' forces SIMD128 (what every browser runs); 'relaxed' requires relaxed SIMD.
+   */
+  simd?: 'auto' | 'plain' | 'relaxed';
   /** 'release' (default) or 'debug' (asserts on; for tests) */
   build?: 'release' | 'debug';
 }
@@ -49,6 +54,8 @@ export interface ModelInfo {
   macsPerSecond: number;
   source: string;
   notes: string[];
+  /** the kernel build running this model */
+  kernels: KernelVariant;
 }
 
 export class Model {
@@ -110,7 +117,8 @@ export async function buildModel(
   const config = parseConfig(configJson, source);
   checkTensors(config, tensors, source);
   const threads = opts.build === 'debug' ? 1 : checkThreads(opts.threads) ?? availableParallelism();
-  const kernels = await instantiateKernels(opts.build === 'debug' ? 'debug' : threads > 1 ? 'release-shared' : 'release');
+  const variant = chooseVariant(opts, threads > 1);
+  const kernels = await instantiateKernels(variant);
   const pool = threads > 1 ? await ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : null;
   const mem = new LinearMemory(kernels.memory, kernels.heapBase);
   let engine: Engine;
@@ -130,8 +138,21 @@ export async function buildModel(
     macsPerSecond: countMacs(config, 16000).total,
     source,
     notes,
+    kernels: variant,
   };
   return new Model(engine, info, pool);
+}
+
+function chooseVariant(opts: LoadOptions, shared: boolean): KernelVariant {
+  if (opts.build === 'debug') return 'debug';
+  const simd = opts.simd ?? 'auto';
+  if (simd === 'plain') return shared ? 'release-shared' : 'release';
+  if (simd === 'relaxed') {
+    if (!enableRelaxedSimd()) fail('E_WASM', 'relaxed SIMD was requested but this JavaScript engine does not support it; use simd: "plain" or "auto"');
+    return shared ? 'relaxed-shared' : 'relaxed';
+  }
+  if (simd !== 'auto') fail('E_ARGS', `simd must be "auto", "plain" or "relaxed", found ${JSON.stringify(simd)}`);
+  return bestVariant(shared);
 }
 
 function checkThreads(t: number | undefined): number | undefined {

@@ -12,7 +12,10 @@ import { FIXTURES, readRefs, closeTo } from './ref/fixtures.js';
 const TINY = readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'ref.safetensors'))).sort();
 const CLIPS = ['sine', 'noise', 'speech'];
 
-for (const build of ['release', 'debug'] as const) {
+// plain SIMD128 (what browsers run), relaxed SIMD (FMA), and the debug build (asserts on) on the dense tiny models
+const BUILDS = [{ simd: 'plain' as const }, { simd: 'relaxed' as const }, { build: 'debug' as const }];
+for (const opts of BUILDS) {
+  const build = opts.build ?? opts.simd;
   for (const name of TINY) {
     if (build === 'debug' && !name.startsWith('tiny-')) continue; // the debug build only needs one pass over the kernels
     const s = suite(`parity ${name} (${build})`);
@@ -20,7 +23,8 @@ for (const build of ['release', 'debug'] as const) {
     const refs = readRefs(join(dir, 'ref.safetensors'));
     for (const clip of CLIPS.filter((c) => refs.names.includes(`input.${c}`))) {
       s(`${clip}: every stage within 1e-4·max(1,|ref|)`, async () => {
-        const model = await load(dir, { build });
+        const model = await load(dir, opts);
+        assert.match(model.info.kernels, build === 'plain' ? /^release/ : build === 'relaxed' ? /^relaxed/ : /^debug$/);
         const stages = new Map<string, Float32Array>();
         const input = refs.get(`input.${clip}`).data;
         const L = model.config.numLayers;
@@ -54,7 +58,8 @@ for (const build of ['release', 'debug'] as const) {
 
 // ---
 const base = suite('parity base-w2v (full wav2vec2-base shape, weights regenerated)');
-base('regenerated weights equal the fixture script checksums; hidden states match the digest', async () => {
+for (const simd of ['plain', 'relaxed'] as const)
+base(`${simd} SIMD: regenerated weights equal the fixture script checksums; hidden states match the digest`, async () => {
   const dir = join(FIXTURES, 'base-w2v');
   const cfgJson = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const cfg = parseConfig(cfgJson);
@@ -66,8 +71,7 @@ base('regenerated weights equal the fixture script checksums; hidden states matc
     for (let i = 0; i < w.length; i++) sum += w[i];
     assert.is(sum, digest.f64(n), `${n}`);
   }
-  const model = await buildModel(cfgJson, tensors, 'base-w2v', []);
-  tensors.clear();
+  const model = await buildModel(cfgJson, tensors, 'base-w2v', [], { simd });
   assert.is(model.info.params, 94_370_944);
   const stages = new Map<string, Float32Array>();
   const input = digest.get('input').data;
