@@ -14,7 +14,7 @@ import { buildModel, compact, parseConfig, readAudioFile } from '../src/index.js
 import { randomTensors } from '../src/arch/random-model.js';
 import { countMacs, countParams } from '../src/arch/tensors.js';
 import { instantiateKernels, Arena } from '../src/runtime/wasm.js';
-import { prunedMasks } from './layouts.js';
+import { benchMasks } from '../src/bench.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -81,7 +81,7 @@ const genMs = performance.now() - t0;
 t0 = performance.now();
 const dense = await buildModel(cfgJson, tensors, 'dense', [], { threads: 1 });
 const loadMs = performance.now() - t0;
-const pruned = compact(cfgJson, tensors, prunedMasks(cfg, 0.335, 0.52));
+const pruned = compact(cfgJson, tensors, benchMasks(cfg));
 const pcfg = parseConfig(pruned.config);
 const small = await buildModel(pruned.config, pruned.tensors, 'pruned', [], { threads: 1 });
 const denseParams = countParams(cfg, tensors), smallParams = countParams(pcfg, pruned.tensors);

@@ -17,6 +17,7 @@ const USAGE = `usage:
   slimwav inspect  <model> [--json]
   slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]
   slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]
+  slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--memory 10,60,600] [--no-ort] [--json]
   slimwav demo
 common options: --debug (stack traces), --help`;
 
@@ -159,6 +160,16 @@ async function main(argv: string[]): Promise<number> {
     case 'inspect': await inspect(rest); return 0;
     case 'convert': await convert(rest); return 0;
     case 'export-onnx': { const { exportOnnxCommand } = await import('./onnx/command.js'); await exportOnnxCommand(rest, USAGE); return 0; }
+    case 'bench': {
+      const { bench } = await import('./bench.js');
+      try {
+        await bench(rest);
+      } catch (err) {
+        if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) fail('E_ARGS', `${(err as Error).message.split('\n')[0]}\n${USAGE}`);
+        throw err;
+      }
+      return 0;
+    }
     case 'demo': { const { demo } = await import('./demo.js'); await demo(rest); return 0; }
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write(USAGE + '\n');
