@@ -72,6 +72,20 @@ for (const name of ['tiny-w2v-group', 'tiny-hubert-layer-preln', 'ragged-w2v-a',
   });
 }
 
+// every other fixture with a reference input (dense post-LN layer-norm extractor, the other ragged and WavLM layouts)
+const NAMED = new Set(['tiny-w2v-group', 'tiny-hubert-layer-preln', 'ragged-w2v-a', 'ragged-hubert-b', 'wavlm-ragged-a']);
+for (const name of readdirSync(FIXTURES).filter((d) => !NAMED.has(d) && existsSync(join(FIXTURES, d, 'ref.safetensors'))).sort()) {
+  s(`${name}: every hidden state on input.speech`, async () => {
+    const dir = join(FIXTURES, name);
+    const files = await openModelFiles(dir);
+    const { bytes } = exportOnnx(files.config, files.tensors, { source: dir });
+    const model = await load(dir);
+    const problems = await compare(bytes, model, [readRefs(join(dir, 'ref.safetensors')).get('input.speech').data]);
+    model.dispose();
+    assert.equal(problems, []);
+  });
+}
+
 s('opset 21 graph (ReduceMean axes as input) on a WavLM model whose heads have query/key width 0', async () => {
   const dir = join(FIXTURES, 'wavlm-ragged-b');
   const files = await openModelFiles(dir);
@@ -84,16 +98,12 @@ s('opset 21 graph (ReduceMean axes as input) on a WavLM model whose heads have q
   assert.equal(problems, []);
 });
 
-s('ragged-w2v-b: qk-width-0 heads without a position bias (uniform average), removed blocks', async () => {
-  const dir = join(FIXTURES, 'ragged-w2v-b');
-  const cfg = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
-  assert.ok(cfg.layers.some((L) => L.qkDims.includes(0)), 'fixture has a qk-0 head');
-  const files = await openModelFiles(dir);
-  const { bytes } = exportOnnx(files.config, files.tensors);
-  const speech = readRefs(join(dir, 'ref.safetensors')).get('input.speech').data;
-  const model = await load(dir);
-  assert.equal(await compare(bytes, model, [speech]), []);
-  model.dispose();
+s('the fixtures above cover qk-width-0 heads with and without a position bias, and removed blocks', () => {
+  const cfgOf = (d: string) => parseConfig(JSON.parse(readFileSync(join(FIXTURES, d, 'config.json'), 'utf8')));
+  const w2v = cfgOf('ragged-w2v-b'), wavlm = cfgOf('wavlm-ragged-a');
+  assert.ok(w2v.layers.some((L) => L.qkDims.includes(0)), 'ragged-w2v-b has a qk-0 head (uniform average)');
+  assert.ok(wavlm.layers.some((L) => L.qkDims.includes(0)), 'wavlm-ragged-a has a qk-0 head under the bias');
+  assert.ok(wavlm.layers.some((L) => L.heads.length === 0), 'wavlm-ragged-a has a layer without attention');
 });
 
 s('DPHuBERT dummy_weight and do_normalize', async () => {
