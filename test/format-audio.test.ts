@@ -8,27 +8,9 @@ import { SlimwavError, type ErrorCode } from '../src/errors.js';
 import * as audio from '../src/format/audio.js';
 import { decodeAudio, readAudioFile } from '../src/format/audio.js';
 import { encodeWav } from '../src/format/wav.js';
+import { throwsCode, rejectsCode } from './ref/assert.js';
 
 const FILE = 'clips/speech.wav';
-
-function throwsCode(fn: () => unknown, code: ErrorCode, ...parts: string[]): SlimwavError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof SlimwavError)) throw new Error(`expected SlimwavError ${code}, got ${String(e)}`);
-    assert.is(e.code, code, e.message);
-    for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should contain ${JSON.stringify(p)}`);
-    assert.not.ok(e.message.includes('\n'), 'one-line message');
-    return e;
-  }
-  throw new Error(`expected SlimwavError ${code}, nothing was thrown`);
-}
-
-async function rejectsCode(p: Promise<unknown>, code: ErrorCode, ...parts: string[]): Promise<void> {
-  let err: unknown;
-  await p.then(() => undefined, (e) => { err = e; });
-  throwsCode(() => { if (err) throw err; }, code, ...parts);
-}
 
 function sine(freq: number, rate: number, n: number, amp = 0.5): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => amp * Math.sin((2 * Math.PI * freq * i) / rate));

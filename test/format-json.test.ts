@@ -4,19 +4,7 @@ import fc from 'fast-check';
 import { SlimwavError, type ErrorCode } from '../src/errors.js';
 import * as json from '../src/format/json.js';
 import { parseJson, parseJsonBytes, decodeUtf8 } from '../src/format/json.js';
-
-function throwsCode(fn: () => unknown, code: ErrorCode, ...parts: string[]): SlimwavError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof SlimwavError)) throw new Error(`expected SlimwavError ${code}, got ${String(e)}`);
-    assert.is(e.code, code, e.message);
-    for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should contain ${JSON.stringify(p)}`);
-    assert.not.ok(e.message.includes('\n'), 'one-line message');
-    return e;
-  }
-  throw new Error(`expected SlimwavError ${code}, nothing was thrown`);
-}
+import { throwsCode } from './ref/assert.js';
 
 // ---
 

@@ -4,21 +4,9 @@ import fc from 'fast-check';
 import { SlimwavError, type ErrorCode } from '../src/errors.js';
 import * as npy from '../src/format/npy.js';
 import { decodeNpy, encodeNpy } from '../src/format/npy.js';
+import { throwsCode } from './ref/assert.js';
 
 const FILE = 'out/features.npy';
-
-function throwsCode(fn: () => unknown, code: ErrorCode, ...parts: string[]): SlimwavError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof SlimwavError)) throw new Error(`expected SlimwavError ${code}, got ${String(e)}`);
-    assert.is(e.code, code, e.message);
-    for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should contain ${JSON.stringify(p)}`);
-    assert.not.ok(e.message.includes('\n'), 'one-line message');
-    return e;
-  }
-  throw new Error(`expected SlimwavError ${code}, nothing was thrown`);
-}
 
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 

@@ -9,27 +9,9 @@ import * as st from '../src/format/safetensors.js';
 import { parseSafetensors, serializeSafetensors, readSafetensorsFile } from '../src/format/safetensors.js';
 import { writeFileAtomic, readFileBytes } from '../src/format/fsutil.js';
 import { DTYPE_BYTES, fromFloat32, numel, toFloat32, type RawTensor, type TensorTable } from '../src/format/tensor.js';
+import { throwsCode, rejectsCode } from './ref/assert.js';
 
 const FILE = 'weights/bad.safetensors';
-
-function throwsCode(fn: () => unknown, code: ErrorCode, ...parts: string[]): SlimwavError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof SlimwavError)) throw new Error(`expected SlimwavError ${code}, got ${String(e)}`);
-    assert.is(e.code, code, e.message);
-    for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should contain ${JSON.stringify(p)}`);
-    assert.not.ok(e.message.includes('\n'), 'one-line message');
-    return e;
-  }
-  throw new Error(`expected SlimwavError ${code}, nothing was thrown`);
-}
-
-async function rejectsCode(p: Promise<unknown>, code: ErrorCode, ...parts: string[]): Promise<void> {
-  let err: unknown;
-  await p.then(() => undefined, (e) => { err = e; });
-  throwsCode(() => { if (err) throw err; }, code, ...parts);
-}
 
 /** A file built by hand (not by our writer): header JSON as given, then `data`. */
 function rawFile(header: string, data: Uint8Array = new Uint8Array(0), headerLenOverride?: number): Uint8Array {

@@ -4,21 +4,9 @@ import fc from 'fast-check';
 import { SlimwavError, type ErrorCode } from '../src/errors.js';
 import * as wav from '../src/format/wav.js';
 import { decodeWav, encodeWav } from '../src/format/wav.js';
+import { throwsCode } from './ref/assert.js';
 
 const FILE = 'clips/bad.wav';
-
-function throwsCode(fn: () => unknown, code: ErrorCode, ...parts: string[]): SlimwavError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof SlimwavError)) throw new Error(`expected SlimwavError ${code}, got ${String(e)}`);
-    assert.is(e.code, code, e.message);
-    for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should contain ${JSON.stringify(p)}`);
-    assert.not.ok(e.message.includes('\n'), 'one-line message');
-    return e;
-  }
-  throw new Error(`expected SlimwavError ${code}, nothing was thrown`);
-}
 
 // Hand-built files, independent of encodeWav ------------------------------------------------------------------
 
