@@ -3,18 +3,39 @@
 //   B:    f32_gemm_packed: Bp, column panels of 8 (see f32_pack_b); f32_gemm: [K][N] row-major, row stride ldb
 //   C:    [M][N] f32, row stride ldc; only the N valid columns of each row are read or written
 //   bias: [N] f32 or 0 (none); act: 0 = identity, 1 = exact GELU; accumulate: 0 = overwrite C, 1 = add to C
-// Register tile: 4 rows × 8 columns = 8 f32x4 accumulators; per k step two B vectors and four broadcast A values
-// feed 8 multiply-adds (the XNNPACK "splat" scheme). Row tails use 2- and 1-row tiles; the last packed panel is
-// computed 8 wide (its padding is zero) and stored only where valid. f32_gemm also tiles 4 columns wide, then
-// finishes the last 1..3 columns with scalar dot products.
-// Loop order: rows in blocks sized so a block of A stays in L2, then panels, then row tiles within the block: one
-// K×8 panel stays in L1 while the block's rows stream past it. GELU without accumulate runs as a pass over each
-// finished panel's column strip (gelu_cols); with accumulate it runs per vector in the tile epilogue.
-// Measured (Node 20 / V8, AMD Zen 4, one core, bench/kernels.ts): 33–34 GFLOP/s for 499×768×768, 499×768×3072 and
-// 499×3072×768; a k-unrolled tile with immediate offsets measured slower (26) under V8 and was dropped.
+// The register tiles are generated (assembly/gen/, from assembly/templates/f32-gemm-tile.ts.in by
+// scripts/gen-kernels.js): MR rows × 8 columns, per k step two B vectors and MR broadcast A values feed 2·MR
+// multiply-adds (the XNNPACK "splat" scheme) through simd.ts madd, so the relaxed builds get FMA tiles.
+// f32_gemm_packed: rows in blocks that fit this instance's workspace (workspace.ts). Each block of A is packed
+// once (pack_a: every MR rows interleaved, 8 floats per k), then for each 8-column panel of B the block's row
+// tiles run over it: the tile reads A and B through two pointers with constant offsets, no per-row address
+// arithmetic. MR = 6 in the relaxed builds (12 FMA accumulators + 2 B vectors + 1 broadcast = 15 of V8's 15
+// allocatable xmm registers) and 4 in the plain builds (mul + add needs a temporary; 5 and 6 rows spill). The row
+// tail uses the tile of its size; the last panel is computed 8 wide (its padding is zero) and stored only where
+// valid. Without a workspace (a shared memory with more instances than slots) the strided-A tiles run instead:
+// the same arithmetic in the same order, so the results are identical, only slower.
+// f32_gemm (row-major B, used by attention) runs the strided-A tiles, 8 then 4 columns wide, then finishes the
+// last 1..3 columns with scalar dot products.
+// GELU without accumulate runs as a pass over each finished panel's column strip (gelu_cols); with accumulate it
+// must come before the add to C, so it runs per vector in the tile epilogue.
+// Measured (Node 20 / V8 11.3, AMD Zen 4, one core, bench/kernels.ts): see the numbers at f32_gemm_packed.
 
-import { madd, load_lanes, store_lanes } from './simd';
+import { load_lanes, store_lanes } from './simd';
 import { gelu4 } from './math';
+import { finish } from './gemm_epilogue';
+import { workspace, WS_SLOT_BYTES } from './workspace';
+import { f32_gemm_1x8_pa } from './gen/f32_gemm_1x8_pa';
+import { f32_gemm_2x8_pa } from './gen/f32_gemm_2x8_pa';
+import { f32_gemm_3x8_pa } from './gen/f32_gemm_3x8_pa';
+import { f32_gemm_4x8_pa } from './gen/f32_gemm_4x8_pa';
+import { f32_gemm_5x8_pa } from './gen/f32_gemm_5x8_pa';
+import { f32_gemm_6x8_pa } from './gen/f32_gemm_6x8_pa';
+import { f32_gemm_1x8 } from './gen/f32_gemm_1x8';
+import { f32_gemm_2x8 } from './gen/f32_gemm_2x8';
+import { f32_gemm_4x8 } from './gen/f32_gemm_4x8';
+import { f32_gemm_1x4 } from './gen/f32_gemm_1x4';
+import { f32_gemm_2x4 } from './gen/f32_gemm_2x4';
+import { f32_gemm_4x4 } from './gen/f32_gemm_4x4';
 
 /** Floats needed by f32_pack_b's output: ceil(N/8)·8·K. */
 export function f32_packed_floats(N: i32, K: i32): i32 {
@@ -42,22 +63,74 @@ export function f32_pack_b(N: i32, K: i32, W: usize, Bp: usize): void {
   }
 }
 
-// --- epilogue -------------------------------------------------------------------------------------------------
+// --- packed A ---------------------------------------------------------------------------------------------------
 
-// flags bits: 1 = GELU, 2 = accumulate into C
-/** Finish n (1..4) columns of one row: + bias, activation, + old C, store. */
-function finish(c: usize, x: v128, bias: usize, n: i32, flags: i32): void {
-  if (n <= 0) return;
-  if (bias) x = f32x4.add(x, load_lanes(bias, n));
-  if (flags & 1) x = gelu_v(x);
-  if (flags & 2) x = f32x4.add(load_lanes(c, n), x);
-  store_lanes(c, x, n);
+/** Rows of the main packed-A tile (see the header). */
+const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
+
+/**
+ * Pack `rows` rows of A (row stride lda4 bytes, K columns) for the _pa tiles: row tile t (rows MR·t ..) at
+ * dst + 32·K·t, A[MR·t + r][k] at + 32·k + 4·r. Lanes MR..7 of each k are left as they are (never read).
+ */
+function pack_a(rows: i32, K: i32, a: usize, lda4: usize, dst: usize): void {
+  const k4 = K & ~3;
+  for (let t = 0; t < rows; t += MR) {
+    const nr = min(MR, rows - t);
+    const d = dst + (<usize>t / <usize>MR) * (<usize>K << 5);
+    const src = a + <usize>t * lda4;
+    let r = 0;
+    // four rows at a time: 4×4 blocks transposed in registers, one 16-byte store per k
+    for (; r + 4 <= nr; r += 4) {
+      const s0 = src + <usize>r * lda4, s1 = s0 + lda4, s2 = s1 + lda4, s3 = s2 + lda4;
+      const dr = d + (<usize>r << 2);
+      for (let k = 0; k < k4; k += 4) {
+        const o = <usize>k << 2;
+        const v0 = v128.load(s0 + o), v1 = v128.load(s1 + o), v2 = v128.load(s2 + o), v3 = v128.load(s3 + o);
+        const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5); // r0k0 r1k0 r0k1 r1k1
+        const t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7); // r0k2 r1k2 r0k3 r1k3
+        const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+        const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+        const dk = dr + (<usize>k << 5);
+        v128.store(dk, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+        v128.store(dk, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+        v128.store(dk, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+        v128.store(dk, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+      }
+      for (let k = k4; k < K; k++) {
+        const o = <usize>k << 2, dk = dr + (<usize>k << 5);
+        store<f32>(dk, load<f32>(s0 + o));
+        store<f32>(dk, load<f32>(s1 + o), 4);
+        store<f32>(dk, load<f32>(s2 + o), 8);
+        store<f32>(dk, load<f32>(s3 + o), 12);
+      }
+    }
+    for (; r < nr; r++) {
+      const s0 = src + <usize>r * lda4;
+      const dr = d + (<usize>r << 2);
+      for (let k = 0; k < K; k++) store<f32>(dr + (<usize>k << 5), load<f32>(s0 + (<usize>k << 2)));
+    }
+  }
 }
 
-/** GELU of one vector, kept out of line so the eight epilogues of a tile share one copy. */
-function gelu_v(x: v128): v128 {
-  return gelu4(x);
+/** The packed-A tile of mr (1..MR) rows. */
+// @ts-ignore: decorator
+@inline function tile_pa(mr: i32, K: i32, ap: usize, b: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
+  if (mr >= 6) f32_gemm_6x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
+  else if (mr == 5) f32_gemm_5x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
+  else if (mr == 4) f32_gemm_4x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
+  else if (mr == 3) f32_gemm_3x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
+  else if (mr == 2) f32_gemm_2x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
+  else f32_gemm_1x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
 }
+
+/** The main tile, called from its own site so that it stays a function of its own (binaryen inlines single-call functions). */
+// @ts-ignore: decorator
+@inline function tile_pa_main(K: i32, ap: usize, b: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
+  if (MR == 6) f32_gemm_6x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
+  else f32_gemm_5x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
+}
+
+// --- passes and tails -------------------------------------------------------------------------------------------
 
 /**
  * GELU in place on a rows × n (1..8 columns) block of C, row stride ldc4 bytes: the activation pass run over a
@@ -82,119 +155,6 @@ function gelu_cols(c: usize, rows: i32, ldc4: usize, n: i32): void {
   }
 }
 
-/** Finish 8 columns (nv valid, 1..8) of one row; full tiles stay inline. */
-// @ts-ignore: decorator
-@inline function finish8(c: usize, x0: v128, x1: v128, bias: usize, nv: i32, flags: i32): void {
-  if (nv == 8) {
-    if (bias) {
-      x0 = f32x4.add(x0, v128.load(bias));
-      x1 = f32x4.add(x1, v128.load(bias, 16));
-    }
-    if (flags & 1) {
-      x0 = gelu_v(x0);
-      x1 = gelu_v(x1);
-    }
-    if (flags & 2) {
-      x0 = f32x4.add(v128.load(c), x0);
-      x1 = f32x4.add(v128.load(c, 16), x1);
-    }
-    v128.store(c, x0);
-    v128.store(c, x1, 16);
-  } else {
-    finish(c, x0, bias, min(nv, 4), flags);
-    finish(c + 16, x1, bias ? bias + 16 : 0, nv - 4, flags);
-  }
-}
-
-// --- register tiles ---------------------------------------------------------------------------------------------
-
-/**
- * MR (1, 2 or 4, a constant after inlining) rows × 8 columns. a: &A[m][0], lda4: A row stride in bytes,
- * b: &B[0][n0] (or the panel), bs: bytes from B row k to row k+1 (32 in a packed panel), c: &C[m][n0].
- */
-// @ts-ignore: decorator
-@inline function tile_x8(MR: i32, K: i32, a: usize, lda4: usize, b: usize, bs: usize,
-                         c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
-  const z = f32x4.splat(0);
-  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-  const a1 = a + lda4, a2 = a + (lda4 << 1), a3 = a2 + lda4;
-  const end = <usize>K << 2;
-  let pb = b;
-  for (let o: usize = 0; o < end; o += 4) {
-    const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
-    pb += bs;
-    const x0 = v128.load32_splat(a + o);
-    c00 = madd(x0, b0, c00);
-    c01 = madd(x0, b1, c01);
-    if (MR > 1) {
-      const x1 = v128.load32_splat(a1 + o);
-      c10 = madd(x1, b0, c10);
-      c11 = madd(x1, b1, c11);
-    }
-    if (MR > 2) {
-      const x2 = v128.load32_splat(a2 + o);
-      c20 = madd(x2, b0, c20);
-      c21 = madd(x2, b1, c21);
-      const x3 = v128.load32_splat(a3 + o);
-      c30 = madd(x3, b0, c30);
-      c31 = madd(x3, b1, c31);
-    }
-  }
-  finish8(c, c00, c01, bias, nv, flags);
-  if (MR > 1) finish8(c + ldc4, c10, c11, bias, nv, flags);
-  if (MR > 2) {
-    finish8(c + (ldc4 << 1), c20, c21, bias, nv, flags);
-    finish8(c + ldc4 * 3, c30, c31, bias, nv, flags);
-  }
-}
-
-/** MR rows × 4 columns of a row-major B. */
-// @ts-ignore: decorator
-@inline function tile_x4(MR: i32, K: i32, a: usize, lda4: usize, b: usize, bs: usize,
-                         c: usize, ldc4: usize, bias: usize, flags: i32): void {
-  const z = f32x4.splat(0);
-  let c0 = z, c1 = z, c2 = z, c3 = z;
-  const a1 = a + lda4, a2 = a + (lda4 << 1), a3 = a2 + lda4;
-  const end = <usize>K << 2;
-  let pb = b;
-  for (let o: usize = 0; o < end; o += 4) {
-    const b0 = v128.load(pb);
-    pb += bs;
-    c0 = madd(v128.load32_splat(a + o), b0, c0);
-    if (MR > 1) c1 = madd(v128.load32_splat(a1 + o), b0, c1);
-    if (MR > 2) {
-      c2 = madd(v128.load32_splat(a2 + o), b0, c2);
-      c3 = madd(v128.load32_splat(a3 + o), b0, c3);
-    }
-  }
-  finish(c, c0, bias, 4, flags);
-  if (MR > 1) finish(c + ldc4, c1, bias, 4, flags);
-  if (MR > 2) {
-    finish(c + (ldc4 << 1), c2, bias, 4, flags);
-    finish(c + ldc4 * 3, c3, bias, 4, flags);
-  }
-}
-
-function tile4x8(K: i32, a: usize, lda4: usize, b: usize, bs: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
-  tile_x8(4, K, a, lda4, b, bs, c, ldc4, bias, nv, flags);
-}
-function tile2x8(K: i32, a: usize, lda4: usize, b: usize, bs: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
-  tile_x8(2, K, a, lda4, b, bs, c, ldc4, bias, nv, flags);
-}
-function tile1x8(K: i32, a: usize, lda4: usize, b: usize, bs: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
-  tile_x8(1, K, a, lda4, b, bs, c, ldc4, bias, nv, flags);
-}
-function tile4x4(K: i32, a: usize, lda4: usize, b: usize, bs: usize, c: usize, ldc4: usize, bias: usize, flags: i32): void {
-  tile_x4(4, K, a, lda4, b, bs, c, ldc4, bias, flags);
-}
-function tile2x4(K: i32, a: usize, lda4: usize, b: usize, bs: usize, c: usize, ldc4: usize, bias: usize, flags: i32): void {
-  tile_x4(2, K, a, lda4, b, bs, c, ldc4, bias, flags);
-}
-function tile1x4(K: i32, a: usize, lda4: usize, b: usize, bs: usize, c: usize, ldc4: usize, bias: usize, flags: i32): void {
-  tile_x4(1, K, a, lda4, b, bs, c, ldc4, bias, flags);
-}
-
 /** One column of one row: scalar dot product down a strided column of B. */
 function dot_col(K: i32, a: usize, b: usize, bs: usize, c: usize, bias: usize, flags: i32): void {
   let s: f32 = 0;
@@ -207,8 +167,7 @@ function dot_col(K: i32, a: usize, b: usize, bs: usize, c: usize, bias: usize, f
 }
 
 /**
- * Rows per cache block: about 1 MB of A (an L2), a multiple of 4, 4 to 512 rows. Measured on Zen 4: 256 KB-1 MB
- * blocks are within noise of each other and up to 20% faster than no blocking once A outgrows the L2; the 512-row
+ * Rows per cache block of the unpacked paths: about 1 MB of A (an L2), a multiple of 4, 4 to 512 rows. The 512-row
  * cap keeps a panel's column strip of C (revisited by the GELU pass) small when K is tiny (conv layer 0: K = 10).
  */
 // @ts-ignore: decorator
@@ -218,6 +177,9 @@ function dot_col(K: i32, a: usize, b: usize, bs: usize, c: usize, bias: usize, f
 
 // --- kernels ----------------------------------------------------------------------------------------------------
 
+/**
+ * C (+)= act(A·B + bias) with B packed by f32_pack_b. Measured (bench/kernels.ts, single thread): see the header.
+ */
 export function f32_gemm_packed(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32,
                                 bias: usize, act: i32, accumulate: i32): void {
   assert(M >= 0 && N >= 0 && K >= 0, 'f32_gemm_packed: negative size');
@@ -230,6 +192,42 @@ export function f32_gemm_packed(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: 
   const lda4 = <usize>lda << 2, ldc4 = <usize>ldc << 2;
   const panel = <usize>max(K, 0) << 5;
   const np = (N + 7) >> 3;
+  const ws = workspace();
+  // rows per block: as many row tiles as the workspace holds (each K·32 bytes), at most 512 rows
+  const tiles = <i32>min(<usize>(512 / MR), <usize>WS_SLOT_BYTES / max(panel, 32));
+  if (ws == 0 || tiles == 0) {
+    gemm_unpacked(M, N, K, A, lda4, Bp, 32, C, ldc4, bias, flags, post);
+    return;
+  }
+  const mb = tiles * MR;
+  for (let m0 = 0; m0 < M; m0 += mb) {
+    const m1 = min(M, m0 + mb);
+    pack_a(m1 - m0, K, A + <usize>m0 * lda4, lda4, ws);
+    for (let p = 0; p < np; p++) {
+      const n0 = p << 3;
+      const nv = min(8, N - n0);
+      const b = Bp + <usize>p * panel;
+      const cn = C + (<usize>n0 << 2);
+      const bn = bias ? bias + (<usize>n0 << 2) : 0;
+      let m = m0, ap = ws;
+      for (; m + MR <= m1; m += MR) {
+        tile_pa_main(K, ap, b, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
+        ap += panel;
+      }
+      if (m < m1) tile_pa(m1 - m, K, ap, b, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
+      if (post) gelu_cols(cn + <usize>m0 * ldc4, m1 - m0, ldc4, nv);
+    }
+  }
+}
+
+/**
+ * The packed-B product over a strided A (no workspace): row blocks of about 1 MB of A, panels, 4/2/1-row tiles.
+ * bs = 32: a packed panel read as a row-major B of 8 columns.
+ */
+function gemm_unpacked(M: i32, N: i32, K: i32, A: usize, lda4: usize, Bp: usize, bs: usize, C: usize, ldc4: usize,
+                       bias: usize, flags: i32, post: bool): void {
+  const panel = <usize>max(K, 0) << 5;
+  const np = (N + 7) >> 3;
   const mb = row_block(K);
   for (let m0 = 0; m0 < M; m0 += mb) {
     const m1 = min(M, m0 + mb);
@@ -240,12 +238,12 @@ export function f32_gemm_packed(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: 
       const cn = C + (<usize>n0 << 2);
       const bn = bias ? bias + (<usize>n0 << 2) : 0;
       let m = m0;
-      for (; m + 4 <= m1; m += 4) tile4x8(K, A + <usize>m * lda4, lda4, b, 32, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
+      for (; m + 4 <= m1; m += 4) f32_gemm_4x8(K, A + <usize>m * lda4, lda4, b, bs, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
       if (m + 2 <= m1) {
-        tile2x8(K, A + <usize>m * lda4, lda4, b, 32, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
+        f32_gemm_2x8(K, A + <usize>m * lda4, lda4, b, bs, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
         m += 2;
       }
-      if (m < m1) tile1x8(K, A + <usize>m * lda4, lda4, b, 32, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
+      if (m < m1) f32_gemm_1x8(K, A + <usize>m * lda4, lda4, b, bs, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
       if (post) gelu_cols(cn + <usize>m0 * ldc4, m1 - m0, ldc4, nv);
     }
   }
@@ -267,23 +265,23 @@ export function f32_gemm(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, l
     for (; n + 8 <= N; n += 8) {
       const b = B + (<usize>n << 2), cn = C + (<usize>n << 2), bn = bias ? bias + (<usize>n << 2) : 0;
       let m = m0;
-      for (; m + 4 <= m1; m += 4) tile4x8(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, 8, tflags);
+      for (; m + 4 <= m1; m += 4) f32_gemm_4x8(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, 8, tflags);
       if (m + 2 <= m1) {
-        tile2x8(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, 8, tflags);
+        f32_gemm_2x8(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, 8, tflags);
         m += 2;
       }
-      if (m < m1) tile1x8(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, 8, tflags);
+      if (m < m1) f32_gemm_1x8(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, 8, tflags);
       if (post) gelu_cols(cn + <usize>m0 * ldc4, m1 - m0, ldc4, 8);
     }
     if (n + 4 <= N) {
       const b = B + (<usize>n << 2), cn = C + (<usize>n << 2), bn = bias ? bias + (<usize>n << 2) : 0;
       let m = m0;
-      for (; m + 4 <= m1; m += 4) tile4x4(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, tflags);
+      for (; m + 4 <= m1; m += 4) f32_gemm_4x4(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, tflags);
       if (m + 2 <= m1) {
-        tile2x4(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, tflags);
+        f32_gemm_2x4(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, tflags);
         m += 2;
       }
-      if (m < m1) tile1x4(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, tflags);
+      if (m < m1) f32_gemm_1x4(K, A + <usize>m * lda4, lda4, b, ldb4, cn + <usize>m * ldc4, ldc4, bn, tflags);
       if (post) gelu_cols(cn + <usize>m0 * ldc4, m1 - m0, ldc4, 4);
       n += 4;
     }

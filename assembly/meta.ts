@@ -1,4 +1,5 @@
 // Module facts the host needs before it places any buffer.
+import { WS_END } from './workspace';
 
-/** First byte the host may use: everything below holds the module's static data. */
-export const HEAP_BASE: usize = __heap_base;
+/** First byte the host may use: below it are the module's static data and its per-instance workspace slots. */
+export const HEAP_BASE: usize = WS_END;

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ref from '../ref/kernels.js';
-import type { Kernels } from '../../src/runtime/wasm.js';
+import { instantiateKernels, SHARED_MAX_PAGES, type Kernels } from '../../src/runtime/wasm.js';
 
 const TOL = 1e-5; // max-abs error ≤ TOL·max(1, max|ref|)
 
@@ -178,3 +178,30 @@ plain('attention shapes: scores = Q·Kᵀ (B = Kt, ldb = T) and P·V with a wide
   }
 });
 plain.run();
+
+// ---
+
+const workspace = suite('workspace');
+workspace('shared memory: 20 instances over one memory (more than the 16 workspace slots) all give identical, correct results', async () => {
+  for (const variant of ['release-shared', 'relaxed-shared'] as const) {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
+    const first = await instantiateKernels(variant, memory);
+    const ks: Kernels[] = [first];
+    for (let i = 0; i < 19; i++) ks.push(await instantiateKernels(variant, memory)); // more instances than slots (16)
+    const ar = ref.arena(first);
+    const M = 37, N = 21, K = 300;
+    const r = ref.rng(77);
+    const A = ref.put(ar, ref.randomArray(M * K, r)), W = ref.put(ar, ref.randomArray(N * K, r));
+    const bias = ref.put(ar, ref.randomArray(N, r));
+    const Bp = ar.alloc(first.exports.f32_packed_floats(N, K));
+    first.exports.f32_pack_b(N, K, W, Bp);
+    const outs = ks.map(() => ar.alloc(M * N));
+    for (let rep = 0; rep < 2; rep++) ks.forEach((k, i) => k.exports.f32_gemm_packed(M, N, K, A, K, Bp, outs[i], N, bias, 1, 0));
+    const want = Array.from(ar.f32(outs[0], M * N));
+    const a = ar.f32(A, M * K), w = ar.f32(W, N * K);
+    ref.assertClose(want, ref.gemm({ M, N, K, A: a, lda: K, b: (kk, n) => w[n * K + kk], C: new Float32Array(M * N), ldc: N,
+      bias: ar.f32(bias, N), act: 1, accumulate: false }), 1e-5, `${variant} gemm`);
+    ks.forEach((_, i) => assert.equal(Array.from(ar.f32(outs[i], M * N)), want, `${variant} instance ${i}`));
+  }
+});
+workspace.run();
