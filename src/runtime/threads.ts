@@ -18,6 +18,10 @@ import type { KernelExports } from './wasm.js';
 export const KERNELS = [
   'f32_gemm_packed', 'f32_gemm', 'f32_transpose', 'f32_attention', 'f32_layernorm', 'f32_gelu', 'f32_copy2d', 'f32_fill',
   'f32_groupnorm_time',
+  // training (src/prune/ops.ts)
+  'f32_pack_b', 'f32_pack_rows', 'f32_softmax_rows', 'f32_softmax_rows_backward', 'f32_attn_logits', 'f32_attn_logits_backward',
+  'f32_gelu_backward', 'f32_layernorm_backward', 'f32_colsum', 'f32_colsum_mul', 'f32_mul_cols', 'f32_mul_cols_add', 'f32_add',
+  'f32_axpy', 'f32_adamw', 'f32_col2im_add',
 ] as const;
 export type KernelName = (typeof KERNELS)[number];
 export type Command = [KernelName, ...number[]];

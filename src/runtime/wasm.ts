@@ -74,6 +74,44 @@ export interface KernelExports {
   f32_peak_madd(iters: number): number;
   /** First byte the host may allocate from. */
   HEAP_BASE: WebAssembly.Global;
+  // --- training kernels (assembly/train.ts; the pruner's ops in src/prune/ops.ts) ---
+  /** X[m][·] ← softmax(X[m][·]) in place, max-subtracted. */
+  f32_softmax_rows(M: number, N: number, X: number, ldx: number): void;
+  /** dP ← P ⊙ (dP − rowsum(dP ⊙ P)) in place. */
+  f32_softmax_rows_backward(M: number, N: number, P: number, ldp: number, dP: number, lddp: number): void;
+  /** S[i][j] ← scale·S[i][j] + g_i·relb[j − i + T − 1] (relb/gate 0 = none/ones). */
+  f32_attn_logits(T: number, S: number, lds: number, scale: number, relb: number, gate: number): void;
+  /** drelb[j − i + T − 1] += g_i·dS[i][j], dgate[i] += Σ_j dS[i][j]·relb[…] (0 = skip), then dS ← scale·dS. */
+  f32_attn_logits_backward(T: number, dS: number, lds: number, scale: number, relb: number, gate: number, drelb: number, dgate: number): void;
+  /** dX (+)= dY·GELU′(X), exact GELU. */
+  f32_gelu_backward(n: number, X: number, dY: number, dX: number, accumulate: number): void;
+  /** Row LayerNorm backward (statistics recomputed): dX (+)= …, dgamma/dbeta += … (0 = skip). */
+  f32_layernorm_backward(M: number, N: number, X: number, ldx: number, dY: number, ldy: number, gamma: number, dX: number,
+    lddx: number, dgamma: number, dbeta: number, eps: number, accumulate: number): void;
+  /** Backward of f32_groupnorm_time: dX written (may equal dY), dgamma/dbeta += …; scratch 4·C floats. */
+  f32_groupnorm_time_backward(T: number, C: number, X: number, dY: number, gamma: number, dX: number, dgamma: number,
+    dbeta: number, eps: number, scratch: number): void;
+  /** out[n] (+)= Σ_m A[m][n]. */
+  f32_colsum(M: number, N: number, A: number, lda: number, out: number, accumulate: number): void;
+  /** out[n] (+)= Σ_m A[m][n]·B[m][n]. */
+  f32_colsum_mul(M: number, N: number, A: number, lda: number, B: number, ldb: number, out: number, accumulate: number): void;
+  /** Y[m][n] = X[m][n]·z[n]. */
+  f32_mul_cols(M: number, N: number, X: number, ldx: number, z: number, Y: number, ldy: number): void;
+  /** Y[m][n] += X[m][n]·z[n]. */
+  f32_mul_cols_add(M: number, N: number, X: number, ldx: number, z: number, Y: number, ldy: number): void;
+  /** Z = X + Y. */
+  f32_add(n: number, X: number, Y: number, Z: number): void;
+  /** Y += a·X. */
+  f32_axpy(n: number, a: number, X: number, Y: number): void;
+  /** Σ X·Y. */
+  f32_dot(n: number, X: number, Y: number): number;
+  /** AdamW step (PyTorch semantics); bc1 = 1 − β1^t, bc2 = 1 − β2^t. */
+  f32_adamw(n: number, p: number, g: number, m: number, v: number, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, bc1: number, bc2: number): void;
+  /** dX[(t·S)·Cin + j] += cols[t·K·Cin + j] for t < Tout, j < K·Cin. */
+  f32_col2im_add(Tout: number, S: number, K: number, Cin: number, cols: number, dX: number): void;
+  /** Row-major B [K][N] (row stride ldb) → the f32_pack_b panel layout. */
+  f32_pack_rows(K: number, N: number, B: number, ldb: number, Bp: number): void;
 }
 
 export interface Kernels {
