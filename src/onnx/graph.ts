@@ -114,7 +114,8 @@ export class GraphBuilder {
 
   /** Exact GELU: 0.5·x·(1 + erf(x/√2)). */
   gelu(x: string, prefix = 'gelu'): string {
-    const e = this.op('Erf', [this.op('Mul', [x, this.scalar(Math.SQRT1_2)], {}, `${prefix}_scaled`)], {}, `${prefix}_erf`);
+    // spelled as x / √2 (not x · (1/√2)) so that onnxruntime's Gelu fusion recognises the pattern
+    const e = this.op('Erf', [this.op('Div', [x, this.scalar(Math.SQRT2)], {}, `${prefix}_scaled`)], {}, `${prefix}_erf`);
     const h = this.op('Mul', [x, this.op('Add', [e, this.scalar(1)], {}, `${prefix}_1p`)], {}, `${prefix}_xe`);
     return this.op('Mul', [h, this.scalar(0.5)], {}, prefix);
   }
