@@ -1,0 +1,1150 @@
+/**
+ * The gated student (docs/pruner.md): the teacher's architecture with trainable F32 weights, gradient buffers and
+ * gate values applied where compaction expects them, a forward pass that saves what its backward needs, and a
+ * backward pass that accumulates weight and gate gradients. Built from the ops of ./ops.ts over one LinearMemory.
+ *
+ * Gate placement (the masked model of compact.ts `applyMasks`, exactly):
+ *   conv channel      after GELU (for the last conv layer before feature_extractor.dummy_weight, when present)
+ *   q/k dimension     on the q and k projection outputs (bias included), both
+ *   v dimension       on the v projection output (bias included)
+ *   head              on the head's attention output
+ *   attention block   on out_proj's output, bias included (a block of bias only: on that bias)
+ *   FFN unit          after GELU
+ *   FFN block         on output_dense's output, bias included
+ * The order of operations is the engine's (src/runtime/engine.ts); with all gates 1 the hidden states equal the
+ * inference engine's up to rounding.
+ *
+ * Storage. All trainable tensors live in ONE flat f32 region (`flat`), gradients in a second region of the same
+ * layout, each tensor at a 16-float aligned offset (q/k/v projections and their biases back to back, fused), so an
+ * optimizer may treat the whole student as one vector. Internal layouts that differ from Hugging Face's
+ * (`params()[i].layout`, converted back by `tensors()`):
+ *   - conv weights (feature extractor and the positional conv) are time-major [Cout][Kw][Cin/groups];
+ *   - the positional conv is trained as its FOLDED weight (weight norm folded at load; `tensors()` writes
+ *     encoder.pos_conv_embed.conv.weight, which checkTensors/compact/load accept);
+ *   - a teacher whose last conv layer was already compacted (feat_proj_layer_norm_size > channels) gets its projection
+ *     LayerNorm gamma/beta and projection weight padded with the virtual zero channels (gamma 1, beta 0, columns
+ *     pruned_channel_weight / count), which is the same function; `tensors()` folds them back.
+ *
+ * Activations: forward(…) and each forwardLayer(l, …) keep what their backward needs until the next call of the
+ * same function (per layer); one crop at a time, gradients accumulate across crops. Memory for activations is taken
+ * from the LinearMemory on demand (reserve() up front to place it before other allocations).
+ */
+import { fail } from '../errors.js';
+import { convFrames, parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
+import { checkTensors } from '../arch/tensors.js';
+import { relativeBucket } from '../arch/wavlm.js';
+import { fromFloat32, toFloat32, type RawTensor } from '../format/tensor.js';
+import { convToTimeMajor, foldWeightNorm } from '../runtime/pack.js';
+import { LinearMemory, alignUp } from '../runtime/memory.js';
+import { Exec } from '../runtime/exec.js';
+import { ThreadPool } from '../runtime/threads.js';
+import { bestVariant, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
+import { gateArrays, gatesToMasks as gatesToMasksCfg, type GateArrays } from './gates.js';
+import type { KeepMasks } from './compact.js';
+import { Ops, type AttentionHead, type AttentionHeadGrads } from './ops.js';
+
+const CONV_NORM_EPS = 1e-5;
+
+/** Gate values (and gate gradients) in the shape of gates.ts GateArrays; all ones = the ungated model. */
+export type GateValues = GateArrays;
+
+/** Gate arrays of the right shapes for a config, every entry `fill` (1: ungated; 0: a zeroed gradient). */
+export function gateValues(config: ModelConfig | Record<string, unknown>, fill = 1): GateValues {
+  return gateArrays(asConfig(config), fill);
+}
+
+/** Binary gate values → compaction keep-masks (a unit is kept iff its gate is non-zero). */
+export function gatesToMasks(config: ModelConfig | Record<string, unknown>, gates: GateValues): KeepMasks {
+  return gatesToMasksCfg(asConfig(config), gates);
+}
+
+function asConfig(c: ModelConfig | Record<string, unknown>): ModelConfig {
+  return 'layers' in c && 'conv' in c && Array.isArray((c as ModelConfig).layers) && (c as ModelConfig).raw !== undefined ? (c as ModelConfig) : parseConfig(c);
+}
+
+export interface StudentParam {
+  /** Hugging Face name */
+  name: string;
+  /** internal shape (see layout) */
+  shape: number[];
+  size: number;
+  /** byte offsets of the value and of its gradient */
+  ptr: number;
+  grad: number;
+  /** 'hf' (Hugging Face layout), 'time-major' ([Cout][Kw][Cin]), or 'padded' (virtual zero channels appended) */
+  layout: 'hf' | 'time-major' | 'padded';
+}
+
+/** Kernels, threads and memory for a student (and anything else sharing its memory). */
+export interface TrainingRuntime {
+  exec: Exec;
+  mem: LinearMemory;
+  pool: ThreadPool | null;
+  threads: number;
+  /** stop the worker threads */
+  dispose(): void;
+}
+
+/** Instantiate the kernels (default: the fastest build, relaxed SIMD where available; shared memory + worker pool when threads > 1). */
+export async function trainingRuntime(threads = 1, variant?: KernelVariant): Promise<TrainingRuntime> {
+  const v = variant ?? bestVariant(threads > 1);
+  const kk = await instantiateKernels(v);
+  const pool = threads > 1 ? await ThreadPool.create(threads, kk.module, kk.memory, kk.exports) : null;
+  const mem = new LinearMemory(kk.memory, kk.heapBase);
+  return { exec: new Exec(kk.exports, pool), mem, pool, threads: pool ? pool.size : 1, dispose: () => pool?.terminate() };
+}
+
+interface ConvW {
+  w: number; // time-major [C][K][Cin]
+  b: number;
+  norm: [number, number] | null;
+  gw: number; // grads
+  gb: number;
+  gnorm: [number, number] | null;
+  z: number; // effective column gate [C] (× dummy_weight on the last layer)
+}
+
+interface LayerW {
+  nh: number;
+  qk: number;
+  v: number;
+  ld: number; // 2·qk + v
+  qOff: number[];
+  vOff: number[];
+  qkv: number; // [ld][D] fused q; k; v
+  qkvB: number;
+  gqkv: number;
+  gqkvB: number;
+  out: number; // [D][v]
+  outB: number; // out_proj.bias (also for a block of bias only), 0 if absent
+  gout: number;
+  goutB: number;
+  gru: number;
+  gruB: number;
+  gruC: number;
+  ggru: number;
+  ggruB: number;
+  ggruC: number;
+  ln1: [number, number];
+  gln1: [number, number];
+  F: number;
+  ffn1: number;
+  ffn1B: number;
+  ffn2: number;
+  ffn2B: number; // also for a block of bias only, 0 if absent
+  gffn1: number;
+  gffn1B: number;
+  gffn2: number;
+  gffn2B: number;
+  ln2: [number, number];
+  gln2: [number, number];
+  // gate vectors in memory
+  zqkv: number;
+  zo: number;
+  zf: number;
+}
+
+/** Saved activations of one encoder layer. */
+interface LayerAct {
+  cap: number; // frames the buffers hold
+  T: number; // frames of the saved forward (0 = none)
+  xin: number;
+  ln1: number;
+  qkvU: number;
+  qkvG: number;
+  P: number;
+  O: number;
+  Og: number;
+  A: number;
+  r1: number;
+  x1: number;
+  ln2: number;
+  H: number;
+  G: number;
+  Gg: number;
+  Fo: number;
+  r2: number;
+  out: number;
+  gru: number;
+  gates: number;
+  relb: number;
+  relbOwn: boolean;
+  zA: number;
+  zF: number;
+}
+
+interface FrontAct {
+  samples: number; // capacity
+  n: number; // samples of the saved forward
+  wave: number;
+  yc: number[];
+  yn: number[];
+  u: number[];
+  x: number[];
+  lnIn: number;
+  lnOut: number;
+  proj: number;
+}
+
+interface PosAct {
+  cap: number;
+  T: number;
+  pad: number; // [G][(T + 2p)·cg]
+  pre: number;
+  y: number;
+  h0: number;
+}
+
+export interface StudentForward {
+  frames: number;
+  /** the requested hidden states [T][D], in the order of `keep` (−1 = feature projection output) */
+  hidden: Float32Array[];
+}
+
+export class Student {
+  readonly config: ModelConfig;
+  readonly ops: Ops;
+  private readonly mem: LinearMemory;
+  private readonly D: number;
+  private readonly entries: StudentParam[] = [];
+  private readonly passthrough = new Map<string, RawTensor>();
+  /** the flat parameter and gradient regions */
+  readonly flat: { ptr: number; grad: number; size: number };
+  private readonly conv: ConvW[] = [];
+  private readonly dummy: { w: number; g: number } | null;
+  private readonly projLn: { g: number; b: number; gg: number; gb: number } | null;
+  private readonly proj: { w: number; b: number; gw: number; gb: number };
+  private readonly cIn: number; // stored channels of the last conv layer
+  private readonly cTot: number; // LayerNorm width (≥ cIn: virtual zero channels)
+  private readonly pos: { w: number; b: number; gw: number; gb: number; cg: number; K: number; pad: number };
+  private readonly encLn: { g: number; b: number; gg: number; gb: number };
+  private readonly rel: { w: number; g: number } | null;
+  private readonly layers: LayerW[] = [];
+  private readonly ones: number;
+  private front: FrontAct | null = null;
+  private posAct: PosAct | null = null;
+  private readonly acts: (LayerAct | null)[];
+  private scratchCap = 0;
+  private scratch: Record<string, number> = {};
+  private lastKeepMax = -2;
+  private buckets = new Map<number, Int32Array>();
+
+  private constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, exec: Exec, mem: LinearMemory) {
+    this.config = cfg;
+    this.mem = mem;
+    this.ops = new Ops(exec, mem);
+    const D = (this.D = cfg.hidden);
+    const get = (n: string): Float32Array | null => { const t = tensors.get(n); return t ? toFloat32(t, n) : null; };
+    const need = (n: string): Float32Array => get(n) ?? fail('E_SHAPE', `student: missing tensor ${n}`);
+
+    // ---- plan every trainable tensor: name, internal shape, data, layout; "follow" = no alignment gap before it
+    interface Spec { name: string; shape: number[]; data: Float32Array; layout: StudentParam['layout']; follow?: boolean; off?: number }
+    const specs: Spec[] = [];
+    const add = (name: string, shape: number[], data: Float32Array, layout: StudentParam['layout'] = 'hf', follow = false): Spec => {
+      const s: Spec = { name, shape, data, layout, follow };
+      specs.push(s);
+      return s;
+    };
+    const used = new Set<string>();
+    const take = (n: string) => { used.add(n); return need(n); };
+
+    let cin = 1;
+    const convSpecs = cfg.conv.map((l, i) => {
+      const p = `feature_extractor.conv_layers.${i}`;
+      const w = add(`${p}.conv.weight`, [l.dim, l.kernel, cin], convToTimeMajor(take(`${p}.conv.weight`), l.dim, cin, l.kernel), 'time-major');
+      const b = cfg.convBias ? add(`${p}.conv.bias`, [l.dim], take(`${p}.conv.bias`)) : null;
+      const hasNorm = cfg.featExtractNorm === 'layer' || i === 0;
+      const g = hasNorm ? add(`${p}.layer_norm.weight`, [l.dim], take(`${p}.layer_norm.weight`)) : null;
+      const be = hasNorm ? add(`${p}.layer_norm.bias`, [l.dim], take(`${p}.layer_norm.bias`)) : null;
+      cin = l.dim;
+      return { w, b, g, be };
+    });
+    const dummyT = get('feature_extractor.dummy_weight');
+    if (dummyT) used.add('feature_extractor.dummy_weight');
+    const dummySpec = dummyT ? add('feature_extractor.dummy_weight', [cin], dummyT) : null;
+    this.cIn = cin;
+    const virt = cfg.featProjLayerNorm && cfg.featProjNormSize > cin;
+    this.cTot = virt ? cfg.featProjNormSize : cin;
+    const nv = this.cTot - cin;
+    let projLnSpec: [Spec, Spec] | null = null;
+    if (cfg.featProjLayerNorm) {
+      const g = take('feature_projection.layer_norm.weight'), b = take('feature_projection.layer_norm.bias');
+      const gp = new Float32Array(this.cTot).fill(1), bp = new Float32Array(this.cTot);
+      gp.set(g);
+      bp.set(b);
+      projLnSpec = [add('feature_projection.layer_norm.weight', [this.cTot], gp, virt ? 'padded' : 'hf'),
+        add('feature_projection.layer_norm.bias', [this.cTot], bp, virt ? 'padded' : 'hf')];
+    }
+    const Wp = take('feature_projection.projection.weight');
+    let WpPad = Wp;
+    if (virt) {
+      // virtual zero channels: LayerNorm output shift_t·1 + 0 each, projection columns u / count
+      const u = get('feature_projection.pruned_channel_weight') ?? new Float32Array(D);
+      used.add('feature_projection.pruned_channel_weight');
+      WpPad = new Float32Array(D * this.cTot);
+      for (let d = 0; d < D; d++) {
+        WpPad.set(Wp.subarray(d * cin, (d + 1) * cin), d * this.cTot);
+        for (let v = 0; v < nv; v++) WpPad[d * this.cTot + cin + v] = u[d] / nv;
+      }
+    }
+    const projSpec = [add('feature_projection.projection.weight', [D, this.cTot], WpPad, virt ? 'padded' : 'hf'),
+      add('feature_projection.projection.bias', [D], take('feature_projection.projection.bias'))];
+
+    const G = cfg.posConvGroups, cg = D / G, Kp = cfg.posConvKernel;
+    const pc = 'encoder.pos_conv_embed.conv';
+    let Wpos = get(`${pc}.weight`);
+    if (Wpos) used.add(`${pc}.weight`);
+    else {
+      Wpos = foldWeightNorm(take(`${pc}.weight_g`), take(`${pc}.weight_v`), D, cg, Kp);
+    }
+    const posSpec = [add(`${pc}.weight`, [D, Kp, cg], convToTimeMajor(Wpos, D, cg, Kp), 'time-major'), add(`${pc}.bias`, [D], take(`${pc}.bias`))];
+    const encSpec = [add('encoder.layer_norm.weight', [D], take('encoder.layer_norm.weight')), add('encoder.layer_norm.bias', [D], take('encoder.layer_norm.bias'))];
+    const wavlm = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
+    const relSpec = wavlm ? add('encoder.layers.0.attention.rel_attn_embed.weight', [cfg.numBuckets, cfg.numHeads], take('encoder.layers.0.attention.rel_attn_embed.weight')) : null;
+
+    const layerSpecs = cfg.layers.map((L, l) => {
+      const p = `encoder.layers.${l}`;
+      const qk = L.qkDims.reduce((a, b) => a + b, 0), v = L.vDims.reduce((a, b) => a + b, 0);
+      const has = L.heads.length > 0;
+      const r: Record<string, Spec | null> = {};
+      if (has) {
+        // fused q; k; v weights and biases (back to back)
+        const first = (n: string, rows: number, isFirst: boolean) => add(`${p}.attention.${n}.weight`, [rows, D], rows ? take(`${p}.attention.${n}.weight`) : new Float32Array(0), 'hf', !isFirst);
+        r.q = first('q_proj', qk, true);
+        r.k = first('k_proj', qk, false);
+        r.v = first('v_proj', v, false);
+        const fb = (n: string, rows: number, isFirst: boolean) => add(`${p}.attention.${n}.bias`, [rows], rows ? take(`${p}.attention.${n}.bias`) : new Float32Array(0), 'hf', !isFirst);
+        r.qb = fb('q_proj', qk, true);
+        r.kb = fb('k_proj', qk, false);
+        r.vb = fb('v_proj', v, false);
+        r.out = add(`${p}.attention.out_proj.weight`, [D, v], take(`${p}.attention.out_proj.weight`));
+        r.outB = add(`${p}.attention.out_proj.bias`, [D], take(`${p}.attention.out_proj.bias`));
+        if (wavlm) {
+          r.gru = add(`${p}.attention.gru_rel_pos_linear.weight`, [8, cfg.headDim], take(`${p}.attention.gru_rel_pos_linear.weight`));
+          r.gruB = add(`${p}.attention.gru_rel_pos_linear.bias`, [8], take(`${p}.attention.gru_rel_pos_linear.bias`));
+          r.gruC = add(`${p}.attention.gru_rel_pos_const`, [1, cfg.numHeads, 1, 1], take(`${p}.attention.gru_rel_pos_const`));
+        }
+      } else {
+        const b = get(`${p}.attention.out_proj.bias`);
+        if (b) { used.add(`${p}.attention.out_proj.bias`); r.outB = add(`${p}.attention.out_proj.bias`, [D], b); }
+      }
+      r.ln1g = add(`${p}.layer_norm.weight`, [D], take(`${p}.layer_norm.weight`));
+      r.ln1b = add(`${p}.layer_norm.bias`, [D], take(`${p}.layer_norm.bias`));
+      const f = `${p}.feed_forward`;
+      if (L.ffn > 0) {
+        r.ffn1 = add(`${f}.intermediate_dense.weight`, [L.ffn, D], take(`${f}.intermediate_dense.weight`));
+        r.ffn1B = add(`${f}.intermediate_dense.bias`, [L.ffn], take(`${f}.intermediate_dense.bias`));
+        r.ffn2 = add(`${f}.output_dense.weight`, [D, L.ffn], take(`${f}.output_dense.weight`));
+        r.ffn2B = add(`${f}.output_dense.bias`, [D], take(`${f}.output_dense.bias`));
+      } else {
+        const b = get(`${f}.output_dense.bias`);
+        if (b) { used.add(`${f}.output_dense.bias`); r.ffn2B = add(`${f}.output_dense.bias`, [D], b); }
+      }
+      r.ln2g = add(`${p}.final_layer_norm.weight`, [D], take(`${p}.final_layer_norm.weight`));
+      r.ln2b = add(`${p}.final_layer_norm.bias`, [D], take(`${p}.final_layer_norm.bias`));
+      return { r, qk, v };
+    });
+
+    // everything else the teacher had (zero-sized tensors, weights of removed structures) is passed through
+    for (const [n, t] of tensors) if (!used.has(n) && !n.startsWith(`${pc}.weight_`)) this.passthrough.set(n, t);
+
+    // ---- lay out the flat regions
+    let off = 0;
+    for (const s of specs) {
+      const size = s.data.length;
+      const want = s.shape.reduce((a, b) => a * b, 1);
+      if (size !== want) fail('E_SHAPE', `student: tensor ${s.name} has ${size} values, expected ${want} (${s.shape.join('×')})`);
+      if (!s.follow) off = Math.ceil(off / 16) * 16;
+      s.off = off;
+      off += size;
+    }
+    const total = Math.max(16, Math.ceil(off / 16) * 16);
+    const W = mem.allocWeights(total), Gr = mem.allocWeights(total);
+    this.flat = { ptr: W, grad: Gr, size: total };
+    {
+      const wv = mem.f32(W, total);
+      wv.fill(0);
+      mem.f32(Gr, total).fill(0);
+      for (const s of specs) wv.set(s.data, s.off!);
+    }
+    for (const s of specs) {
+      if (s.data.length === 0) continue;
+      this.entries.push({ name: s.name, shape: s.shape, size: s.data.length, ptr: W + s.off! * 4, grad: Gr + s.off! * 4, layout: s.layout });
+    }
+    const at = (s: Spec | null | undefined) => (s ? W + s.off! * 4 : 0);
+    const gat = (s: Spec | null | undefined) => (s ? Gr + s.off! * 4 : 0);
+
+    // ---- gate vectors and constants (not trainable)
+    const gateFloats = cfg.conv.reduce((a, l) => a + alignUp(l.dim, 16), 0) + cfg.layers.reduce((a, L, l) => a + alignUp(2 * layerSpecs[l].qk + layerSpecs[l].v, 16) + alignUp(layerSpecs[l].v, 16) + alignUp(L.ffn, 16), 0);
+    let gp = mem.allocWeights(Math.max(16, gateFloats));
+    const gate = (n: number) => { const p = gp; gp += alignUp(n, 16) * 4; return p; };
+    this.ones = mem.allocWeights(Math.max(16, cg, D));
+    mem.f32(this.ones, Math.max(16, cg, D)).fill(1);
+
+    convSpecs.forEach((c, i) => {
+      this.conv.push({
+        w: at(c.w), b: at(c.b), norm: c.g ? [at(c.g), at(c.be)] : null,
+        gw: gat(c.w), gb: gat(c.b), gnorm: c.g ? [gat(c.g), gat(c.be)] : null,
+        z: gate(cfg.conv[i].dim),
+      });
+    });
+    this.dummy = dummySpec ? { w: at(dummySpec), g: gat(dummySpec) } : null;
+    this.projLn = projLnSpec ? { g: at(projLnSpec[0]), b: at(projLnSpec[1]), gg: gat(projLnSpec[0]), gb: gat(projLnSpec[1]) } : null;
+    this.proj = { w: at(projSpec[0]), b: at(projSpec[1]), gw: gat(projSpec[0]), gb: gat(projSpec[1]) };
+    this.pos = { w: at(posSpec[0]), b: at(posSpec[1]), gw: gat(posSpec[0]), gb: gat(posSpec[1]), cg, K: Kp, pad: Math.floor(Kp / 2) };
+    this.encLn = { g: at(encSpec[0]), b: at(encSpec[1]), gg: gat(encSpec[0]), gb: gat(encSpec[1]) };
+    this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
+    cfg.layers.forEach((L, l) => {
+      const { r, qk, v } = layerSpecs[l];
+      const qOff: number[] = [], vOff: number[] = [];
+      L.qkDims.reduce((o, d) => (qOff.push(o), o + d), 0);
+      L.vDims.reduce((o, d) => (vOff.push(o), o + d), 0);
+      this.layers.push({
+        nh: L.heads.length, qk, v, ld: 2 * qk + v, qOff, vOff,
+        qkv: at(r.q), qkvB: at(r.qb), gqkv: gat(r.q), gqkvB: gat(r.qb),
+        out: at(r.out), outB: at(r.outB), gout: gat(r.out), goutB: gat(r.outB),
+        gru: at(r.gru), gruB: at(r.gruB), gruC: at(r.gruC), ggru: gat(r.gru), ggruB: gat(r.gruB), ggruC: gat(r.gruC),
+        ln1: [at(r.ln1g), at(r.ln1b)], gln1: [gat(r.ln1g), gat(r.ln1b)],
+        F: L.ffn, ffn1: at(r.ffn1), ffn1B: at(r.ffn1B), ffn2: at(r.ffn2), ffn2B: at(r.ffn2B),
+        gffn1: gat(r.ffn1), gffn1B: gat(r.ffn1B), gffn2: gat(r.ffn2), gffn2B: gat(r.ffn2B),
+        ln2: [at(r.ln2g), at(r.ln2b)], gln2: [gat(r.ln2g), gat(r.ln2b)],
+        zqkv: gate(2 * qk + v), zo: gate(v), zf: gate(L.ffn),
+      });
+    });
+    this.acts = cfg.layers.map(() => null);
+  }
+
+  /**
+   * A student from a teacher's config and tensors (dense or pruned; HF names; weight norm folded here). `exec` and
+   * `mem` are the kernels/threads and memory it runs on (see trainingRuntime()).
+   */
+  static create(configJson: Record<string, unknown>, tensors: Map<string, RawTensor>, exec: Exec, mem: LinearMemory): Student {
+    const cfg = parseConfig(configJson, 'student');
+    checkTensors(cfg, tensors, 'student');
+    return new Student(cfg, tensors, exec, mem);
+  }
+
+  /** Every trainable tensor: name, internal shape/layout, byte offsets of its values and its gradient. */
+  params(): StudentParam[] {
+    return this.entries.map((e) => ({ ...e, shape: [...e.shape] }));
+  }
+
+  /** Zero every gradient. */
+  zeroGrad(): void {
+    this.ops.fill(this.flat.size, this.flat.grad);
+  }
+
+  /** Frames for `samples` samples (0 below the receptive field). */
+  frames(samples: number): number {
+    const f = convFrames(this.config, samples);
+    return f[f.length - 1];
+  }
+
+  /** Hidden size D. */
+  get hidden(): number {
+    return this.D;
+  }
+
+  /** The current weights as Hugging Face tensors (F32), ready for compact()/checkpoints/buildModel(). */
+  tensors(): Map<string, RawTensor> {
+    const cfg = this.config, D = this.D;
+    const out = new Map<string, RawTensor>(this.passthrough);
+    const view = (e: StudentParam) => this.mem.f32(e.ptr, e.size).slice();
+    const byName = new Map(this.entries.map((e) => [e.name, e]));
+    const nv = this.cTot - this.cIn;
+    for (const e of this.entries) {
+      const data = view(e);
+      if (e.layout === 'time-major') {
+        const [co, kw, ci] = e.shape;
+        out.set(e.name, fromFloat32(fromTimeMajor(data, co, ci, kw), [co, ci, kw]));
+      } else if (e.layout === 'padded') {
+        if (e.name === 'feature_projection.projection.weight') {
+          const w = new Float32Array(D * this.cIn), u = new Float64Array(D), bAdd = new Float64Array(D);
+          const g = this.projLn ? this.mem.f32(this.projLn.g, this.cTot) : null;
+          const b = this.projLn ? this.mem.f32(this.projLn.b, this.cTot) : null;
+          for (let d = 0; d < D; d++) {
+            w.set(data.subarray(d * this.cTot, d * this.cTot + this.cIn), d * this.cIn);
+            for (let v = 0; v < nv; v++) {
+              const c = this.cIn + v, col = data[d * this.cTot + c];
+              u[d] += col * (g ? g[c] : 1);
+              bAdd[d] += col * (b ? b[c] : 0);
+            }
+          }
+          out.set(e.name, fromFloat32(w, [D, this.cIn]));
+          out.set('feature_projection.pruned_channel_weight', fromFloat32(Float32Array.from(u), [D]));
+          const pb = view(byName.get('feature_projection.projection.bias')!);
+          out.set('feature_projection.projection.bias', fromFloat32(Float32Array.from(pb, (x, d) => x + bAdd[d]), [D]));
+        } else {
+          out.set(e.name, fromFloat32(data.slice(0, this.cIn), [this.cIn]));
+        }
+      } else if (!(nv > 0 && e.name === 'feature_projection.projection.bias')) {
+        out.set(e.name, fromFloat32(data, e.shape));
+      }
+    }
+    return out;
+  }
+
+  /** WavLM: the relative position bias vectors of every original head [H][2T−1] from the current embedding. */
+  relativeBias(T: number): Float32Array | null {
+    if (!this.rel) return null;
+    const H = this.config.numHeads, n = 2 * T - 1;
+    const out = new Float32Array(H * n);
+    const e = this.mem.f32(this.rel.w, this.config.numBuckets * H);
+    const bk = this.bucketTable(T);
+    for (let h = 0; h < H; h++) for (let d = 0; d < n; d++) out[h * n + d] = e[bk[d] * H + h];
+    return out;
+  }
+
+  private bucketTable(T: number): Int32Array {
+    let b = this.buckets.get(T);
+    if (!b) {
+      b = new Int32Array(2 * T - 1);
+      for (let d = 0; d < 2 * T - 1; d++) b[d] = relativeBucket(d - T + 1, this.config.numBuckets, this.config.maxBucketDistance);
+      this.buckets.set(T, b);
+    }
+    return b;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // memory
+  // ------------------------------------------------------------------------------------------------------------
+
+  /** Allocate activation memory for crops of up to `samples` samples now (otherwise it happens on first use). */
+  reserve(samples: number): void {
+    this.frontAct(samples);
+    const T = this.frames(samples);
+    this.posBuffers(T);
+    for (let l = 0; l < this.config.numLayers; l++) this.layerAct(l, T);
+    this.ensureScratch(T);
+  }
+
+  private alloc(floats: number): number {
+    return this.mem.allocWeights(Math.max(4, floats));
+  }
+
+  private frontAct(samples: number): FrontAct {
+    if (this.front && this.front.samples >= samples) return this.front;
+    const cfg = this.config;
+    const frames = convFrames(cfg, samples);
+    const f: FrontAct = { samples, n: 0, wave: this.alloc(samples), yc: [], yn: [], u: [], x: [], lnIn: 0, lnOut: 0, proj: 0 };
+    cfg.conv.forEach((l, i) => {
+      const n = frames[i] * l.dim;
+      const yc = this.alloc(n);
+      f.yc.push(yc);
+      f.yn.push(this.conv[i].norm ? this.alloc(n) : yc);
+      f.u.push(this.alloc(n));
+      f.x.push(this.alloc(n));
+    });
+    const T = frames[frames.length - 1];
+    f.lnIn = this.cTot > this.cIn ? this.alloc(T * this.cTot) : f.x[f.x.length - 1];
+    f.lnOut = this.projLn ? this.alloc(T * this.cTot) : f.lnIn;
+    f.proj = this.alloc(T * this.D);
+    let mx = 0;
+    cfg.conv.forEach((l, i) => { mx = Math.max(mx, frames[i] * l.dim); });
+    this.scratch.fA = this.alloc(Math.max(mx, T * this.cTot));
+    this.scratch.fB = this.alloc(Math.max(mx, T * this.cTot));
+    this.front = f;
+    this.ensureScratch(T);
+    return f;
+  }
+
+  private posBuffers(T: number): PosAct {
+    if (this.posAct && this.posAct.cap >= T) return this.posAct;
+    const D = this.D, p = this.pos;
+    const G = this.config.posConvGroups;
+    this.posAct = {
+      cap: T, T: 0, pad: this.alloc(G * (T + 2 * p.pad) * p.cg), pre: this.alloc(T * D), y: this.alloc(T * D),
+      h0: this.config.preLayerNorm ? 0 : this.alloc(T * D),
+    };
+    if (!this.posAct.h0) this.posAct.h0 = this.posAct.y;
+    this.ensureScratch(T);
+    return this.posAct;
+  }
+
+  private layerAct(l: number, T: number): LayerAct {
+    const have = this.acts[l];
+    if (have && have.cap >= T) return have;
+    const cfg = this.config, W = this.layers[l], D = this.D, pre = cfg.preLayerNorm;
+    const TD = T * D;
+    const has = W.nh > 0;
+    const a: LayerAct = {
+      cap: T, T: 0,
+      xin: this.alloc(TD),
+      ln1: pre ? this.alloc(TD) : 0,
+      qkvU: has ? this.alloc(T * W.ld) : 0,
+      qkvG: has ? this.alloc(T * W.ld) : 0,
+      P: has ? this.alloc(W.nh * T * T) : 0,
+      O: has ? this.alloc(T * W.v) : 0,
+      Og: has ? this.alloc(T * W.v) : 0,
+      A: this.alloc(TD),
+      r1: this.alloc(TD),
+      x1: 0,
+      ln2: pre ? this.alloc(TD) : 0,
+      H: W.F ? this.alloc(T * W.F) : 0,
+      G: W.F ? this.alloc(T * W.F) : 0,
+      Gg: W.F ? this.alloc(T * W.F) : 0,
+      Fo: this.alloc(TD),
+      r2: this.alloc(TD),
+      out: 0,
+      gru: has && this.rel ? this.alloc(T * cfg.numHeads * 8) : 0,
+      gates: has && this.rel ? this.alloc(W.nh * T) : 0,
+      relb: has && this.rel ? this.alloc(cfg.numHeads * (2 * T - 1)) : 0,
+      relbOwn: false, zA: 1, zF: 1,
+    };
+    a.x1 = pre ? a.r1 : this.alloc(TD);
+    a.out = pre && l < cfg.numLayers - 1 ? a.r2 : this.alloc(TD);
+    this.acts[l] = a;
+    this.ensureScratch(T);
+    return a;
+  }
+
+  /** Backward scratch shared by all layers (sized for T frames). */
+  private ensureScratch(T: number): void {
+    if (this.scratchCap >= T) return;
+    const cfg = this.config, D = this.D, TD = T * D;
+    let ld = 1, v = 1, F = 1, nh = 1;
+    for (const W of this.layers) { ld = Math.max(ld, W.ld); v = Math.max(v, W.v); F = Math.max(F, W.F); nh = Math.max(nh, W.nh); }
+    const s = this.scratch;
+    s.d1 = this.alloc(TD);
+    s.d2 = this.alloc(TD);
+    s.d3 = this.alloc(TD);
+    s.d4 = this.alloc(TD);
+    s.dqkv = this.alloc(T * ld);
+    s.dO = this.alloc(T * v);
+    s.dH = this.alloc(T * F);
+    s.dgates = this.alloc(nh * T);
+    s.drelb = this.alloc(cfg.numHeads * (2 * T - 1));
+    s.vec = this.alloc(Math.max(D, ld, F, v, 16));
+    s.vec2 = this.alloc(Math.max(D, ld, F, v, 16));
+    let cmax = 1;
+    for (const l of cfg.conv) cmax = Math.max(cmax, l.dim);
+    s.cvec = this.alloc(Math.max(cmax, this.cTot));
+    s.dpad = this.alloc((T + 2 * this.pos.pad) * this.pos.cg);
+    this.scratchCap = T;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // gates
+  // ------------------------------------------------------------------------------------------------------------
+
+  private checkGates(g: GateValues): void {
+    const cfg = this.config;
+    const bad = (what: string) => fail('E_ARGS', `student: gate values: ${what}`);
+    if (!g || g.conv?.length !== cfg.conv.length) bad(`need ${cfg.conv.length} conv arrays`);
+    cfg.conv.forEach((l, i) => { if (g.conv[i].length !== l.dim) bad(`conv ${i} has ${g.conv[i].length} values, expected ${l.dim}`); });
+    if (g.heads.length !== cfg.numLayers || g.qk.length !== cfg.numLayers || g.v.length !== cfg.numLayers || g.ffn.length !== cfg.numLayers) bad(`need one array per layer (${cfg.numLayers})`);
+    if (g.attn.length !== cfg.numLayers || g.ffnBlock.length !== cfg.numLayers) bad(`attn/ffnBlock need ${cfg.numLayers} values`);
+    this.layers.forEach((W, l) => {
+      if (g.heads[l].length !== W.nh || g.qk[l].length !== W.qk || g.v[l].length !== W.v || g.ffn[l].length !== W.F) bad(`layer ${l} arrays have the wrong lengths`);
+    });
+  }
+
+  private setConvGates(g: GateValues): void {
+    const n = this.config.conv.length;
+    this.config.conv.forEach((l, i) => {
+      const z = this.mem.f32(this.conv[i].z, l.dim);
+      z.set(g.conv[i]);
+      if (i === n - 1 && this.dummy) {
+        const d = this.mem.f32(this.dummy.w, l.dim);
+        for (let c = 0; c < l.dim; c++) z[c] *= d[c];
+      }
+    });
+  }
+
+  private setLayerGates(l: number, g: GateValues, a: LayerAct): void {
+    const W = this.layers[l], L = this.config.layers[l];
+    if (W.nh > 0) {
+      const zq = this.mem.f32(W.zqkv, W.ld);
+      zq.set(g.qk[l], 0);
+      zq.set(g.qk[l], W.qk);
+      zq.set(g.v[l], 2 * W.qk);
+      const zo = this.mem.f32(W.zo, W.v);
+      L.vDims.forEach((dv, k) => zo.fill(g.heads[l][k], W.vOff[k], W.vOff[k] + dv));
+    }
+    if (W.F) this.mem.f32(W.zf, W.F).set(g.ffn[l]);
+    a.zA = g.attn[l];
+    a.zF = g.ffnBlock[l];
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // front: waveform → conv stack → feature projection
+  // ------------------------------------------------------------------------------------------------------------
+
+  private runFront(wave: Float32Array, gates: GateValues): number {
+    const cfg = this.config, ops = this.ops, mem = this.mem;
+    if (!(wave instanceof Float32Array)) fail('E_ARGS', 'student: the waveform must be a Float32Array');
+    const need = receptiveField(cfg);
+    if (wave.length < need) fail('E_AUDIO', `student: ${wave.length} samples is shorter than the receptive field (${need})`);
+    this.checkGates(gates);
+    const f = this.frontAct(wave.length);
+    const frames = convFrames(cfg, wave.length);
+    const T = frames[frames.length - 1];
+    this.ensureScratch(T);
+    const w = mem.f32(f.wave, wave.length);
+    w.set(wave);
+    if (cfg.doNormalize) normalizeInPlace(w);
+    this.setConvGates(gates);
+    let src = f.wave, cin = 1;
+    cfg.conv.forEach((l, i) => {
+      const c = this.conv[i], Ti = frames[i], n = Ti * l.dim;
+      ops.conv1dForward(Ti, l.dim, cin, l.kernel, l.stride, src, c.w, c.b, f.yc[i]);
+      if (c.norm) {
+        if (cfg.featExtractNorm === 'group') ops.groupNormTimeForward(Ti, l.dim, f.yc[i], f.yn[i], c.norm[0], c.norm[1], CONV_NORM_EPS);
+        else ops.layerNormForward(Ti, l.dim, f.yc[i], f.yn[i], c.norm[0], c.norm[1], CONV_NORM_EPS);
+      }
+      ops.geluForward(n, f.yn[i], f.u[i]);
+      ops.mulColsForward(Ti, l.dim, f.u[i], l.dim, c.z, f.x[i], l.dim);
+      src = f.x[i];
+      cin = l.dim;
+    });
+    if (this.cTot > this.cIn) {
+      ops.fill(T * this.cTot, f.lnIn);
+      ops.copy2d(T, this.cIn, src, this.cIn, f.lnIn, this.cTot);
+    }
+    if (this.projLn) ops.layerNormForward(T, this.cTot, f.lnIn, f.lnOut, this.projLn.g, this.projLn.b, cfg.layerNormEps);
+    ops.linearForward(T, this.D, this.cTot, f.lnOut, this.cTot, this.proj.w, this.proj.b, f.proj, this.D);
+    f.n = wave.length;
+    return T;
+  }
+
+  /** dProj [T][D] pointer → weight and conv-gate gradients. */
+  private backFront(dProj: number, gateGrad: GateValues): void {
+    const cfg = this.config, ops = this.ops, f = this.front;
+    if (!f || f.n === 0) fail('E_ARGS', 'student: backwardFront without a forward');
+    const frames = convFrames(cfg, f.n);
+    const T = frames[frames.length - 1], s = this.scratch;
+    const nl = cfg.conv.length;
+    let dA = s.fA, dB = s.fB;
+    // projection (+ LayerNorm)
+    ops.linearBackward(T, this.D, this.cTot, f.lnOut, this.cTot, this.proj.w, dProj, this.D, dA, this.cTot, this.proj.gw, this.proj.gb);
+    if (this.projLn) ops.layerNormBackward(T, this.cTot, f.lnIn, dA, this.projLn.g, dA, this.projLn.gg, this.projLn.gb, cfg.layerNormEps);
+    if (this.cTot > this.cIn) {
+      ops.copy2d(T, this.cIn, dA, this.cTot, dB, this.cIn);
+      [dA, dB] = [dB, dA];
+    }
+    for (let i = nl - 1; i >= 0; i--) {
+      const l = cfg.conv[i], c = this.conv[i], Ti = frames[i], C = l.dim;
+      // gate (× dummy_weight on the last layer): dz_eff = Σ dX·U
+      const dz = s.cvec;
+      ops.fill(C, dz);
+      ops.mulColsBackward(Ti, C, f.u[i], C, c.z, dA, C, dA, C, dz);
+      {
+        const dzv = this.mem.f32(dz, C), out = gateGrad.conv[i];
+        if (i === nl - 1 && this.dummy) {
+          // z_eff = gate·dummy: ∂/∂gate = dz_eff·dummy, ∂/∂dummy = dz_eff·gate
+          const d = this.mem.f32(this.dummy.w, C), gd = this.mem.f32(this.dummy.g, C), gate = this.lastConvGate;
+          for (let k = 0; k < C; k++) {
+            out[k] += dzv[k] * d[k];
+            gd[k] += dzv[k] * gate[k];
+          }
+        } else {
+          for (let k = 0; k < C; k++) out[k] += dzv[k];
+        }
+      }
+      ops.geluBackward(Ti * C, f.yn[i], dA, dA);
+      if (c.norm) {
+        if (cfg.featExtractNorm === 'group') ops.groupNormTimeBackward(Ti, C, f.yc[i], dA, c.norm[0], dA, c.gnorm![0], c.gnorm![1], CONV_NORM_EPS);
+        else ops.layerNormBackward(Ti, C, f.yc[i], dA, c.norm[0], dA, c.gnorm![0], c.gnorm![1], CONV_NORM_EPS);
+      }
+      const cin = i === 0 ? 1 : cfg.conv[i - 1].dim;
+      const Tin = i === 0 ? f.n : frames[i - 1];
+      const src = i === 0 ? f.wave : f.x[i - 1];
+      ops.conv1dBackward(Ti, Tin, C, cin, l.kernel, l.stride, src, c.w, dA, C, i === 0 ? 0 : dB, c.gw, c.gb);
+      [dA, dB] = [dB, dA];
+    }
+  }
+
+  /** the last conv layer's gate values of the last forward (for the dummy_weight gradient where dummy = 0) */
+  private lastConvGate: Float32Array = new Float32Array(0);
+
+  // ------------------------------------------------------------------------------------------------------------
+  // positional conv (+ encoder LayerNorm for post-LN): projection output → hidden state 0
+  // ------------------------------------------------------------------------------------------------------------
+
+  private runPos(proj: number, T: number): number {
+    const cfg = this.config, ops = this.ops, D = this.D, p = this.pos, G = cfg.posConvGroups;
+    const a = this.posBuffers(T);
+    const rows = T + 2 * p.pad;
+    for (let g = 0; g < G; g++) {
+      const pad = a.pad + g * rows * p.cg * 4;
+      ops.fill(rows * p.cg, pad);
+      ops.copy2d(T, p.cg, proj + g * p.cg * 4, D, pad + p.pad * p.cg * 4, p.cg);
+      ops.conv1dForward(T, p.cg, p.cg, p.K, 1, pad, p.w + g * p.cg * p.K * p.cg * 4, p.b + g * p.cg * 4, a.pre + g * p.cg * 4, D);
+    }
+    ops.geluForward(T * D, a.pre, a.y);
+    ops.add(T * D, proj, a.y, a.y);
+    if (!cfg.preLayerNorm) ops.layerNormForward(T, D, a.y, a.h0, this.encLn.g, this.encLn.b, cfg.layerNormEps);
+    a.T = T;
+    return a.h0;
+  }
+
+  /** d hidden0 → d proj (written into dProj). */
+  private backPos(dH0: number, dProj: number): void {
+    const cfg = this.config, ops = this.ops, D = this.D, p = this.pos, G = cfg.posConvGroups, a = this.posAct;
+    if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without a forward');
+    const T = a.T, s = this.scratch;
+    const dy = s.d3;
+    if (!cfg.preLayerNorm) ops.layerNormBackward(T, D, a.y, dH0, this.encLn.g, dy, this.encLn.gg, this.encLn.gb, cfg.layerNormEps);
+    else ops.copy2d(1, T * D, dH0, T * D, dy, T * D);
+    ops.copy2d(1, T * D, dy, T * D, dProj, T * D);
+    const dpre = s.d4;
+    ops.geluBackward(T * D, a.pre, dy, dpre);
+    const rows = T + 2 * p.pad;
+    for (let g = 0; g < G; g++) {
+      const pad = a.pad + g * rows * p.cg * 4;
+      ops.conv1dBackward(T, rows, p.cg, p.cg, p.K, 1, pad, p.w + g * p.cg * p.K * p.cg * 4, dpre + g * p.cg * 4, D, s.dpad,
+        p.gw + g * p.cg * p.K * p.cg * 4, p.gb + g * p.cg * 4);
+      ops.mulColsBackward(T, p.cg, 0, 0, this.ones, s.dpad + p.pad * p.cg * 4, p.cg, dProj + g * p.cg * 4, D, 0, true);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // encoder layer
+  // ------------------------------------------------------------------------------------------------------------
+
+  private runLayer(l: number, xin: number, T: number, gates: GateValues, relBias: Float32Array | null): number {
+    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], pre = cfg.preLayerNorm, eps = cfg.layerNormEps;
+    const a = this.layerAct(l, T);
+    const TD = T * D;
+    this.setLayerGates(l, gates, a);
+    if (xin !== a.xin) ops.copy2d(1, TD, xin, TD, a.xin, TD);
+    // attention block
+    const attIn = pre ? a.ln1 : a.xin;
+    if (pre) ops.layerNormForward(T, D, a.xin, a.ln1, W.ln1[0], W.ln1[1], eps);
+    let hasA = true;
+    if (W.nh > 0) {
+      ops.linearForward(T, W.ld, D, attIn, D, W.qkv, W.qkvB, a.qkvU, W.ld);
+      ops.mulColsForward(T, W.ld, a.qkvU, W.ld, W.zqkv, a.qkvG, W.ld);
+      const L = cfg.layers[l];
+      if (a.gates) {
+        ops.wavlmGateForward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruB, W.gruC, L.heads, a.gru, a.gates);
+        const n = cfg.numHeads * (2 * T - 1);
+        if (relBias) {
+          if (relBias.length !== n) fail('E_ARGS', `student: relBias has ${relBias.length} values, expected ${n} (H·(2T−1))`);
+          this.mem.f32(a.relb, n).set(relBias);
+          a.relbOwn = false;
+        } else {
+          this.mem.f32(a.relb, n).set(this.relativeBias(T)!);
+          a.relbOwn = true;
+        }
+      }
+      ops.attentionForward(T, this.heads(l, a, T), 1 / Math.sqrt(cfg.headDim));
+      ops.mulColsForward(T, W.v, a.O, W.v, W.zo, a.Og, W.v);
+      ops.linearForward(T, D, W.v, a.Og, W.v, W.out, W.outB, a.A, D);
+    } else if (W.outB) {
+      ops.copy2d(T, D, W.outB, 0, a.A, D);
+    } else hasA = false;
+    if (hasA) ops.residualForward(TD, a.xin, a.A, a.zA, a.r1);
+    else ops.copy2d(1, TD, a.xin, TD, a.r1, TD);
+    if (!pre) ops.layerNormForward(T, D, a.r1, a.x1, W.ln1[0], W.ln1[1], eps);
+    // feed-forward block
+    const ffIn = pre ? a.ln2 : a.x1;
+    if (pre) ops.layerNormForward(T, D, a.x1, a.ln2, W.ln2[0], W.ln2[1], eps);
+    let hasF = true;
+    if (W.F > 0) {
+      ops.linearForward(T, W.F, D, ffIn, D, W.ffn1, W.ffn1B, a.H, W.F);
+      ops.geluForward(T * W.F, a.H, a.G);
+      ops.mulColsForward(T, W.F, a.G, W.F, W.zf, a.Gg, W.F);
+      ops.linearForward(T, D, W.F, a.Gg, W.F, W.ffn2, W.ffn2B, a.Fo, D);
+    } else if (W.ffn2B) {
+      ops.copy2d(T, D, W.ffn2B, 0, a.Fo, D);
+    } else hasF = false;
+    if (hasF) ops.residualForward(TD, a.x1, a.Fo, a.zF, a.r2);
+    else ops.copy2d(1, TD, a.x1, TD, a.r2, TD);
+    if (!pre) ops.layerNormForward(T, D, a.r2, a.out, W.ln2[0], W.ln2[1], eps);
+    else if (l === cfg.numLayers - 1) ops.layerNormForward(T, D, a.r2, a.out, this.encLn.g, this.encLn.b, eps);
+    a.T = T;
+    return a.out;
+  }
+
+  /** The attention heads of layer l over its saved buffers. */
+  private heads(l: number, a: LayerAct, T: number): AttentionHead[] {
+    const cfg = this.config, W = this.layers[l], L = cfg.layers[l];
+    return L.heads.map((h, k) => ({
+      dq: L.qkDims[k], dv: L.vDims[k],
+      Q: a.qkvG + W.qOff[k] * 4, K: a.qkvG + (W.qk + W.qOff[k]) * 4, ldqk: W.ld,
+      V: a.qkvG + (2 * W.qk + W.vOff[k]) * 4, ldv: W.ld,
+      O: a.O + W.vOff[k] * 4, ldo: W.v,
+      P: a.P + k * T * T * 4,
+      relb: a.relb ? a.relb + h * (2 * T - 1) * 4 : 0,
+      gate: a.gates ? a.gates + k * T * 4 : 0,
+    }));
+  }
+
+  /** dOut pointer → dIn written into dIn (may not alias dOut). */
+  private backLayer(l: number, dOut: number, dIn: number, gateGrad: GateValues): void {
+    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], pre = cfg.preLayerNorm, eps = cfg.layerNormEps;
+    const a = this.acts[l];
+    if (!a || a.T === 0) fail('E_ARGS', `student: backward of layer ${l} without its forward`);
+    const T = a.T, TD = T * D, s = this.scratch, L = cfg.layers[l];
+    // d r2
+    const dr2 = s.d1;
+    if (!pre) ops.layerNormBackward(T, D, a.r2, dOut, W.ln2[0], dr2, W.gln2[0], W.gln2[1], eps);
+    else if (l === cfg.numLayers - 1) ops.layerNormBackward(T, D, a.r2, dOut, this.encLn.g, dr2, this.encLn.gg, this.encLn.gb, eps);
+    else ops.copy2d(1, TD, dOut, TD, dr2, TD);
+    // feed-forward block: dx1 = dr2 + (FFN input path)
+    const dx1 = s.d2;
+    ops.copy2d(1, TD, dr2, TD, dx1, TD);
+    if (W.F > 0) {
+      const dFo = s.d3;
+      gateGrad.ffnBlock[l] += ops.residualBackward(TD, a.Fo, a.zF, dr2, 0, dFo);
+      const dG = s.dH;
+      ops.linearBackward(T, D, W.F, a.Gg, W.F, W.ffn2, dFo, D, dG, W.F, W.gffn2, W.gffn2B);
+      const dz = s.vec;
+      ops.fill(W.F, dz);
+      ops.mulColsBackward(T, W.F, a.G, W.F, W.zf, dG, W.F, dG, W.F, dz);
+      this.addTo(gateGrad.ffn[l], dz, W.F);
+      ops.geluBackward(T * W.F, a.H, dG, dG);
+      if (!pre) {
+        ops.linearBackward(T, W.F, D, a.x1, D, W.ffn1, dG, W.F, dx1, D, W.gffn1, W.gffn1B, true);
+      } else {
+        const dln2 = s.d3;
+        ops.linearBackward(T, W.F, D, a.ln2, D, W.ffn1, dG, W.F, dln2, D, W.gffn1, W.gffn1B);
+        ops.layerNormBackward(T, D, a.x1, dln2, W.ln2[0], dx1, W.gln2[0], W.gln2[1], eps, true);
+      }
+    } else if (W.ffn2B) {
+      gateGrad.ffnBlock[l] += this.biasBlockBackward(T, dr2, W.ffn2B, W.gffn2B, a.zF);
+    }
+    // attention block
+    const dxin = dIn;
+    if (!pre) ops.layerNormBackward(T, D, a.r1, dx1, W.ln1[0], dxin, W.gln1[0], W.gln1[1], eps);
+    else ops.copy2d(1, TD, dx1, TD, dxin, TD);
+    const dr1 = pre ? dx1 : dxin; // gradient at r1 (pre-LN: dxin holds the same values)
+    if (W.nh > 0) {
+      const dA = s.d3;
+      gateGrad.attn[l] += ops.residualBackward(TD, a.A, a.zA, dr1, 0, dA);
+      const dO = s.dO;
+      ops.linearBackward(T, D, W.v, a.Og, W.v, W.out, dA, D, dO, W.v, W.gout, W.goutB);
+      const dz = s.vec;
+      ops.fill(W.v, dz);
+      ops.mulColsBackward(T, W.v, a.O, W.v, W.zo, dO, W.v, dO, W.v, dz);
+      {
+        const d = this.mem.f32(dz, W.v), out = gateGrad.heads[l];
+        L.vDims.forEach((dv, k) => { let t = 0; for (let j = 0; j < dv; j++) t += d[W.vOff[k] + j]; out[k] += t; });
+      }
+      const dqkv = s.dqkv;
+      if (a.relb) {
+        ops.fill(cfg.numHeads * (2 * T - 1), s.drelb);
+        ops.fill(W.nh * T, s.dgates);
+      }
+      const heads = this.heads(l, a, T);
+      const grads: AttentionHeadGrads[] = L.heads.map((h, k) => ({
+        dQ: dqkv + W.qOff[k] * 4, dK: dqkv + (W.qk + W.qOff[k]) * 4, lddqk: W.ld,
+        dV: dqkv + (2 * W.qk + W.vOff[k]) * 4, lddv: W.ld,
+        dO: dO + W.vOff[k] * 4, lddo: W.v,
+        drelb: a.relb ? s.drelb + h * (2 * T - 1) * 4 : 0,
+        dgate: a.gates ? s.dgates + k * T * 4 : 0,
+      }));
+      ops.attentionBackward(T, heads, grads, 1 / Math.sqrt(cfg.headDim));
+      const dzq = s.vec2;
+      ops.fill(W.ld, dzq);
+      ops.mulColsBackward(T, W.ld, a.qkvU, W.ld, W.zqkv, dqkv, W.ld, dqkv, W.ld, dzq);
+      {
+        const d = this.mem.f32(dzq, W.ld), gq = gateGrad.qk[l], gv = gateGrad.v[l];
+        for (let j = 0; j < W.qk; j++) gq[j] += d[j] + d[W.qk + j];
+        for (let j = 0; j < W.v; j++) gv[j] += d[2 * W.qk + j];
+      }
+      const attIn = pre ? a.ln1 : a.xin;
+      const dAtt = pre ? s.d4 : dxin;
+      ops.linearBackward(T, W.ld, D, attIn, D, W.qkv, dqkv, W.ld, dAtt, D, W.gqkv, W.gqkvB, !pre);
+      if (a.gates) {
+        ops.wavlmGateBackward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruC, L.heads, a.gru, s.dgates, dAtt, W.ggru, W.ggruB, W.ggruC, true);
+        if (a.relbOwn) this.scatterRelb(T, L.heads, s.drelb);
+      }
+      if (pre) ops.layerNormBackward(T, D, a.xin, dAtt, W.ln1[0], dxin, W.gln1[0], W.gln1[1], eps, true);
+    } else if (W.outB) {
+      gateGrad.attn[l] += this.biasBlockBackward(T, dr1, W.outB, W.goutB, a.zA);
+    }
+  }
+
+  /** A block of bias only, out = z·b per frame: d b += z·Σ_t dOut, returns ∂/∂z = Σ_t dOut·b. */
+  private biasBlockBackward(T: number, dOut: number, b: number, gb: number, z: number): number {
+    const D = this.D, cs = this.scratch.vec;
+    this.ops.fill(D, cs);
+    this.ops.colsum(T, D, dOut, D, cs);
+    const dz = this.ops.dot(D, cs, b);
+    if (gb) this.ops.axpy(D, z, cs, gb);
+    return dz;
+  }
+
+  private scatterRelb(T: number, heads: number[], drelb: number): void {
+    const H = this.config.numHeads, n = 2 * T - 1;
+    const bk = this.bucketTable(T);
+    const d = this.mem.f32(drelb, H * n), g = this.mem.f32(this.rel!.g, this.config.numBuckets * H);
+    for (const h of heads) for (let j = 0; j < n; j++) g[bk[j] * H + h] += d[h * n + j];
+  }
+
+  private addTo(out: Float32Array, ptr: number, n: number): void {
+    const d = this.mem.f32(ptr, n);
+    for (let j = 0; j < n; j++) out[j] += d[j];
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // public passes
+  // ------------------------------------------------------------------------------------------------------------
+
+  /**
+   * Full forward on one crop. `keep` lists the hidden states wanted (HF numbering 0..L, and −1 for the feature
+   * projection output); layers past the largest index are not run. Saves every activation backward() needs.
+   */
+  forward(wave: Float32Array, gates: GateValues, keep: number[]): StudentForward {
+    const cfg = this.config, D = this.D;
+    for (const i of keep) if (!Number.isInteger(i) || i < -1 || i > cfg.numLayers) fail('E_ARGS', `student: hidden state index ${i} is outside −1..${cfg.numLayers}`);
+    const T = this.runFront(wave, gates);
+    this.lastConvGate = Float32Array.from(gates.conv[cfg.conv.length - 1]);
+    const maxKeep = Math.max(-1, ...keep);
+    const hidden: Float32Array[] = new Array(keep.length);
+    const emit = (idx: number, ptr: number) => keep.forEach((k, j) => { if (k === idx) hidden[j] = this.mem.f32(ptr, T * D).slice(); });
+    emit(-1, this.front!.proj);
+    if (maxKeep >= 0) {
+      let x = this.runPos(this.front!.proj, T);
+      emit(0, x);
+      for (let l = 0; l < maxKeep; l++) {
+        x = this.runLayer(l, x, T, gates, null);
+        emit(l + 1, x);
+      }
+    }
+    this.lastKeepMax = maxKeep;
+    this.lastKeep = [...keep];
+    return { frames: T, hidden };
+  }
+
+  private lastKeep: number[] = [];
+
+  /**
+   * Backward of the last forward(): dHidden[i] = ∂loss/∂hidden[keep[i]] (null/undefined = 0). Weight gradients
+   * accumulate into the gradient region, gate gradients into `gateGrad`.
+   */
+  backward(dHidden: (Float32Array | null | undefined)[], gateGrad: GateValues): void {
+    const D = this.D, ops = this.ops;
+    if (this.lastKeepMax < -1 || !this.front || this.front.n === 0) fail('E_ARGS', 'student: backward without a forward');
+    if (dHidden.length !== this.lastKeep.length) fail('E_ARGS', `student: ${dHidden.length} gradients for ${this.lastKeep.length} hidden states`);
+    this.checkGates(gateGrad);
+    const T = this.frames(this.front.n), TD = T * D;
+    const addGrad = (idx: number, ptr: number) => {
+      this.lastKeep.forEach((k, j) => {
+        const g = dHidden[j];
+        if (k !== idx || !g) return;
+        if (g.length !== TD) fail('E_ARGS', `student: gradient of hidden state ${k} has ${g.length} values, expected ${TD}`);
+        const v = this.mem.f32(ptr, TD);
+        for (let i = 0; i < TD; i++) v[i] += g[i];
+      });
+    };
+    // two ping-pong buffers outside the layer scratch
+    const g0 = this.gradBuf('g0', TD), g1 = this.gradBuf('g1', TD);
+    let cur = g0, nxt = g1;
+    const maxKeep = this.lastKeepMax;
+    if (maxKeep >= 0) {
+      ops.fill(TD, cur);
+      addGrad(maxKeep, cur);
+      for (let l = maxKeep - 1; l >= 0; l--) {
+        this.backLayer(l, cur, nxt, gateGrad);
+        [cur, nxt] = [nxt, cur];
+        addGrad(l, cur);
+      }
+      this.backPos(cur, nxt);
+      [cur, nxt] = [nxt, cur];
+    } else {
+      ops.fill(TD, cur);
+    }
+    addGrad(-1, cur);
+    this.backFront(cur, gateGrad);
+  }
+
+  private gradBufs = new Map<string, { ptr: number; n: number }>();
+  private gradBuf(name: string, n: number): number {
+    const b = this.gradBufs.get(name);
+    if (b && b.n >= n) return b.ptr;
+    const ptr = this.alloc(n);
+    this.gradBufs.set(name, { ptr, n });
+    return ptr;
+  }
+
+  /** Layer-wise mode: conv stack + feature projection on one crop → the projection output [T][D]. */
+  forwardFront(wave: Float32Array, gates: GateValues): Float32Array {
+    const T = this.runFront(wave, gates);
+    this.lastConvGate = Float32Array.from(gates.conv[this.config.conv.length - 1]);
+    return this.mem.f32(this.front!.proj, T * this.D).slice();
+  }
+
+  /** Backward of forwardFront from ∂loss/∂projection output. */
+  backwardFront(dProj: Float32Array, gateGrad: GateValues): void {
+    if (!this.front || this.front.n === 0) fail('E_ARGS', 'student: backwardFront without forwardFront');
+    this.checkGates(gateGrad);
+    const TD = this.frames(this.front.n) * this.D;
+    if (dProj.length !== TD) fail('E_ARGS', `student: dProj has ${dProj.length} values, expected ${TD}`);
+    const p = this.gradBuf('g0', TD);
+    this.mem.f32(p, TD).set(dProj);
+    this.backFront(p, gateGrad);
+  }
+
+  /** The positional conv (+ encoder LayerNorm for post-LN): projection output [T][D] → hidden state 0. */
+  forwardPos(proj: Float32Array): Float32Array {
+    const D = this.D, T = proj.length / D;
+    if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: projection output of ${proj.length} values is not [T][${D}]`);
+    const src = this.gradBuf('posIn', T * D);
+    this.mem.f32(src, T * D).set(proj);
+    const h0 = this.runPos(src, T);
+    return this.mem.f32(h0, T * D).slice();
+  }
+
+  /** Backward of forwardPos: returns ∂loss/∂projection output. */
+  backwardPos(dHidden0: Float32Array): Float32Array {
+    const a = this.posAct;
+    if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without forwardPos');
+    const TD = a.T * this.D;
+    if (dHidden0.length !== TD) fail('E_ARGS', `student: dHidden0 has ${dHidden0.length} values, expected ${TD}`);
+    const d = this.gradBuf('g0', TD), out = this.gradBuf('g1', TD);
+    this.mem.f32(d, TD).set(dHidden0);
+    this.backPos(d, out);
+    return this.mem.f32(out, TD).slice();
+  }
+
+  /**
+   * Layer-wise mode: encoder layer l on its input [T][D] (hidden state l) → its output (hidden state l + 1, with the
+   * final LayerNorm for the last pre-LN layer). WavLM: `relBias` [H][2T−1] is the relative position bias (e.g.
+   * relativeBias(T) of a teacher) taken as a constant; without it the student's own rel_attn_embed is used and
+   * receives gradients.
+   */
+  forwardLayer(l: number, xIn: Float32Array, gates: GateValues, relBias?: Float32Array | null): Float32Array {
+    const D = this.D, T = xIn.length / D;
+    if (!Number.isInteger(l) || l < 0 || l >= this.config.numLayers) fail('E_ARGS', `student: layer ${l} is outside 0..${this.config.numLayers - 1}`);
+    if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: layer input of ${xIn.length} values is not [T][${D}]`);
+    this.checkGates(gates);
+    const a = this.layerAct(l, T);
+    this.mem.f32(a.xin, T * D).set(xIn);
+    const out = this.runLayer(l, a.xin, T, gates, relBias ?? null);
+    return this.mem.f32(out, T * D).slice();
+  }
+
+  /** Backward of forwardLayer(l): accumulates weight and gate gradients, returns ∂loss/∂input. */
+  backwardLayer(l: number, dOut: Float32Array, gateGrad: GateValues): Float32Array {
+    const a = this.acts[l];
+    if (!a || a.T === 0) fail('E_ARGS', `student: backwardLayer(${l}) without forwardLayer(${l})`);
+    this.checkGates(gateGrad);
+    const TD = a.T * this.D;
+    if (dOut.length !== TD) fail('E_ARGS', `student: dOut has ${dOut.length} values, expected ${TD}`);
+    const d = this.gradBuf('g0', TD), out = this.gradBuf('g1', TD);
+    this.mem.f32(d, TD).set(dOut);
+    this.backLayer(l, d, out, gateGrad);
+    return this.mem.f32(out, TD).slice();
+  }
+}
+
+/** time-major [Cout][Kw][Cin] → PyTorch [Cout][Cin][Kw] */
+function fromTimeMajor(W: Float32Array, cout: number, cin: number, kw: number): Float32Array {
+  const out = new Float32Array(W.length);
+  for (let o = 0; o < cout; o++) for (let j = 0; j < kw; j++) for (let i = 0; i < cin; i++) out[(o * cin + i) * kw + j] = W[(o * kw + j) * cin + i];
+  return out;
+}
+
+/** (x − mean)/sqrt(var + 1e-7), as the engine (the HF feature extractor's do_normalize). */
+function normalizeInPlace(w: Float32Array): void {
+  let mean = 0;
+  for (let i = 0; i < w.length; i++) mean += w[i];
+  mean /= w.length;
+  let v = 0;
+  for (let i = 0; i < w.length; i++) v += (w[i] - mean) ** 2;
+  const inv = 1 / Math.sqrt(v / w.length + 1e-7);
+  for (let i = 0; i < w.length; i++) w[i] = (w[i] - mean) * inv;
+}
