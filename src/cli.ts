@@ -17,6 +17,10 @@ const USAGE = `usage:
   slimwav inspect  <model> [--json]
   slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]
   slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]
+  slimwav prune    --teacher <model> --data <folder-of-audio> --target-sparsity <0..1> --out <folder>
+                   [--steps N] [--final-steps N] [--mode full|layerwise] [--resume] [--threads N]
+                   [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
+                   [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N]
   slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--memory 10,60,600] [--no-ort] [--json]
   slimwav demo
 common options: --debug (stack traces), --help`;
@@ -153,6 +157,42 @@ async function convert(argv: string[]): Promise<void> {
   process.stderr.write(`wrote ${what}: ${dtype.toUpperCase()}, ${fmtInt(res.params)} params${notes}\n`);
 }
 
+async function pruneCommand(argv: string[]): Promise<number> {
+  const { values } = args(argv, {
+    teacher: { type: 'string' }, data: { type: 'string' }, 'target-sparsity': { type: 'string' }, out: { type: 'string' },
+    steps: { type: 'string' }, 'final-steps': { type: 'string' }, mode: { type: 'string' }, resume: { type: 'boolean' },
+    threads: { type: 'string' }, 'target-macs': { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
+    lr: { type: 'string' }, 'crop-seconds': { type: 'string' }, 'batch-seconds': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+    'log-every': { type: 'string' }, 'valid-every': { type: 'string' }, 'gate-lr': { type: 'string' },
+  }, []);
+  for (const k of ['teacher', 'data', 'target-sparsity', 'out']) if (values[k] === undefined) fail('E_ARGS', `prune needs --${k}\n${USAGE}`);
+  const { prune, PRUNE_DEFAULTS } = await import('./prune/train.js');
+  const num = (k: string, def: number) => {
+    const v = values[k];
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isFinite(n)) fail('E_ARGS', `--${k} must be a number, found "${v}"`);
+    return n;
+  };
+  const d = PRUNE_DEFAULTS;
+  const steps = num('steps', d.steps);
+  const res = await prune({
+    teacher: values.teacher as string, data: values.data as string, out: values.out as string,
+    targetSparsity: num('target-sparsity', NaN),
+    targetMacs: values['target-macs'] === undefined ? undefined : num('target-macs', NaN),
+    steps, finalSteps: num('final-steps', d.finalSteps),
+    mode: ((values.mode as string | undefined) ?? d.mode) as 'full' | 'layerwise',
+    resume: Boolean(values.resume), threads: threadsOpt(values.threads),
+    units: values.units === undefined ? d.units : (String(values.units).split(',').map((u) => u.trim()) as typeof d.units),
+    lr: num('lr', d.lr), gateLr: num('gate-lr', Math.max(d.gateLr, 10 / steps)), lambdaLr: d.lambdaLr, sparsityWarmup: d.sparsityWarmup, lrWarmup: d.lrWarmup,
+    cropSeconds: num('crop-seconds', d.cropSeconds), batchSeconds: num('batch-seconds', d.batchSeconds), seed: num('seed', d.seed),
+    checkpointEvery: num('checkpoint-every', Math.max(1, Math.min(d.checkpointEvery, Math.ceil(steps / 10)))),
+    logEvery: num('log-every', Math.max(1, Math.min(d.logEvery, Math.ceil(steps / 20)))),
+    validEvery: num('valid-every', Math.max(1, Math.min(d.validEvery, Math.ceil(steps / 5)))),
+  });
+  return res.interrupted ? 130 : 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -170,6 +210,7 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'prune': return pruneCommand(rest);
     case 'demo': { const { demo } = await import('./demo.js'); await demo(rest); return 0; }
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write(USAGE + '\n');

@@ -1,0 +1,548 @@
+/**
+ * The pruning run (docs/pruner.md): distillation from a frozen teacher with hard-concrete gates, a Lagrangian
+ * sparsity target, AdamW, then deterministic masks → compaction → optional gate-free distillation → a model folder.
+ *
+ * Every step: one gate sample shared by the batch; for each crop the teacher's hidden states (fast inference engine)
+ * and the student's forward/backward; then the size terms; then the optimiser steps for weights (lr), distillation
+ * heads (lr), gate log α (gate lr) and λ (gradient ascent). Everything random comes from two seeded generators whose
+ * states are checkpointed, so `--resume` continues exactly.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fail, SlimwavError } from '../errors.js';
+import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
+import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
+import { openModelFiles } from '../format/model-files.js';
+import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
+import { writeFileAtomic } from '../format/fsutil.js';
+import type { RawTensor, TensorTable } from '../format/tensor.js';
+import { fromFloat32, numel, toFloat32 } from '../format/tensor.js';
+import { buildModel, type Model } from '../model.js';
+import { compact } from './compact.js';
+import { loadAudioFolder, sampleBatch, validationCrops, type AudioSet } from './data.js';
+import { gateArrays, gateList, gatesToMasks, Gates, Rng, UNIT_KINDS, type GateArrays, type UnitKind } from './gates.js';
+import { distillLoss } from './ops.js';
+import { expectedSize, sizeConstants, type SizeConstants } from './size.js';
+import { Student, trainingRuntime, type TrainingRuntime } from './student.js';
+
+export interface PruneOptions {
+  teacher: string;
+  data: string;
+  out: string;
+  /** fraction of the teacher's params to remove */
+  targetSparsity: number;
+  /** optional fraction of the teacher's MACs to remove */
+  targetMacs?: number;
+  steps: number;
+  finalSteps: number;
+  mode: 'full' | 'layerwise';
+  resume: boolean;
+  threads: number;
+  units: UnitKind[];
+  lr: number;
+  gateLr: number;
+  lambdaLr: number;
+  /** fraction of the steps over which the target sparsity rises linearly from 0 */
+  sparsityWarmup: number;
+  /** fraction of the steps of linear learning-rate warmup (then linear decay to 0) */
+  lrWarmup: number;
+  cropSeconds: number;
+  batchSeconds: number;
+  seed: number;
+  checkpointEvery: number;
+  logEvery: number;
+  validEvery: number;
+  /** progress lines go here (stderr by default) */
+  log?: (line: string) => void;
+  /** stop early (tests of resume): behaves like Ctrl-C after this many steps in this process */
+  stopAfter?: number;
+}
+
+export const PRUNE_DEFAULTS = {
+  targetMacs: undefined, steps: 2000, finalSteps: 0, mode: 'full' as const, resume: false, threads: 1,
+  units: UNIT_KINDS, lr: 2e-4, gateLr: 0.02, lambdaLr: 0.02, sparsityWarmup: 0.3, lrWarmup: 0.3,
+  cropSeconds: 2, batchSeconds: 4, seed: 2022, checkpointEvery: 100, logEvery: 10, validEvery: 200,
+};
+
+export interface PruneResult {
+  out: string;
+  params: number;
+  teacherParams: number;
+  sparsity: number;
+  macs: number;
+  teacherMacs: number;
+  steps: number;
+  interrupted: boolean;
+}
+
+interface LogEntry {
+  step: number;
+  loss: number;
+  l1: number;
+  cos: number;
+  expected_sparsity: number;
+  target: number;
+  lambda: number[];
+  lr: number;
+  seconds_per_step: number;
+  valid_loss?: number;
+}
+
+/** Adam over a JS array (gate log α, λ); `sign` −1 makes it gradient ascent. */
+class SmallAdam {
+  m: Float64Array;
+  v: Float64Array;
+  constructor(n: number) {
+    this.m = new Float64Array(n);
+    this.v = new Float64Array(n);
+  }
+  step(p: Float32Array | Float64Array, g: ArrayLike<number>, t: number, lr: number, sign = 1, b1 = 0.9, b2 = 0.98, eps = 1e-6): void {
+    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+    for (let i = 0; i < p.length; i++) {
+      this.m[i] = b1 * this.m[i] + (1 - b1) * g[i];
+      this.v[i] = b2 * this.v[i] + (1 - b2) * g[i] * g[i];
+      p[i] -= sign * lr * (this.m[i] / bc1) / (Math.sqrt(this.v[i] / bc2) + eps);
+    }
+  }
+}
+
+/** Linear warmup over `warm` of the run, then linear decay to 0 at its end. */
+export function lrFactor(step: number, total: number, warm: number): number {
+  const w = Math.max(1, Math.round(total * warm));
+  if (step < w) return (step + 1) / w;
+  return Math.max(0, (total - step) / Math.max(1, total - w));
+}
+
+/** Distilled hidden states: −1 (projection output) and layers ⌈L/3⌉, ⌈2L/3⌉, L (4, 8, 12 for 12 layers). */
+export function distillLayers(L: number): number[] {
+  const s = new Set([-1, Math.max(1, Math.ceil(L / 3)), Math.max(1, Math.ceil((2 * L) / 3)), L].filter((i) => i <= L));
+  return [...s].sort((a, b) => a - b);
+}
+
+function posConvParams(tensors: Map<string, RawTensor>): number {
+  let n = 0;
+  for (const [k, t] of tensors) if (k.startsWith('encoder.pos_conv_embed.')) n += numel(t.shape);
+  return n;
+}
+
+/**
+ * Final binary gates: log α > 0, then units nearest the threshold are added or removed (cheapest in parameters
+ * per unit of evidence first) until the compacted size is within 0.5% of the target; structural minimums kept.
+ */
+export function finalGates(cfg: ModelConfig, gates: Gates, consts: SizeConstants, targetParams: number, n0: number): GateArrays {
+  const g = gates.deterministic();
+  const list = gateList(g), la = gateList(gates.logAlpha);
+  const enforce = () => {
+    g.conv.forEach((c, i) => { if (!c.some((x) => x === 1)) c[argmax(gates.logAlpha.conv[i])] = 1; });
+    if (cfg.modelType === 'wavlm' && cfg.layers[0].heads.length > 0) {
+      g.attn[0] = 1;
+      if (!g.heads[0].some((x) => x === 1)) g.heads[0][argmax(gates.logAlpha.heads[0])] = 1;
+      // the kept head of layer 0 needs a value dimension
+      let o = 0;
+      cfg.layers[0].heads.forEach((_, h) => {
+        const w = cfg.layers[0].vDims[h];
+        if (g.heads[0][h] === 1 && !g.v[0].subarray(o, o + w).some((x) => x === 1)) g.v[0][o + argmax(gates.logAlpha.v[0].subarray(o, o + w))] = 1;
+        o += w;
+      });
+    }
+  };
+  enforce();
+  const tol = 0.005 * n0;
+  for (let round = 0; round < 50; round++) {
+    const e = expectedSize(cfg, g, consts);
+    const diff = e.params - targetParams;
+    if (Math.abs(diff) <= tol) break;
+    // candidates: enabled units whose flip moves the count the right way, nearest the threshold first
+    const remove = diff > 0;
+    const cands: { i: number; j: number; score: number; cost: number }[] = [];
+    const dp = gateList(e.dParams);
+    list.forEach((a, i) => {
+      if (!gates.isEnabled(i)) return;
+      for (let j = 0; j < a.data.length; j++) {
+        if ((a.data[j] === 1) !== remove) continue;
+        const cost = Math.abs(dp[i].data[j]);
+        if (cost === 0) continue;
+        cands.push({ i, j, score: Math.abs(la[i].data[j]), cost });
+      }
+    });
+    if (cands.length === 0) break;
+    cands.sort((a, b) => a.score - b.score);
+    let moved = 0;
+    for (const c of cands) {
+      if (moved >= Math.abs(diff) - tol / 2) break;
+      list[c.i].data[c.j] = remove ? 0 : 1;
+      moved += c.cost;
+    }
+    enforce();
+  }
+  return g;
+}
+
+function argmax(a: ArrayLike<number>): number {
+  let b = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[b]) b = i;
+  return b;
+}
+
+/** Teacher hidden states for the student's distillation targets (projection output = stage 'proj'). */
+async function teacherTargets(teacher: Model, wave: Float32Array, keep: number[]): Promise<Float32Array[]> {
+  const stages = new Map<string, Float32Array>();
+  const hidden = keep.filter((k) => k >= 0);
+  await teacher.extract(wave, {
+    layers: hidden.length ? hidden : [0],
+    capture: (stage, data) => { if (stage === 'proj' || stage.startsWith('hidden.')) stages.set(stage, data); },
+  });
+  return keep.map((k) => stages.get(k === -1 ? 'proj' : `hidden.${k}`)!);
+}
+
+export async function prune(o: PruneOptions): Promise<PruneResult> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  validate(o);
+  const ckptPath = join(o.out, 'checkpoint.safetensors');
+  if (o.resume) {
+    if (!existsSync(ckptPath)) fail('E_IO', `${o.out}: nothing to resume (no checkpoint.safetensors); run without --resume`);
+  } else if (existsSync(o.out)) {
+    fail('E_IO', `${o.out} exists; choose another --out, remove it, or pass --resume to continue its run`);
+  }
+
+  // teacher, data, student
+  const files = await openModelFiles(o.teacher);
+  const cfg = parseConfig(files.config, o.teacher);
+  checkTensors(cfg, files.tensors, files.source);
+  const teacher = await buildModel(files.config, files.tensors, files.source, files.notes, { threads: o.threads });
+  const rt: TrainingRuntime = await trainingRuntime(o.threads);
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.on('SIGINT', onSigint);
+  try {
+    const data = await loadAudioFolder(o.data, { minSamples: receptiveField(cfg) });
+    const crop = Math.max(receptiveField(cfg), Math.round(o.cropSeconds * 16000));
+    const perBatch = Math.max(1, Math.round(o.batchSeconds / o.cropSeconds));
+    log(`prune: teacher ${o.teacher} (${cfg.modelType}, ${countParams(cfg, files.tensors).toLocaleString('en-US')} params), ` +
+      `${data.train.length} training clips (${data.seconds.toFixed(0)} s), ${data.valid.length} held out; ${o.mode} mode, ${o.steps} steps, target sparsity ${o.targetSparsity}`);
+    const student = Student.create(files.config, files.tensors, rt.exec, rt.mem);
+    const n0 = countParams(cfg, files.tensors), macs0 = countMacs(cfg, 16000).total;
+    const consts = sizeConstants(cfg, new Set(files.tensors.keys()), posConvParams(files.tensors));
+    const gateRng = new Rng(o.seed), dataRng = new Rng(o.seed ^ 0x9e3779b9);
+    const gates = new Gates(cfg, o.units, gateRng);
+    const keep = o.mode === 'full' ? distillLayers(cfg.numLayers) : [];
+    const D = cfg.hidden;
+
+    // distillation heads (full mode): [projection head, encoder head], each W [D][D] identity, b [D] zero
+    const heads = o.mode === 'full' ? 2 : 0;
+    const headFloats = heads * (D * D + D);
+    const headPtr = rt.mem.allocWeights(Math.max(1, headFloats)), headGrad = rt.mem.allocWeights(Math.max(1, headFloats));
+    const headM = rt.mem.allocWeights(Math.max(1, headFloats)), headV = rt.mem.allocWeights(Math.max(1, headFloats));
+    {
+      const h = rt.mem.f32(headPtr, headFloats);
+      h.fill(0);
+      for (let k = 0; k < heads; k++) for (let d = 0; d < D; d++) h[k * (D * D + D) + d * D + d] = 1;
+    }
+    const headW = (k: number) => headPtr + k * (D * D + D) * 4, headB = (k: number) => headW(k) + D * D * 4;
+    const headGW = (k: number) => headGrad + k * (D * D + D) * 4, headGB = (k: number) => headGW(k) + D * D * 4;
+    // student Adam moments over its flat parameter region
+    const flat = student.flat;
+    const sM = rt.mem.allocWeights(flat.size), sV = rt.mem.allocWeights(flat.size);
+    rt.mem.f32(sM, flat.size).fill(0);
+    rt.mem.f32(sV, flat.size).fill(0);
+    rt.mem.f32(headM, Math.max(1, headFloats)).fill(0);
+    rt.mem.f32(headV, Math.max(1, headFloats)).fill(0);
+    const gateLists = gateList(gates.logAlpha);
+    const gateAdam = gateLists.map((g) => new SmallAdam(g.data.length));
+    const lambda = new Float64Array(4); // λ1, λ2 (params), λ3, λ4 (MACs)
+    const lambdaAdam = new SmallAdam(4);
+    const history: LogEntry[] = [];
+    let step = 0;
+
+    if (o.resume) {
+      const st = parseSafetensors(new Uint8Array(await readFile(ckptPath)), ckptPath);
+      const meta = JSON.parse(st.metadata.state ?? '{}');
+      const need = (n: string) => toFloat32(st.tensors.get(n) ?? fail('E_FORMAT', `${ckptPath}: checkpoint lacks ${n}`), n);
+      const f64 = (n: string) => { const t = st.tensors.get(n) ?? fail('E_FORMAT', `${ckptPath}: checkpoint lacks ${n}`); return new Float64Array(t.data.slice().buffer); };
+      if (meta.mode !== o.mode || meta.teacherParams !== n0 || meta.flat !== flat.size) {
+        fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (mode ${meta.mode}, teacher ${meta.teacherParams} params); use the same --teacher and --mode`);
+      }
+      rt.mem.f32(flat.ptr, flat.size).set(need('student'));
+      rt.mem.f32(sM, flat.size).set(need('student.m'));
+      rt.mem.f32(sV, flat.size).set(need('student.v'));
+      if (headFloats) {
+        rt.mem.f32(headPtr, headFloats).set(need('heads'));
+        rt.mem.f32(headM, headFloats).set(need('heads.m'));
+        rt.mem.f32(headV, headFloats).set(need('heads.v'));
+      }
+      gateLists.forEach((g, i) => {
+        g.data.set(need(`gates.${g.name}`));
+        gateAdam[i].m.set(f64(`gates.m.${g.name}`));
+        gateAdam[i].v.set(f64(`gates.v.${g.name}`));
+      });
+      lambda.set(f64('lambda'));
+      lambdaAdam.m.set(f64('lambda.m'));
+      lambdaAdam.v.set(f64('lambda.v'));
+      step = meta.step;
+      gateRng.state = meta.gateRng;
+      dataRng.state = meta.dataRng;
+      history.push(...(meta.history ?? []));
+      log(`prune: resumed from ${ckptPath} at step ${step}`);
+    } else {
+      await mkdir(o.out, { recursive: true });
+    }
+
+    const saveCheckpoint = async () => {
+      const t: TensorTable = { tensors: new Map(), metadata: {} };
+      const put = (n: string, a: Float32Array) => t.tensors.set(n, fromFloat32(a, [a.length]));
+      const put64 = (n: string, a: Float64Array) => t.tensors.set(n, { dtype: 'F64', shape: [a.length], data: new Uint8Array(a.slice().buffer) });
+      put('student', rt.mem.f32(flat.ptr, flat.size));
+      put('student.m', rt.mem.f32(sM, flat.size));
+      put('student.v', rt.mem.f32(sV, flat.size));
+      if (headFloats) {
+        put('heads', rt.mem.f32(headPtr, headFloats));
+        put('heads.m', rt.mem.f32(headM, headFloats));
+        put('heads.v', rt.mem.f32(headV, headFloats));
+      }
+      gateLists.forEach((g, i) => {
+        put(`gates.${g.name}`, g.data);
+        put64(`gates.m.${g.name}`, gateAdam[i].m);
+        put64(`gates.v.${g.name}`, gateAdam[i].v);
+      });
+      put64('lambda', lambda);
+      put64('lambda.m', lambdaAdam.m);
+      put64('lambda.v', lambdaAdam.v);
+      t.metadata.state = JSON.stringify({ step, mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state, history });
+      await writeFileAtomic(ckptPath, serializeSafetensors(t));
+      await writeFileAtomic(join(o.out, 'train-log.json'), new TextEncoder().encode(JSON.stringify({ options: publicOptions(o), history }, null, 1)));
+    };
+
+    const lossOfCrop = async (wave: Float32Array, z: GateArrays, dz: GateArrays | null, scale: number) => {
+      let loss = 0, l1 = 0, cos = 0;
+      if (o.mode === 'full') {
+        const targets = await teacherTargets(teacher, wave, keep);
+        const fwd = student.forward(wave, z, keep);
+        const T = fwd.frames;
+        const dHidden: Float32Array[] = [];
+        fwd.hidden.forEach((h, i) => {
+          const k = keep[i] === -1 ? 0 : 1;
+          // head: y = h·Wᵀ + b, through the kernels
+          const hx = scratch(rt, 'hx', T * D), hy = scratch(rt, 'hy', T * D), dy = scratch(rt, 'dy', T * D), dx = scratch(rt, 'dx', T * D);
+          rt.mem.f32(hx, T * D).set(h);
+          student.ops.linearForward(T, D, D, hx, D, headW(k), headB(k), hy, D);
+          const y = rt.mem.f32(hy, T * D).slice();
+          const g = new Float32Array(T * D);
+          const r = distillLoss(y, targets[i], T, D, dz ? g : undefined, { scale: scale / keep.length });
+          loss += r.loss / keep.length;
+          l1 += r.l1 / keep.length;
+          cos += r.cos / keep.length;
+          if (dz) {
+            rt.mem.f32(dy, T * D).set(g);
+            student.ops.linearBackward(T, D, D, hx, D, headW(k), dy, D, dx, D, headGW(k), headGB(k));
+            dHidden.push(rt.mem.f32(dx, T * D).slice());
+          }
+        });
+        if (dz) student.backward(dHidden, dz);
+      } else {
+        // layer-wise: the front (conv + projection) against the teacher's projection output, each layer against
+        // the teacher's output of that layer given the teacher's input of that layer
+        const L = cfg.numLayers;
+        const targets = await teacherTargets(teacher, wave, [-1, ...Array.from({ length: L + 1 }, (_, i) => i)]);
+        const T = targets[0].length / D;
+        const parts = L + 1;
+        const proj = student.forwardFront(wave, z);
+        const gp = new Float32Array(T * D);
+        const r0 = distillLoss(proj, targets[0], T, D, dz ? gp : undefined, { scale: scale / parts });
+        if (dz) student.backwardFront(gp, dz);
+        loss += r0.loss / parts; l1 += r0.l1 / parts; cos += r0.cos / parts;
+        const rel = student.relativeBias(T);
+        for (let l = 0; l < L; l++) {
+          const y = student.forwardLayer(l, targets[l + 1], z, rel);
+          const g = new Float32Array(T * D);
+          const r = distillLoss(y, targets[l + 2], T, D, dz ? g : undefined, { scale: scale / parts });
+          if (dz) student.backwardLayer(l, g, dz);
+          loss += r.loss / parts; l1 += r.l1 / parts; cos += r.cos / parts;
+        }
+      }
+      return { loss, l1, cos };
+    };
+
+    const valid = validationCrops(data.valid, crop);
+    const validLoss = async () => {
+      const z = gates.deterministic();
+      let s = 0;
+      for (const w of valid) s += (await lossOfCrop(w, z, null, 1)).loss;
+      return s / valid.length;
+    };
+
+    const target = (s: number) => o.targetSparsity * Math.min(1, s / Math.max(1, Math.round(o.steps * o.sparsityWarmup)));
+    const targetM = (s: number) => (o.targetMacs ?? 0) * Math.min(1, s / Math.max(1, Math.round(o.steps * o.sparsityWarmup)));
+    let stepsThisRun = 0;
+    const t0 = performance.now();
+    while (step < o.steps) {
+      const ts = performance.now();
+      const lrf = lrFactor(step, o.steps, o.lrWarmup);
+      student.zeroGrad();
+      rt.mem.f32(headGrad, Math.max(1, headFloats)).fill(0);
+      gates.zeroGrad();
+      const z = gates.sample(gateRng);
+      const dz = gateArrays(cfg, 0);
+      const batch = sampleBatch(data.train, crop, perBatch, dataRng);
+      let loss = 0, l1 = 0, cos = 0;
+      for (const wave of batch) {
+        const r = await lossOfCrop(wave, z, dz, 1 / batch.length);
+        loss += r.loss / batch.length; l1 += r.l1 / batch.length; cos += r.cos / batch.length;
+      }
+      // Lagrangian on the expected size
+      const probs = gates.probs();
+      const e = expectedSize(cfg, probs, consts);
+      const sHat = 1 - e.params / n0, t = target(step);
+      const dProb = gateArrays(cfg, 0);
+      const dS = lambda[0] + 2 * lambda[1] * (sHat - t); // ∂Lreg/∂ŝ
+      gateList(dProb).forEach((g, i) => { const dp = gateList(e.dParams)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] = -dS * dp[j] / n0; });
+      const lamGrad = [sHat - t, (sHat - t) ** 2, 0, 0];
+      let reg = lambda[0] * (sHat - t) + lambda[1] * (sHat - t) ** 2;
+      if (o.targetMacs !== undefined) {
+        const mHat = 1 - e.macs / macs0, tm = targetM(step);
+        const dM = lambda[2] + 2 * lambda[3] * (mHat - tm);
+        gateList(dProb).forEach((g, i) => { const dm = gateList(e.dMacs)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] += -dM * dm[j] / macs0; });
+        lamGrad[2] = mHat - tm;
+        lamGrad[3] = (mHat - tm) ** 2;
+        reg += lambda[2] * (mHat - tm) + lambda[3] * (mHat - tm) ** 2;
+      }
+      gates.backward(dz, dProb);
+      // optimiser steps (Adam step counter is 1-based)
+      const n = step + 1;
+      student.ops.adamw(flat.size, flat.ptr, flat.grad, sM, sV, n, o.lr * lrf, 0.9, 0.98, 1e-6, 0);
+      if (headFloats) student.ops.adamw(headFloats, headPtr, headGrad, headM, headV, n, o.lr * lrf, 0.9, 0.98, 1e-6, 0);
+      gateLists.forEach((g, i) => { if (gates.isEnabled(i)) gateAdam[i].step(g.data, gateList(gates.grad)[i].data, n, o.gateLr * lrf); });
+      lambdaAdam.step(lambda, lamGrad, n, o.lambdaLr * lrf, -1);
+      step++;
+      stepsThisRun++;
+      const sec = (performance.now() - ts) / 1000;
+      const entry: LogEntry = { step, loss: loss + reg, l1, cos, expected_sparsity: sHat, target: t, lambda: Array.from(lambda), lr: o.lr * lrf, seconds_per_step: sec };
+      if (o.validEvery > 0 && (step % o.validEvery === 0 || step === o.steps)) entry.valid_loss = await validLoss();
+      history.push(entry);
+      if (step % o.logEvery === 0 || step === o.steps || step === 1) {
+        const avg = (performance.now() - t0) / 1000 / stepsThisRun;
+        const eta = avg * (o.steps - step);
+        log(`step ${step}/${o.steps}  loss ${entry.loss.toFixed(4)} (l1 ${l1.toFixed(4)}, cos ${cos.toFixed(4)})  ` +
+          `sparsity ${sHat.toFixed(3)} → ${t.toFixed(3)}  λ ${lambda[0].toFixed(3)}/${lambda[1].toFixed(3)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}` +
+          (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
+      }
+      if (step % o.checkpointEvery === 0) await saveCheckpoint();
+      await new Promise((r) => setImmediate(r)); // let Ctrl-C be seen
+      if (interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter)) {
+        await saveCheckpoint();
+        log(`prune: stopped at step ${step}; checkpoint saved in ${ckptPath} (continue with --resume)`);
+        return { out: o.out, params: 0, teacherParams: n0, sparsity: 0, macs: 0, teacherMacs: macs0, steps: step, interrupted: true };
+      }
+    }
+    await saveCheckpoint();
+
+    // final structure → compaction
+    const finalZ = finalGates(cfg, gates, consts, (1 - o.targetSparsity) * n0, n0);
+    const masks = gatesToMasks(cfg, finalZ);
+    const c = compact(files.config, student.tensors(), masks, { exactLastConv: false, allowInexact: true });
+    let outTensors = c.tensors;
+    const pcfg = parseConfig(c.config);
+    if (o.finalSteps > 0) {
+      outTensors = await finalDistill(c.config, c.tensors, teacher, data, crop, perBatch, o, dataRng, log);
+    }
+    const params = countParams(pcfg, outTensors), macs = countMacs(pcfg, 16000).total;
+    await writeModelFolder(o.out, c.config, outTensors, files.source);
+    log(`prune: wrote ${o.out}: ${params.toLocaleString('en-US')} params (${(100 * (1 - params / n0)).toFixed(1)}% fewer than the teacher's ` +
+      `${n0.toLocaleString('en-US')}), ${(macs / 1e9).toFixed(3)} GMACs per second of audio (${(100 * (1 - macs / macs0)).toFixed(1)}% fewer)`);
+    return { out: o.out, params, teacherParams: n0, sparsity: 1 - params / n0, macs, teacherMacs: macs0, steps: step, interrupted: false };
+  } finally {
+    process.off('SIGINT', onSigint);
+    teacher.dispose();
+    rt.dispose();
+  }
+}
+
+/** Distil the compacted model without gates (hidden states at the same layers, same loss). */
+async function finalDistill(config: Record<string, unknown>, tensors: Map<string, RawTensor>, teacher: Model, data: AudioSet, crop: number, perBatch: number,
+  o: PruneOptions, rng: Rng, log: (s: string) => void): Promise<Map<string, RawTensor>> {
+  const rt = await trainingRuntime(o.threads);
+  try {
+    const student = Student.create(config, tensors, rt.exec, rt.mem);
+    const cfg = student.config, D = cfg.hidden;
+    const keep = distillLayers(cfg.numLayers).filter((k) => k >= 0).concat([-1]).sort((a, b) => a - b);
+    const flat = student.flat;
+    const m = rt.mem.allocWeights(flat.size), v = rt.mem.allocWeights(flat.size);
+    rt.mem.f32(m, flat.size).fill(0);
+    rt.mem.f32(v, flat.size).fill(0);
+    const ones = gateArrays(cfg, 1), dz = gateArrays(cfg, 0);
+    const t0 = performance.now();
+    for (let s = 0; s < o.finalSteps; s++) {
+      student.zeroGrad();
+      let loss = 0;
+      const batch = sampleBatch(data.train, crop, perBatch, rng);
+      for (const wave of batch) {
+        const targets = await teacherTargets(teacher, wave, keep);
+        const fwd = student.forward(wave, ones, keep);
+        const T = fwd.frames;
+        const dH = fwd.hidden.map((h, i) => {
+          const g = new Float32Array(T * D);
+          loss += distillLoss(h, targets[i], T, D, g, { scale: 1 / (keep.length * batch.length) }).loss / (keep.length * batch.length);
+          return g;
+        });
+        student.backward(dH, dz);
+      }
+      student.ops.adamw(flat.size, flat.ptr, flat.grad, m, v, s + 1, o.lr * 0.5 * lrFactor(s, o.finalSteps, o.lrWarmup), 0.9, 0.98, 1e-6, 0);
+      if ((s + 1) % o.logEvery === 0 || s + 1 === o.finalSteps) {
+        log(`final distillation ${s + 1}/${o.finalSteps}  loss ${loss.toFixed(4)}  ${((performance.now() - t0) / 1000 / (s + 1)).toFixed(2)} s/step`);
+      }
+    }
+    return student.tensors();
+  } finally {
+    rt.dispose();
+  }
+}
+
+/** config.json + model.safetensors into `out` (which holds the checkpoint and log), each written atomically. */
+async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string): Promise<void> {
+  const cleaned = { ...config };
+  for (const k of Object.keys(cleaned)) if (k.startsWith('slimwav_digest')) delete cleaned[k];
+  cleaned.slimwav_pruned_from = source;
+  const f32 = new Map<string, RawTensor>();
+  for (const [k, t] of tensors) f32.set(k, t.dtype === 'F32' ? t : fromFloat32(toFloat32(t, k), t.shape));
+  // validate before writing anything: the result must load
+  checkTensors(parseConfig(cleaned, 'pruned config'), f32, 'pruned model');
+  await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors({ tensors: f32, metadata: { format: 'pt' } }));
+  await writeFileAtomic(join(out, 'config.json'), new TextEncoder().encode(JSON.stringify(cleaned, null, 2) + '\n'));
+}
+
+function scratch(rt: TrainingRuntime, name: string, floats: number): number {
+  const key = `${name}`;
+  const m = SCRATCH.get(rt) ?? new Map<string, { ptr: number; n: number }>();
+  SCRATCH.set(rt, m);
+  const b = m.get(key);
+  if (b && b.n >= floats) return b.ptr;
+  const ptr = rt.mem.allocWeights(floats);
+  m.set(key, { ptr, n: floats });
+  return ptr;
+}
+const SCRATCH = new WeakMap<TrainingRuntime, Map<string, { ptr: number; n: number }>>();
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+function publicOptions(o: PruneOptions): Record<string, unknown> {
+  const { log, stopAfter, ...rest } = o;
+  void log; void stopAfter;
+  return rest;
+}
+
+function validate(o: PruneOptions): void {
+  const bad = (m: string): never => fail('E_ARGS', m);
+  if (!(o.targetSparsity > 0 && o.targetSparsity < 1)) bad(`--target-sparsity must be between 0 and 1 (exclusive), found ${o.targetSparsity}`);
+  if (o.targetMacs !== undefined && !(o.targetMacs > 0 && o.targetMacs < 1)) bad(`--target-macs must be between 0 and 1 (exclusive), found ${o.targetMacs}`);
+  if (!(Number.isInteger(o.steps) && o.steps >= 1)) bad(`--steps must be a positive whole number, found ${o.steps}`);
+  if (!(Number.isInteger(o.finalSteps) && o.finalSteps >= 0)) bad(`--final-steps must be a whole number ≥ 0, found ${o.finalSteps}`);
+  if (o.mode !== 'full' && o.mode !== 'layerwise') bad(`--mode must be full or layerwise, found "${o.mode}"`);
+  if (!(o.cropSeconds > 0) || !(o.batchSeconds >= o.cropSeconds)) bad('--crop-seconds must be > 0 and --batch-seconds at least as long');
+  if (o.units.length === 0) bad('--units is empty');
+  for (const u of o.units) if (!UNIT_KINDS.includes(u)) bad(`unknown unit kind "${u}" in --units; choose from ${UNIT_KINDS.join(', ')}`);
+  void SlimwavError;
+}
