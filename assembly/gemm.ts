@@ -18,7 +18,10 @@
 // last 1..3 columns with scalar dot products.
 // GELU without accumulate runs as a pass over each finished panel's column strip (gelu_cols); with accumulate it
 // must come before the add to C, so it runs per vector in the tile epilogue.
-// Measured (Node 20 / V8 11.3, AMD Zen 4, one core, bench/kernels.ts): see the numbers at f32_gemm_packed.
+// Measured (Node 20 / V8 11.3, AMD Zen 4 (EPYC), one core, bench/kernels.ts) on 499×768×768, 499×3072×768 and
+// 499×768×3072: plain 39–40 GFLOP/s (5×8; 4×8 gave 37, 6×8 28: spills), relaxed 52–55 GFLOP/s (6×8, ~90% of the
+// FMA peak; 5×8 gave 52, the strided-A 6×8 47). The direct-A tiles this replaced ran 34 (plain) and 44 (relaxed).
+// A k-unrolled tile measured much slower (binaryen nests the unrolled multiply-adds and V8 then spills).
 
 import { load_lanes, store_lanes } from './simd';
 import { gelu4 } from './math';
@@ -66,7 +69,7 @@ export function f32_pack_b(N: i32, K: i32, W: usize, Bp: usize): void {
 // --- packed A ---------------------------------------------------------------------------------------------------
 
 /** Rows of the main packed-A tile (see the header). */
-const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
+export const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
 
 /**
  * Pack `rows` rows of A (row stride lda4 bytes, K columns) for the _pa tiles: row tile t (rows MR·t ..) at
@@ -114,7 +117,7 @@ function pack_a(rows: i32, K: i32, a: usize, lda4: usize, dst: usize): void {
 
 /** The packed-A tile of mr (1..MR) rows. */
 // @ts-ignore: decorator
-@inline function tile_pa(mr: i32, K: i32, ap: usize, b: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
+@inline export function tile_pa(mr: i32, K: i32, ap: usize, b: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
   if (mr >= 6) f32_gemm_6x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
   else if (mr == 5) f32_gemm_5x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
   else if (mr == 4) f32_gemm_4x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
@@ -125,7 +128,7 @@ function pack_a(rows: i32, K: i32, a: usize, lda4: usize, dst: usize): void {
 
 /** The main tile, called from its own site so that it stays a function of its own (binaryen inlines single-call functions). */
 // @ts-ignore: decorator
-@inline function tile_pa_main(K: i32, ap: usize, b: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
+@inline export function tile_pa_main(K: i32, ap: usize, b: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
   if (MR == 6) f32_gemm_6x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
   else f32_gemm_5x8_pa(K, ap, b, c, ldc4, bias, nv, flags);
 }
@@ -177,9 +180,7 @@ function dot_col(K: i32, a: usize, b: usize, bs: usize, c: usize, bias: usize, f
 
 // --- kernels ----------------------------------------------------------------------------------------------------
 
-/**
- * C (+)= act(A·B + bias) with B packed by f32_pack_b. Measured (bench/kernels.ts, single thread): see the header.
- */
+/** C (+)= act(A·B + bias) with B packed by f32_pack_b (see the header). */
 export function f32_gemm_packed(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32,
                                 bias: usize, act: i32, accumulate: i32): void {
   assert(M >= 0 && N >= 0 && K >= 0, 'f32_gemm_packed: negative size');

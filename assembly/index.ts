@@ -7,7 +7,7 @@ export { f32_layernorm, f32_groupnorm_time } from './norm';
 export { f32_gelu, f32_exp, f32_erf } from './act';
 export { f32_transpose, f32_copy2d, f32_fill } from './copy';
 export { HEAP_BASE } from './meta';
-export { f32_peak_madd } from './peak';
+export { f32_peak_madd, f32_peak_madd_acc } from './peak';
 export { f32_softmax_rows, f32_softmax_rows_backward, f32_attn_logits, f32_attn_logits_backward, f32_gelu_backward,
   f32_layernorm_backward, f32_groupnorm_time_backward, f32_colsum, f32_colsum_mul, f32_mul_cols, f32_mul_cols_add,
   f32_add, f32_axpy, f32_dot, f32_adamw, f32_col2im_add, f32_pack_rows } from './train';

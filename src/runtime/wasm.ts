@@ -72,6 +72,8 @@ export interface KernelExports {
   f32_attention_scratch_floats(T: number): number;
   /** f32x4 multiply-add peak probe (mul+add, or FMA in the relaxed builds): iters × 96 flops in registers (benchmarks only) */
   f32_peak_madd(iters: number): number;
+  /** The same with independent accumulators (a GEMM tile's pattern; the mul+add throughput), benchmarks only */
+  f32_peak_madd_acc(iters: number): number;
   /** First byte the host may allocate from. */
   HEAP_BASE: WebAssembly.Global;
   // --- training kernels (assembly/train.ts; the pruner's ops in src/prune/ops.ts) ---

@@ -4,6 +4,8 @@ import * as ref from '../ref/kernels.js';
 import type { Kernels } from '../../src/runtime/wasm.js';
 
 const TOL = 1e-5;
+/** Scratch bound in floats (~440 KB) that no T may exceed: the online softmax holds one block of scores at a time. */
+const SCRATCH_MAX = 110_000;
 
 interface Case {
   T: number; dq: number; dv: number; i0: number; i1: number;
@@ -23,7 +25,7 @@ function check(k: Kernels, c: Case, variant: string): void {
   const gate = c.gate ? ref.randomArray(c.T, r, 0, 2) : null;
 
   const nS = k.exports.f32_attention_scratch_floats(c.T);
-  assert.ok(nS >= c.T && nS <= 128 * (c.T + 3), `scratch floats ${nS} for T=${c.T} must be O(T)`);
+  assert.ok(nS > 0 && nS <= SCRATCH_MAX, `scratch floats ${nS} for T=${c.T} must stay under ${SCRATCH_MAX}`);
   const S = ar.alloc(nS + 4);
   ar.f32(S + 4 * nS, 4).fill(77);
   const Q = ref.put(ar, q), Kt = ref.put(ar, kt), V = ref.put(ar, vv), O = ref.put(ar, o0);
@@ -55,6 +57,21 @@ exportsSuite('attention kernels are functions in both builds', async () => {
   }
 });
 exportsSuite.run();
+
+// ---
+
+const scratch = suite('f32_attention_scratch_floats');
+scratch('independent of T once T fills a block (10 minutes of audio needs what 10 s needs), smaller below', async () => {
+  const ks = await ref.kernels();
+  for (const v of ref.VARIANTS) {
+    const n = (T: number) => ks[v].exports.f32_attention_scratch_floats(T);
+    assert.is(n(499), n(1499), v);
+    assert.is(n(30000), n(499), v);
+    assert.ok(n(499) <= SCRATCH_MAX, `${v}: ${n(499)} floats`);
+    assert.ok(n(1) > 0 && n(1) <= n(17) && n(17) <= n(499), v);
+  }
+});
+scratch.run();
 
 // ---
 
@@ -90,7 +107,7 @@ attn('dq = 0: uniform average of V (plus the bias)', async () => {
     check(ks[v], { T: 17, dq: 0, dv: 3, i0: 0, i1: 17, relb: true, gate: true, scale: 0.125, spread: 1, seed: 951 }, v);
   }
 });
-attn('value heads wider than the dense-copy limit (dv = 80) and dense V (ldv = dv) take the direct path', async () => {
+attn('wide value heads (dv = 80, 65) and dense V (ldv = dv)', async () => {
   const ks = await ref.kernels();
   for (const v of ref.VARIANTS) {
     check(ks[v], { T: 23, dq: 80, dv: 80, i0: 0, i1: 23, relb: true, gate: false, scale: 0.1, spread: 1, seed: 961 }, v);
@@ -102,6 +119,24 @@ attn('a long sequence (T = 300, D = 64) as in 6 s of audio', async () => {
   const ks = await ref.kernels();
   for (const v of ref.VARIANTS) {
     check(ks[v], { T: 300, dq: 64, dv: 64, i0: 0, i1: 300, relb: true, gate: true, scale: 0.125, spread: 1, seed: 990 }, v);
+  }
+});
+attn('several query and key blocks (64 × 128), row ranges cut inside blocks and panels', async () => {
+  const ks = await ref.kernels();
+  for (const v of ref.VARIANTS) {
+    check(ks[v], { T: 700, dq: 64, dv: 64, i0: 5, i1: 603, relb: true, gate: true, scale: 0.125, spread: 1, seed: 1001 }, v);
+    check(ks[v], { T: 257, dq: 33, dv: 17, i0: 0, i1: 257, relb: true, gate: false, scale: 0.2, spread: 2, seed: 1002 }, v);
+    // the last rows of a long input: keys far behind the diagonal, the bias window's far end
+    check(ks[v], { T: 2000, dq: 16, dv: 8, i0: 1990, i1: 2000, relb: true, gate: true, scale: 0.3, spread: 1, seed: 1003 }, v);
+    check(ks[v], { T: 2000, dq: 16, dv: 8, i0: 0, i1: 3, relb: true, gate: true, scale: 0.3, spread: 1, seed: 1004 }, v);
+  }
+});
+attn('head widths above the 128-wide chunks: dq accumulates over chunks, dv runs the head per chunk', async () => {
+  const ks = await ref.kernels();
+  for (const v of ref.VARIANTS) {
+    check(ks[v], { T: 150, dq: 200, dv: 150, i0: 0, i1: 150, relb: true, gate: true, scale: 0.07, spread: 1, seed: 1101 }, v);
+    check(ks[v], { T: 40, dq: 129, dv: 257, i0: 3, i1: 39, relb: false, gate: false, scale: 0.09, spread: 1, seed: 1102 }, v);
+    check(ks[v], { T: 40, dq: 0, dv: 130, i0: 0, i1: 40, relb: true, gate: false, scale: 0.09, spread: 1, seed: 1103 }, v);
   }
 });
 attn.run();
