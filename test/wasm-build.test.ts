@@ -115,13 +115,13 @@ simd('hot kernels of the release build use f32x4 multiply and add', async () => 
     assert.ok(code.includes('f32x4.mul') && code.includes('f32x4.add'), `${k}: not vectorised`);
   }
 });
-simd('the gemm k loops are the 4×8 f32x4 tile: broadcast A, 8 vector multiply-adds per step', async () => {
+simd('the gemm k loops are MR×8 f32x4 tiles (MR ≥ 4): broadcast A, 2·MR vector multiply-adds per step', async () => {
   const text = await disassemble();
   for (const k of ['f32_gemm_packed', 'f32_gemm']) {
     // a loop (not the epilogue's GELU) holding the tile: A broadcasts, 2 B vector loads, 8 mul + 8 add
     const tile = loops(reach(text, k)).find(l => count(l, 'v128.load32_splat') >= 4 && count(l, 'f32x4.mul') >= 8 &&
       count(l, 'f32x4.add') >= 8 && (l.match(/v128\.load(?![0-9_])/g) ?? []).length >= 2 && !l.includes('f32x4.div'));
-    assert.ok(tile, `${k}: no vectorised 4×8 tile loop`);
+    assert.ok(tile, `${k}: no vectorised MR×8 tile loop`);
   }
 });
 simd('relaxed builds multiply-add with f32x4.relaxed_madd (GEMM tiles included), plain builds never use it', async () => {
