@@ -12,8 +12,9 @@
 // arithmetic. MR = 6 in the relaxed builds (12 FMA accumulators + 2 B vectors + 1 broadcast = 15 of V8's 15
 // allocatable xmm registers) and 4 in the plain builds (mul + add needs a temporary; 5 and 6 rows spill). The row
 // tail uses the tile of its size; the last panel is computed 8 wide (its padding is zero) and stored only where
-// valid. Without a workspace (a shared memory with more instances than slots) the strided-A tiles run instead:
-// the same arithmetic in the same order, so the results are identical, only slower.
+// valid. For narrow products (N ≤ 40, where packing costs more than it saves) and without a workspace (a shared
+// memory with more instances than slots) the strided-A tiles run instead: the same arithmetic in the same order,
+// so the results are identical.
 // f32_gemm (row-major B, used by attention) runs the strided-A tiles, 8 then 4 columns wide, then finishes the
 // last 1..3 columns with scalar dot products.
 // GELU without accumulate runs as a pass over each finished panel's column strip (gelu_cols); with accumulate it
@@ -67,6 +68,14 @@ export function f32_pack_b(N: i32, K: i32, W: usize, Bp: usize): void {
 }
 
 // --- packed A ---------------------------------------------------------------------------------------------------
+
+/**
+ * Fewest 8-column panels for which packing A pays: packing costs about one vector operation per element of A,
+ * the tiles about N/4 (FMA) per element, so for narrow products the strided-A tiles win. Measured crossover:
+ * N = 32 strided-A faster (40 vs 39 GFLOP/s relaxed), N = 48 packed faster (45 vs 42).
+ */
+// @ts-ignore: decorator
+@inline const PACK_MIN_PANELS = 6;
 
 /** Rows of the main packed-A tile (see the header). */
 export const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
@@ -196,7 +205,7 @@ export function f32_gemm_packed(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: 
   const ws = workspace();
   // rows per block: as many row tiles as the workspace holds (each K·32 bytes), at most 512 rows
   const tiles = <i32>min(<usize>(512 / MR), <usize>WS_SLOT_BYTES / max(panel, 32));
-  if (ws == 0 || tiles == 0) {
+  if (ws == 0 || tiles == 0 || np < PACK_MIN_PANELS) {
     gemm_unpacked(M, N, K, A, lda4, Bp, 32, C, ldc4, bias, flags, post);
     return;
   }

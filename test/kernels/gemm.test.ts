@@ -57,12 +57,17 @@ function check(k: Kernels, c: Case, variant: string): void {
 const Ms = [1, 2, 3, 4, 5, 7, 8, 17];
 const Ns = [1, 3, 4, 5, 7, 8, 9, 12, 16, 17, 24];
 const Ks = [0, 1, 3, 4, 5, 8, 17, 64];
+// f32_gemm_packed packs A only from 6 panels (N > 40) on: rows 1..13 cover every packed tile height (5×8 / 6×8
+// main tiles and each 1..5-row tail) and a second tile of each
+const MsPacked = [1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13, 37];
+const NsPacked = [41, 48, 49, 55, 64];
+const KsPacked = [0, 1, 3, 4, 5, 7, 17, 64];
 
 /** The XNNPACK-style edge matrix; flags and strides rotate through every combination across the shapes. */
-function matrix(rowMajorB: boolean): Case[] {
+function matrix(rowMajorB: boolean, ms = Ms, ns = Ns, ks = Ks, seed0 = 0): Case[] {
   const cases: Case[] = [];
-  let i = 0;
-  for (const M of Ms) for (const N of Ns) for (const K of Ks) {
+  let i = seed0;
+  for (const M of ms) for (const N of ns) for (const K of ks) {
     const f = i++;
     const strided = f % 3 === 1;
     cases.push({
@@ -116,6 +121,21 @@ const packed = suite('f32_gemm_packed');
 packed('edge matrix M × N × K (incl. K = 0), strided A and C, bias / GELU / accumulate', async () => {
   const ks = await ref.kernels();
   for (const v of ref.VARIANTS) for (const c of matrix(false)) check(ks[v], c, v);
+});
+packed('packed-A path (N > 40): every tile height and tail, K edges incl. 0, strided A and C, all flags', async () => {
+  const ks = await ref.kernels();
+  for (const v of ref.VARIANTS) for (const c of matrix(false, MsPacked, NsPacked, KsPacked, 20000)) check(ks[v], c, v);
+});
+packed('packed-A path across row blocks: long K (few rows per workspace block), overlapping rows, GELU pass', async () => {
+  const ks = await ref.kernels();
+  for (const v of ref.VARIANTS) {
+    check(ks[v], { M: 61, N: 50, K: 3000, lda: 3001, ldc: 53, bias: true, act: 1, accumulate: false, seed: 21 }, v);
+    check(ks[v], { M: 29, N: 47, K: 6000, lda: 6000, ldc: 47, bias: true, act: 0, accumulate: true, seed: 22 }, v);
+    check(ks[v], { M: 700, N: 45, K: 10, lda: 5, ldc: 45, bias: true, act: 1, accumulate: false, seed: 23 }, v);
+    check(ks[v], { M: 1100, N: 43, K: 3, lda: 2, ldc: 44, bias: false, act: 1, accumulate: true, seed: 24 }, v);
+    // K so long that not one packed row tile fits the workspace: the strided-A tiles take over
+    check(ks[v], { M: 7, N: 41, K: 9000, lda: 9000, ldc: 41, bias: true, act: 0, accumulate: false, seed: 25 }, v);
+  }
 });
 packed('every flag combination on a ragged shape', async () => {
   const ks = await ref.kernels();
@@ -189,7 +209,7 @@ workspace('shared memory: 20 instances over one memory (more than the 16 workspa
     const ks: Kernels[] = [first];
     for (let i = 0; i < 19; i++) ks.push(await instantiateKernels(variant, memory)); // more instances than slots (16)
     const ar = ref.arena(first);
-    const M = 37, N = 21, K = 300;
+    const M = 37, N = 53, K = 300; // N > 40: the packed-A path where a workspace slot exists
     const r = ref.rng(77);
     const A = ref.put(ar, ref.randomArray(M * K, r)), W = ref.put(ar, ref.randomArray(N * K, r));
     const bias = ref.put(ar, ref.randomArray(N, r));
