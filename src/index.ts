@@ -17,3 +17,4 @@ export type { KeepMasks, CompactOptions, CompactResult } from './prune/compact.j
 export type { ErrorCode } from './errors.js';
 export type { LayerSelection } from './layers.js';
 export { readAudioFile, decodeAudio } from './format/audio.js';
+export { exportOnnx, exportOnnxFile } from './onnx/index.js';

@@ -108,7 +108,7 @@ export class Rng {
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** Initial mean drop rate per unit kind (docs/pruner.md): whole structures 0.01, fine-grained units 0.05. */
-export const INIT_DROP: Record<UnitKind, number> = { conv: 0.01, head: 0.01, attn: 0.01, ffnblock: 0.01, ffn: 0.05, qk: 0.05, v: 0.05 };
+export const INIT_DROP: Record<UnitKind, number> = { conv: 0.01, head: 0.01, attn: 0.01, ffnblock: 0.01, ffn: 0.01, qk: 0.01, v: 0.01 };
 
 /**
  * The learnable gates of a model: log α per unit for the enabled kinds; disabled kinds (and units that must stay,

@@ -148,34 +148,62 @@ export function finalGates(cfg: ModelConfig, gates: Gates, consts: SizeConstants
     }
   };
   enforce();
-  const tol = 0.005 * n0;
-  for (let round = 0; round < 50; round++) {
-    const e = expectedSize(cfg, g, consts);
+  // walk units in order of log α (lowest first when removing, highest first when adding) until the count crosses
+  // the target, then keep whichever side of it is closer; far from the target, move in batches sized by the
+  // size model's per-unit cost, recomputing the exact count between batches
+  const units: { i: number; j: number; la: number }[] = [];
+  list.forEach((a, i) => {
+    if (!gates.isEnabled(i)) return;
+    for (let j = 0; j < a.data.length; j++) units.push({ i, j, la: la[i].data[j] });
+  });
+  units.sort((a, b) => a.la - b.la);
+  const size = () => expectedSize(cfg, g, consts);
+  let e = size();
+  let single = false;
+  const stuck = new Set<string>();
+  for (let round = 0; round < 100000; round++) {
     const diff = e.params - targetParams;
-    if (Math.abs(diff) <= tol) break;
-    // candidates: enabled units whose flip moves the count the right way, nearest the threshold first
+    if (diff === 0) break;
     const remove = diff > 0;
-    const cands: { i: number; j: number; score: number; cost: number }[] = [];
     const dp = gateList(e.dParams);
-    list.forEach((a, i) => {
-      if (!gates.isEnabled(i)) return;
-      for (let j = 0; j < a.data.length; j++) {
-        if ((a.data[j] === 1) !== remove) continue;
-        const cost = Math.abs(dp[i].data[j]);
-        if (cost === 0) continue;
-        cands.push({ i, j, score: Math.abs(la[i].data[j]), cost });
-      }
+    // units whose flip moves the count toward the target without overshooting it by more than the gap
+    const order = (remove ? units : [...units].reverse()).filter((u) => {
+      const c = Math.abs(dp[u.i].data[u.j]);
+      return (list[u.i].data[u.j] === 1) === remove && c !== 0 && c < 2 * Math.abs(diff) && !stuck.has(`${u.i}:${u.j}`);
     });
-    if (cands.length === 0) break;
-    cands.sort((a, b) => a.score - b.score);
+    if (order.length === 0) break;
+    // far from the target: a batch whose estimated cost is up to half the gap; near it: one unit at a time
+    const batch: typeof order = [];
     let moved = 0;
-    for (const c of cands) {
-      if (moved >= Math.abs(diff) - tol / 2) break;
-      list[c.i].data[c.j] = remove ? 0 : 1;
-      moved += c.cost;
+    for (const u of order) {
+      if (batch.length > 0 && (single || moved + Math.abs(dp[u.i].data[u.j]) > Math.abs(diff) / 2)) break;
+      batch.push(u);
+      moved += Math.abs(dp[u.i].data[u.j]);
     }
+    for (const u of batch) list[u.i].data[u.j] = remove ? 0 : 1;
     enforce();
+    const next = size();
+    const nd = next.params - targetParams;
+    if (next.params === e.params) {
+      for (const u of batch) stuck.add(`${u.i}:${u.j}`); // a structural minimum put it back
+      continue;
+    }
+    if (nd !== 0 && Math.sign(nd) !== Math.sign(diff)) {
+      // crossed the target: keep the closer side; then finish one unit at a time
+      if (Math.abs(nd) >= Math.abs(diff)) {
+        for (const u of batch) list[u.i].data[u.j] = remove ? 1 : 0;
+        enforce();
+        if (batch.length === 1) stuck.add(`${batch[0].i}:${batch[0].j}`);
+        single = true;
+        continue;
+      }
+      e = next;
+      single = true;
+      continue;
+    }
+    e = next;
   }
+  void n0;
   return g;
 }
 
@@ -351,9 +379,9 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
         const r0 = distillLoss(proj, targets[0], T, D, dz ? gp : undefined, { scale: scale / parts });
         if (dz) student.backwardFront(gp, dz);
         loss += r0.loss / parts; l1 += r0.l1 / parts; cos += r0.cos / parts;
-        const rel = student.relativeBias(T);
         for (let l = 0; l < L; l++) {
-          const y = student.forwardLayer(l, targets[l + 1], z, rel);
+          // WavLM: each layer uses the student's own rel_attn_embed, which so receives gradients
+          const y = student.forwardLayer(l, targets[l + 1], z);
           const g = new Float32Array(T * D);
           const r = distillLoss(y, targets[l + 2], T, D, dz ? g : undefined, { scale: scale / parts });
           if (dz) student.backwardLayer(l, g, dz);
@@ -439,14 +467,15 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
     // final structure → compaction
     const finalZ = finalGates(cfg, gates, consts, (1 - o.targetSparsity) * n0, n0);
     const masks = gatesToMasks(cfg, finalZ);
+    log(`prune: final structure has ${expectedSize(cfg, finalZ, consts).params.toLocaleString('en-US')} params (target ${Math.round((1 - o.targetSparsity) * n0).toLocaleString('en-US')})`);
     const c = compact(files.config, student.tensors(), masks, { exactLastConv: false, allowInexact: true });
     let outTensors = c.tensors;
     const pcfg = parseConfig(c.config);
     if (o.finalSteps > 0) {
       outTensors = await finalDistill(c.config, c.tensors, teacher, data, crop, perBatch, o, dataRng, log);
     }
-    const params = countParams(pcfg, outTensors), macs = countMacs(pcfg, 16000).total;
-    await writeModelFolder(o.out, c.config, outTensors, files.source);
+    const written = await writeModelFolder(o.out, c.config, outTensors, files.source, files.tensors.has('encoder.pos_conv_embed.conv.weight_g'));
+    const params = countParams(pcfg, written), macs = countMacs(pcfg, 16000).total;
     log(`prune: wrote ${o.out}: ${params.toLocaleString('en-US')} params (${(100 * (1 - params / n0)).toFixed(1)}% fewer than the teacher's ` +
       `${n0.toLocaleString('en-US')}), ${(macs / 1e9).toFixed(3)} GMACs per second of audio (${(100 * (1 - macs / macs0)).toFixed(1)}% fewer)`);
     return { out: o.out, params, teacherParams: n0, sparsity: 1 - params / n0, macs, teacherMacs: macs0, steps: step, interrupted: false };
@@ -498,16 +527,31 @@ async function finalDistill(config: Record<string, unknown>, tensors: Map<string
 }
 
 /** config.json + model.safetensors into `out` (which holds the checkpoint and log), each written atomically. */
-async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string): Promise<void> {
+async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, unfoldWeightNorm: boolean): Promise<Map<string, RawTensor>> {
   const cleaned = { ...config };
   for (const k of Object.keys(cleaned)) if (k.startsWith('slimwav_digest')) delete cleaned[k];
   cleaned.slimwav_pruned_from = source;
   const f32 = new Map<string, RawTensor>();
   for (const [k, t] of tensors) f32.set(k, t.dtype === 'F32' ? t : fromFloat32(toFloat32(t, k), t.shape));
+  if (unfoldWeightNorm) {
+    // the student trains the positional conv as one folded weight; write it back in the teacher's weight-norm
+    // spelling (g = ‖W[:,:,k]‖, v = W, so g·v/‖v‖ = W) so the output has the teacher's tensors and parameter count
+    const name = 'encoder.pos_conv_embed.conv.weight';
+    const w = f32.get(name);
+    if (w) {
+      const W = toFloat32(w, name), [co, ci, kw] = w.shape;
+      const g = new Float64Array(kw);
+      for (let i = 0; i < co * ci; i++) for (let k = 0; k < kw; k++) g[k] += W[i * kw + k] ** 2;
+      f32.delete(name);
+      f32.set('encoder.pos_conv_embed.conv.weight_g', fromFloat32(Float32Array.from(g, Math.sqrt), [1, 1, kw]));
+      f32.set('encoder.pos_conv_embed.conv.weight_v', fromFloat32(W, [co, ci, kw]));
+    }
+  }
   // validate before writing anything: the result must load
   checkTensors(parseConfig(cleaned, 'pruned config'), f32, 'pruned model');
   await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors({ tensors: f32, metadata: { format: 'pt' } }));
   await writeFileAtomic(join(out, 'config.json'), new TextEncoder().encode(JSON.stringify(cleaned, null, 2) + '\n'));
+  return f32;
 }
 
 function scratch(rt: TrainingRuntime, name: string, floats: number): number {
