@@ -269,7 +269,7 @@ for (const name of FIX) {
       // backward composition: the chain of layer-wise backwards = the full backward
       st.zeroGrad();
       const gLw = gateValues(cfg, 0);
-      let d = dH[L + 1].slice();
+      let d: Float32Array = dH[L + 1].slice();
       for (let l = L - 1; l >= 0; l--) {
         d = st.backwardLayer(l, d, gLw);
         for (let i = 0; i < d.length; i++) d[i] += dH[l + 1][i];
