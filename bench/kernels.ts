@@ -4,7 +4,7 @@
  * For each build: the multiply-add peak of this machine measured in registers through the build's own madd
  * (f32_peak_madd: dependent chains, the reference; f32_peak_madd_acc: independent accumulators, a GEMM tile's
  * pattern), then every kernel checked against the plain-loop reference (test/ref/kernels.ts) before it is timed
- * (best of N runs), with GFLOP/s and the fraction of the build's peak. ★ marks the GEMM shapes with targets
+ * (best of N runs, in CPU time), with GFLOP/s and the fraction of the build's peak. ★ marks the GEMM shapes with targets
  * (≥ 85% of the mul+add peak with release, ≥ 80% of the FMA peak with relaxed). Attention is one head, D = 64,
  * WavLM bias and gate, Q/K/V strided in a fused [T][3C] buffer, at T = 499 (10 s of audio), 1499 (30 s) and
  * 30000 (600 s).
@@ -18,16 +18,20 @@ const opt = (name: string) => { const i = argv.indexOf(`--${name}`); return i >=
 const variants = (opt('variants') ?? 'release,relaxed').split(',') as KernelVariant[];
 const LONG = !argv.includes('--no-long');
 
-/** Best time of repeated runs: at least `minMs` in total and `minRuns` runs (the minimum is the least noisy). */
+/**
+ * Best time (ms) of repeated runs, at least `minMs` in total and `minRuns` runs. Each run is timed by this
+ * process's CPU time, not the wall clock: on a shared machine the time slices other processes take are then not
+ * counted (on an idle machine the two agree; the kernels are single-threaded). The minimum is the least noisy.
+ */
 function best(f: () => void, minMs = 400, minRuns = 5): number {
   f();
   let t = Infinity, total = 0, n = 0;
   while (total < minMs || n < minRuns) {
-    const t0 = performance.now();
+    const c0 = process.cpuUsage(), t0 = performance.now();
     f();
-    const dt = performance.now() - t0;
-    t = Math.min(t, dt);
-    total += dt;
+    const c = process.cpuUsage(c0);
+    t = Math.min(t, (c.user + c.system) / 1000);
+    total += performance.now() - t0;
     n++;
   }
   return t;
