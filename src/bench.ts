@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
 import { fail } from './errors.js';
 import { buildModel } from './model.js';
 import { parseConfig } from './arch/config.js';
@@ -30,15 +31,14 @@ function modelsDir(): string {
   return fail('E_IO', 'cannot find the bundled models/ folder; run the bench from a clone of slimwav');
 }
 
-function best(fn: () => void, iterations: number, warmup = 1): number {
-  for (let i = 0; i < warmup; i++) fn();
-  let t = Infinity;
-  for (let i = 0; i < iterations; i++) {
-    const t0 = performance.now();
-    fn();
-    t = Math.min(t, performance.now() - t0);
-  }
-  return t;
+/** tinybench: `warmup` untimed runs, then `iterations` timed ones; the minimum (ms) is the least noisy estimate. */
+async function best(fn: () => void, iterations: number, warmup = 1): Promise<number> {
+  const bench = new Bench({ iterations, warmupIterations: warmup, time: 0, warmupTime: 0 });
+  bench.add('task', fn);
+  await bench.run();
+  const r = bench.tasks[0].result as unknown as { latency?: { min: number }; error?: Error };
+  if (!r.latency) throw r.error ?? new Error('benchmark task failed');
+  return r.latency.min;
 }
 
 /** f32x4 peak of one build, in registers: GFLOP/s of one core. */
@@ -46,7 +46,7 @@ async function measurePeak(variant: KernelVariant): Promise<number> {
   const k = await instantiateKernels(variant);
   const ex = k.exports as unknown as { f32_peak_madd(n: number): number };
   const iters = 10_000_000;
-  const ms = best(() => ex.f32_peak_madd(iters), 5);
+  const ms = await best(() => void ex.f32_peak_madd(iters), 5);
   return (iters * 96) / (ms / 1000) / 1e9;
 }
 
@@ -67,7 +67,7 @@ async function measureGemm(variant: KernelVariant): Promise<{ shape: string; gfl
     for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37);
     for (let i = 0; i < w.length; i++) w[i] = Math.cos(i * 0.11) / 30;
     x.f32_pack_b(N, K, W, Bp);
-    const ms = best(() => x.f32_gemm_packed(M, N, K, A, K, Bp, C, N, 0, 0, 0), 15, 2);
+    const ms = await best(() => x.f32_gemm_packed(M, N, K, A, K, Bp, C, N, 0, 0, 0), 15, 2);
     out.push({ shape, gflops: (2 * M * N * K) / (ms / 1000) / 1e9 });
   }
   return out;
@@ -200,7 +200,7 @@ export async function bench(argv: string[]): Promise<void> {
     for (const b of builds) {
       for (const threads of threadList) {
         const model = await buildModel(m.config, m.tensors, m.name, [], { threads, simd: b.simd });
-        const ms = best(() => void model.extract(pcm, { layers: 'last' }), iterations);
+        const ms = await best(() => void model.extract(pcm, { layers: 'last' }), iterations);
         model.dispose();
         ours.set(`${m.name}/${b.name}/${threads}`, ms);
         rows.push({
