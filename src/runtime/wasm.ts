@@ -74,7 +74,10 @@ export interface KernelExports {
   f32_peak_madd(iters: number): number;
   /** The same with independent accumulators (a GEMM tile's pattern; the mul+add throughput), benchmarks only */
   f32_peak_madd_acc(iters: number): number;
-  /** First byte the host may allocate from. */
+  /**
+   * First byte the host may allocate from: above the static data and the GEMM workspace slots (assembly/workspace.ts;
+   * 1 MB in the private builds, 32 × 1 MB reserved in the shared builds, touched only as instances claim them).
+   */
   HEAP_BASE: WebAssembly.Global;
   // --- training kernels (assembly/train.ts; the pruner's ops in src/prune/ops.ts) ---
   /** X[m][·] ← softmax(X[m][·]) in place, max-subtracted. */
@@ -121,7 +124,10 @@ export interface Kernels {
   /** the compiled module, so worker threads can instantiate the same code over the same (shared) memory */
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  /** First free byte (16-byte aligned) above the module's static data. */
+  /**
+   * First free byte (16-byte aligned) above the module's static data and workspace. Every instance over one memory
+   * (worker threads) must be of the same build, so that they agree on where the workspace ends.
+   */
   heapBase: number;
 }
 
