@@ -10,7 +10,7 @@ import { checkTensors, countMacs, countParams } from './arch/tensors.js';
 import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
-import { instantiateKernels, bestVariant, enableRelaxedSimd, type KernelVariant } from './runtime/wasm.js';
+import { instantiateKernels, bestVariant, enableRelaxedSimd, nodeReady, type KernelVariant } from './runtime/wasm.js';
 import { ThreadPool, threadSupport, defaultThreads } from './runtime/threads.js';
 import { resolveLayers, type LayerSelection } from './layers.js';
 
@@ -123,6 +123,7 @@ export async function buildModel(
       threads = 1;
     }
   }
+  await nodeReady(); // old Node: node:v8 (for relaxed SIMD's flag) is still loading
   const variant = chooseVariant(opts, threads > 1);
   const kernels = await instantiateKernels(variant);
   const pool = threads > 1 ? await ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : null;

@@ -4,7 +4,7 @@
 //   (b) a page that is not cross-origin isolated: one thread and the one-line warning that says why
 //   (c) the main thread of an isolated page: one thread and the warning to use a Worker
 // Set SLIMWAV_BROWSER_DEBUG=1 to print each case's result.
-// Skipped, with the reason printed, where /usr/bin/chromium is absent.
+// Skipped, with the reason printed, where /usr/bin/chromium is absent (SLIMWAV_CHROMIUM=/nowhere shows it).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer, type StaticServer } from './browser/server.js';
 import { NOT_ISOLATED_WARNING, MAIN_THREAD_WARNING } from '../src/runtime/threads.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.SLIMWAV_CHROMIUM || '/usr/bin/chromium'; // override only to test the skip
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 interface CaseResult {

@@ -10,11 +10,21 @@ export function isNode(): boolean {
   return typeof process !== 'undefined' && !!process.versions?.node;
 }
 
-/** A Node built-in loaded synchronously (process.getBuiltinModule, Node >= 20.16), or null elsewhere. */
-function nodeBuiltin<T>(name: string): T | null {
+const getBuiltin = isNode() ? (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule : undefined;
+/** Node before 20.16 has no process.getBuiltinModule: node:v8 is then imported as this module loads (see nodeReady). */
+let v8Module: typeof import('node:v8') | null = null;
+const v8Loading: Promise<void> = isNode() && typeof getBuiltin !== 'function'
+  ? import('node:v8').then((m) => { v8Module = m; }, () => undefined)
+  : Promise.resolve();
+
+/** Resolves once the Node built-ins enableRelaxedSimd() needs are loaded (at once on Node >= 20.16 and off Node). */
+export function nodeReady(): Promise<void> {
+  return v8Loading;
+}
+
+function nodeV8(): typeof import('node:v8') | null {
   if (!isNode()) return null;
-  const get = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  return typeof get === 'function' ? (get(name) as T) : null;
+  return typeof getBuiltin === 'function' ? (getBuiltin('node:v8') as typeof import('node:v8')) : v8Module;
 }
 
 /**
@@ -186,7 +196,7 @@ export function enableRelaxedSimd(): boolean {
   if (relaxedSimdSupported()) return true;
   if (typeof process !== 'undefined' && process.versions?.node) {
     try {
-      nodeBuiltin<typeof import('node:v8')>('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      nodeV8()?.setFlagsFromString('--experimental-wasm-relaxed-simd');
     } catch {
       // not a V8 that knows the flag: relaxed SIMD stays unavailable
     }
@@ -266,6 +276,7 @@ export async function instantiateKernels(variant: KernelVariant = 'release', mem
   if (!(variant in FILES)) {
     throw new SlimwavError('E_WASM', `unknown kernel variant '${variant}' (expected one of ${KERNEL_VARIANTS.join(', ')})`);
   }
+  await nodeReady();
   if (!simdSupported()) {
     throw new SlimwavError('E_WASM', 'this JavaScript engine does not support WebAssembly SIMD (v128); slimwav needs it');
   }
