@@ -1,8 +1,8 @@
 /**
  * File reading and writing with every failure turned into one E_IO line that names the path.
  * Writes are atomic (temp file + rename) so that a failed command never leaves a partial output behind.
+ * node:fs is imported on first use, so modules that import this one (safetensors.ts) still load in browsers.
  */
-import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { SlimwavError, fail } from '../errors.js';
 
 /** Why an fs call failed, in words, from its errno code. */
@@ -24,6 +24,7 @@ function reason(err: unknown): string {
 /** The whole file as a plain Uint8Array (not a Node Buffer). */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
   try {
+    const { readFile } = await import('node:fs/promises');
     const b = await readFile(path);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (err) {
@@ -37,6 +38,7 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
+  const { writeFile, rename, unlink } = await import('node:fs/promises');
   try {
     await writeFile(tmp, bytes);
     await rename(tmp, path);

@@ -7,12 +7,16 @@
  * shared Float64Array, each worker's sequence number is bumped and notified, and the caller waits until every
  * worker has published that sequence number as done. No message passing, no allocation per step.
  *
- * The worker body is plain JavaScript in a string (eval worker), so the same code runs under tsx, from dist/,
- * and later from a Blob URL in browsers.
+ * The worker body is plain JavaScript in a string: an eval worker under Node (tsx and dist/ alike), a Web Worker
+ * from a Blob URL in browsers. Both get the same data ({module, memory, ctrl, cmds, index, names, capacity}) and
+ * run the same loop; only the first lines (how the data arrives, how a message goes back) differ.
+ *
+ * Browsers: shared memory needs a cross-origin isolated page (COOP same-origin + COEP require-corp), and the
+ * calling thread blocks in Atomics.wait, which a page's main thread may not do; so threads are used in browsers
+ * only inside a Web Worker of an isolated page. threadSupport() says which case applies and why not.
  */
-import { Worker } from 'node:worker_threads';
 import { fail } from '../errors.js';
-import type { KernelExports } from './wasm.js';
+import { isNode, type KernelExports } from './wasm.js';
 
 /** Kernels a command may name, by index (the worker resolves the same list). */
 export const KERNELS = [
@@ -30,9 +34,8 @@ const CMD_CAPACITY = 16384; // float64 slots per worker
 // control block per worker (Int32): [seq, done, error, spare]
 const SEQ = 0, DONE = 1, ERR = 2;
 
-const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, ctrl, cmds, index, names, capacity } = workerData;
+// The loop every worker runs once it has its data; `post` sends a message back to the pool.
+const WORKER_LOOP = `
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('kernel assertion failed'); } } });
 const fns = names.map((n) => inst.exports[n]);
 const c = new Int32Array(ctrl);
@@ -40,7 +43,7 @@ const q = new Float64Array(cmds);
 const base = index * 4;
 const args = [];
 let seen = 0;
-parentPort.postMessage({ ready: true });
+post({ ready: true });
 for (;;) {
   Atomics.wait(c, base, seen);
   const seq = Atomics.load(c, base);
@@ -58,33 +61,106 @@ for (;;) {
     }
   } catch (e) {
     Atomics.store(c, base + 2, 1);
-    parentPort.postMessage({ error: String((e && e.message) || e) });
+    post({ error: String((e && e.message) || e) });
   }
   Atomics.store(c, base + 1, seq);
   Atomics.notify(c, base + 1);
 }
 `;
 
+const NODE_WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { module, memory, ctrl, cmds, index, names, capacity } = workerData;
+const post = (m) => parentPort.postMessage(m);
+${WORKER_LOOP}`;
+
+const BROWSER_WORKER_SOURCE = `
+self.onmessage = (e) => {
+  self.onmessage = null;
+  const { module, memory, ctrl, cmds, index, names, capacity } = e.data;
+  const post = (m) => self.postMessage(m);
+  ${WORKER_LOOP}
+};
+`;
+
+/** What a worker looks like to the pool, whichever host made it. */
+interface PoolWorker {
+  terminate(): void;
+}
+
+/** The one-line reasons threads are off in a browser. */
+export const NOT_ISOLATED_WARNING = 'slimwav: running single-threaded: this page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp to enable threads)';
+export const MAIN_THREAD_WARNING = 'slimwav: running single-threaded: a page\'s main thread may not block in Atomics.wait (load slimwav inside a Web Worker to enable threads)';
+
+/** Whether worker threads can run here: null if yes, else the one-line reason (see the warnings above). */
+export function threadSupport(): string | null {
+  if (isNode()) return null;
+  const g = globalThis as unknown as { crossOriginIsolated?: boolean; document?: unknown; SharedArrayBuffer?: unknown; Worker?: unknown };
+  if (g.crossOriginIsolated !== true || typeof g.SharedArrayBuffer !== 'function') return NOT_ISOLATED_WARNING;
+  if (typeof g.document !== 'undefined') return MAIN_THREAD_WARNING;
+  if (typeof g.Worker !== 'function') return 'slimwav: running single-threaded: this worker cannot start nested Web Workers';
+  return null;
+}
+
+/** Threads to use when the caller does not say: the machine's cores. */
+export async function defaultThreads(): Promise<number> {
+  if (isNode()) {
+    const os = await import('node:os');
+    return os.availableParallelism();
+  }
+  const n = (globalThis as unknown as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return Number.isInteger(n) && n! >= 1 ? Math.min(n!, 256) : 1;
+}
+
+type WorkerData = { module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; cmds: SharedArrayBuffer; index: number; names: readonly string[]; capacity: number };
+
+/** Start one worker; resolves once it is listening, reports its error messages to onError. */
+async function startWorker(data: WorkerData, onError: (msg: string) => void, started: PoolWorker[]): Promise<void> {
+  if (isNode()) {
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(NODE_WORKER_SOURCE, { eval: true, workerData: data });
+    started.push(w);
+    await new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', (e) => reject(e));
+    });
+    w.on('message', (m: { error?: string }) => { if (m.error) onError(m.error); });
+    w.unref();
+    return;
+  }
+  const url = URL.createObjectURL(new Blob([BROWSER_WORKER_SOURCE], { type: 'text/javascript' }));
+  const w = new Worker(url);
+  started.push(w);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      w.onmessage = () => resolve();
+      w.onerror = (e) => { e.preventDefault(); reject(new Error(e.message || 'worker failed to start')); };
+      w.postMessage(data);
+    });
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+  w.onmessage = (e: MessageEvent<{ error?: string }>) => { if (e.data?.error) onError(e.data.error); };
+}
+
 export class ThreadPool {
   /** threads including the caller */
   readonly size: number;
-  private readonly workers: Worker[];
+  private readonly workers: PoolWorker[];
   private readonly ctrl: Int32Array;
   private readonly cmds: Float64Array;
   private readonly local: KernelExports;
   private seq = 0;
-  private lastError = '';
+  /** the last error message a worker posted (arrives asynchronously) */
+  private readonly errors: { last: string };
 
-  private constructor(local: KernelExports, workers: Worker[], ctrl: Int32Array, cmds: Float64Array) {
+  private constructor(local: KernelExports, workers: PoolWorker[], ctrl: Int32Array, cmds: Float64Array, errors: { last: string }) {
     this.local = local;
+    this.errors = errors;
     this.workers = workers;
     this.ctrl = ctrl;
     this.cmds = cmds;
     this.size = workers.length + 1;
-    for (const w of workers) {
-      w.on('message', (m: { error?: string }) => { if (m.error) this.lastError = m.error; });
-      w.unref();
-    }
   }
 
   /** Start `threads − 1` workers over `memory` (which must be shared) running `module`. */
@@ -92,22 +168,19 @@ export class ThreadPool {
     const n = Math.max(0, threads - 1);
     const ctrlBuf = new SharedArrayBuffer(4 * 4 * Math.max(1, n + 1));
     const cmdBuf = new SharedArrayBuffer(8 * CMD_CAPACITY * Math.max(1, n + 1));
-    const workers: Worker[] = [];
+    const workers: PoolWorker[] = [];
+    const errors = { last: '' };
     try {
-      await Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((resolve, reject) => {
-        const w = new Worker(WORKER_SOURCE, {
-          eval: true,
-          workerData: { module, memory, ctrl: ctrlBuf, cmds: cmdBuf, index: i + 1, names: KERNELS, capacity: CMD_CAPACITY },
-        });
-        workers.push(w);
-        w.once('message', () => resolve());
-        w.once('error', (e) => reject(e));
-      })));
+      await Promise.all(Array.from({ length: n }, (_, i) => startWorker(
+        { module, memory, ctrl: ctrlBuf, cmds: cmdBuf, index: i + 1, names: KERNELS, capacity: CMD_CAPACITY },
+        (msg) => { errors.last = msg; },
+        workers,
+      )));
     } catch (err) {
       for (const w of workers) void w.terminate();
       fail('E_WASM', `cannot start worker threads: ${(err as Error).message}`);
     }
-    return new ThreadPool(local, workers, new Int32Array(ctrlBuf), new Float64Array(cmdBuf));
+    return new ThreadPool(local, workers, new Int32Array(ctrlBuf), new Float64Array(cmdBuf), errors);
   }
 
   /** Run list i on thread i (list 0 on the caller) and return when all are done. */
@@ -140,7 +213,7 @@ export class ThreadPool {
       }
       if (Atomics.load(this.ctrl, t * 4 + ERR)) {
         Atomics.store(this.ctrl, t * 4 + ERR, 0);
-        fail('E_TRAP', `a kernel trapped in worker thread ${t}${this.lastError ? ` (${this.lastError})` : ''}; this is a slimwav bug, please report it`);
+        fail('E_TRAP', `a kernel trapped in worker thread ${t}${this.errors.last ? ` (${this.errors.last})` : ''}; this is a slimwav bug, please report it`);
       }
     }
   }

@@ -3,10 +3,29 @@
  * over that memory. No model knowledge here: the kernel ABI is documented in assembly/index.ts and typed in
  * `KernelExports` below. Pointers are byte offsets, sizes and strides are element counts, data is f32.
  */
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { SlimwavError } from '../errors.js';
+
+/** True under Node (not in a browser or a Web Worker). Node-only modules are imported only behind this. */
+export function isNode(): boolean {
+  return typeof process !== 'undefined' && !!process.versions?.node;
+}
+
+const getBuiltin = isNode() ? (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule : undefined;
+/** Node before 20.16 has no process.getBuiltinModule: node:v8 is then imported as this module loads (see nodeReady). */
+let v8Module: typeof import('node:v8') | null = null;
+const v8Loading: Promise<void> = isNode() && typeof getBuiltin !== 'function'
+  ? import('node:v8').then((m) => { v8Module = m; }, () => undefined)
+  : Promise.resolve();
+
+/** Resolves once the Node built-ins enableRelaxedSimd() needs are loaded (at once on Node >= 20.16 and off Node). */
+export function nodeReady(): Promise<void> {
+  return v8Loading;
+}
+
+function nodeV8(): typeof import('node:v8') | null {
+  if (!isNode()) return null;
+  return typeof getBuiltin === 'function' ? (getBuiltin('node:v8') as typeof import('node:v8')) : v8Module;
+}
 
 /**
  * Which build of the kernels. Every build exports the same ABI.
@@ -183,7 +202,7 @@ export function enableRelaxedSimd(): boolean {
   if (relaxedSimdSupported()) return true;
   if (typeof process !== 'undefined' && process.versions?.node) {
     try {
-      setFlagsFromString('--experimental-wasm-relaxed-simd');
+      nodeV8()?.setFlagsFromString('--experimental-wasm-relaxed-simd');
     } catch {
       // not a V8 that knows the flag: relaxed SIMD stays unavailable
     }
@@ -200,19 +219,50 @@ export function bestVariant(shared: boolean): KernelVariant {
   return shared ? 'release-shared' : 'release';
 }
 
-async function readWasm(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
-  // From src/runtime/ (tsx, tests) the build folder is ../../build; from dist/src/runtime/ it is ../../../build.
+/**
+ * Compile a kernel build. Node reads build/<file> from disk; a browser (or Web Worker) fetches it relative to this
+ * module, streaming-compiled where the server sends application/wasm. From src/runtime/ (tsx, tests) the build
+ * folder is ../../build; from dist/src/runtime/ it is ../../../build.
+ */
+async function compileWasm(variant: KernelVariant): Promise<WebAssembly.Module> {
   const tried: string[] = [];
-  for (const rel of ['../../build/', '../../../build/']) {
-    const url = new URL(rel + FILES[variant], import.meta.url);
-    try {
-      return await readFile(url);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      tried.push(fileURLToPath(url));
+  const candidates = ['../../build/', '../../../build/'].map((rel) => new URL(rel + FILES[variant], import.meta.url));
+  if (isNode()) {
+    const { readFile } = await import('node:fs/promises');
+    const { fileURLToPath } = await import('node:url');
+    for (const url of candidates) {
+      try {
+        return await WebAssembly.compile(await readFile(url));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        tried.push(fileURLToPath(url));
+      }
     }
+    throw new SlimwavError('E_WASM', `kernel module ${FILES[variant]} not found (looked at ${tried.join(', ')}); run npm run build`);
   }
-  throw new SlimwavError('E_WASM', `kernel module ${FILES[variant]} not found (looked at ${tried.join(', ')}); run npm run build`);
+  for (const url of candidates) {
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch {
+      tried.push(url.href);
+      continue;
+    }
+    if (!res.ok) {
+      tried.push(`${url.href} (HTTP ${res.status})`);
+      continue;
+    }
+    if (typeof WebAssembly.compileStreaming === 'function' && (res.headers.get('content-type') ?? '').startsWith('application/wasm')) {
+      const copy = res.clone();
+      try {
+        return await WebAssembly.compileStreaming(res);
+      } catch {
+        return WebAssembly.compile(await copy.arrayBuffer());
+      }
+    }
+    return WebAssembly.compile(await res.arrayBuffer());
+  }
+  throw new SlimwavError('E_WASM', `kernel module ${FILES[variant]} could not be fetched (tried ${tried.join(', ')}); serve the package's build/ folder beside dist/`);
 }
 
 /** AssemblyScript strings: UTF-16LE code units, byte length in the u32 just before the pointer. */
@@ -232,14 +282,14 @@ export async function instantiateKernels(variant: KernelVariant = 'release', mem
   if (!(variant in FILES)) {
     throw new SlimwavError('E_WASM', `unknown kernel variant '${variant}' (expected one of ${KERNEL_VARIANTS.join(', ')})`);
   }
+  await nodeReady();
   if (!simdSupported()) {
     throw new SlimwavError('E_WASM', 'this JavaScript engine does not support WebAssembly SIMD (v128); slimwav needs it');
   }
   if (isRelaxedVariant(variant) && !enableRelaxedSimd()) {
     throw new SlimwavError('E_WASM', `kernel variant '${variant}' needs WebAssembly relaxed SIMD, which this engine does not support; use '${variant.replace('relaxed', 'release').replace('release-debug', 'debug')}' (or bestVariant())`);
   }
-  const bytes = await readWasm(variant);
-  const module = await WebAssembly.compile(bytes);
+  const module = await compileWasm(variant);
   const mem = memory ?? new WebAssembly.Memory(isSharedVariant(variant) ? { initial: 1, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 1 });
   const abort = (msg: number, file: number, line: number, col: number): never => {
     const text = readString(mem, msg) || 'abort';

@@ -1,0 +1,68 @@
+/**
+ * slimwav in a browser (or a Web Worker, or anywhere without a file system): load a model from bytes or a URL.
+ * Imports nothing from Node; the kernels are fetched from the package's build/ folder next to dist/.
+ *
+ *   import { loadFromUrl } from 'slimwav/browser';
+ *   const model = await loadFromUrl('/models/my-model/');           // config.json + model.safetensors
+ *   const { layers } = await model.extract(pcm16k, { layers: 'all' });
+ *   model.dispose();
+ *
+ * Threads: used only inside a Web Worker of a cross-origin isolated page (COOP same-origin + COEP require-corp);
+ * elsewhere the model runs on one thread and says why in one console.warn line.
+ */
+import { fail } from './errors.js';
+import { isJsonObject } from './format/json.js';
+import { parseSafetensors } from './format/safetensors.js';
+import { buildModel, Model, type LoadOptions } from './model-core.js';
+
+export { Model } from './model-core.js';
+export type { LoadOptions, ExtractOptions, Features, ModelInfo } from './model-core.js';
+export type { ModelConfig } from './arch/config.js';
+export { SlimwavError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type { LayerSelection } from './layers.js';
+
+export interface ModelBuffers {
+  /** the parsed config.json (Hugging Face wav2vec2 / HuBERT / WavLM config) */
+  config: Record<string, unknown>;
+  /** the model.safetensors file's bytes */
+  weights: ArrayBuffer | Uint8Array;
+  /** a name for error messages (default 'model.safetensors') */
+  name?: string;
+}
+
+/** Build a model from an already-parsed config and the safetensors bytes. */
+export async function loadFromBuffers(buffers: ModelBuffers, opts: LoadOptions = {}): Promise<Model> {
+  if (!buffers || !isJsonObject(buffers.config)) fail('E_ARGS', 'loadFromBuffers() needs { config: <parsed config.json object>, weights: <safetensors bytes> }');
+  const w = buffers.weights;
+  const bytes = w instanceof Uint8Array ? w : w instanceof ArrayBuffer ? new Uint8Array(w) : null;
+  if (!bytes) fail('E_ARGS', `loadFromBuffers(): weights must be an ArrayBuffer or Uint8Array, found ${Object.prototype.toString.call(w)}`);
+  const name = buffers.name ?? 'model.safetensors';
+  const { tensors } = parseSafetensors(bytes, name);
+  return buildModel(buffers.config, tensors, name, [], opts);
+}
+
+/** Fetch `<folderUrl>/config.json` and `<folderUrl>/model.safetensors` and build the model. */
+export async function loadFromUrl(folderUrl: string | URL, opts: LoadOptions = {}): Promise<Model> {
+  const base = new URL(String(folderUrl).replace(/\/?$/, '/'), (globalThis as { location?: { href: string } }).location?.href);
+  const get = async (file: string): Promise<Response> => {
+    const url = new URL(file, base);
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (err) {
+      return fail('E_IO', `${url.href}: cannot fetch: ${(err as Error).message}`);
+    }
+    if (!res.ok) fail('E_IO', `${url.href}: HTTP ${res.status} ${res.statusText}`.trim());
+    return res;
+  };
+  const [cfgRes, wRes] = await Promise.all([get('config.json'), get('model.safetensors')]);
+  let config: unknown;
+  try {
+    config = JSON.parse(await cfgRes.text());
+  } catch (err) {
+    fail('E_FORMAT', `${cfgRes.url}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!isJsonObject(config)) fail('E_FORMAT', `${cfgRes.url}: expected a JSON object`);
+  return loadFromBuffers({ config, weights: await wRes.arrayBuffer(), name: new URL('model.safetensors', base).href }, opts);
+}

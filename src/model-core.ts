@@ -1,0 +1,178 @@
+/**
+ * The public model object: buildModel() validates a parsed config and tensors, packs the weights into WebAssembly
+ * memory once, and returns a Model whose extract() runs the forward pass. Each Model owns its own wasm instance and
+ * memory, so dispose() releases everything it holds. Nothing here touches the file system (load() in model.ts
+ * does), so this module and everything it imports also run in browsers (src/browser.ts).
+ */
+import { fail, SlimwavError } from './errors.js';
+import { parseConfig, receptiveField, type ModelConfig } from './arch/config.js';
+import { checkTensors, countMacs, countParams } from './arch/tensors.js';
+import type { RawTensor } from './format/tensor.js';
+import { Engine, type StageSink } from './runtime/engine.js';
+import { LinearMemory } from './runtime/memory.js';
+import { instantiateKernels, bestVariant, enableRelaxedSimd, nodeReady, type KernelVariant } from './runtime/wasm.js';
+import { ThreadPool, threadSupport, defaultThreads } from './runtime/threads.js';
+import { resolveLayers, type LayerSelection } from './layers.js';
+
+export interface LoadOptions {
+  /** threads running the kernels, the calling one included (default: available cores) */
+  threads?: number;
+  /**
+   * Bytes one conv-stack activation buffer may take before the conv stack runs in chunks of output frames
+   * (default 96 MB: about 15 s of audio for the standard stack in one piece). Lower it to bound memory further.
+   */
+  convMemoryBudget?: number;
+  /**
+   * SIMD flavour: 'auto' (default) uses relaxed SIMD (fused multiply-add) where the engine has it, else plain SIMD128;
+   * 'plain' forces SIMD128 (what every browser runs); 'relaxed' requires relaxed SIMD.
+   */
+  simd?: 'auto' | 'plain' | 'relaxed';
+  /** 'release' (default) or 'debug' (asserts on; for tests) */
+  build?: 'release' | 'debug';
+}
+
+export interface ExtractOptions {
+  /** 'all' = every hidden state 0..L, 'last' = L (default), or indices; HF output_hidden_states numbering */
+  layers?: LayerSelection;
+  /** receives every intermediate stage (conv.i, proj, posconv, hidden.i) as a fresh [rows × cols] array */
+  capture?: StageSink;
+}
+
+export interface Features {
+  /** one [frames × dim] row-major array per requested layer, in the order requested */
+  layers: Float32Array[];
+  /** the hidden-state indices these are */
+  indices: number[];
+  frames: number;
+  dim: number;
+}
+
+export interface ModelInfo {
+  config: ModelConfig;
+  params: number;
+  macsPerSecond: number;
+  source: string;
+  notes: string[];
+  /** the kernel build running this model */
+  kernels: KernelVariant;
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly info: ModelInfo;
+  private engine: Engine | null;
+  private pool: ThreadPool | null;
+
+  /** @internal use load() */
+  constructor(engine: Engine, info: ModelInfo, pool: ThreadPool | null = null) {
+    this.engine = engine;
+    this.pool = pool;
+    this.config = info.config;
+    this.info = info;
+  }
+
+  /** Frames produced for `samples` input samples (0 if too short). */
+  get receptiveField(): number {
+    return receptiveField(this.config);
+  }
+
+  /** Run the model on mono 16 kHz audio. */
+  async extract(pcm16k: Float32Array, opts: ExtractOptions = {}): Promise<Features> {
+    const engine = this.engine;
+    if (!engine) fail('E_ARGS', 'this model was disposed; load it again');
+    if (!(pcm16k instanceof Float32Array)) fail('E_ARGS', `extract() needs a Float32Array of 16 kHz samples, found ${Object.prototype.toString.call(pcm16k)}`);
+    for (let i = 0; i < pcm16k.length; i++) {
+      if (!Number.isFinite(pcm16k[i])) fail('E_AUDIO', `audio sample ${i} is ${pcm16k[i]}; samples must be finite`);
+    }
+    if (pcm16k.length === 0) fail('E_AUDIO', 'audio is empty (0 samples)');
+    const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
+    try {
+      const { frames, layers } = engine.forward(pcm16k, { layers: indices, capture: opts.capture });
+      return { layers, indices, frames, dim: this.config.hidden };
+    } catch (err) {
+      if (err instanceof SlimwavError) throw err;
+      if (err instanceof WebAssembly.RuntimeError) fail('E_TRAP', `a kernel trapped (${err.message}); this is a slimwav bug, please report it`);
+      throw err;
+    }
+  }
+
+  /** Release the WebAssembly memory. The model cannot be used afterwards. */
+  dispose(): void {
+    this.engine = null;
+    this.pool?.terminate();
+    this.pool = null;
+  }
+
+  /** Threads the kernels run on (1 = the calling thread only). */
+  get threads(): number {
+    return this.pool ? this.pool.size : 1;
+  }
+}
+
+/** Validate config against tensors and build the runtime model. */
+export async function buildModel(
+  configJson: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, notes: string[], opts: LoadOptions = {},
+): Promise<Model> {
+  const config = parseConfig(configJson, source);
+  checkTensors(config, tensors, source);
+  let threads = opts.build === 'debug' ? 1 : checkThreads(opts.threads) ?? await defaultThreads();
+  if (threads > 1) {
+    const why = threadSupport(); // browsers: only in a Web Worker of a cross-origin isolated page
+    if (why) {
+      warnOnce(why);
+      threads = 1;
+    }
+  }
+  await nodeReady(); // old Node: node:v8 (for relaxed SIMD's flag) is still loading
+  const variant = chooseVariant(opts, threads > 1);
+  const kernels = await instantiateKernels(variant);
+  const pool = threads > 1 ? await ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : null;
+  const mem = new LinearMemory(kernels.memory, kernels.heapBase);
+  let engine: Engine;
+  try {
+    engine = new Engine(config, tensors, kernels.exports, mem, pool);
+    if (opts.convMemoryBudget !== undefined) {
+      if (!(opts.convMemoryBudget >= 1024)) fail('E_ARGS', `convMemoryBudget must be at least 1024 bytes, found ${opts.convMemoryBudget}`);
+      engine.convBudget = Math.floor(opts.convMemoryBudget / 4);
+    }
+  } catch (err) {
+    pool?.terminate();
+    throw err;
+  }
+  const info: ModelInfo = {
+    config,
+    params: countParams(config, tensors),
+    macsPerSecond: countMacs(config, 16000).total,
+    source,
+    notes,
+    kernels: variant,
+  };
+  return new Model(engine, info, pool);
+}
+
+const warned = new Set<string>();
+/** One console line per reason per realm, not one per model. */
+function warnOnce(line: string): void {
+  if (warned.has(line)) return;
+  warned.add(line);
+  console.warn(line);
+}
+
+function chooseVariant(opts: LoadOptions, shared: boolean): KernelVariant {
+  if (opts.build === 'debug') return 'debug';
+  const simd = opts.simd ?? 'auto';
+  if (simd === 'plain') return shared ? 'release-shared' : 'release';
+  if (simd === 'relaxed') {
+    if (!enableRelaxedSimd()) fail('E_WASM', 'relaxed SIMD was requested but this JavaScript engine does not support it; use simd: "plain" or "auto"');
+    return shared ? 'relaxed-shared' : 'relaxed';
+  }
+  if (simd !== 'auto') fail('E_ARGS', `simd must be "auto", "plain" or "relaxed", found ${JSON.stringify(simd)}`);
+  return bestVariant(shared);
+}
+
+export function checkThreads(t: number | undefined): number | undefined {
+  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 256)) {
+    fail('E_ARGS', `threads must be a whole number from 1 to 256, found ${JSON.stringify(t)}`);
+  }
+  return t;
+}
