@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""SUPERB-style linear probe of a model's hidden states, on voices the teacher never heard.
+
+    /usr/bin/python3 eval/probe.py <model-folder> [--name NAME] [--teacher eval/work/teacher] [--threads 2]
+
+1. Features through slimwav itself (eval/extract.mjs → dist/src/index.js load().extract, every hidden state 0..L),
+   mean-pooled over frames, for probe_train (new renditions of the train voices) and test (held-out voices:
+   languages and variants no training voice uses). Cached in eval/work/features/NAME/ until the model changes.
+2. Probe (SUPERB's featurizer + utterance-level linear downstream): each layer's pooled vector standardised with
+   probe_train statistics, softmax-normalised learned layer weights → weighted sum → linear classifier over the
+   30 words; full-batch Adam, fixed seed and schedule, the same for every model. Trained on probe_train only.
+3. Reports accuracy on the held-out voices; appends one JSON line to eval/work/results.jsonl and prints it.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORK = os.path.join(HERE, 'work')
+DATA = os.path.join(WORK, 'data')
+SPLITS = ('probe_train', 'test')
+EPOCHS, LR, WD = 600, 5e-3, 1e-3
+
+
+def inspect(model):
+    out = subprocess.run(['node', os.path.join(ROOT, 'bin', 'slimwav.js'), 'inspect', model, '--json'],
+                         check=True, stdout=subprocess.PIPE).stdout
+    return json.loads(out)
+
+
+def features(model, name, threads):
+    fdir = os.path.join(WORK, 'features', name)
+    info_p = os.path.join(fdir, 'info.json')
+    src = [os.path.join(model, f) for f in os.listdir(model)] if os.path.isdir(model) else [model]
+    newest = max(os.path.getmtime(p) for p in src)
+    fresh = os.path.exists(info_p) and os.path.getmtime(info_p) > newest and \
+        json.load(open(info_p)).get('model') == os.path.abspath(model) and \
+        all(os.path.exists(os.path.join(fdir, f'{s}.npy')) for s in SPLITS)
+    if not fresh:
+        subprocess.run(['node', os.path.join(HERE, 'extract.mjs'), model, fdir]
+                       + [os.path.join(DATA, f'{s}.npy') for s in SPLITS] + ['--threads', str(threads)], check=True)
+    info = json.load(open(info_p))
+    return {s: np.load(os.path.join(fdir, f'{s}.npy')) for s in SPLITS}, info, fresh
+
+
+def labels(split):
+    return np.array([c['label'] for c in json.load(open(os.path.join(DATA, f'{split}.json')))['clips']])
+
+
+def train_probe(xtr, ytr, xte, yte, layers=None, seed=0):
+    """xtr [N, L+1, D] pooled features. layers: restrict to these indices (None = all, learned weights)."""
+    torch.manual_seed(seed)
+    if layers is not None:
+        xtr, xte = xtr[:, layers], xte[:, layers]
+    mu = xtr.mean(0, keepdims=True)
+    sd = xtr.std(0, keepdims=True) + 1e-5
+    xtr = torch.from_numpy(((xtr - mu) / sd).astype(np.float32))
+    xte = torch.from_numpy(((xte - mu) / sd).astype(np.float32))
+    ytr_t, yte_t = torch.from_numpy(ytr), torch.from_numpy(yte)
+    n_layers, dim, n_cls = xtr.shape[1], xtr.shape[2], int(ytr.max()) + 1
+    w = torch.zeros(n_layers, requires_grad=True)
+    lin = torch.nn.Linear(dim, n_cls)
+    opt = torch.optim.Adam([{'params': [w], 'weight_decay': 0.0},
+                            {'params': lin.parameters(), 'weight_decay': WD}], lr=LR)
+
+    def fwd(x):
+        return lin(torch.einsum('l,nld->nd', torch.softmax(w, 0), x))
+
+    for _ in range(EPOCHS):
+        loss = torch.nn.functional.cross_entropy(fwd(xtr), ytr_t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc_tr = float((fwd(xtr).argmax(1) == ytr_t).float().mean())
+        acc_te = float((fwd(xte).argmax(1) == yte_t).float().mean())
+        wts = torch.softmax(w, 0).numpy()
+    return acc_te, acc_tr, wts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('model')
+    ap.add_argument('--name', help='row name (default: the folder name)')
+    ap.add_argument('--teacher', default=os.path.join(WORK, 'teacher'), help='for the sparsity column')
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--results', default=os.path.join(WORK, 'results.jsonl'))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    name = args.name or os.path.basename(os.path.normpath(args.model))
+    t0 = time.time()
+    feats, info, cached = features(args.model, name, args.threads)
+    t1 = time.time()
+    ytr, yte = labels('probe_train'), labels('test')
+    acc, acc_tr, wts = train_probe(feats['probe_train'], ytr, feats['test'], yte)
+    last = feats['test'].shape[1] - 1
+    acc_last, _, _ = train_probe(feats['probe_train'], ytr, feats['test'], yte, layers=[last])
+    teacher_params = inspect(args.teacher)['params']
+    row = {
+        'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT),
+        'params': info['params'], 'sparsity': round(1 - info['params'] / teacher_params, 4),
+        'macs_per_second': info['macs_per_second'],
+        'probe_acc': round(acc, 4), 'probe_acc_last_layer': round(acc_last, 4), 'probe_train_acc': round(acc_tr, 4),
+        'layer_weights': [round(float(x), 3) for x in wts],
+        'n_train': int(len(ytr)), 'n_test': int(len(yte)),
+        'extract_seconds': None if cached else round(t1 - t0, 1), 'probe_seconds': round(time.time() - t1, 1),
+    }
+    os.makedirs(os.path.dirname(args.results), exist_ok=True)
+    with open(args.results, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+    print(json.dumps(row))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
