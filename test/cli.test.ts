@@ -1,7 +1,6 @@
 // The command line end to end: real files in, .npy out, one-line errors, nothing left behind on failure.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -10,27 +9,12 @@ import { decodeNpy } from '../src/format/npy.js';
 import { encodeWav } from '../src/format/wav.js';
 import { parseSafetensors } from '../src/format/safetensors.js';
 import { FIXTURES, readRefs, closeTo } from './ref/fixtures.js';
+import { slimwav, fails } from './ref/cli.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'slimwav.js');
 const TINY = join(FIXTURES, 'tiny-w2v-group');
 const PRELN = join(FIXTURES, 'tiny-hubert-layer-preln');
 const SPEECH_F32 = join(FIXTURES, 'audio', 'speech16k-f32.wav');
 const work = mkdtempSync(join(tmpdir(), 'slimwav-cli-'));
-
-function slimwav(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** a failure: non-zero exit, exactly one line on stderr (plus usage for argument errors), no stack trace */
-function fails(r: ReturnType<typeof slimwav>, ...words: string[]) {
-  assert.ok(r.code !== 0, `exit code ${r.code}`);
-  const first = r.err.split('\n')[0];
-  assert.match(first, /^slimwav: /);
-  assert.not.match(r.err, /\n\s+at /, 'no stack trace');
-  for (const w of words) assert.ok(first.includes(w), `"${first}" should mention "${w}"`);
-}
 
 const s = suite('cli');
 

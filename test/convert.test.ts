@@ -2,7 +2,6 @@
 // the single-file form carries its config, and every failure is one line that leaves nothing behind.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,9 +11,8 @@ import { convertModel } from '../src/convert.js';
 import { parseSafetensors, serializeSafetensors } from '../src/format/safetensors.js';
 import { fromFloat32, toFloat32, type RawTensor } from '../src/format/tensor.js';
 import { FIXTURES, maxDiff, readRefs } from './ref/fixtures.js';
+import { slimwav, fails } from './ref/cli.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'slimwav.js');
 const TINY = ['tiny-w2v-group', 'tiny-hubert-layer-preln', 'tiny-w2v-layer-postln'];
 const CLIPS = ['sine', 'noise', 'speech'];
 /** f16 storage: max|f16 − f32| of every hidden state relative to max|ref| (measured ≈ 1–2e-3 on these fixtures) */
@@ -37,20 +35,6 @@ async function hiddenStates(path: string, dir: string): Promise<Float32Array[][]
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const readTable = (f: string) => parseSafetensors(new Uint8Array(readFileSync(f)), f);
-
-function slimwav(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** non-zero exit, one `slimwav:` line naming what is wrong (usage may follow argument errors), no stack */
-function fails(r: ReturnType<typeof slimwav>, ...words: string[]) {
-  assert.ok(r.code !== 0, `exit code ${r.code}`);
-  const first = r.err.split('\n')[0];
-  assert.match(first, /^slimwav: /);
-  assert.not.match(r.err, /\n\s+at /, 'no stack trace');
-  for (const w of words) assert.ok(first.includes(w), `"${first}" should mention "${w}"`);
-}
 
 async function rejects(p: Promise<unknown>, code: string, ...words: string[]) {
   try {
