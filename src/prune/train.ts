@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fail, SlimwavError } from '../errors.js';
+import { fail } from '../errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
 import { openModelFiles } from '../format/model-files.js';
@@ -588,5 +588,4 @@ function validate(o: PruneOptions): void {
   if (!(o.cropSeconds > 0) || !(o.batchSeconds >= o.cropSeconds)) bad('--crop-seconds must be > 0 and --batch-seconds at least as long');
   if (o.units.length === 0) bad('--units is empty');
   for (const u of o.units) if (!UNIT_KINDS.includes(u)) bad(`unknown unit kind "${u}" in --units; choose from ${UNIT_KINDS.join(', ')}`);
-  void SlimwavError;
 }

@@ -280,9 +280,9 @@ export class Engine {
     if (cfg.doNormalize) normalizeInPlace(w);
 
     // conv stack, ping-pong between convA and convB (in chunks of output frames for long inputs)
-    let src = at('wave'), cin = 1, tin = wave.length;
+    let src = at('wave'), cin = 1;
     if (this.convChunk > 0) {
-      src = this.convChunked(wave.length, frames);
+      src = this.convChunked(frames);
       cin = cfg.conv[cfg.conv.length - 1].dim;
     } else cfg.conv.forEach((l, i) => {
       const dst = i % 2 === 0 ? at('convA') : at('convB');
@@ -297,9 +297,7 @@ export class Engine {
       snap(`conv.${i}`, dst, Ti, l.dim);
       src = dst;
       cin = l.dim;
-      tin = Ti;
     });
-    void tin;
     if (this.dummy) {
       const v = mem.f32(src, T * cin);
       for (let t = 0; t < T; t++) for (let c = 0; c < cin; c++) v[t * cin + c] *= this.dummy[c];
@@ -366,7 +364,7 @@ export class Engine {
       // attention sub-block
       const attIn = cfg.preLayerNorm ? y : x;
       if (cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, y, D, W.ln1[0], W.ln1[1], cfg.layerNormEps);
-      if (W.qkv && W.out) this.attention(l, L.heads, L.qkDims, L.vDims, W, attIn, T, x);
+      if (W.qkv && W.out) this.attention(L.heads, L.qkDims, L.vDims, W, attIn, T, x);
       else if (W.outBiasOnly) k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.outBiasOnly, 0, 1);
       if (!cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, x, D, W.ln1[0], W.ln1[1], cfg.layerNormEps);
       // feed-forward sub-block
@@ -408,8 +406,8 @@ export class Engine {
    * input: a first pass accumulates them (chunked, combined with Chan's formula in f64), then the normalisation
    * is folded into a scaled copy of the layer-0 weights plus a bias, so the second pass is one fused GEMM + GELU.
    */
-  private convChunked(samples: number, frames: number[]): number {
-    const cfg = this.cfg, k = this.k, mem = this.mem, plan = this.plan!;
+  private convChunked(frames: number[]): number {
+    const cfg = this.cfg, mem = this.mem, plan = this.plan!;
     const at = (n: string) => plan.offsets.get(n)!;
     const T = frames[frames.length - 1], chunk = this.convChunk;
     const l0 = cfg.conv[0], c0 = this.conv[0];
@@ -473,8 +471,6 @@ export class Engine {
         cin = l.dim;
       });
     }
-    void samples;
-    void k;
     return at('convOut');
   }
 
@@ -500,7 +496,7 @@ export class Engine {
   }
 
   /** Ragged multi-head attention of one layer; adds out_proj(heads) into the residual `res`. */
-  private attention(l: number, heads: number[], qk: number[], vd: number[], W: LayerWeights, inp: number, T: number, res: number): void {
+  private attention(heads: number[], qk: number[], vd: number[], W: LayerWeights, inp: number, T: number, res: number): void {
     const cfg = this.cfg, k = this.k, plan = this.plan!, D = cfg.hidden;
     const at = (n: string) => plan.offsets.get(n)!;
     const qkv = at('qkv'), o = at('o');
@@ -535,8 +531,6 @@ export class Engine {
         relb ? relb + h * (2 * T - 1) * 4 : 0, gates ? gates + i * T * 4 : 0, at(`s.${t}`)]);
     }
     this.exec.runLists(lists);
-    void l;
-    void k;
     const out = W.out!;
     this.exec.gemm(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
   }
