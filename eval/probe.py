@@ -9,7 +9,8 @@
 2. Probe (SUPERB's featurizer + utterance-level linear downstream): each layer's pooled vector standardised with
    probe_train statistics, softmax-normalised learned layer weights → weighted sum → linear classifier over the
    30 words; full-batch Adam, fixed seed and schedule, the same for every model. Trained on probe_train only.
-3. Reports accuracy on the held-out voices; appends one JSON line to eval/work/results.jsonl and prints it.
+3. Reports accuracy on the held-out voices; appends one JSON line to eval/work/results.jsonl and prints it, and
+   keeps the per-clip predictions (features/NAME/pred_test.npy) for report.py's paired confidence intervals.
 """
 import argparse
 import json
@@ -82,7 +83,8 @@ def train_probe(xtr, ytr, xte, yte, layers=None, seed=0):
         acc_tr = float((fwd(xtr).argmax(1) == ytr_t).float().mean())
         acc_te = float((fwd(xte).argmax(1) == yte_t).float().mean())
         wts = torch.softmax(w, 0).numpy()
-    return acc_te, acc_tr, wts
+        pred = fwd(xte).argmax(1).numpy()
+    return acc_te, acc_tr, wts, pred
 
 
 def main():
@@ -99,9 +101,11 @@ def main():
     feats, info, cached = features(args.model, name, args.threads)
     t1 = time.time()
     ytr, yte = labels('probe_train'), labels('test')
-    acc, acc_tr, wts = train_probe(feats['probe_train'], ytr, feats['test'], yte)
+    acc, acc_tr, wts, pred = train_probe(feats['probe_train'], ytr, feats['test'], yte)
+    pred_path = os.path.join(WORK, 'features', name, 'pred_test.npy')
+    np.save(pred_path, pred.astype(np.int16))
     last = feats['test'].shape[1] - 1
-    acc_last, _, _ = train_probe(feats['probe_train'], ytr, feats['test'], yte, layers=[last])
+    acc_last, _, _, _ = train_probe(feats['probe_train'], ytr, feats['test'], yte, layers=[last])
     teacher_params = inspect(args.teacher)['params']
     row = {
         'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT),
@@ -109,7 +113,7 @@ def main():
         'macs_per_second': info['macs_per_second'],
         'probe_acc': round(acc, 4), 'probe_acc_last_layer': round(acc_last, 4), 'probe_train_acc': round(acc_tr, 4),
         'layer_weights': [round(float(x), 3) for x in wts],
-        'n_train': int(len(ytr)), 'n_test': int(len(yte)),
+        'n_train': int(len(ytr)), 'n_test': int(len(yte)), 'pred': os.path.relpath(pred_path, ROOT),
         'extract_seconds': None if cached else round(t1 - t0, 1), 'probe_seconds': round(time.time() - t1, 1),
     }
     os.makedirs(os.path.dirname(args.results), exist_ok=True)

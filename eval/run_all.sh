@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole quality table: data → teacher → probes of teacher, magnitude, magnitude + distillation and slimwav's
 # pruned models at 50% and 72% sparsity → eval/results.md. Every step whose output exists is skipped, so the
-# script can be re-run after an interruption (delete a folder under eval/work/ to redo that step).
+# script can be re-run after an interruption (delete a folder under eval/work/ to redo that step; an interrupted
+# slimwav prune continues from its checkpoint).
 #
 #   bash eval/run_all.sh
 #
@@ -13,7 +14,6 @@
 #   MODE=full            slimwav prune --mode (full|layerwise)
 #   DISTILL_STEPS=$((PRUNE_STEPS + FINAL_STEPS))  gate-free distillation steps given to the magnitude model:
 #                        the same amount of distillation the slimwav model got in total
-#   RESUME=0             1: pass --resume to slimwav prune (continue an interrupted run from its checkpoint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -24,8 +24,6 @@ PRUNE_STEPS=${PRUNE_STEPS:-2000}
 FINAL_STEPS=${FINAL_STEPS:-500}
 MODE=${MODE:-full}
 DISTILL_STEPS=${DISTILL_STEPS:-$((PRUNE_STEPS + FINAL_STEPS))}
-RESUME_FLAG=$([ "${RESUME:-0}" = 1 ] && echo --resume || true)
-sw() { node bin/slimwav.js "$@"; }
 say() { printf '\n== %s\n' "$*" >&2; }
 
 [ -f dist/src/index.js ] || { say "building slimwav (npm run build)"; npm run build; }
@@ -46,16 +44,9 @@ say "probe: random-init (the teacher's architecture, untrained: what the probe g
 $PY eval/probe.py $W/random-init --name random-init --threads "$THREADS"
 
 PRUNE=0
-if HELP=$(sw prune --help 2>&1); then PRUNE=1; else
-  say "slimwav prune is not available yet (\`node bin/slimwav.js prune --help\` fails: $(echo "$HELP" | head -1))."
+if node bin/slimwav.js --help 2>&1 | grep -q 'slimwav prune'; then PRUNE=1; else
+  say "slimwav prune is not available yet (\`node bin/slimwav.js --help\` does not list it)."
   say "Only the teacher and the magnitude baselines (at the nominal sparsities) are measured; re-run this script once it exists."
-fi
-# How prune is told to start from a given (already pruned) student for gate-free distillation only.
-STUDENT_FLAG=""
-if [ $PRUNE = 1 ]; then
-  for f in --student --init --from; do
-    if grep -q -- "$f\b" <<<"$HELP"; then STUDENT_FLAG=$f; break; fi
-  done
 fi
 
 for S in $SPARSITIES; do
@@ -64,32 +55,33 @@ for S in $SPARSITIES; do
   if [ $PRUNE = 1 ]; then
     if [ ! -f $W/slimwav-$tag/model.safetensors ]; then
       say "slimwav prune → $S ($PRUNE_STEPS + $FINAL_STEPS steps, $MODE; log $W/slimwav-$tag.log)"
-      sw prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity "$S" --out $W/slimwav-$tag \
-        --steps "$PRUNE_STEPS" --final-steps "$FINAL_STEPS" --mode "$MODE" --threads "$THREADS" $RESUME_FLAG \
-        2> >(tee $W/slimwav-$tag.log >&2)
+      resume=()
+      [ -f $W/slimwav-$tag/checkpoint.safetensors ] && resume=(--resume)   # continue an interrupted run
+      node bin/slimwav.js prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity "$S" \
+        --out $W/slimwav-$tag --steps "$PRUNE_STEPS" --final-steps "$FINAL_STEPS" --mode "$MODE" \
+        --threads "$THREADS" "${resume[@]}" 2> >(tee -a $W/slimwav-$tag.log >&2)
     fi
     say "probe: slimwav-$tag"
     $PY eval/probe.py $W/slimwav-$tag --name slimwav-$tag --threads "$THREADS"
     budget=(--match $W/slimwav-$tag)   # the magnitude baselines get exactly slimwav's parameter count
   fi
-  if [ ! -f $W/magnitude-$tag/model.safetensors ] || [ $W/slimwav-$tag/model.safetensors -nt $W/magnitude-$tag/model.safetensors ]; then
-    say "magnitude pruning → ${budget[*]}"
-    node eval/magnitude.mjs --teacher $W/teacher --out $W/magnitude-$tag "${budget[@]}"
-  fi
-  say "probe: magnitude-$tag"
-  $PY eval/probe.py $W/magnitude-$tag --name magnitude-$tag --threads "$THREADS"
-  if [ $PRUNE = 1 ] && [ -n "$STUDENT_FLAG" ]; then
-    if [ ! -f "$W/magnitude+distill-$tag/model.safetensors" ] || [ $W/magnitude-$tag/model.safetensors -nt "$W/magnitude+distill-$tag/model.safetensors" ]; then
-      say "magnitude-$tag + $DISTILL_STEPS gate-free distillation steps from the teacher"
-      sw prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity "$S" --out "$W/magnitude+distill-$tag" \
-        $STUDENT_FLAG $W/magnitude-$tag --steps 0 --final-steps "$DISTILL_STEPS" --mode "$MODE" --threads "$THREADS" \
-        $RESUME_FLAG 2> >(tee "$W/magnitude+distill-$tag.log" >&2)
+  # two magnitude baselines: all units (conv channels too), and encoder only (the conv stack kept whole)
+  for variant in magnitude:conv,qk,v,ffn magnitude-enc:qk,v,ffn; do
+    name=${variant%%:*}; units=${variant#*:}
+    if [ ! -f $W/$name-$tag/model.safetensors ] || [ $W/slimwav-$tag/model.safetensors -nt $W/$name-$tag/model.safetensors ]; then
+      say "$name pruning ($units) → ${budget[*]}"
+      node eval/magnitude.mjs --teacher $W/teacher --out $W/$name-$tag "${budget[@]}" --units "$units"
     fi
-    say "probe: magnitude+distill-$tag"
-    $PY eval/probe.py "$W/magnitude+distill-$tag" --name "magnitude+distill-$tag" --threads "$THREADS"
-  elif [ $PRUNE = 1 ]; then
-    say "magnitude+distill-$tag skipped: \`slimwav prune --help\` lists no option to start from a given student model (looked for --student, --init, --from); the row needs: prune --teacher T --student M --steps 0 --final-steps N"
-  fi
+    say "probe: $name-$tag"
+    $PY eval/probe.py $W/$name-$tag --name $name-$tag --threads "$THREADS"
+    if [ ! -f "$W/$name+distill-$tag/model.safetensors" ] || [ $W/$name-$tag/model.safetensors -nt "$W/$name+distill-$tag/model.safetensors" ]; then
+      say "$name-$tag + $DISTILL_STEPS gate-free distillation steps from the teacher (eval/distill.mjs = prune's --final-steps loop)"
+      node eval/distill.mjs --teacher $W/teacher --student $W/$name-$tag --data $W/data/unlabeled \
+        --out "$W/$name+distill-$tag" --steps "$DISTILL_STEPS" --threads "$THREADS" 2> >(tee "$W/$name+distill-$tag.log" >&2)
+    fi
+    say "probe: $name+distill-$tag"
+    $PY eval/probe.py "$W/$name+distill-$tag" --name "$name+distill-$tag" --threads "$THREADS"
+  done
 done
 
 say "table → eval/results.md"
