@@ -195,6 +195,10 @@ async function pruneCommand(argv: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
   switch (cmd) {
     case 'features': await features(rest); return 0;
     case 'inspect': await inspect(rest); return 0;

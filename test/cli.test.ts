@@ -120,5 +120,13 @@ s('errors: one line, non-zero exit, no partial output', () => {
   assert.match(dbg.err, /\n\s+at /, '--debug shows the stack');
 });
 
+s('--help after any command prints the usage and exits 0', () => {
+  for (const cmd of ['features', 'prune', 'convert']) {
+    const r = slimwav(cmd, '--help');
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, /slimwav prune\s+--teacher/);
+  }
+});
+
 s.after(() => rmSync(work, { recursive: true, force: true }));
 s.run();
