@@ -11,47 +11,56 @@
 
 import { madd, hsum } from './simd';
 
+/** Mean and 1/√(var + eps) of one row of N values (two passes, as f32_layernorm), as lanes 0 and 1. */
+// @ts-ignore: decorator
+@inline export function row_stats(x: usize, N: i32, eps: f32): v128 {
+  const n8 = N & ~7, n4 = N & ~3;
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  let i = 0;
+  for (; i < n8; i += 8) {
+    s0 = f32x4.add(s0, v128.load(x + (<usize>i << 2)));
+    s1 = f32x4.add(s1, v128.load(x + (<usize>i << 2), 16));
+  }
+  for (; i < n4; i += 4) s0 = f32x4.add(s0, v128.load(x + (<usize>i << 2)));
+  let sum = hsum(f32x4.add(s0, s1));
+  for (; i < N; i++) sum += load<f32>(x + (<usize>i << 2));
+  const invN: f32 = 1.0 / <f32>N;
+  const mean = sum * invN;
+  const mv = f32x4.splat(mean);
+  s0 = f32x4.splat(0);
+  s1 = f32x4.splat(0);
+  for (i = 0; i < n8; i += 8) {
+    const d0 = f32x4.sub(v128.load(x + (<usize>i << 2)), mv);
+    const d1 = f32x4.sub(v128.load(x + (<usize>i << 2), 16), mv);
+    s0 = madd(d0, d0, s0);
+    s1 = madd(d1, d1, s1);
+  }
+  for (; i < n4; i += 4) {
+    const d0 = f32x4.sub(v128.load(x + (<usize>i << 2)), mv);
+    s0 = madd(d0, d0, s0);
+  }
+  let ss = hsum(f32x4.add(s0, s1));
+  for (; i < N; i++) {
+    const d = load<f32>(x + (<usize>i << 2)) - mean;
+    ss += d * d;
+  }
+  const rstd: f32 = 1.0 / Mathf.sqrt(ss * invN + eps);
+  return f32x4(mean, rstd, 0, 0);
+}
+
 // --- layer norm -------------------------------------------------------------------------------------------------
 
 export function f32_layernorm(M: i32, N: i32, X: usize, ldx: i32, Y: usize, ldy: i32, gamma: usize, beta: usize, eps: f32): void {
   assert(M <= 1 || (ldx >= N && ldy >= N), 'f32_layernorm: row stride < N');
   if (N <= 0) return;
-  const n8 = N & ~7, n4 = N & ~3;
-  const invN: f32 = 1.0 / <f32>N;
+  const n4 = N & ~3;
   for (let m = 0; m < M; m++) {
     const x = X + (<usize>m * <usize>ldx << 2);
     const y = Y + (<usize>m * <usize>ldy << 2);
-    // mean
-    let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+    const st = row_stats(x, N, eps);
     let i = 0;
-    for (; i < n8; i += 8) {
-      s0 = f32x4.add(s0, v128.load(x + (<usize>i << 2)));
-      s1 = f32x4.add(s1, v128.load(x + (<usize>i << 2), 16));
-    }
-    for (; i < n4; i += 4) s0 = f32x4.add(s0, v128.load(x + (<usize>i << 2)));
-    let sum = hsum(f32x4.add(s0, s1));
-    for (; i < N; i++) sum += load<f32>(x + (<usize>i << 2));
-    const mean = sum * invN;
-    // variance of the deviations
+    const mean = f32x4.extract_lane(st, 0), rstd = f32x4.extract_lane(st, 1);
     const mv = f32x4.splat(mean);
-    s0 = f32x4.splat(0);
-    s1 = f32x4.splat(0);
-    for (i = 0; i < n8; i += 8) {
-      const d0 = f32x4.sub(v128.load(x + (<usize>i << 2)), mv);
-      const d1 = f32x4.sub(v128.load(x + (<usize>i << 2), 16), mv);
-      s0 = madd(d0, d0, s0);
-      s1 = madd(d1, d1, s1);
-    }
-    for (; i < n4; i += 4) {
-      const d0 = f32x4.sub(v128.load(x + (<usize>i << 2)), mv);
-      s0 = madd(d0, d0, s0);
-    }
-    let ss = hsum(f32x4.add(s0, s1));
-    for (; i < N; i++) {
-      const d = load<f32>(x + (<usize>i << 2)) - mean;
-      ss += d * d;
-    }
-    const rstd: f32 = 1.0 / Mathf.sqrt(ss * invN + eps);
     const rv = f32x4.splat(rstd);
     // y = (x − mean)·rstd·gamma + beta
     if (gamma && beta) {

@@ -35,6 +35,7 @@
 
 import { exp4, normal_tail4 } from './math';
 import { hmax, hsum, madd, load_lanes, store_lanes } from './simd';
+import { row_stats } from './norm';
 
 // @ts-ignore: decorator
 @inline const RB = 64; // rows per register-accumulated block of the column reductions
@@ -197,41 +198,6 @@ export function f32_gelu_backward(n: i32, X: usize, dY: usize, dX: usize, accumu
 // --- LayerNorm --------------------------------------------------------------------------------------------------
 
 /** mean and 1/std of one row of N values, computed exactly as f32_layernorm does (two passes). */
-// @ts-ignore: decorator
-@inline function row_stats(x: usize, N: i32, eps: f32): v128 {
-  const n8 = N & ~7, n4 = N & ~3;
-  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
-  let i = 0;
-  for (; i < n8; i += 8) {
-    s0 = f32x4.add(s0, v128.load(x + (<usize>i << 2)));
-    s1 = f32x4.add(s1, v128.load(x + (<usize>i << 2), 16));
-  }
-  for (; i < n4; i += 4) s0 = f32x4.add(s0, v128.load(x + (<usize>i << 2)));
-  let sum = hsum(f32x4.add(s0, s1));
-  for (; i < N; i++) sum += load<f32>(x + (<usize>i << 2));
-  const invN: f32 = 1.0 / <f32>N;
-  const mean = sum * invN;
-  const mv = f32x4.splat(mean);
-  s0 = f32x4.splat(0);
-  s1 = f32x4.splat(0);
-  for (i = 0; i < n8; i += 8) {
-    const d0 = f32x4.sub(v128.load(x + (<usize>i << 2)), mv);
-    const d1 = f32x4.sub(v128.load(x + (<usize>i << 2), 16), mv);
-    s0 = madd(d0, d0, s0);
-    s1 = madd(d1, d1, s1);
-  }
-  for (; i < n4; i += 4) {
-    const d0 = f32x4.sub(v128.load(x + (<usize>i << 2)), mv);
-    s0 = madd(d0, d0, s0);
-  }
-  let ss = hsum(f32x4.add(s0, s1));
-  for (; i < N; i++) {
-    const d = load<f32>(x + (<usize>i << 2)) - mean;
-    ss += d * d;
-  }
-  const rstd: f32 = 1.0 / Mathf.sqrt(ss * invN + eps);
-  return f32x4(mean, rstd, 0, 0);
-}
 
 export function f32_layernorm_backward(M: i32, N: i32, X: usize, ldx: i32, dY: usize, ldy: i32, gamma: usize,
                                        dX: usize, lddx: i32, dgamma: usize, dbeta: usize, eps: f32,
