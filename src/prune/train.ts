@@ -351,7 +351,8 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
         fwd.hidden.forEach((h, i) => {
           const k = keep[i] === -1 ? 0 : 1;
           // head: y = h·Wᵀ + b, through the kernels
-          const hx = scratch(rt, 'hx', T * D), hy = scratch(rt, 'hy', T * D), dy = scratch(rt, 'dy', T * D), dx = scratch(rt, 'dx', T * D);
+          const ws = student.ops.ws;
+          const hx = ws.get('distill.hx', T * D), hy = ws.get('distill.hy', T * D), dy = ws.get('distill.dy', T * D), dx = ws.get('distill.dx', T * D);
           rt.mem.f32(hx, T * D).set(h);
           student.ops.linearForward(T, D, D, hx, D, headW(k), headB(k), hy, D);
           const y = rt.mem.f32(hy, T * D).slice();
@@ -553,18 +554,6 @@ async function writeModelFolder(out: string, config: Record<string, unknown>, te
   await writeFileAtomic(join(out, 'config.json'), new TextEncoder().encode(JSON.stringify(cleaned, null, 2) + '\n'));
   return f32;
 }
-
-function scratch(rt: TrainingRuntime, name: string, floats: number): number {
-  const key = `${name}`;
-  const m = SCRATCH.get(rt) ?? new Map<string, { ptr: number; n: number }>();
-  SCRATCH.set(rt, m);
-  const b = m.get(key);
-  if (b && b.n >= floats) return b.ptr;
-  const ptr = rt.mem.allocWeights(floats);
-  m.set(key, { ptr, n: floats });
-  return ptr;
-}
-const SCRATCH = new WeakMap<TrainingRuntime, Map<string, { ptr: number; n: number }>>();
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';
