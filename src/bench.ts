@@ -7,29 +7,23 @@
  * length in a child process, so that every figure is that length's own maximum RSS.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { fail } from './errors.js';
+import { modelsDir } from './bundled.js';
 import { buildModel } from './model.js';
 import { parseConfig } from './arch/config.js';
 import { randomTensors } from './arch/random-model.js';
 import { countMacs, countParams } from './arch/tensors.js';
 import { compact, type KeepMasks } from './prune/compact.js';
+import { Rng } from './prune/gates.js';
 import { readAudioFile } from './format/audio.js';
 import { Arena, enableRelaxedSimd, instantiateKernels, type KernelVariant } from './runtime/wasm.js';
 import type { RawTensor } from './format/tensor.js';
 import type { ModelConfig } from './arch/config.js';
-
-function modelsDir(): string {
-  for (const rel of ['../../models/', '../models/']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p + 'speech.wav')) return p;
-  }
-  return fail('E_IO', 'cannot find the bundled models/ folder; run the bench from a clone of slimwav');
-}
 
 /** tinybench: `warmup` untimed runs, then `iterations` timed ones; the minimum (ms) is the least noisy estimate. */
 async function best(fn: () => void, iterations: number, warmup = 1): Promise<number> {
@@ -75,8 +69,7 @@ async function measureGemm(variant: KernelVariant): Promise<{ shape: string; gfl
 
 /** The ~28%-of-parameters layout used across the benches (deterministic). */
 export function benchMasks(cfg: ModelConfig, scale = 0.335, convKeep = 0.52, seed = 1): KeepMasks {
-  let a = seed >>> 0;
-  const r = () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const rng = new Rng(seed), r = () => rng.next();
   const keep = (n: number, frac: number) => {
     const order = Array.from({ length: n }, (_, i) => i).sort(() => r() - 0.5);
     const m = new Array(n).fill(false);
@@ -123,7 +116,7 @@ async function loadOrtRunner(): Promise<OrtRunner | null> {
 
 /** Child mode: run `seconds` of audio once and print this process's peak RSS. */
 async function memoryChild(seconds: number, threads: number): Promise<void> {
-  const dir = modelsDir();
+  const dir = modelsDir('bench');
   const cfgJson = JSON.parse(readFileSync(dir + 'wav2vec2-base-random/config.json', 'utf8'));
   const tensors = randomTensors(parseConfig(cfgJson), cfgJson.slimwav_init_seed);
   const model = await buildModel(cfgJson, tensors, 'bench', [], { threads });
@@ -181,7 +174,7 @@ export async function bench(argv: string[]): Promise<void> {
   });
 
   // models: dense base shape and the ~28% layout, on the same audio
-  const dir = modelsDir();
+  const dir = modelsDir('bench');
   const cfgJson = JSON.parse(readFileSync(dir + 'wav2vec2-base-random/config.json', 'utf8')) as Record<string, unknown>;
   const cfg = parseConfig(cfgJson);
   const tensors = randomTensors(cfg, cfgJson.slimwav_init_seed as number);

@@ -3,26 +3,18 @@
  * No pretrained weights can be downloaded, so the model is the wav2vec2-base shape with deterministic random weights
  * (the same ones the parity tests check against torchaudio).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { fail } from './errors.js';
+import { modelsDir } from './bundled.js';
 import { buildModel } from './model.js';
 import { parseConfig } from './arch/config.js';
 import { randomTensors } from './arch/random-model.js';
 import { countMacs } from './arch/tensors.js';
 import { readAudioFile } from './format/audio.js';
 
-function modelsDir(): string {
-  for (const rel of ['../../models/', '../models/']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p + 'speech.wav')) return p;
-  }
-  return fail('E_IO', 'cannot find the bundled models/ folder (speech.wav); run the demo from a clone of slimwav');
-}
-
 export async function demo(argv: string[]): Promise<void> {
   if (argv.some((a) => a !== '--debug')) fail('E_ARGS', `demo takes no arguments, found "${argv.join(' ')}"`);
-  const dir = modelsDir();
+  const dir = modelsDir('demo');
   const say = (s = '') => process.stdout.write(s + '\n');
   const audioPath = dir + 'speech.wav';
   const pcm = await readAudioFile(audioPath);
