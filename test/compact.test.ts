@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { buildModel, compact, applyMasks, parseConfig, SlimwavError, type KeepMasks } from '../src/index.js';
 import { parseSafetensors } from '../src/format/safetensors.js';
 import { countParams } from '../src/arch/tensors.js';
+import { Rng } from '../src/prune/gates.js';
 import { FIXTURES, readRefs, closeTo } from './ref/fixtures.js';
 
 function fixture(name: string) {
@@ -16,10 +17,9 @@ function fixture(name: string) {
   return { config, tensors, input };
 }
 
-/** deterministic pseudo-random masks (mulberry32) with every edge case forced in somewhere */
+/** deterministic pseudo-random masks with every edge case forced in somewhere */
 function randomMasks(cfgJson: Record<string, unknown>, seed: number, convToo: boolean): KeepMasks {
-  let a = seed >>> 0;
-  const rnd = () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const rng = new Rng(seed), rnd = () => rng.next();
   const cfg = parseConfig(cfgJson);
   const flags = (n: number, p: number) => Array.from({ length: n }, () => rnd() < p);
   const m: KeepMasks = {
