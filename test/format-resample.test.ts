@@ -147,14 +147,13 @@ shape('tiny inputs and extreme ratios finish and stay finite', () => {
   }
 });
 
-shape('10 s of 44.1 kHz resamples in well under a second', () => {
+shape('10 s of 44.1 kHz resample to exactly 10 s at 16 kHz (its speed is in bench/resample.ts)', () => {
   const x = sine(440, 44100, 441000);
-  resample(x.subarray(0, 4410), 44100, 16000); // warm up
-  const t0 = performance.now();
   const y = resample(x, 44100, 16000);
-  const ms = performance.now() - t0;
   assert.is(y.length, 160000);
-  assert.ok(ms < 600, `${ms.toFixed(0)} ms`);
+  // the tone survives to the end: the output's last 0.1 s has the input's RMS (no lost or zeroed tail)
+  const rms = (a: Float32Array) => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
+  assert.ok(Math.abs(rms(y.subarray(158000, 159600)) - rms(x.subarray(435600, 440000))) < 0.01 * rms(x));
 });
 
 shape.run();
