@@ -74,10 +74,13 @@ for S in $SPARSITIES; do
     fi
     say "probe: $name-$tag"
     $PY eval/probe.py $W/$name-$tag --name $name-$tag --threads "$THREADS"
-    if [ ! -f "$W/$name+distill-$tag/model.safetensors" ] || [ $W/$name-$tag/model.safetensors -nt "$W/$name+distill-$tag/model.safetensors" ]; then
-      say "$name-$tag + $DISTILL_STEPS gate-free distillation steps from the teacher (eval/distill.mjs = prune's --final-steps loop)"
-      node eval/distill.mjs --teacher $W/teacher --student $W/$name-$tag --data $W/data/unlabeled \
-        --out "$W/$name+distill-$tag" --steps "$DISTILL_STEPS" --threads "$THREADS" 2> >(tee "$W/$name+distill-$tag.log" >&2)
+    out="$W/$name+distill-$tag"
+    if [ ! -f "$out/model.safetensors" ] || [ $W/$name-$tag/model.safetensors -nt "$out/model.safetensors" ]; then
+      say "$name-$tag + $DISTILL_STEPS gate-free distillation steps from the teacher (slimwav prune --student = prune's --final-steps loop)"
+      resume=()
+      if [ -f "$out/checkpoint.safetensors" ] && [ ! -f "$out/model.safetensors" ]; then resume=(--resume); else rm -rf "$out"; fi
+      node bin/slimwav.js prune --teacher $W/teacher --student $W/$name-$tag --data $W/data/unlabeled --out "$out" \
+        --steps "$DISTILL_STEPS" --threads "$THREADS" "${resume[@]}" 2> >(tee -a "$out.log" >&2)
     fi
     say "probe: $name+distill-$tag"
     $PY eval/probe.py "$W/$name+distill-$tag" --name "$name+distill-$tag" --threads "$THREADS"

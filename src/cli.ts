@@ -21,6 +21,8 @@ const USAGE = `usage:
                    [--steps N] [--final-steps N] [--mode full|layerwise] [--resume] [--threads N]
                    [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
                    [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N]
+  slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
+                   [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)
   slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--memory 10,60,600] [--no-ort] [--json]
   slimwav demo
 common options: --debug (stack traces), --help`;
@@ -163,9 +165,15 @@ async function pruneCommand(argv: string[]): Promise<number> {
     steps: { type: 'string' }, 'final-steps': { type: 'string' }, mode: { type: 'string' }, resume: { type: 'boolean' },
     threads: { type: 'string' }, 'target-macs': { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
     lr: { type: 'string' }, 'crop-seconds': { type: 'string' }, 'batch-seconds': { type: 'string' }, 'checkpoint-every': { type: 'string' },
-    'log-every': { type: 'string' }, 'valid-every': { type: 'string' }, 'gate-lr': { type: 'string' },
+    'log-every': { type: 'string' }, 'valid-every': { type: 'string' }, 'gate-lr': { type: 'string' }, student: { type: 'string' },
   }, []);
-  for (const k of ['teacher', 'data', 'target-sparsity', 'out']) if (values[k] === undefined) fail('E_ARGS', `prune needs --${k}\n${USAGE}`);
+  const student = values.student as string | undefined;
+  if (student !== undefined) {
+    // --student distils a given model without gates: every option about gates or the pruning target is an error
+    const gated = ['target-sparsity', 'target-macs', 'units', 'gate-lr', 'final-steps', 'mode'].find((k) => values[k] !== undefined);
+    if (gated) fail('E_ARGS', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
+  }
+  for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) fail('E_ARGS', `prune needs --${k}\n${USAGE}`);
   const { prune, PRUNE_DEFAULTS } = await import('./prune/train.js');
   const num = (k: string, def: number) => {
     const v = values[k];
@@ -177,8 +185,8 @@ async function pruneCommand(argv: string[]): Promise<number> {
   const d = PRUNE_DEFAULTS;
   const steps = num('steps', d.steps);
   const res = await prune({
-    teacher: values.teacher as string, data: values.data as string, out: values.out as string,
-    targetSparsity: num('target-sparsity', NaN),
+    teacher: values.teacher as string, data: values.data as string, out: values.out as string, student,
+    targetSparsity: student === undefined ? num('target-sparsity', NaN) : 0,
     targetMacs: values['target-macs'] === undefined ? undefined : num('target-macs', NaN),
     steps, finalSteps: num('final-steps', d.finalSteps),
     mode: ((values.mode as string | undefined) ?? d.mode) as 'full' | 'layerwise',

@@ -30,7 +30,12 @@ export interface PruneOptions {
   teacher: string;
   data: string;
   out: string;
-  /** fraction of the teacher's params to remove */
+  /**
+   * An already pruned model to distil from the teacher without gates for `steps` steps (`prune --student`): no
+   * gates, no compaction; `targetSparsity`, `targetMacs`, `units`, `finalSteps` and `mode` do not apply.
+   */
+  student?: string;
+  /** fraction of the teacher's params to remove (ignored with `student`) */
   targetSparsity: number;
   /** optional fraction of the teacher's MACs to remove */
   targetMacs?: number;
@@ -227,12 +232,9 @@ async function teacherTargets(teacher: Model, wave: Float32Array, keep: number[]
 export async function prune(o: PruneOptions): Promise<PruneResult> {
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   validate(o);
+  if (o.student !== undefined) return distillStudent(o as PruneOptions & { student: string }, log);
   const ckptPath = join(o.out, 'checkpoint.safetensors');
-  if (o.resume) {
-    if (!existsSync(ckptPath)) fail('E_IO', `${o.out}: nothing to resume (no checkpoint.safetensors); run without --resume`);
-  } else if (existsSync(o.out)) {
-    fail('E_IO', `${o.out} exists; choose another --out, remove it, or pass --resume to continue its run`);
-  }
+  checkOut(o, ckptPath);
 
   // teacher, data, student
   const files = await openModelFiles(o.teacher);
@@ -487,43 +489,220 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
   }
 }
 
-/** Distil the compacted model without gates (hidden states at the same layers, same loss). */
-async function finalDistill(config: Record<string, unknown>, tensors: Map<string, RawTensor>, teacher: Model, data: AudioSet, crop: number, perBatch: number,
-  o: PruneOptions, rng: Rng, log: (s: string) => void): Promise<Map<string, RawTensor>> {
+/**
+ * Gate-free distillation of a compacted student (the `--final-steps` loop, and `prune --student`): hidden states at
+ * the projection output and layers ⌈L/3⌉, ⌈2L/3⌉, L against the teacher's, L1 − cosine, no heads, AdamW (β
+ * 0.9/0.98, ε 1e-6, no decay) at 0.5·lr with the run's warmup/decay schedule over `total` steps. The student and its
+ * Adam moments live in `rt`'s memory; `state()`/`restore()` give them to a checkpoint.
+ */
+class GateFreeDistiller {
+  readonly student: Student;
+  private readonly m: number;
+  private readonly v: number;
+  private readonly keep: number[];
+  private readonly ones: GateArrays;
+  private readonly dz: GateArrays;
+
+  constructor(config: Record<string, unknown>, tensors: Map<string, RawTensor>, private readonly rt: TrainingRuntime, private readonly teacher: Model,
+    private readonly lr: number, private readonly lrWarmup: number) {
+    this.student = Student.create(config, tensors, rt.exec, rt.mem);
+    const cfg = this.student.config, flat = this.student.flat;
+    this.keep = distillLayers(cfg.numLayers).filter((k) => k >= 0).concat([-1]).sort((a, b) => a - b);
+    this.m = rt.mem.allocWeights(flat.size);
+    this.v = rt.mem.allocWeights(flat.size);
+    rt.mem.f32(this.m, flat.size).fill(0);
+    rt.mem.f32(this.v, flat.size).fill(0);
+    this.ones = gateArrays(cfg, 1);
+    this.dz = gateArrays(cfg, 0);
+  }
+
+  /** Distillation loss of one crop; with `grad`, its gradient (scaled) is accumulated into the student. */
+  private async crop(wave: Float32Array, scale: number, grad: boolean): Promise<number> {
+    const D = this.student.config.hidden, keep = this.keep;
+    const targets = await teacherTargets(this.teacher, wave, keep);
+    const fwd = this.student.forward(wave, this.ones, keep);
+    const T = fwd.frames;
+    let loss = 0;
+    const dH = fwd.hidden.map((h, i) => {
+      const g = new Float32Array(T * D);
+      loss += distillLoss(h, targets[i], T, D, grad ? g : undefined, { scale: scale / keep.length }).loss / keep.length;
+      return g;
+    });
+    if (grad) this.student.backward(dH, this.dz);
+    return loss;
+  }
+
+  /** One optimiser step (0-based `s` of `total`) on a batch; returns the batch's mean loss. */
+  async step(batch: Float32Array[], s: number, total: number): Promise<number> {
+    const flat = this.student.flat;
+    this.student.zeroGrad();
+    let loss = 0;
+    for (const wave of batch) loss += (await this.crop(wave, 1 / batch.length, true)) / batch.length;
+    this.student.ops.adamw(flat.size, flat.ptr, flat.grad, this.m, this.v, s + 1, this.lr * 0.5 * lrFactor(s, total, this.lrWarmup), 0.9, 0.98, 1e-6, 0);
+    return loss;
+  }
+
+  async validLoss(crops: Float32Array[]): Promise<number> {
+    let s = 0;
+    for (const w of crops) s += await this.crop(w, 1, false);
+    return s / Math.max(1, crops.length);
+  }
+
+  state(): Record<string, Float32Array> {
+    const n = this.student.flat.size;
+    return { student: this.rt.mem.f32(this.student.flat.ptr, n), 'student.m': this.rt.mem.f32(this.m, n), 'student.v': this.rt.mem.f32(this.v, n) };
+  }
+
+  restore(get: (name: string) => Float32Array): void {
+    const n = this.student.flat.size;
+    this.rt.mem.f32(this.student.flat.ptr, n).set(get('student'));
+    this.rt.mem.f32(this.m, n).set(get('student.m'));
+    this.rt.mem.f32(this.v, n).set(get('student.v'));
+  }
+}
+
+/** Distil the compacted model without gates (the `--final-steps` loop; `rng` continues the run's data sampler). */
+export async function finalDistill(config: Record<string, unknown>, tensors: Map<string, RawTensor>, teacher: Model, data: AudioSet, crop: number, perBatch: number,
+  o: Pick<PruneOptions, 'threads' | 'lr' | 'lrWarmup' | 'finalSteps' | 'logEvery'>, rng: Rng, log: (s: string) => void): Promise<Map<string, RawTensor>> {
   const rt = await trainingRuntime(o.threads);
   try {
-    const student = Student.create(config, tensors, rt.exec, rt.mem);
-    const cfg = student.config, D = cfg.hidden;
-    const keep = distillLayers(cfg.numLayers).filter((k) => k >= 0).concat([-1]).sort((a, b) => a - b);
-    const flat = student.flat;
-    const m = rt.mem.allocWeights(flat.size), v = rt.mem.allocWeights(flat.size);
-    rt.mem.f32(m, flat.size).fill(0);
-    rt.mem.f32(v, flat.size).fill(0);
-    const ones = gateArrays(cfg, 1), dz = gateArrays(cfg, 0);
+    const d = new GateFreeDistiller(config, tensors, rt, teacher, o.lr, o.lrWarmup);
     const t0 = performance.now();
     for (let s = 0; s < o.finalSteps; s++) {
-      student.zeroGrad();
-      let loss = 0;
-      const batch = sampleBatch(data.train, crop, perBatch, rng);
-      for (const wave of batch) {
-        const targets = await teacherTargets(teacher, wave, keep);
-        const fwd = student.forward(wave, ones, keep);
-        const T = fwd.frames;
-        const dH = fwd.hidden.map((h, i) => {
-          const g = new Float32Array(T * D);
-          loss += distillLoss(h, targets[i], T, D, g, { scale: 1 / (keep.length * batch.length) }).loss / (keep.length * batch.length);
-          return g;
-        });
-        student.backward(dH, dz);
-      }
-      student.ops.adamw(flat.size, flat.ptr, flat.grad, m, v, s + 1, o.lr * 0.5 * lrFactor(s, o.finalSteps, o.lrWarmup), 0.9, 0.98, 1e-6, 0);
+      const loss = await d.step(sampleBatch(data.train, crop, perBatch, rng), s, o.finalSteps);
       if ((s + 1) % o.logEvery === 0 || s + 1 === o.finalSteps) {
         log(`final distillation ${s + 1}/${o.finalSteps}  loss ${loss.toFixed(4)}  ${((performance.now() - t0) / 1000 / (s + 1)).toFixed(2)} s/step`);
       }
     }
-    return student.tensors();
+    return d.student.tensors();
   } finally {
     rt.dispose();
+  }
+}
+
+/** Why `student` cannot be distilled from `teacher` (different skeleton), or null when it can. */
+export function studentMismatch(teacher: ModelConfig, student: ModelConfig): string | null {
+  const what = (name: string, s: unknown, t: unknown) => `${name} ${s} where the teacher has ${t}`;
+  if (student.modelType !== teacher.modelType) return what('model type', student.modelType, teacher.modelType);
+  if (student.hidden !== teacher.hidden) return what('hidden size', student.hidden, teacher.hidden);
+  if (student.numLayers !== teacher.numLayers) return what('layer count', student.numLayers, teacher.numLayers);
+  if (student.conv.length !== teacher.conv.length) return what('conv layer count', student.conv.length, teacher.conv.length);
+  for (let i = 0; i < teacher.conv.length; i++) {
+    const a = student.conv[i], b = teacher.conv[i];
+    if (a.kernel !== b.kernel || a.stride !== b.stride) return what(`conv layer ${i} kernel/stride`, `${a.kernel}/${a.stride}`, `${b.kernel}/${b.stride}`);
+  }
+  if (student.preLayerNorm !== teacher.preLayerNorm) return what('do_stable_layer_norm', student.preLayerNorm, teacher.preLayerNorm);
+  if (student.numHeads !== teacher.numHeads) return what('attention head count', student.numHeads, teacher.numHeads);
+  return null;
+}
+
+/**
+ * `prune --student`: gate-free distillation of an already pruned model from the teacher for `o.steps` steps (the
+ * `--final-steps` loop started from that model), with prune's progress lines, checkpoints, `--resume`, Ctrl-C,
+ * train-log.json and atomic output. Its data sampler starts from `o.seed` as prune's does.
+ */
+async function distillStudent(o: PruneOptions & { student: string }, log: (s: string) => void): Promise<PruneResult> {
+  const ckptPath = join(o.out, 'checkpoint.safetensors');
+  checkOut(o, ckptPath);
+  const tf = await openModelFiles(o.teacher);
+  const tcfg = parseConfig(tf.config, o.teacher);
+  checkTensors(tcfg, tf.tensors, tf.source);
+  const sf = await openModelFiles(o.student);
+  const scfg = parseConfig(sf.config, o.student);
+  checkTensors(scfg, sf.tensors, sf.source);
+  const bad = studentMismatch(tcfg, scfg);
+  if (bad) fail('E_ARGS', `${o.student}: cannot be distilled from ${o.teacher}: ${bad} (--student must be a pruned form of the teacher)`);
+  const teacher = await buildModel(tf.config, tf.tensors, tf.source, tf.notes, { threads: o.threads });
+  const rt = await trainingRuntime(o.threads);
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.on('SIGINT', onSigint);
+  try {
+    const data = await loadAudioFolder(o.data, { minSamples: receptiveField(tcfg) });
+    const crop = Math.max(receptiveField(tcfg), Math.round(o.cropSeconds * 16000));
+    const perBatch = Math.max(1, Math.round(o.batchSeconds / o.cropSeconds));
+    const n0 = countParams(tcfg, tf.tensors), macs0 = countMacs(tcfg, 16000).total;
+    const sParams = countParams(scfg, sf.tensors);
+    log(`prune: distilling ${o.student} (${sParams.toLocaleString('en-US')} params) from ${o.teacher} (${n0.toLocaleString('en-US')} params) without gates, ` +
+      `${data.train.length} training clips (${data.seconds.toFixed(0)} s), ${data.valid.length} held out; ${o.steps} steps`);
+    const d = new GateFreeDistiller(sf.config, sf.tensors, rt, teacher, o.lr, o.lrWarmup);
+    const flatSize = d.student.flat.size;
+    const rng = new Rng(o.seed ^ 0x9e3779b9);
+    const history: LogEntry[] = [];
+    const valid = validationCrops(data.valid, crop);
+    let step = 0, initialValid = NaN;
+    if (o.resume) {
+      const st = parseSafetensors(new Uint8Array(await readFile(ckptPath)), ckptPath);
+      const meta = JSON.parse(st.metadata.state ?? '{}');
+      if (meta.mode !== 'student' || meta.teacherParams !== n0 || meta.flat !== flatSize) {
+        fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (${meta.mode === 'student' ? 'another student' : `mode ${meta.mode}`}); use the same --teacher and --student`);
+      }
+      d.restore((n) => toFloat32(st.tensors.get(n) ?? fail('E_FORMAT', `${ckptPath}: checkpoint lacks ${n}`), n));
+      step = meta.step;
+      rng.state = meta.dataRng;
+      initialValid = meta.initialValid ?? NaN;
+      history.push(...(meta.history ?? []));
+      log(`prune: resumed from ${ckptPath} at step ${step}`);
+    } else {
+      await mkdir(o.out, { recursive: true });
+      if (valid.length) {
+        initialValid = await d.validLoss(valid);
+        log(`prune: validation loss of the student before distillation ${initialValid.toFixed(4)}`);
+      }
+    }
+    const saveCheckpoint = async () => {
+      const t: TensorTable = { tensors: new Map(), metadata: {} };
+      for (const [n, a] of Object.entries(d.state())) t.tensors.set(n, fromFloat32(a, [a.length]));
+      t.metadata.state = JSON.stringify({ step, mode: 'student', teacherParams: n0, flat: flatSize, dataRng: rng.state, initialValid, history });
+      await writeFileAtomic(ckptPath, serializeSafetensors(t));
+      await writeFileAtomic(join(o.out, 'train-log.json'),
+        new TextEncoder().encode(JSON.stringify({ options: publicOptions(o), initial_valid_loss: initialValid, history }, null, 1)));
+    };
+    let stepsThisRun = 0;
+    const t0 = performance.now();
+    while (step < o.steps) {
+      const ts = performance.now();
+      const loss = await d.step(sampleBatch(data.train, crop, perBatch, rng), step, o.steps);
+      const lr = o.lr * 0.5 * lrFactor(step, o.steps, o.lrWarmup);
+      step++;
+      stepsThisRun++;
+      const entry: LogEntry = { step, loss, l1: NaN, cos: NaN, expected_sparsity: 1 - sParams / n0, target: 1 - sParams / n0, lambda: [], lr, seconds_per_step: (performance.now() - ts) / 1000 };
+      if (o.validEvery > 0 && (step % o.validEvery === 0 || step === o.steps)) entry.valid_loss = await d.validLoss(valid);
+      history.push(entry);
+      if (step % o.logEvery === 0 || step === o.steps || step === 1) {
+        const avg = (performance.now() - t0) / 1000 / stepsThisRun;
+        log(`distillation ${step}/${o.steps}  loss ${loss.toFixed(4)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(avg * (o.steps - step))}` +
+          (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
+      }
+      if (step % o.checkpointEvery === 0) await saveCheckpoint();
+      await new Promise((r) => setImmediate(r)); // let Ctrl-C be seen
+      if (interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter)) {
+        await saveCheckpoint();
+        log(`prune: stopped at step ${step}; checkpoint saved in ${ckptPath} (continue with --resume)`);
+        return { out: o.out, params: 0, teacherParams: n0, sparsity: 0, macs: 0, teacherMacs: macs0, steps: step, interrupted: true };
+      }
+    }
+    await saveCheckpoint();
+    const config = { ...sf.config, slimwav_distilled_from: tf.source, slimwav_distill_steps: o.steps };
+    const written = await writeModelFolder(o.out, config, d.student.tensors(), String(sf.config.slimwav_pruned_from ?? sf.source),
+      sf.tensors.has('encoder.pos_conv_embed.conv.weight_g'));
+    const params = countParams(scfg, written), macs = countMacs(scfg, 16000).total;
+    log(`prune: wrote ${o.out}: ${params.toLocaleString('en-US')} params (${(100 * (1 - params / n0)).toFixed(1)}% fewer than the teacher's ` +
+      `${n0.toLocaleString('en-US')}) after ${o.steps} distillation steps`);
+    return { out: o.out, params, teacherParams: n0, sparsity: 1 - params / n0, macs, teacherMacs: macs0, steps: step, interrupted: false };
+  } finally {
+    process.off('SIGINT', onSigint);
+    teacher.dispose();
+    rt.dispose();
+  }
+}
+
+/** The output folder must not exist (a fresh run) or must hold a checkpoint (--resume). */
+function checkOut(o: PruneOptions, ckptPath: string): void {
+  if (o.resume) {
+    if (!existsSync(ckptPath)) fail('E_IO', `${o.out}: nothing to resume (no checkpoint.safetensors); run without --resume`);
+  } else if (existsSync(o.out)) {
+    fail('E_IO', `${o.out} exists; choose another --out, remove it, or pass --resume to continue its run`);
   }
 }
 
@@ -569,7 +748,11 @@ function publicOptions(o: PruneOptions): Record<string, unknown> {
 
 function validate(o: PruneOptions): void {
   const bad = (m: string): never => fail('E_ARGS', m);
-  if (!(o.targetSparsity > 0 && o.targetSparsity < 1)) bad(`--target-sparsity must be between 0 and 1 (exclusive), found ${o.targetSparsity}`);
+  if (o.student !== undefined) {
+    if (o.targetMacs !== undefined) bad('--target-macs cannot be combined with --student (it distils the given model without gates)');
+    if (o.finalSteps !== 0) bad('--final-steps cannot be combined with --student (--steps sets the number of distillation steps)');
+    if (o.mode !== 'full') bad('--mode cannot be combined with --student (it distils hidden states as --final-steps does)');
+  } else if (!(o.targetSparsity > 0 && o.targetSparsity < 1)) bad(`--target-sparsity must be between 0 and 1 (exclusive), found ${o.targetSparsity}`);
   if (o.targetMacs !== undefined && !(o.targetMacs > 0 && o.targetMacs < 1)) bad(`--target-macs must be between 0 and 1 (exclusive), found ${o.targetMacs}`);
   if (!(Number.isInteger(o.steps) && o.steps >= 1)) bad(`--steps must be a positive whole number, found ${o.steps}`);
   if (!(Number.isInteger(o.finalSteps) && o.finalSteps >= 0)) bad(`--final-steps must be a whole number ≥ 0, found ${o.finalSteps}`);
