@@ -20,7 +20,8 @@ const USAGE = `usage:
   slimwav prune    --teacher <model> --data <folder-of-audio> --target-sparsity <0..1> --out <folder>
                    [--steps N] [--final-steps N] [--mode full|layerwise] [--resume] [--threads N]
                    [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
-                   [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N]
+                   [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N] [--gate-lr X] [--lambda-lr X]
+                   [--sparsity-warmup F]
   slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
                    [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)
   slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--memory 10,60,600] [--no-ort] [--json]
@@ -166,11 +167,12 @@ async function pruneCommand(argv: string[]): Promise<number> {
     threads: { type: 'string' }, 'target-macs': { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
     lr: { type: 'string' }, 'crop-seconds': { type: 'string' }, 'batch-seconds': { type: 'string' }, 'checkpoint-every': { type: 'string' },
     'log-every': { type: 'string' }, 'valid-every': { type: 'string' }, 'gate-lr': { type: 'string' }, student: { type: 'string' },
+    'lambda-lr': { type: 'string' }, 'sparsity-warmup': { type: 'string' },
   }, []);
   const student = values.student as string | undefined;
   if (student !== undefined) {
     // --student distils a given model without gates: every option about gates or the pruning target is an error
-    const gated = ['target-sparsity', 'target-macs', 'units', 'gate-lr', 'final-steps', 'mode'].find((k) => values[k] !== undefined);
+    const gated = ['target-sparsity', 'target-macs', 'units', 'gate-lr', 'lambda-lr', 'sparsity-warmup', 'final-steps', 'mode'].find((k) => values[k] !== undefined);
     if (gated) fail('E_ARGS', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
   }
   for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) fail('E_ARGS', `prune needs --${k}\n${USAGE}`);
@@ -192,7 +194,8 @@ async function pruneCommand(argv: string[]): Promise<number> {
     mode: ((values.mode as string | undefined) ?? d.mode) as 'full' | 'layerwise',
     resume: Boolean(values.resume), threads: threadsOpt(values.threads),
     units: values.units === undefined ? d.units : (String(values.units).split(',').map((u) => u.trim()) as typeof d.units),
-    lr: num('lr', d.lr), gateLr: num('gate-lr', Math.max(d.gateLr, 10 / steps)), lambdaLr: d.lambdaLr, sparsityWarmup: d.sparsityWarmup, lrWarmup: d.lrWarmup,
+    lr: num('lr', d.lr), gateLr: num('gate-lr', Math.max(d.gateLr, 10 / steps)), lambdaLr: num('lambda-lr', d.lambdaLr),
+    sparsityWarmup: num('sparsity-warmup', d.sparsityWarmup), lrWarmup: d.lrWarmup,
     cropSeconds: num('crop-seconds', d.cropSeconds), batchSeconds: num('batch-seconds', d.batchSeconds), seed: num('seed', d.seed),
     checkpointEvery: num('checkpoint-every', Math.max(1, Math.min(d.checkpointEvery, Math.ceil(steps / 10)))),
     logEvery: num('log-every', Math.max(1, Math.min(d.logEvery, Math.ceil(steps / 20)))),

@@ -757,6 +757,8 @@ function validate(o: PruneOptions): void {
   if (!(Number.isInteger(o.steps) && o.steps >= 1)) bad(`--steps must be a positive whole number, found ${o.steps}`);
   if (!(Number.isInteger(o.finalSteps) && o.finalSteps >= 0)) bad(`--final-steps must be a whole number ≥ 0, found ${o.finalSteps}`);
   if (o.mode !== 'full' && o.mode !== 'layerwise') bad(`--mode must be full or layerwise, found "${o.mode}"`);
+  if (!(o.sparsityWarmup >= 0 && o.sparsityWarmup <= 1)) bad(`--sparsity-warmup must be a fraction of the steps from 0 to 1, found ${o.sparsityWarmup}`);
+  if (!(o.gateLr > 0) || !(o.lambdaLr > 0)) bad(`--gate-lr and --lambda-lr must be > 0, found ${o.gateLr} and ${o.lambdaLr}`);
   if (!(o.cropSeconds > 0) || !(o.batchSeconds >= o.cropSeconds)) bad('--crop-seconds must be > 0 and --batch-seconds at least as long');
   if (o.units.length === 0) bad('--units is empty');
   for (const u of o.units) if (!UNIT_KINDS.includes(u)) bad(`unknown unit kind "${u}" in --units; choose from ${UNIT_KINDS.join(', ')}`);
