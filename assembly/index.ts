@@ -6,6 +6,7 @@ export { f32_attention, f32_attention_scratch_floats } from './attention';
 export { f32_layernorm, f32_groupnorm_time } from './norm';
 export { f32_gelu, f32_exp, f32_erf } from './act';
 export { f32_transpose, f32_copy2d, f32_fill } from './copy';
+export { f32_posconv_dft, f32_posconv_dft_scratch_floats, f32_cmix, f32_bias_gelu_add } from './posconv';
 export { HEAP_BASE } from './meta';
 export { f32_peak_madd, f32_peak_madd_acc } from './peak';
 export { f32_softmax_rows, f32_softmax_rows_backward, f32_attn_logits, f32_attn_logits_backward, f32_gelu_backward,

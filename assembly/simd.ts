@@ -14,6 +14,13 @@
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/** c − a·b, lane-wise: the negated twin of madd (f32x4.relaxed_nmadd in the relaxed builds). */
+// @ts-ignore: decorator
+@inline export function nmadd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_nmadd(a, b, c);
+  return f32x4.sub(c, f32x4.mul(a, b));
+}
+
 /** Sum of the four lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {

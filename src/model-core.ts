@@ -29,6 +29,12 @@ export interface LoadOptions {
   simd?: 'auto' | 'plain' | 'relaxed';
   /** 'release' (default) or 'debug' (asserts on; for tests) */
   build?: 'release' | 'debug';
+  /**
+   * How the positional convolution runs: 'auto' (default) through the discrete Fourier transform when that needs
+   * under half the multiply-adds (wav2vec2's 128-tap conv: a sixth), else directly; 'direct' / 'dft' force one
+   * (both compute the same function; tests compare them).
+   */
+  posConv?: 'auto' | 'direct' | 'dft';
 }
 
 export interface ExtractOptions {
@@ -130,7 +136,9 @@ export async function buildModel(
   const mem = new LinearMemory(kernels.memory, kernels.heapBase);
   let engine: Engine;
   try {
-    engine = new Engine(config, tensors, kernels.exports, mem, pool);
+    const posConv = opts.posConv ?? 'auto';
+    if (!['auto', 'direct', 'dft'].includes(posConv)) fail('E_ARGS', `posConv must be "auto", "direct" or "dft", found ${JSON.stringify(posConv)}`);
+    engine = new Engine(config, tensors, kernels.exports, mem, pool, posConv);
     if (opts.convMemoryBudget !== undefined) {
       if (!(opts.convMemoryBudget >= 1024)) fail('E_ARGS', `convMemoryBudget must be at least 1024 bytes, found ${opts.convMemoryBudget}`);
       engine.convBudget = Math.floor(opts.convMemoryBudget / 4);

@@ -12,13 +12,16 @@ import { FIXTURES, readRefs, closeTo } from './ref/fixtures.js';
 const TINY = readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'ref.safetensors'))).sort();
 const CLIPS = ['sine', 'noise', 'speech'];
 
-// plain SIMD128 (what browsers run), relaxed SIMD (FMA), and the debug build (asserts on) on the dense tiny models
-const BUILDS = [{ simd: 'plain' as const }, { simd: 'relaxed' as const }, { build: 'debug' as const }];
+// plain SIMD128 (what browsers run), relaxed SIMD (FMA), and the debug build (asserts on) on the dense tiny models;
+// then plain SIMD again with the positional conv forced through the DFT (auto keeps these short kernels direct)
+type Opts = { simd?: 'plain' | 'relaxed'; build?: 'debug'; posConv?: 'dft' };
+const BUILDS: Opts[] = [{ simd: 'plain' }, { simd: 'relaxed' }, { build: 'debug' }, { simd: 'plain', posConv: 'dft' }];
 for (const opts of BUILDS) {
   const build = opts.build ?? opts.simd;
+  const label = opts.posConv ? `${build}, DFT pos conv` : build;
   for (const name of TINY) {
     if (build === 'debug' && !name.startsWith('tiny-')) continue; // the debug build only needs one pass over the kernels
-    const s = suite(`parity ${name} (${build})`);
+    const s = suite(`parity ${name} (${label})`);
     const dir = join(FIXTURES, name);
     const refs = readRefs(join(dir, 'ref.safetensors'));
     for (const clip of CLIPS.filter((c) => refs.names.includes(`input.${c}`))) {

@@ -4,7 +4,7 @@
  * (implicit im2col) and attention heads are column slices of the fused q|k|v projection.
  *
  *   wave [N] ─conv_i (GEMM, K = Kw·Cin, A row stride S·Cin) ─norm─GELU─▶ [T_i][C_i] … ─×dummy_weight─▶ [T][C_last]
- *   ─LayerNorm─projection─▶ x [T][D] ─ x += GELU(posconv(x)) (16 grouped GEMMs over a zero-padded copy) ─▶
+ *   ─LayerNorm─projection─▶ x [T][D] ─ x += GELU(posconv(x)) (per group: through the DFT, or a GEMM over a padded copy) ─▶
  *   post-LN: x = LN(x) ─▶ layers: x = LN1(x + out(attn(qkv(x)))); x = LN2(x + W2·GELU(W1·x))
  *   pre-LN:  layers: x += out(attn(qkv(LN1 x))); x += W2·GELU(W1·LN2 x)  ─▶ final LN on the last hidden state
  *
@@ -74,7 +74,7 @@ export class Engine {
   private readonly prunedChannelWeight: Float32Array | null;
   private rowShift: Float32Array = new Float32Array(0);
   private readonly proj: Linear;
-  private readonly pos: { w: number[]; b: number; cg: number };
+  private readonly pos: { w: number[]; b: number; cg: number; dft: PosDft | null };
   private readonly encLn: [number, number];
   private readonly layers: LayerWeights[] = [];
   private readonly relEmbed: Float32Array | null;
@@ -89,7 +89,8 @@ export class Engine {
   private readonly exec: Exec;
   private readonly threads: number;
 
-  constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null) {
+  constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null,
+    posConvMethod: PosConvMethod = 'auto') {
     this.cfg = cfg;
     this.k = k;
     this.mem = mem;
@@ -130,16 +131,22 @@ export class Engine {
     this.proj = linear(need('feature_projection.projection.weight'), D, cin, need('feature_projection.projection.bias'));
     this.prunedChannelWeight = get('feature_projection.pruned_channel_weight');
 
-    // positional conv: fold weight norm, then one packed GEMM weight per group
+    // positional conv: fold weight norm, then per group either the DFT form (posconv.ts) or one packed GEMM weight
     const G = cfg.posConvGroups, cg = D / G, Kw = cfg.posConvKernel;
     const pc = 'encoder.pos_conv_embed.conv';
     const Wpos = get(`${pc}.weight`) ?? foldWeightNorm(need(`${pc}.weight_g`), need(`${pc}.weight_v`), D, cg, Kw);
+    const size = posConvMethod === 'direct' ? null : dftSize(Kw, cg, posConvMethod === 'dft');
     const posW: number[] = [];
-    for (let g = 0; g < G; g++) {
-      const Wg = convToTimeMajor(Wpos.subarray(g * cg * cg * Kw, (g + 1) * cg * cg * Kw), cg, cg, Kw);
-      posW.push(linear(Wg, cg, Kw * cg, null).w);
+    let dft: PosDft | null = null;
+    if (size) {
+      dft = this.posConvDft(Wpos, G, cg, Kw, size);
+    } else {
+      for (let g = 0; g < G; g++) {
+        const Wg = convToTimeMajor(Wpos.subarray(g * cg * cg * Kw, (g + 1) * cg * cg * Kw), cg, cg, Kw);
+        posW.push(linear(Wg, cg, Kw * cg, null).w);
+      }
     }
-    this.pos = { w: posW, b: put(need(`${pc}.bias`)), cg };
+    this.pos = { w: posW, b: put(need(`${pc}.bias`)), cg, dft };
     this.encLn = ln('encoder.layer_norm');
 
     // WavLM: the relative-position embedding lives in layer 0 and exists only if layer 0 keeps attention
@@ -242,7 +249,8 @@ export class Engine {
     plan.add('qkv', T * qkvMax);
     plan.add('o', T * vMax);
     for (let t = 0; t < this.threads; t++) {
-      plan.add(`pos.${t}`, (T + 2 * pad) * this.pos.cg);
+      const d = this.pos.dft;
+      plan.add(`pos.${t}`, d ? this.k.f32_posconv_dft_scratch_floats(T, this.pos.cg, cfg.posConvKernel, d.N, d.L, d.NBp) : (T + 2 * pad) * this.pos.cg);
       plan.add(`kt.${t}`, dqMax * T);
       plan.add(`s.${t}`, this.k.f32_attention_scratch_floats(T));
     }
@@ -322,11 +330,17 @@ export class Engine {
     }
     snap('proj', x, T, D);
 
-    // positional conv: x += GELU(conv(x)), group by group over a zero-padded copy of the group's columns
-    const Kw = cfg.posConvKernel, pad = Math.floor(Kw / 2), cg = this.pos.cg;
+    // positional conv: x += GELU(conv(x)), group by group (groups spread over the threads): through the DFT, or as
+    // one GEMM over a zero-padded copy of the group's columns
+    const Kw = cfg.posConvKernel, pad = Math.floor(Kw / 2), cg = this.pos.cg, dft = this.pos.dft;
     const lists: Command[][] = Array.from({ length: this.threads }, () => []);
     for (let g = 0; g < cfg.posConvGroups; g++) {
       const t = g % this.threads, P = at(`pos.${t}`);
+      if (dft) {
+        lists[t].push(['f32_posconv_dft', T, cg, Kw, dft.N, dft.L, dft.NBp, x + g * cg * 4, D, dft.fwd, dft.inv, dft.H[g],
+          this.pos.b + g * cg * 4, P]);
+        continue;
+      }
       lists[t].push(
         ['f32_fill', pad * cg, P, 0],
         ['f32_fill', pad * cg, P + (pad + T) * cg * 4, 0],
@@ -475,6 +489,68 @@ export class Engine {
   }
 
   /**
+   * The positional conv's DFT form (assembly/posconv.ts): packed forward and inverse DFT matrices shared by all
+   * groups, and per group H[o][c] = DFT of the reversed, zero-padded kernel W[o][c][Kw−1−m], computed here as one
+   * GEMM of the raw weights [C·C][Kw] by a DFT matrix (the region above the weights serves as scratch).
+   */
+  private posConvDft(Wpos: Float32Array, G: number, C: number, Kw: number, { N, L, NBp }: DftSize): PosDft {
+    const k = this.k, mem = this.mem, W2 = 2 * NBp, NB = N / 2 + 1;
+    // e^{-2πi·f·n/N} with the angle reduced exactly (n·f mod N), so quarter turns give exact 0 and ±1
+    const cis = (f: number, n: number): [number, number] => {
+      const r = (((f * n) % N) + N) % N;
+      if (r === 0) return [1, 0];
+      if (2 * r === N) return [-1, 0];
+      if (4 * r === N) return [0, -1];
+      if (4 * r === 3 * N) return [0, 1];
+      const a = (2 * Math.PI * r) / N;
+      return [Math.cos(a), -Math.sin(a)];
+    };
+    // rows f (re) and NBp + f (im) of a [W2][K] matrix from a per-(f, column) complex value; padding bins stay 0
+    const spectral = (K: number, value: (f: number, j: number) => [number, number]): Float32Array => {
+      const m = new Float32Array(W2 * K);
+      for (let f = 0; f < NB; f++) {
+        for (let j = 0; j < K; j++) {
+          const [re, im] = value(f, j);
+          m[f * K + j] = re;
+          m[(NBp + f) * K + j] = im;
+        }
+      }
+      return m;
+    };
+    const packed = (W: Float32Array, rows: number, K: number): number => {
+      const p = mem.allocWeights(packedFloats(rows, K));
+      packB(W, rows, K, mem.f32(p, packedFloats(rows, K)), K);
+      return p;
+    };
+    // forward: X[f] = Σ_u p[u]·e^{-2πi f u/N}
+    const fwd = packed(spectral(N, (f, u) => cis(f, u)), W2, N);
+    // inverse, valid samples only: y[s] = z[s + Kw − 1] = (1/N) Σ_f w_f·(Re Z_f cos θ − Im Z_f sin θ), w = 1 at DC and
+    // Nyquist, else 2; as a [L][W2] weight: column f holds w_f/N·cos θ, column NBp + f holds −w_f/N·sin θ
+    const invW = new Float32Array(L * W2);
+    for (let s = 0; s < L; s++) {
+      for (let f = 0; f < NB; f++) {
+        const w = (f === 0 || 2 * f === N ? 1 : 2) / N;
+        const [c, ms] = cis(f, s + Kw - 1); // (cos θ, −sin θ)
+        invW[s * W2 + f] = w * c;
+        invW[s * W2 + NBp + f] = w * ms;
+      }
+    }
+    const inv = packed(invW, L, W2);
+    const H: number[] = [];
+    for (let g = 0; g < G; g++) H.push(mem.allocWeights(C * C * W2));
+    // H = raw weights [C·C][Kw] × the DFT of the reversed taps (scratch above the weights, overwritten later)
+    const Dm = spectral(Kw, (f, j) => cis(f, Kw - 1 - j));
+    const scratch = mem.top, raw = scratch + packedFloats(W2, Kw) * 4;
+    mem.ensure(raw + C * C * Kw * 4);
+    packB(Dm, W2, Kw, mem.f32(scratch, packedFloats(W2, Kw)), Kw);
+    for (let g = 0; g < G; g++) {
+      mem.f32(raw, C * C * Kw).set(Wpos.subarray(g * C * C * Kw, (g + 1) * C * C * Kw));
+      k.f32_gemm_packed(C * C, W2, Kw, raw, Kw, scratch, H[g], W2, 0, 0, 0);
+    }
+    return { N, L, NBp, fwd, inv, H };
+  }
+
+  /**
    * LayerNorm over `total` channels of which only the first `n` are stored, the rest being exact zeros (pruned
    * channels of the last conv layer): mean = Σx/total, var = (Σ(x−mean)² + (total−n)·mean²)/total.
    */
@@ -534,6 +610,40 @@ export class Engine {
     const out = W.out!;
     this.exec.gemm(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
   }
+}
+
+/** How the positional conv runs: 'auto' takes the DFT form when it does under half the multiply-adds. */
+export type PosConvMethod = 'auto' | 'direct' | 'dft';
+
+interface DftSize {
+  /** window (transform) length, outputs per window (N − Kw + 1), bins stored per half (N/2 + 1 rounded up to 4) */
+  N: number;
+  L: number;
+  NBp: number;
+}
+interface PosDft extends DftSize {
+  fwd: number;
+  inv: number;
+  H: number[];
+}
+
+/**
+ * The DFT window for a Kw-tap grouped conv of C channels per group: the N (even) with the fewest multiply-adds
+ * per output frame — forward DFT (2·NBp·N·C per window), channel mixing (4·C²·NBp), inverse (C·2·NBp·L), over L
+ * frames — or null when that is not under half the direct Kw·C² (always a size when forced).
+ */
+export function dftSize(Kw: number, C: number, force: boolean): DftSize | null {
+  let best: (DftSize & { cost: number }) | null = null;
+  for (let p = 3; p <= 14; p++) {
+    for (const N of [1 << p, 3 << (p - 1)]) {
+      if (N <= Kw) continue;
+      const L = N - Kw + 1, NBp = Math.ceil((N / 2 + 1) / 4) * 4;
+      const cost = (2 * NBp * N * C + 4 * C * C * NBp + C * 2 * NBp * L) / L;
+      if (!best || cost < best.cost) best = { N, L, NBp, cost };
+    }
+  }
+  if (!best || (!force && best.cost > 0.5 * Kw * C * C)) return null;
+  return { N: best.N, L: best.L, NBp: best.NBp };
 }
 
 /** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm. */

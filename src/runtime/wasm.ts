@@ -77,6 +77,14 @@ export interface KernelExports {
   /** dst[r*ldd + c] = src[r*lds + c]. */
   f32_copy2d(R: number, Cc: number, src: number, lds: number, dst: number, ldd: number): void;
   f32_fill(n: number, dst: number, value: number): void;
+  /** One group of the positional conv through the DFT, added into X (assembly/posconv.ts; engine.ts builds fwd/inv/H). */
+  f32_posconv_dft(T: number, C: number, Kw: number, N: number, L: number, NBp: number, X: number, ldx: number,
+    fwd: number, inv: number, H: number, bias: number, S: number): void;
+  f32_posconv_dft_scratch_floats(T: number, C: number, Kw: number, N: number, L: number, NBp: number): number;
+  /** Y[b][o] = Σ_c H[o][c] ⊙ X[b][c], complex per bin, spectra split re | im over 2·NBp floats. */
+  f32_cmix(nb: number, C: number, NBp: number, X: number, H: number, Y: number): void;
+  /** X[m][n] += GELU(Y[m][n] + bias[n]). */
+  f32_bias_gelu_add(M: number, N: number, Y: number, ldy: number, bias: number, X: number, ldx: number): void;
   /** Row-wise LayerNorm over N values; Y may equal X; gamma/beta 0 = 1/0. */
   f32_layernorm(M: number, N: number, X: number, ldx: number, Y: number, ldy: number, gamma: number, beta: number,
     eps: number): void;
