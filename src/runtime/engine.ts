@@ -80,7 +80,9 @@ export class Engine {
   private readonly relEmbed: Float32Array | null;
   private plannedSamples = 0;
   private plan: ArenaPlan | null = null;
-  /** conv layer 0's weights [C0][K0·1] kept unpacked, for folding GroupNorm statistics into them (long inputs) */
+  /** conv layer 0 has a GroupNorm (one group per channel, over time): it is folded into its weights per input */
+  private readonly groupNorm0: boolean;
+  /** conv layer 0's weights [C0][K0·1] kept unpacked, for folding the GroupNorm statistics into them */
   private conv0Weights: Float32Array = new Float32Array(0);
   /** final conv frames per chunk, 0 = the whole input at once */
   private convChunk = 0;
@@ -125,6 +127,7 @@ export class Engine {
       this.conv.push({ w: lin.w, b: lin.b, norm: hasNorm ? ln(`${p}.layer_norm`) : null });
       cin = l.dim;
     });
+    this.groupNorm0 = cfg.featExtractNorm === 'group' && this.conv[0].norm !== null;
     this.dummy = get('feature_extractor.dummy_weight');
     this.projLn = cfg.featProjLayerNorm ? ln('feature_projection.layer_norm') : null;
     const D = cfg.hidden;
@@ -240,6 +243,8 @@ export class Engine {
       plan.add('convB', need);
       plan.add('convOut', T * cLast);
       plan.add('projIn', T * cLast);
+    }
+    if (this.groupNorm0) {
       plan.add('conv0w', packedFloats(cfg.conv[0].dim, cfg.conv[0].kernel));
       plan.add('conv0b', cfg.conv[0].dim);
     }
@@ -290,14 +295,20 @@ export class Engine {
     // conv stack, ping-pong between convA and convB (in chunks of output frames for long inputs)
     let src = at('wave'), cin = 1;
     if (this.convChunk > 0) {
-      src = this.convChunked(frames);
+      src = this.convChunked(frames, wave.length);
       cin = cfg.conv[cfg.conv.length - 1].dim;
     } else cfg.conv.forEach((l, i) => {
       const dst = i % 2 === 0 ? at('convA') : at('convB');
       const c = this.conv[i];
       const Ti = frames[i];
-      this.exec.gemm(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
-      if (c.norm) {
+      if (i === 0 && this.groupNorm0) {
+        // GroupNorm folded into the weights from the waveform's statistics: one GEMM with GELU fused
+        this.foldGroupNorm0(wave.length, frames[0]);
+        this.exec.gemm(Ti, l.dim, l.kernel, src, l.stride, at('conv0w'), dst, l.dim, at('conv0b'), GELU, 0);
+      } else {
+        this.exec.gemm(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
+      }
+      if (c.norm && !(i === 0 && this.groupNorm0)) {
         if (cfg.featExtractNorm === 'group') k.f32_groupnorm_time(Ti, l.dim, dst, c.norm[0], c.norm[1], CONV_NORM_EPS, at('scratch'));
         else this.exec.layerNorm(Ti, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
         this.exec.gelu(Ti * l.dim, dst);
@@ -417,49 +428,17 @@ export class Engine {
   /**
    * The conv stack over a long input, chunk by chunk of final frames, into convOut [T][C_last].
    * Layers only look at a bounded window, except layer 0's GroupNorm, whose per-channel statistics span the whole
-   * input: a first pass accumulates them (chunked, combined with Chan's formula in f64), then the normalisation
-   * is folded into a scaled copy of the layer-0 weights plus a bias, so the second pass is one fused GEMM + GELU.
+   * input: foldGroupNorm0 gets them from the waveform alone, so every chunk's layer 0 is one fused GEMM + GELU.
    */
-  private convChunked(frames: number[]): number {
-    const cfg = this.cfg, mem = this.mem, plan = this.plan!;
+  private convChunked(frames: number[], samples: number): number {
+    const cfg = this.cfg, plan = this.plan!;
     const at = (n: string) => plan.offsets.get(n)!;
     const T = frames[frames.length - 1], chunk = this.convChunk;
     const l0 = cfg.conv[0], c0 = this.conv[0];
-    const group = cfg.featExtractNorm === 'group';
+    const group = this.groupNorm0;
     let w0 = c0.w, b0 = c0.b, act0 = c0.norm ? 0 : GELU;
-    if (group && c0.norm) {
-      // pass 1: per-channel mean and variance of conv-0 outputs over all frames
-      const C = l0.dim, n0 = frames[0];
-      const mean = new Float64Array(C), m2 = new Float64Array(C);
-      const step = Math.max(1, Math.floor(this.convBudget / C));
-      let count = 0;
-      for (let f0 = 0; f0 < n0; f0 += step) {
-        const n = Math.min(step, n0 - f0);
-        this.exec.gemm(n, C, l0.kernel, at('wave') + f0 * l0.stride * 4, l0.stride, c0.w, at('convA'), C, c0.b, 0, 0);
-        const v = mem.f32(at('convA'), n * C);
-        const cm = new Float64Array(C), cs = new Float64Array(C);
-        for (let t = 0; t < n; t++) for (let c = 0; c < C; c++) cm[c] += v[t * C + c];
-        for (let c = 0; c < C; c++) cm[c] /= n;
-        for (let t = 0; t < n; t++) for (let c = 0; c < C; c++) { const d = v[t * C + c] - cm[c]; cs[c] += d * d; }
-        for (let c = 0; c < C; c++) {
-          const d = cm[c] - mean[c], tot = count + n;
-          mean[c] += (d * n) / tot;
-          m2[c] += cs[c] + (d * d * count * n) / tot;
-        }
-        count += n;
-      }
-      // fold (x − mean)/σ·γ + β into the weights: W' = W·γ/σ, b' = (b − mean)·γ/σ + β
-      const W = new Float32Array(C * l0.kernel), bias = new Float32Array(C);
-      const orig = this.conv0Weights;
-      const g = mem.f32(c0.norm[0], C), be = mem.f32(c0.norm[1], C);
-      const cb = c0.b ? mem.f32(c0.b, C) : null;
-      for (let c = 0; c < C; c++) {
-        const sc = g[c] / Math.sqrt(m2[c] / count + CONV_NORM_EPS);
-        for (let j = 0; j < l0.kernel; j++) W[c * l0.kernel + j] = orig[c * l0.kernel + j] * sc;
-        bias[c] = ((cb ? cb[c] : 0) - mean[c]) * sc + be[c];
-      }
-      packB(W, C, l0.kernel, mem.f32(at('conv0w'), packedFloats(C, l0.kernel)), l0.kernel);
-      mem.f32(at('conv0b'), C).set(bias);
+    if (group) {
+      this.foldGroupNorm0(samples, frames[0]);
       w0 = at('conv0w');
       b0 = at('conv0b');
       act0 = GELU;
@@ -548,6 +527,47 @@ export class Engine {
       k.f32_gemm_packed(C * C, W2, Kw, raw, Kw, scratch, H[g], W2, 0, 0, 0);
     }
     return { N, L, NBp, fwd, inv, H };
+  }
+
+  /**
+   * Conv layer 0's GroupNorm (per channel, over all n0 frames) folded into its weights for this input: the layer has
+   * one input channel, so channel c's output is y_t = w_c·x_t + b_c over the K-sample windows x_t = wave[t·S ..], and
+   * its mean and (biased) variance over t are w_c·μ + b_c and w_cᵀΣw_c, with μ and Σ the windows' mean and covariance
+   * (two passes over the waveform in f64). Then W' = W·γ/σ and b' = (b − mean)·γ/σ + β go to conv0w / conv0b, and
+   * the layer is one GEMM with GELU fused, whatever the input length (the chunked conv stack included).
+   */
+  private foldGroupNorm0(samples: number, n0: number): void {
+    const l0 = this.cfg.conv[0], c0 = this.conv[0], plan = this.plan!, mem = this.mem;
+    const at = (n: string) => plan.offsets.get(n)!;
+    const K = l0.kernel, S = l0.stride, C = l0.dim;
+    const x = mem.f32(at('wave'), samples);
+    const mu = new Float64Array(K), cov = new Float64Array(K * K), d = new Float64Array(K);
+    for (let t = 0; t < n0; t++) for (let j = 0; j < K; j++) mu[j] += x[t * S + j];
+    for (let j = 0; j < K; j++) mu[j] /= n0;
+    for (let t = 0; t < n0; t++) {
+      const o = t * S;
+      for (let j = 0; j < K; j++) d[j] = x[o + j] - mu[j];
+      for (let j = 0; j < K; j++) {
+        const dj = d[j];
+        for (let i = j; i < K; i++) cov[j * K + i] += dj * d[i];
+      }
+    }
+    const W = this.conv0Weights, Wf = new Float32Array(C * K), bias = mem.f32(at('conv0b'), C);
+    const g = mem.f32(c0.norm![0], C), be = mem.f32(c0.norm![1], C);
+    const cb = c0.b ? mem.f32(c0.b, C) : null;
+    for (let c = 0; c < C; c++) {
+      let mean = cb ? cb[c] : 0, v = 0;
+      for (let j = 0; j < K; j++) {
+        const wj = W[c * K + j];
+        mean += wj * mu[j];
+        v += wj * wj * cov[j * K + j];
+        for (let i = j + 1; i < K; i++) v += 2 * wj * W[c * K + i] * cov[j * K + i];
+      }
+      const sc = g[c] / Math.sqrt(Math.max(v / n0, 0) + CONV_NORM_EPS);
+      for (let j = 0; j < K; j++) Wf[c * K + j] = W[c * K + j] * sc;
+      bias[c] = ((cb ? cb[c] : 0) - mean) * sc + be[c];
+    }
+    packB(Wf, C, K, mem.f32(at('conv0w'), packedFloats(C, K)), K);
   }
 
   /**
