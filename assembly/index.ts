@@ -6,6 +6,7 @@ export { f32_attention, f32_attention_scratch_floats } from './attention';
 export { f32_layernorm, f32_groupnorm_time } from './norm';
 export { f32_gelu, f32_exp, f32_erf } from './act';
 export { f32_transpose, f32_copy2d, f32_fill } from './copy';
+export { f32_conv_k3s2, f32_conv_k3s2_scratch_floats } from './conv';
 export { f32_posconv_dft, f32_posconv_dft_scratch_floats, f32_cmix, f32_bias_gelu_add } from './posconv';
 export { HEAP_BASE } from './meta';
 export { f32_peak_madd, f32_peak_madd_acc } from './peak';

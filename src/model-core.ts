@@ -35,6 +35,11 @@ export interface LoadOptions {
    * (both compute the same function; tests compare them).
    */
   posConv?: 'auto' | 'direct' | 'dft';
+  /**
+   * Kernel-3 stride-2 conv layers (wav2vec2's layers 1–4) through Winograd's F(2,2) on their even taps, 5/6 of the
+   * multiply-adds (default true); false runs them as one GEMM each.
+   */
+  winograd?: boolean;
 }
 
 export interface ExtractOptions {
@@ -138,7 +143,8 @@ export async function buildModel(
   try {
     const posConv = opts.posConv ?? 'auto';
     if (!['auto', 'direct', 'dft'].includes(posConv)) fail('E_ARGS', `posConv must be "auto", "direct" or "dft", found ${JSON.stringify(posConv)}`);
-    engine = new Engine(config, tensors, kernels.exports, mem, pool, posConv);
+    if (opts.winograd !== undefined && typeof opts.winograd !== 'boolean') fail('E_ARGS', `winograd must be true or false, found ${JSON.stringify(opts.winograd)}`);
+    engine = new Engine(config, tensors, kernels.exports, mem, pool, { posConv, winograd: opts.winograd });
     if (opts.convMemoryBudget !== undefined) {
       if (!(opts.convMemoryBudget >= 1024)) fail('E_ARGS', `convMemoryBudget must be at least 1024 bytes, found ${opts.convMemoryBudget}`);
       engine.convBudget = Math.floor(opts.convMemoryBudget / 4);

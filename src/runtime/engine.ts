@@ -68,7 +68,7 @@ export class Engine {
   readonly cfg: ModelConfig;
   private readonly k: KernelExports;
   private readonly mem: LinearMemory;
-  private readonly conv: { w: number; b: number; norm: [number, number] | null }[] = [];
+  private readonly conv: { w: number; b: number; norm: [number, number] | null; wino: Wino | null }[] = [];
   private readonly dummy: Float32Array | null;
   private readonly projLn: [number, number] | null;
   private readonly prunedChannelWeight: Float32Array | null;
@@ -80,6 +80,8 @@ export class Engine {
   private readonly relEmbed: Float32Array | null;
   private plannedSamples = 0;
   private plan: ArenaPlan | null = null;
+  /** scratch floats per thread for the Winograd conv layers (0: none) */
+  private winoScratch = 0;
   /** conv layer 0 has a GroupNorm (one group per channel, over time): it is folded into its weights per input */
   private readonly groupNorm0: boolean;
   /** conv layer 0's weights [C0][K0·1] kept unpacked, for folding the GroupNorm statistics into them */
@@ -92,7 +94,8 @@ export class Engine {
   private readonly threads: number;
 
   constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null,
-    posConvMethod: PosConvMethod = 'auto') {
+    algorithms: Algorithms = {}) {
+    const posConvMethod = algorithms.posConv ?? 'auto';
     this.cfg = cfg;
     this.k = k;
     this.mem = mem;
@@ -122,9 +125,24 @@ export class Engine {
       const p = `feature_extractor.conv_layers.${i}`;
       const W = convToTimeMajor(need(`${p}.conv.weight`), l.dim, cin, l.kernel);
       if (i === 0) this.conv0Weights = W;
-      const lin = linear(W, l.dim, l.kernel * cin, cfg.convBias ? need(`${p}.conv.bias`) : null);
+      const bias = put(cfg.convBias ? need(`${p}.conv.bias`) : null);
       const hasNorm = cfg.featExtractNorm === 'layer' || i === 0;
-      this.conv.push({ w: lin.w, b: lin.b, norm: hasNorm ? ln(`${p}.layer_norm`) : null });
+      const norm = hasNorm ? ln(`${p}.layer_norm`) : null;
+      if (l.kernel === 3 && l.stride === 2 && (algorithms.winograd ?? true)) {
+        // Winograd F(2,2) on the even taps (assembly/conv.ts): w0 + w2, [w0|w1] and [w1|w2] from W [Cout][3·Cin]
+        const sum = new Float32Array(l.dim * cin);
+        for (let o = 0; o < l.dim; o++) for (let c = 0; c < cin; c++) sum[o * cin + c] = W[o * 3 * cin + c] + W[o * 3 * cin + 2 * cin + c];
+        const m = linear(sum, l.dim, cin, null).w;
+        const pairW = (off: number): number => {
+          const p2 = mem.allocWeights(packedFloats(l.dim, 2 * cin));
+          packB(W, l.dim, 2 * cin, mem.f32(p2, packedFloats(l.dim, 2 * cin)), 3 * cin, off);
+          return p2;
+        };
+        this.conv.push({ w: 0, b: bias, norm, wino: { m, e: pairW(0), o: pairW(cin) } });
+        this.winoScratch = Math.max(this.winoScratch, k.f32_conv_k3s2_scratch_floats(cin, l.dim));
+      } else {
+        this.conv.push({ w: linear(W, l.dim, l.kernel * cin, null).w, b: bias, norm, wino: null });
+      }
       cin = l.dim;
     });
     this.groupNorm0 = cfg.featExtractNorm === 'group' && this.conv[0].norm !== null;
@@ -254,6 +272,7 @@ export class Engine {
     plan.add('qkv', T * qkvMax);
     plan.add('o', T * vMax);
     for (let t = 0; t < this.threads; t++) {
+      if (this.winoScratch) plan.add(`wino.${t}`, this.winoScratch);
       const d = this.pos.dft;
       plan.add(`pos.${t}`, d ? this.k.f32_posconv_dft_scratch_floats(T, this.pos.cg, cfg.posConvKernel, d.N, d.L, d.NBp) : (T + 2 * pad) * this.pos.cg);
       plan.add(`kt.${t}`, dqMax * T);
@@ -306,7 +325,7 @@ export class Engine {
         this.foldGroupNorm0(wave.length, frames[0]);
         this.exec.gemm(Ti, l.dim, l.kernel, src, l.stride, at('conv0w'), dst, l.dim, at('conv0b'), GELU, 0);
       } else {
-        this.exec.gemm(Ti, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, c.norm ? 0 : GELU, 0);
+        this.convLayer(i, Ti, cin, src, dst, c.norm ? 0 : GELU);
       }
       if (c.norm && !(i === 0 && this.groupNorm0)) {
         if (cfg.featExtractNorm === 'group') k.f32_groupnorm_time(Ti, l.dim, dst, c.norm[0], c.norm[1], CONV_NORM_EPS, at('scratch'));
@@ -453,9 +472,9 @@ export class Engine {
         const last = i === cfg.conv.length - 1;
         const dst = last ? at('convOut') + a * cLast * 4 : i % 2 === 0 ? at('convA') : at('convB');
         const c = this.conv[i];
-        const [w, bias, act] = i === 0 ? [w0, b0, act0] : [c.w, c.b, c.norm ? 0 : GELU];
         // within a chunk, layer i's rows start at the first frame this chunk needs, so A starts at row 0
-        this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, w, dst, l.dim, bias, act, 0);
+        if (i === 0) this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, w0, dst, l.dim, b0, act0, 0);
+        else this.convLayer(i, n, cin, src, dst, c.norm ? 0 : GELU);
         if (c.norm && !(i === 0 && group)) {
           this.exec.layerNorm(n, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
           this.exec.gelu(n * l.dim, dst);
@@ -527,6 +546,23 @@ export class Engine {
       k.f32_gemm_packed(C * C, W2, Kw, raw, Kw, scratch, H[g], W2, 0, 0, 0);
     }
     return { N, L, NBp, fwd, inv, H };
+  }
+
+  /** Conv layer i (i ≥ 1) over n output frames: Winograd pairs split across the threads, or one packed GEMM. */
+  private convLayer(i: number, n: number, cin: number, src: number, dst: number, act: number): void {
+    const l = this.cfg.conv[i], c = this.conv[i], w = c.wino;
+    if (!w) {
+      this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, act, 0);
+      return;
+    }
+    const at = (name: string) => this.plan!.offsets.get(name)!;
+    const pairs = Math.ceil(n / 2), T = Math.min(this.threads, pairs), per = Math.ceil(pairs / T);
+    const lists: Command[][] = [];
+    for (let t = 0; t < T; t++) {
+      const p0 = t * per, p1 = Math.min(pairs, p0 + per);
+      lists.push(p1 > p0 ? [['f32_conv_k3s2', p0, p1, n, cin, l.dim, src, w.m, w.e, w.o, c.b, dst, act, at(`wino.${t}`)]] : []);
+    }
+    this.exec.runLists(lists);
   }
 
   /**
@@ -634,6 +670,20 @@ export class Engine {
 
 /** How the positional conv runs: 'auto' takes the DFT form when it does under half the multiply-adds. */
 export type PosConvMethod = 'auto' | 'direct' | 'dft';
+
+/** Algorithm choices (all compute the same function; tests compare them). */
+export interface Algorithms {
+  posConv?: PosConvMethod;
+  /** kernel-3 stride-2 conv layers through Winograd F(2,2) on their even taps (default true) */
+  winograd?: boolean;
+}
+
+/** The three packed weights of a Winograd conv layer: w0 + w2, [w0|w1], [w1|w2]. */
+interface Wino {
+  m: number;
+  e: number;
+  o: number;
+}
 
 interface DftSize {
   /** window (transform) length, outputs per window (N − Kw + 1), bins stored per half (N/2 + 1 rounded up to 4) */

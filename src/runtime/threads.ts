@@ -21,7 +21,7 @@ import { isNode, type KernelExports } from './wasm.js';
 /** Kernels a command may name, by index (the worker resolves the same list). */
 export const KERNELS = [
   'f32_gemm_packed', 'f32_gemm', 'f32_transpose', 'f32_attention', 'f32_layernorm', 'f32_gelu', 'f32_copy2d', 'f32_fill',
-  'f32_groupnorm_time', 'f32_posconv_dft',
+  'f32_groupnorm_time', 'f32_posconv_dft', 'f32_conv_k3s2',
   // training (src/prune/ops.ts)
   'f32_pack_b', 'f32_pack_rows', 'f32_softmax_rows', 'f32_softmax_rows_backward', 'f32_attn_logits', 'f32_attn_logits_backward',
   'f32_gelu_backward', 'f32_layernorm_backward', 'f32_colsum', 'f32_colsum_mul', 'f32_mul_cols', 'f32_mul_cols_add', 'f32_add',

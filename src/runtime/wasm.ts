@@ -83,6 +83,10 @@ export interface KernelExports {
   f32_posconv_dft_scratch_floats(T: number, C: number, Kw: number, N: number, L: number, NBp: number): number;
   /** Y[b][o] = Σ_c H[o][c] ⊙ X[b][c], complex per bin, spectra split re | im over 2·NBp floats. */
   f32_cmix(nb: number, C: number, NBp: number, X: number, H: number, Y: number): void;
+  /** Output pairs [p0, p1) of a kernel-3 stride-2 conv through Winograd F(2,2) on the even taps (assembly/conv.ts). */
+  f32_conv_k3s2(p0: number, p1: number, nOut: number, Cin: number, Cout: number, X: number, Wm: number, We: number,
+    Wo: number, bias: number, Y: number, act: number, S: number): void;
+  f32_conv_k3s2_scratch_floats(Cin: number, Cout: number): number;
   /** X[m][n] += GELU(Y[m][n] + bias[n]). */
   f32_bias_gelu_add(M: number, N: number, Y: number, ldy: number, bias: number, X: number, ldx: number): void;
   /** Row-wise LayerNorm over N values; Y may equal X; gamma/beta 0 = 1/0. */
