@@ -11,6 +11,15 @@
    30 words; full-batch Adam, fixed seed and schedule, the same for every model. Trained on probe_train only.
 3. Reports accuracy on the held-out voices; appends one JSON line to eval/work/results.jsonl and prints it, and
    keeps the per-clip predictions (features/NAME/pred_test.npy) for report.py's paired confidence intervals.
+
+    /usr/bin/python3 eval/probe.py <model-folder> --val [--name NAME]
+
+`--val` is for choosing among pruning recipes without looking at the test voices: it never extracts or reads the
+test split. The same probe is trained and scored on probe_train alone, by 4-fold cross-validation grouped by
+*language* (the 12 training languages split into 4 folds of ~16 voices; each fold is scored by a probe trained on the
+other three), so, like the test, every clip is scored by a probe that never heard its language or its voice. Appends
+to eval/work/results-val.jsonl (`val_acc` over all 1920 clips, per-fold accuracies) and keeps the per-clip
+correctness in features/NAME/correct_val.npy.
 """
 import argparse
 import json
@@ -36,19 +45,21 @@ def inspect(model):
     return json.loads(out)
 
 
-def features(model, name, threads):
+def features(model, name, threads, splits=SPLITS):
     fdir = os.path.join(WORK, 'features', name)
     info_p = os.path.join(fdir, 'info.json')
     src = [os.path.join(model, f) for f in os.listdir(model)] if os.path.isdir(model) else [model]
     newest = max(os.path.getmtime(p) for p in src)
     fresh = os.path.exists(info_p) and os.path.getmtime(info_p) > newest and \
-        json.load(open(info_p)).get('model') == os.path.abspath(model) and \
-        all(os.path.exists(os.path.join(fdir, f'{s}.npy')) for s in SPLITS)
-    if not fresh:
+        json.load(open(info_p)).get('model') == os.path.abspath(model)
+    # a split's features are stale when the model changed after info.json was written
+    need = [s for s in splits if not (fresh and os.path.exists(os.path.join(fdir, f'{s}.npy')) and
+                                      os.path.getmtime(os.path.join(fdir, f'{s}.npy')) > newest)]
+    if need:
         subprocess.run(['node', os.path.join(HERE, 'extract.mjs'), model, fdir]
-                       + [os.path.join(DATA, f'{s}.npy') for s in SPLITS] + ['--threads', str(threads)], check=True)
+                       + [os.path.join(DATA, f'{s}.npy') for s in need] + ['--threads', str(threads)], check=True)
     info = json.load(open(info_p))
-    return {s: np.load(os.path.join(fdir, f'{s}.npy')) for s in SPLITS}, info, fresh
+    return {s: np.load(os.path.join(fdir, f'{s}.npy')) for s in splits}, info, not need
 
 
 def labels(split):
@@ -87,6 +98,47 @@ def train_probe(xtr, ytr, xte, yte, layers=None, seed=0):
     return acc_te, acc_tr, wts, pred
 
 
+def language_folds(voices, k=4):
+    """Voice names (language+variant) → fold index per clip: whole languages per fold, biggest first, each to the
+    fold with the fewest voices so far (deterministic)."""
+    langs = {}
+    for v in sorted(set(voices)):
+        langs.setdefault(v.split('+')[0], []).append(v)
+    size, fold_of = [0] * k, {}
+    for lang in sorted(langs, key=lambda l: (-len(langs[l]), l)):
+        f = min(range(k), key=lambda i: (size[i], i))
+        size[f] += len(langs[lang])
+        fold_of[lang] = f
+    return np.array([fold_of[v.split('+')[0]] for v in voices])
+
+
+def validate(args, name):
+    """Recipe selection without the test voices: language-grouped 4-fold cross-validation on probe_train."""
+    t0 = time.time()
+    feats, info, cached = features(args.model, name, args.threads, splits=('probe_train',))
+    clips = json.load(open(os.path.join(DATA, 'probe_train.json')))['clips']
+    x, y = feats['probe_train'], labels('probe_train')
+    folds = language_folds([c['voice'] for c in clips])
+    correct = np.zeros(len(y), dtype=np.int8)
+    fold_acc = []
+    for f in range(folds.max() + 1):
+        tr, va = folds != f, folds == f
+        acc, _, _, pred = train_probe(x[tr], y[tr], x[va], y[va])
+        correct[va] = pred == y[va]
+        fold_acc.append(round(acc, 4))
+    np.save(os.path.join(WORK, 'features', name, 'correct_val.npy'), correct)
+    row = {
+        'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT), 'params': info['params'],
+        'macs_per_second': info['macs_per_second'], 'val_acc': round(float(correct.mean()), 4), 'fold_acc': fold_acc,
+        'fold_sizes': [int((folds == f).sum()) for f in range(folds.max() + 1)],
+        'seconds': round(time.time() - t0, 1), 'extracted': not cached,
+    }
+    path = os.path.join(WORK, 'results-val.jsonl')
+    with open(path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+    print(json.dumps(row))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('model')
@@ -94,9 +146,13 @@ def main():
     ap.add_argument('--teacher', default=os.path.join(WORK, 'teacher'), help='for the sparsity column')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--results', default=os.path.join(WORK, 'results.jsonl'))
+    ap.add_argument('--val', action='store_true',
+                    help='score on held-out training languages of probe_train (recipe selection); never reads the test split')
     args = ap.parse_args()
     torch.set_num_threads(1)
     name = args.name or os.path.basename(os.path.normpath(args.model))
+    if args.val:
+        return validate(args, name)
     t0 = time.time()
     feats, info, cached = features(args.model, name, args.threads)
     t1 = time.time()

@@ -11,10 +11,17 @@ Uncertainty: the 1200 held-out clips come from only 20 voices, and clips of one 
 95% intervals are a cluster bootstrap over voices (2000 resamples of the 20 voices, all their clips each time),
 paired across models (the same resample for every model). The issue's bar at 72%: slimwav ≥ 95% of the teacher,
 and clearly above every magnitude + distillation baseline of the same size.
+
+Seed runs are rows named NAME-sSEED (e.g. slimwav-72-s2023, magnitude-enc+distill-72-s2024): each group gets mean ±
+sd over its seeds and a two-level bootstrap (voices paired across models, each group's seeds resampled with
+replacement), and every slimwav group is compared with the magnitude + distillation baselines of its sparsity (their
+seed group when there is one). results-val.jsonl (probe.py --val: training voices only) is summarised per group in
+the "Recipe selection" section.
 """
 import argparse
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -26,16 +33,94 @@ VARIANTS = ['magnitude', 'magnitude+distill', 'magnitude-enc', 'magnitude-enc+di
 N_BOOT = 2000
 
 
+SEED = re.compile(r'^(.*)-s(\d+)$')
+
+
 def order(names, sparsities):
-    out = ['teacher', 'random-init']
+    """Standard rows first, each followed by its seed runs (NAME-sSEED), then the rest alphabetically."""
+    std = ['teacher', 'random-init']
     for s in sparsities:
-        out += [f'{v}-{s}' for v in VARIANTS]
+        std += [f'{v}-{s}' for v in VARIANTS]
+    out = []
+    for n in std:
+        out.append(n)
+        out += sorted(m for m in names if SEED.match(m) and SEED.match(m).group(1) == n)
     return out + sorted(set(names) - set(out))
+
+
+def seed_groups(names):
+    """NAME-sSEED rows → {NAME: [row names, by seed]}."""
+    g = {}
+    for n in names:
+        m = SEED.match(n)
+        if m:
+            g.setdefault(m.group(1), []).append(n)
+    return {k: sorted(v, key=lambda n: int(SEED.match(n).group(2))) for k, v in g.items()}
+
+
+def slimwav_sparsity(group):
+    """'slimwav-72' or 'slimwav-72-r1000' → '72'."""
+    m = re.match(r'^slimwav-(\d+)(-|$)', group)
+    return m.group(1) if m else None
+
+
+def val_section(path):
+    """Recipe selection: language-grouped cross-validation on the training voices' probe_train (probe.py --val).
+    Each slimwav recipe group is compared with the default recipe's group (slimwav-SS) of its sparsity: difference of
+    the seed means, 95% interval from a two-level bootstrap (the 64 training voices, paired; each group's seeds)."""
+    if not os.path.exists(path):
+        return ''
+    rows = {}
+    for line in open(path):
+        r = json.loads(line)
+        rows[r['name']] = r
+    groups = seed_groups(rows)
+    clips = json.load(open(os.path.join(DATA, 'probe_train.json')))['clips']
+    voices = sorted({c['voice'] for c in clips})
+    vid = np.array([voices.index(c['voice']) for c in clips])
+    members = [np.nonzero(vid == v)[0] for v in range(len(voices))]
+    rng = np.random.default_rng(2)
+    boots = [np.concatenate([members[v] for v in rng.integers(0, len(voices), len(voices))]) for _ in range(N_BOOT)]
+    correct = {}
+    for n in rows:
+        p = os.path.join(HERE, 'work', 'features', n, 'correct_val.npy')
+        if os.path.exists(p):
+            correct[n] = np.load(p).astype(np.float64)
+
+    def group_boot(names):
+        a = np.stack([[correct[n][b].mean() for b in boots] for n in names])
+        pick = rng.integers(0, len(names), (N_BOOT, len(names)))
+        return a[pick, np.arange(N_BOOT)[:, None]].mean(1)
+
+    lines = ['| recipe (seed runs) | seeds | val. acc. per seed | mean ± sd | vs the default recipe (95% CI) |',
+             '| --- | --- | --- | ---: | ---: |']
+    gb = {}
+    for g in sorted(groups):
+        accs = [rows[n]['val_acc'] for n in groups[g]]
+        seeds = ', '.join(SEED.match(n).group(2) for n in groups[g])
+        sd = f' ± {100 * np.std(accs, ddof=1):.1f}' if len(accs) > 1 else ''
+        vs = '–'
+        sp = slimwav_sparsity(g)
+        ref = f'slimwav-{sp}' if sp else None
+        if ref and g != ref and ref in groups and all(n in correct for n in groups[g] + groups[ref]):
+            for k in (g, ref):
+                if k not in gb:
+                    gb[k] = group_boot(groups[k])
+            lo, hi = np.percentile(gb[g] - gb[ref], [2.5, 97.5])
+            d = np.mean(accs) - np.mean([rows[n]['val_acc'] for n in groups[ref]])
+            vs = f'{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})'
+        lines.append(f'| {g} | {seeds} | {" / ".join(f"{100 * a:.1f}" for a in accs)} | {100 * np.mean(accs):.1f}{sd} | {vs} |')
+    single = [n for n in sorted(rows) if not SEED.match(n)]
+    if single:
+        lines.append('')
+        lines.append('Single runs: ' + '; '.join(f'{n} {100 * rows[n]["val_acc"]:.1f}' for n in single) + '.')
+    return '\n'.join(lines) + '\n'
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--results', default=os.path.join(HERE, 'work', 'results.jsonl'))
+    ap.add_argument('--val-results', default=os.path.join(HERE, 'work', 'results-val.jsonl'))
     ap.add_argument('--out', default=os.path.join(HERE, 'results.md'))
     args = ap.parse_args()
     rows = {}
@@ -49,7 +134,6 @@ def main():
     members = [np.nonzero(vid == v)[0] for v in range(len(voices))]
     rng = np.random.default_rng(0)
     boots = [np.concatenate([members[v] for v in rng.integers(0, len(voices), len(voices))]) for _ in range(N_BOOT)]
-
     correct = {}
     for n, r in rows.items():
         p = os.path.join(ROOT, r.get('pred', ''))
@@ -64,7 +148,7 @@ def main():
         lo, hi = np.percentile(a, [2.5, 97.5])
         return lo, hi
 
-    sparsities = sorted({n.rsplit('-', 1)[1] for n in rows if n.startswith('slimwav-')} |
+    sparsities = sorted({n.rsplit('-', 1)[1] for n in rows if n.startswith('slimwav-') and n.rsplit('-', 1)[1].isdigit()} |
                         {n.rsplit('-', 1)[1] for n in rows if n.startswith('magnitude-') and n.rsplit('-', 1)[1].isdigit()})
     t = rows.get('teacher')
     tb = boot_acc('teacher') if 'teacher' in correct else None
@@ -106,7 +190,68 @@ def main():
                 clear = 'clearly better' if lo > 0 else 'clearly worse' if hi < 0 else 'not distinguishable'
                 verdict.append(f'- {sw} − {base} = {100 * diff:+.1f} points (95% CI {100 * lo:+.1f} to {100 * hi:+.1f}): '
                                f'{clear}')
+    # seed runs: mean ± sd, and a two-level bootstrap (voices, paired across models; seeds, resampled per group)
+    groups = {g: [n for n in ns if n in correct] for g, ns in seed_groups(rows).items()}
+    groups = {g: ns for g, ns in groups.items() if ns}
+    seed_lines, seed_verdict = [], []
+    if groups and tb is not None:
+        srng = np.random.default_rng(1)
+        bmat = {n: boot_acc(n) for ns in groups.values() for n in ns}
+
+        def group_boot(names):
+            a = np.stack([bmat[n] for n in names])  # [seeds, boots]
+            pick = srng.integers(0, len(names), (N_BOOT, len(names)))
+            return a[pick, np.arange(N_BOOT)[:, None]].mean(1)
+
+        def single_or_group(name):
+            if name in groups:
+                return groups[name], group_boot(groups[name])
+            if name in correct:
+                return [name], boot_acc(name)
+            return None, None
+
+        seed_lines = ['| model (seed runs) | seeds | probe acc. per seed | mean ± sd | 95% CI (voices + seeds) | '
+                      'vs teacher (95% CI) |', '| --- | --- | --- | ---: | ---: | ---: |']
+        for g in sorted(groups):
+            ns = groups[g]
+            accs = [rows[n]['probe_acc'] for n in ns]
+            b = group_boot(ns)
+            lo, hi = ci(b)
+            rlo, rhi = ci(b / tb)
+            sd = f' ± {100 * np.std(accs, ddof=1):.1f}' if len(accs) > 1 else ''
+            seeds = ', '.join(SEED.match(n).group(2) for n in ns)
+            seed_lines.append(f'| {g} | {seeds} | {" / ".join(f"{100 * a:.1f}" for a in accs)} | {100 * np.mean(accs):.1f}{sd} | '
+                              f'{100 * lo:.1f}–{100 * hi:.1f} | {100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
+        for g in sorted(groups):
+            s_ = slimwav_sparsity(g)
+            if s_ is None:
+                continue
+            ns = groups[g]
+            b = group_boot(ns)
+            mean = np.mean([rows[n]['probe_acc'] for n in ns])
+            rlo, rhi = ci(b / tb)
+            seed_verdict.append(f'- {g} ({len(ns)} seeds): {100 * mean / t["probe_acc"]:.1f}% of the teacher (95% CI {100 * rlo:.1f}–'
+                                f'{100 * rhi:.1f}%; P(≥ 95%) = {np.mean(b / tb >= 0.95):.2f})')
+            for base in (f'magnitude+distill-{s_}', f'magnitude-enc+distill-{s_}'):
+                bn, bb = single_or_group(base)
+                if bn is None:
+                    continue
+                d = b - bb
+                lo, hi = ci(d)
+                diff = mean - np.mean([rows[n]['probe_acc'] for n in bn])
+                pairs = [rows[a]['probe_acc'] - rows[c]['probe_acc'] for a in ns for c in bn]
+                clear = 'clearly better' if lo > 0 else 'clearly worse' if hi < 0 else 'not distinguishable'
+                seed_verdict.append(f'- {g} − {base} ({len(bn)} run{"s" if len(bn) > 1 else ""}) = {100 * diff:+.1f} points (95% CI '
+                                    f'{100 * lo:+.1f} to {100 * hi:+.1f}; seed pairs {100 * min(pairs):+.1f} to {100 * max(pairs):+.1f}): {clear}')
     text = '\n'.join(lines) + '\n' + ('\n' + '\n'.join(verdict) + '\n' if verdict else '')
+    if seed_lines:
+        text += ('\n### Seed runs (NAME-sSEED rows above)\n\nMean ± sample sd over seeds. Intervals: a two-level bootstrap, the 20 '
+                 'held-out voices resampled (paired across models) and each group\'s seeds resampled with replacement, so both the '
+                 'test-set and the seed-to-seed spread are in them.\n\n' + '\n'.join(seed_lines) + '\n\n' + '\n'.join(seed_verdict) + '\n')
+    val = val_section(args.val_results)
+    if val:
+        text += ('\n### Recipe selection (training voices only)\n\n`probe.py --val`: the same probe, 4-fold cross-validation on '
+                 'probe_train grouped by training language; the test voices are not used.\n\n' + val)
     with open(args.out, 'w') as f:
         f.write(text)
     print(text)
