@@ -4,6 +4,7 @@
  * (implicit im2col) and attention heads are column slices of the fused q|k|v projection.
  *
  *   wave [N] ─conv_i (GEMM, K = Kw·Cin, A row stride S·Cin) ─norm─GELU─▶ [T_i][C_i] … ─×dummy_weight─▶ [T][C_last]
+ *     (conv 0's GroupNorm folded into its weights per input; kernel-3 stride-2 layers: Winograd pairs, conv.ts)
  *   ─LayerNorm─projection─▶ x [T][D] ─ x += GELU(posconv(x)) (per group: through the DFT, or a GEMM over a padded copy) ─▶
  *   post-LN: x = LN(x) ─▶ layers: x = LN1(x + out(attn(qkv(x)))); x = LN2(x + W2·GELU(W1·x))
  *   pre-LN:  layers: x += out(attn(qkv(LN1 x))); x += W2·GELU(W1·LN2 x)  ─▶ final LN on the last hidden state
