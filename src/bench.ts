@@ -237,6 +237,8 @@ export async function bench(argv: string[]): Promise<void> {
     say(`${r.model.padEnd(7)} ${r.runtime.padEnd(17)} ${r.build.padEnd(9)} ${String(r.threads).padStart(4)} ${r.ms.toFixed(0).padStart(9)} ${r.rtf.toFixed(3).padStart(7)} ${r.gflops.toFixed(1).padStart(8)} ` +
       `${(r.of_peak === null ? '-' : (100 * r.of_peak).toFixed(0) + '%').padStart(8)} ${f(r.vs_our_dense).padStart(9)} ${f(r.vs_ort_web).padStart(11)} ${f(r.vs_ort_node).padStart(12)}`);
   }
+  say('GFLOP/s = 2 × the model\'s nominal multiply-adds / time. slimwav does fewer than nominal (Winograd conv layers, the');
+  say('positional conv through the DFT: about 8% fewer on the dense shape), so its "of peak" is an effective rate.');
   if (!ort && !values['no-ort']) say('(onnxruntime-web / onnxruntime-node not installed: comparison columns are empty; npm ci in a clone installs them)');
 
   const memory: { seconds: number; frames: number; ms: number; maxRssMB: number }[] = [];
