@@ -14,6 +14,15 @@
 #   MODE=full            slimwav prune --mode (full|layerwise)
 #   DISTILL_STEPS=$((PRUNE_STEPS + FINAL_STEPS))  gate-free distillation steps given to the magnitude model:
 #                        the same amount of distillation the slimwav model got in total
+# Seed runs at 72% (after the table above; rows NAME-sSEED, mean ± sd in results.md):
+#   SEEDS="2022 2023 2024"     seeds of slimwav prune (--seed) and of the baseline's distillation
+#   SEED_RECIPE=2000+500       gated + final steps of the eval's slimwav recipe (rows slimwav-72-r<gated>-s<seed>
+#                              unless it is 2000+500, whose rows are slimwav-72-s<seed>); the default recipe's seed rows
+#                              are always run as well
+#   CANDIDATES=""              other gated+final splits to compare (e.g. "1500+1000 1000+1500"), seeds
+#                              CANDIDATE_SEEDS="2022 2023": scored by probe.py --val only (training voices), never on
+#                              the test voices — the recipe choice is made on those scores (eval/README.md)
+#   SEED_THREADS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -86,6 +95,45 @@ for S in $SPARSITIES; do
     $PY eval/probe.py "$W/$name+distill-$tag" --name "$name+distill-$tag" --threads "$THREADS"
   done
 done
+
+SEEDS=${SEEDS:-"2022 2023 2024"}
+SEED_RECIPE=${SEED_RECIPE:-2000+500}
+CANDIDATES=${CANDIDATES:-}
+CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-"2022 2023"}
+SEED_THREADS=${SEED_THREADS:-1}
+rname() { if [ "$1" = 2000+500 ]; then echo slimwav-72; else echo "slimwav-72-r${1%%+*}"; fi; }
+seedprune() { # <gated+final> <seed>: slimwav-72 with that recipe and seed, then its validation score
+  local name; name=$(rname "$1")-s$2
+  if [ ! -f $W/$name/model.safetensors ]; then
+    say "slimwav prune → 0.72, ${1%%+*} + ${1##*+} steps, seed $2 (log $W/$name.log)"
+    local resume=(); [ -f $W/$name/checkpoint.safetensors ] && resume=(--resume)
+    node bin/slimwav.js prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity 0.72 --out $W/$name \
+      --steps "${1%%+*}" --final-steps "${1##*+}" --mode full --seed "$2" --threads "$SEED_THREADS" "${resume[@]}" \
+      2> >(tee -a $W/$name.log >&2)
+  fi
+  $PY eval/probe.py $W/$name --name $name --val --threads "$SEED_THREADS"
+}
+if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
+  for r in $CANDIDATES; do for seed in $CANDIDATE_SEEDS; do seedprune "$r" "$seed"; done; done   # validation only
+  for r in $(printf '%s\n' 2000+500 "$SEED_RECIPE" | sort -u); do
+    for seed in $SEEDS; do
+      seedprune "$r" "$seed"
+      say "probe: $(rname "$r")-s$seed"
+      $PY eval/probe.py $W/$(rname "$r")-s$seed --name $(rname "$r")-s$seed --threads "$SEED_THREADS"
+    done
+  done
+  for seed in $SEEDS; do
+    out=$W/magnitude-enc+distill-72-s$seed
+    if [ ! -f $out/model.safetensors ]; then
+      say "magnitude-enc-72 + $DISTILL_STEPS distillation steps, seed $seed"
+      resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume) || rm -rf $out
+      node bin/slimwav.js prune --teacher $W/teacher --student $W/magnitude-enc-72 --data $W/data/unlabeled --out $out \
+        --steps "$DISTILL_STEPS" --seed "$seed" --threads "$SEED_THREADS" "${resume[@]}" 2> >(tee -a $out.log >&2)
+    fi
+    $PY eval/probe.py $out --name magnitude-enc+distill-72-s$seed --val --threads "$SEED_THREADS"
+    $PY eval/probe.py $out --name magnitude-enc+distill-72-s$seed --threads "$SEED_THREADS"
+  done
+fi
 
 say "table → eval/results.md"
 $PY eval/report.py
