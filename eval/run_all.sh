@@ -19,9 +19,9 @@
 #   SEED_RECIPE=2000+500       gated + final steps of the eval's slimwav recipe (rows slimwav-72-r<gated>-s<seed>
 #                              unless it is 2000+500, whose rows are slimwav-72-s<seed>); the default recipe's seed rows
 #                              are always run as well
-#   CANDIDATES=""              other gated+final splits to compare (e.g. "1500+1000 1000+1500"), seeds
-#                              CANDIDATE_SEEDS="2022 2023": scored by probe.py --val only (training voices), never on
-#                              the test voices — the recipe choice is made on those scores (eval/README.md)
+#   CANDIDATES="1500+1000 1000+1500 2250+250"  other splits of the same 2500 steps, seeds CANDIDATE_SEEDS="2022":
+#                              scored by probe.py --val only (training voices), never on the test voices — the
+#                              recipe choice is made on those scores (eval/README.md); CANDIDATES="" skips them
 #   SEED_THREADS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,8 +98,8 @@ done
 
 SEEDS=${SEEDS:-"2022 2023 2024"}
 SEED_RECIPE=${SEED_RECIPE:-2000+500}
-CANDIDATES=${CANDIDATES:-}
-CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-"2022 2023"}
+CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250"}
+CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-2022}
 SEED_THREADS=${SEED_THREADS:-1}
 rname() { if [ "$1" = 2000+500 ]; then echo slimwav-72; else echo "slimwav-72-r${1%%+*}"; fi; }
 seedprune() { # <gated+final> <seed>: slimwav-72 with that recipe and seed, then its validation score
