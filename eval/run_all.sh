@@ -14,14 +14,14 @@
 #   MODE=full            slimwav prune --mode (full|layerwise)
 #   DISTILL_STEPS=$((PRUNE_STEPS + FINAL_STEPS))  gate-free distillation steps given to the magnitude model:
 #                        the same amount of distillation the slimwav model got in total
-# Seed runs at 72% (after the table above; rows NAME-sSEED, mean ± sd in results.md):
+# Seed runs at 72% (after the table above; rows NAME-sSEED, mean ± sd in results.md). A recipe is
+# <gated>+<final>[:layerwise]; its rows are slimwav-72[-lw][-r<gated>]-s<seed> (-r… unless the split is 2000+500).
 #   SEEDS="2022 2023 2024"     seeds of slimwav prune (--seed) and of the baseline's distillation
-#   SEED_RECIPE=2000+500       gated + final steps of the eval's slimwav recipe (rows slimwav-72-r<gated>-s<seed>
-#                              unless it is 2000+500, whose rows are slimwav-72-s<seed>); the default recipe's seed rows
-#                              are always run as well
-#   CANDIDATES="1500+1000 1000+1500 2250+250"  other splits of the same 2500 steps, seeds CANDIDATE_SEEDS="2022":
-#                              scored by probe.py --val only (training voices), never on the test voices — the
-#                              recipe choice is made on those scores (eval/README.md); CANDIDATES="" skips them
+#   SEED_RECIPE=2000+500:layerwise  the eval's recipe, chosen on validation scores (eval/README.md); the default
+#                              recipe 2000+500 (full mode) is always run with the same seeds as well
+#   CANDIDATES="1500+1000 1000+1500 2250+250 2000+500:layerwise"  recipes of the same 2500 steps compared with
+#                              CANDIDATE_SEEDS="2022", scored by probe.py --val only (training voices), never on the
+#                              test voices: that is how SEED_RECIPE was chosen; CANDIDATES="" skips them
 #   SEED_THREADS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,18 +97,24 @@ for S in $SPARSITIES; do
 done
 
 SEEDS=${SEEDS:-"2022 2023 2024"}
-SEED_RECIPE=${SEED_RECIPE:-2000+500}
-CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250"}
+SEED_RECIPE=${SEED_RECIPE:-2000+500:layerwise}
+CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250 2000+500:layerwise"}
 CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-2022}
 SEED_THREADS=${SEED_THREADS:-1}
-rname() { if [ "$1" = 2000+500 ]; then echo slimwav-72; else echo "slimwav-72-r${1%%+*}"; fi; }
-seedprune() { # <gated+final> <seed>: slimwav-72 with that recipe and seed, then its validation score
-  local name; name=$(rname "$1")-s$2
+rname() { # <gated>+<final>[:layerwise] → row name without the seed
+  local split=${1%%:*} n=slimwav-72
+  [[ $1 == *:layerwise ]] && n=$n-lw
+  [ "$split" = 2000+500 ] || n=$n-r${split%%+*}
+  echo $n
+}
+seedprune() { # <recipe> <seed>: slimwav-72 with that recipe and seed, then its validation score
+  local name split mode=full; name=$(rname "$1")-s$2; split=${1%%:*}
+  [[ $1 == *:layerwise ]] && mode=layerwise
   if [ ! -f $W/$name/model.safetensors ]; then
-    say "slimwav prune → 0.72, ${1%%+*} + ${1##*+} steps, seed $2 (log $W/$name.log)"
+    say "slimwav prune → 0.72, ${split%%+*} + ${split##*+} steps, $mode, seed $2 (log $W/$name.log)"
     local resume=(); [ -f $W/$name/checkpoint.safetensors ] && resume=(--resume)
     node bin/slimwav.js prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity 0.72 --out $W/$name \
-      --steps "${1%%+*}" --final-steps "${1##*+}" --mode full --seed "$2" --threads "$SEED_THREADS" "${resume[@]}" \
+      --steps "${split%%+*}" --final-steps "${split##*+}" --mode $mode --seed "$2" --threads "$SEED_THREADS" "${resume[@]}" \
       2> >(tee -a $W/$name.log >&2)
   fi
   $PY eval/probe.py $W/$name --name $name --val --threads "$SEED_THREADS"
