@@ -198,10 +198,15 @@ def main():
         srng = np.random.default_rng(1)
         bmat = {n: boot_acc(n) for ns in groups.values() for n in ns}
 
-        def group_boot(names):
-            a = np.stack([bmat[n] for n in names])  # [seeds, boots]
-            pick = srng.integers(0, len(names), (N_BOOT, len(names)))
-            return a[pick, np.arange(N_BOOT)[:, None]].mean(1)
+        gcache = {}
+
+        def group_boot(names):  # one draw per group, shared by the table and the verdicts
+            key = tuple(names)
+            if key not in gcache:
+                a = np.stack([bmat[n] for n in names])  # [seeds, boots]
+                pick = srng.integers(0, len(names), (N_BOOT, len(names)))
+                gcache[key] = a[pick, np.arange(N_BOOT)[:, None]].mean(1)
+            return gcache[key]
 
         def single_or_group(name):
             if name in groups:
