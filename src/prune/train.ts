@@ -457,13 +457,8 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
           `sparsity ${sHat.toFixed(3)} → ${t.toFixed(3)}  λ ${lambda[0].toFixed(3)}/${lambda[1].toFixed(3)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}` +
           (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
       }
-      if (step % o.checkpointEvery === 0) await saveCheckpoint();
-      await new Promise((r) => setImmediate(r)); // let Ctrl-C be seen
-      if (interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter)) {
-        await saveCheckpoint();
-        log(`prune: stopped at step ${step}; checkpoint saved in ${ckptPath} (continue with --resume)`);
-        return { out: o.out, params: 0, teacherParams: n0, sparsity: 0, macs: 0, teacherMacs: macs0, steps: step, interrupted: true };
-      }
+      const stopped = await endOfStep(o, step, stepsThisRun, () => interrupted, saveCheckpoint, ckptPath, log, n0, macs0);
+      if (stopped) return stopped;
     }
     await saveCheckpoint();
 
@@ -674,13 +669,8 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
         log(`distillation ${step}/${o.steps}  loss ${loss.toFixed(4)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(avg * (o.steps - step))}` +
           (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
       }
-      if (step % o.checkpointEvery === 0) await saveCheckpoint();
-      await new Promise((r) => setImmediate(r)); // let Ctrl-C be seen
-      if (interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter)) {
-        await saveCheckpoint();
-        log(`prune: stopped at step ${step}; checkpoint saved in ${ckptPath} (continue with --resume)`);
-        return { out: o.out, params: 0, teacherParams: n0, sparsity: 0, macs: 0, teacherMacs: macs0, steps: step, interrupted: true };
-      }
+      const stopped = await endOfStep(o, step, stepsThisRun, () => interrupted, saveCheckpoint, ckptPath, log, n0, macs0);
+      if (stopped) return stopped;
     }
     await saveCheckpoint();
     const config = { ...sf.config, slimwav_distilled_from: tf.source, slimwav_distill_steps: o.steps };
@@ -707,6 +697,21 @@ function checkOut(o: PruneOptions, ckptPath: string): void {
 }
 
 /** config.json + model.safetensors into `out` (which holds the checkpoint and log), each written atomically. */
+/**
+ * The end of every step of both training loops (gated pruning, gate-free distillation): the periodic checkpoint, a
+ * yield so that Ctrl-C is seen, then on Ctrl-C or after `stopAfter` steps of this run a last checkpoint and the
+ * "stopped" result. null: go on.
+ */
+async function endOfStep(o: PruneOptions, step: number, stepsThisRun: number, interrupted: () => boolean,
+  saveCheckpoint: () => Promise<void>, ckptPath: string, log: (s: string) => void, n0: number, macs0: number): Promise<PruneResult | null> {
+  if (step % o.checkpointEvery === 0) await saveCheckpoint();
+  await new Promise((r) => setImmediate(r)); // let Ctrl-C be seen
+  if (!interrupted() && (o.stopAfter === undefined || stepsThisRun < o.stopAfter)) return null;
+  await saveCheckpoint();
+  log(`prune: stopped at step ${step}; checkpoint saved in ${ckptPath} (continue with --resume)`);
+  return { out: o.out, params: 0, teacherParams: n0, sparsity: 0, macs: 0, teacherMacs: macs0, steps: step, interrupted: true };
+}
+
 async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, unfoldWeightNorm: boolean): Promise<Map<string, RawTensor>> {
   const cleaned = { ...config };
   for (const k of Object.keys(cleaned)) if (k.startsWith('slimwav_digest')) delete cleaned[k];
