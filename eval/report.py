@@ -257,7 +257,8 @@ def main():
     if val:
         text += ('\n### Recipe selection (training voices only)\n\n`probe.py --val`: the same probe, 4-fold cross-validation on '
                  'probe_train grouped by training language; the test voices are not used. slimwav-72-rN: N gated + (2500 − N) '
-                 'final steps; -lw: --mode layerwise; slimwav-72: 2000 + 500, full mode (the default recipe).\n\n' + val)
+                 'final steps; -lw: --mode layerwise; -glrNN: --gate-lr NN/100 (default 0.02); -swNN: --sparsity-warmup NN/100 '
+                 '(default 0.30); slimwav-72: 2000 + 500, full mode (the default recipe).\n\n' + val)
     with open(args.out, 'w') as f:
         f.write(text)
     print(text)

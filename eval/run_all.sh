@@ -15,11 +15,13 @@
 #   DISTILL_STEPS=$((PRUNE_STEPS + FINAL_STEPS))  gate-free distillation steps given to the magnitude model:
 #                        the same amount of distillation the slimwav model got in total
 # Seed runs at 72% (after the table above; rows NAME-sSEED, mean ± sd in results.md). A recipe is
-# <gated>+<final>[:layerwise]; its rows are slimwav-72[-lw][-r<gated>]-s<seed> (-r… unless the split is 2000+500).
+# <gated>+<final>[:layerwise][:glrNN][:swNN]; its rows are slimwav-72[-lw][-r<gated>][-glrNN][-swNN]-s<seed> (-r… unless
+# the split is 2000+500; glrNN: --gate-lr NN/100, swNN: --sparsity-warmup NN/100).
 #   SEEDS="2022 2023 2024"     seeds of slimwav prune (--seed) and of the baseline's distillation
-#   SEED_RECIPE=2000+500:layerwise  the eval's recipe, chosen on validation scores (eval/README.md); the default
-#                              recipe 2000+500 (full mode) is always run with the same seeds as well
-#   CANDIDATES="1500+1000 1000+1500 2250+250 2000+500:layerwise"  recipes of the same 2500 steps compared with
+#   SEED_RECIPE=2000+500:layerwise:glr05  the eval's recipe, chosen on validation scores (eval/README.md); the default
+#                              recipe 2000+500 (full mode) is always run with the same seeds as well, and so are
+#   EARLIER_RECIPES=2000+500:layerwise  recipes chosen by earlier, smaller searches (kept for the record)
+#   CANDIDATES="1500+1000 … 2000+500:layerwise:glr05" (see below)  recipes of the same 2500 steps compared with
 #                              CANDIDATE_SEEDS="2022", scored by probe.py --val only (training voices), never on the
 #                              test voices: that is how SEED_RECIPE was chosen; CANDIDATES="" skips them
 #   SEED_THREADS=1
@@ -97,31 +99,36 @@ for S in $SPARSITIES; do
 done
 
 SEEDS=${SEEDS:-"2022 2023 2024"}
-SEED_RECIPE=${SEED_RECIPE:-2000+500:layerwise}
-CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250 2000+500:layerwise"}
+SEED_RECIPE=${SEED_RECIPE:-2000+500:layerwise:glr05}
+EARLIER_RECIPES=${EARLIER_RECIPES:-2000+500:layerwise}
+CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250 2000+500:layerwise 2000+500:glr05 2000+500:glr10 2000+500:glr20 2000+500:sw15 2000+500:layerwise:glr05 2000+500:layerwise:glr10"}
 CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-2022}
 SEED_THREADS=${SEED_THREADS:-1}
 rname() { # <gated>+<final>[:layerwise] → row name without the seed
   local split=${1%%:*} n=slimwav-72
-  [[ $1 == *:layerwise ]] && n=$n-lw
+  [[ $1 == *:layerwise* ]] && n=$n-lw
   [ "$split" = 2000+500 ] || n=$n-r${split%%+*}
+  [[ $1 =~ :glr([0-9]+) ]] && n=$n-glr${BASH_REMATCH[1]}
+  [[ $1 =~ :sw([0-9]+) ]] && n=$n-sw${BASH_REMATCH[1]}
   echo $n
 }
 seedprune() { # <recipe> <seed>: slimwav-72 with that recipe and seed, then its validation score
-  local name split mode=full; name=$(rname "$1")-s$2; split=${1%%:*}
-  [[ $1 == *:layerwise ]] && mode=layerwise
+  local name split mode=full extra=(); name=$(rname "$1")-s$2; split=${1%%:*}
+  [[ $1 == *:layerwise* ]] && mode=layerwise
+  [[ $1 =~ :glr([0-9]+) ]] && extra+=(--gate-lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
+  [[ $1 =~ :sw([0-9]+) ]] && extra+=(--sparsity-warmup "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
   if [ ! -f $W/$name/model.safetensors ]; then
     say "slimwav prune → 0.72, ${split%%+*} + ${split##*+} steps, $mode, seed $2 (log $W/$name.log)"
     local resume=(); [ -f $W/$name/checkpoint.safetensors ] && resume=(--resume)
     node bin/slimwav.js prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity 0.72 --out $W/$name \
-      --steps "${split%%+*}" --final-steps "${split##*+}" --mode $mode --seed "$2" --threads "$SEED_THREADS" "${resume[@]}" \
+      --steps "${split%%+*}" --final-steps "${split##*+}" --mode $mode --seed "$2" --threads "$SEED_THREADS" "${extra[@]}" "${resume[@]}" \
       2> >(tee -a $W/$name.log >&2)
   fi
   $PY eval/probe.py $W/$name --name $name --val --threads "$SEED_THREADS"
 }
 if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
   for r in $CANDIDATES; do for seed in $CANDIDATE_SEEDS; do seedprune "$r" "$seed"; done; done   # validation only
-  for r in $(printf '%s\n' 2000+500 "$SEED_RECIPE" | sort -u); do
+  for r in $(printf '%s\n' 2000+500 $EARLIER_RECIPES "$SEED_RECIPE" | sort -u); do
     for seed in $SEEDS; do
       seedprune "$r" "$seed"
       say "probe: $(rname "$r")-s$seed"
