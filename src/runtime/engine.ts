@@ -120,7 +120,8 @@ export class Engine {
     };
     const ln = (p: string): [number, number] => [put(need(`${p}.weight`)), put(need(`${p}.bias`))];
 
-    // conv feature extractor
+    // conv feature extractor (conv 0 is the only layer with a norm in group-norm extractors)
+    this.groupNorm0 = cfg.featExtractNorm === 'group';
     let cin = 1;
     cfg.conv.forEach((l, i) => {
       const p = `feature_extractor.conv_layers.${i}`;
@@ -141,12 +142,13 @@ export class Engine {
         };
         this.conv.push({ w: 0, b: bias, norm, wino: { m, e: pairW(0), o: pairW(cin) } });
         this.winoScratch = Math.max(this.winoScratch, k.f32_conv_k3s2_scratch_floats(cin, l.dim));
+      } else if (i === 0 && this.groupNorm0) {
+        this.conv.push({ w: 0, b: bias, norm, wino: null }); // packed per input by foldGroupNorm0, from conv0Weights
       } else {
         this.conv.push({ w: linear(W, l.dim, l.kernel * cin, null).w, b: bias, norm, wino: null });
       }
       cin = l.dim;
     });
-    this.groupNorm0 = cfg.featExtractNorm === 'group' && this.conv[0].norm !== null;
     this.dummy = get('feature_extractor.dummy_weight');
     this.projLn = cfg.featProjLayerNorm ? ln('feature_projection.layer_norm') : null;
     const D = cfg.hidden;
@@ -229,11 +231,7 @@ export class Engine {
     const cfg = this.cfg, D = cfg.hidden;
     const frames = convFrames(cfg, samples);
     const T = frames[frames.length - 1];
-    let convMax = 0, cmax = 1;
-    cfg.conv.forEach((l, i) => {
-      convMax = Math.max(convMax, frames[i] * l.dim);
-      cmax = Math.max(cmax, l.dim);
-    });
+    const convMax = Math.max(...cfg.conv.map((l, i) => frames[i] * l.dim));
     let qkvMax = 0, vMax = 0, fMax = 0, dqMax = 0;
     for (const L of cfg.layers) {
       const qk = L.qkDims.reduce((a, b) => a + b, 0), v = L.vDims.reduce((a, b) => a + b, 0);
@@ -267,7 +265,6 @@ export class Engine {
       plan.add('conv0w', packedFloats(cfg.conv[0].dim, cfg.conv[0].kernel));
       plan.add('conv0b', cfg.conv[0].dim);
     }
-    plan.add('scratch', 2 * cmax);
     plan.add('x', T * D);
     plan.add('y', T * D);
     plan.add('qkv', T * qkvMax);
@@ -317,26 +314,16 @@ export class Engine {
     if (this.convChunk > 0) {
       src = this.convChunked(frames, wave.length);
       cin = cfg.conv[cfg.conv.length - 1].dim;
-    } else cfg.conv.forEach((l, i) => {
-      const dst = i % 2 === 0 ? at('convA') : at('convB');
-      const c = this.conv[i];
-      const Ti = frames[i];
-      if (i === 0 && this.groupNorm0) {
-        // GroupNorm folded into the weights from the waveform's statistics: one GEMM with GELU fused
-        this.foldGroupNorm0(wave.length, frames[0]);
-        this.exec.gemm(Ti, l.dim, l.kernel, src, l.stride, at('conv0w'), dst, l.dim, at('conv0b'), GELU, 0);
-      } else {
-        this.convLayer(i, Ti, cin, src, dst, c.norm ? 0 : GELU);
-      }
-      if (c.norm && !(i === 0 && this.groupNorm0)) {
-        if (cfg.featExtractNorm === 'group') k.f32_groupnorm_time(Ti, l.dim, dst, c.norm[0], c.norm[1], CONV_NORM_EPS, at('scratch'));
-        else this.exec.layerNorm(Ti, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
-        this.exec.gelu(Ti * l.dim, dst);
-      }
-      snap(`conv.${i}`, dst, Ti, l.dim);
-      src = dst;
-      cin = l.dim;
-    });
+    } else {
+      if (this.groupNorm0) this.foldGroupNorm0(wave.length, frames[0]);
+      cfg.conv.forEach((l, i) => {
+        const dst = i % 2 === 0 ? at('convA') : at('convB');
+        this.convLayer(i, frames[i], cin, src, dst);
+        snap(`conv.${i}`, dst, frames[i], l.dim);
+        src = dst;
+        cin = l.dim;
+      });
+    }
     if (this.dummy) {
       const v = mem.f32(src, T * cin);
       for (let t = 0; t < T; t++) for (let c = 0; c < cin; c++) v[t * cin + c] *= this.dummy[c];
@@ -454,15 +441,8 @@ export class Engine {
     const cfg = this.cfg, plan = this.plan!;
     const at = (n: string) => plan.offsets.get(n)!;
     const T = frames[frames.length - 1], chunk = this.convChunk;
-    const l0 = cfg.conv[0], c0 = this.conv[0];
-    const group = this.groupNorm0;
-    let w0 = c0.w, b0 = c0.b, act0 = c0.norm ? 0 : GELU;
-    if (group) {
-      this.foldGroupNorm0(samples, frames[0]);
-      w0 = at('conv0w');
-      b0 = at('conv0b');
-      act0 = GELU;
-    }
+    const l0 = cfg.conv[0];
+    if (this.groupNorm0) this.foldGroupNorm0(samples, frames[0]);
     const cLast = cfg.conv[cfg.conv.length - 1].dim;
     for (let a = 0; a < T; a += chunk) {
       const b = Math.min(T, a + chunk);
@@ -472,14 +452,8 @@ export class Engine {
         const n = ranges[i][1] - ranges[i][0];
         const last = i === cfg.conv.length - 1;
         const dst = last ? at('convOut') + a * cLast * 4 : i % 2 === 0 ? at('convA') : at('convB');
-        const c = this.conv[i];
         // within a chunk, layer i's rows start at the first frame this chunk needs, so A starts at row 0
-        if (i === 0) this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, w0, dst, l.dim, b0, act0, 0);
-        else this.convLayer(i, n, cin, src, dst, c.norm ? 0 : GELU);
-        if (c.norm && !(i === 0 && group)) {
-          this.exec.layerNorm(n, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
-          this.exec.gelu(n * l.dim, dst);
-        }
+        this.convLayer(i, n, cin, src, dst);
         src = dst;
         cin = l.dim;
       });
@@ -549,21 +523,34 @@ export class Engine {
     return { N, L, NBp, fwd, inv, H };
   }
 
-  /** Conv layer i (i ≥ 1) over n output frames: Winograd pairs split across the threads, or one packed GEMM. */
-  private convLayer(i: number, n: number, cin: number, src: number, dst: number, act: number): void {
+  /**
+   * Conv layer i over n output frames, src → dst, with its norm and GELU: conv 0 with a GroupNorm as one GEMM over
+   * the weights foldGroupNorm0 made for this input; kernel-3 stride-2 layers as Winograd pairs split across the
+   * threads; the others as one packed GEMM. A layer norm (layer-norm extractors) follows its conv.
+   */
+  private convLayer(i: number, n: number, cin: number, src: number, dst: number): void {
     const l = this.cfg.conv[i], c = this.conv[i], w = c.wino;
-    if (!w) {
-      this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, act, 0);
+    const at = (name: string) => this.plan!.offsets.get(name)!;
+    const act = c.norm ? 0 : GELU;
+    if (i === 0 && this.groupNorm0) {
+      this.exec.gemm(n, l.dim, l.kernel, src, l.stride, at('conv0w'), dst, l.dim, at('conv0b'), GELU, 0);
       return;
     }
-    const at = (name: string) => this.plan!.offsets.get(name)!;
-    const pairs = Math.ceil(n / 2), T = Math.min(this.threads, pairs), per = Math.ceil(pairs / T);
-    const lists: Command[][] = [];
-    for (let t = 0; t < T; t++) {
-      const p0 = t * per, p1 = Math.min(pairs, p0 + per);
-      lists.push(p1 > p0 ? [['f32_conv_k3s2', p0, p1, n, cin, l.dim, src, w.m, w.e, w.o, c.b, dst, act, at(`wino.${t}`)]] : []);
+    if (w) {
+      const pairs = Math.ceil(n / 2), T = Math.min(this.threads, pairs), per = Math.ceil(pairs / T);
+      const lists: Command[][] = [];
+      for (let t = 0; t < T; t++) {
+        const p0 = t * per, p1 = Math.min(pairs, p0 + per);
+        lists.push(p1 > p0 ? [['f32_conv_k3s2', p0, p1, n, cin, l.dim, src, w.m, w.e, w.o, c.b, dst, act, at(`wino.${t}`)]] : []);
+      }
+      this.exec.runLists(lists);
+    } else {
+      this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, act, 0);
     }
-    this.exec.runLists(lists);
+    if (c.norm) {
+      this.exec.layerNorm(n, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
+      this.exec.gelu(n * l.dim, dst);
+    }
   }
 
   /**
