@@ -237,22 +237,13 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
   checkOut(o, ckptPath);
 
   // teacher, data, student
-  const files = await openModelFiles(o.teacher);
-  const cfg = parseConfig(files.config, o.teacher);
-  checkTensors(cfg, files.tensors, files.source);
-  const teacher = await buildModel(files.config, files.tensors, files.source, files.notes, { threads: o.threads });
-  const rt: TrainingRuntime = await trainingRuntime(o.threads);
-  let interrupted = false;
-  const onSigint = () => { interrupted = true; };
-  process.on('SIGINT', onSigint);
+  const { files, cfg } = await openTeacher(o);
+  const run = await startRun(o, files, cfg);
+  const { teacher, rt, data, crop, perBatch, n0, macs0 } = run;
   try {
-    const data = await loadAudioFolder(o.data, { minSamples: receptiveField(cfg) });
-    const crop = Math.max(receptiveField(cfg), Math.round(o.cropSeconds * 16000));
-    const perBatch = Math.max(1, Math.round(o.batchSeconds / o.cropSeconds));
-    log(`prune: teacher ${o.teacher} (${cfg.modelType}, ${countParams(cfg, files.tensors).toLocaleString('en-US')} params), ` +
+    log(`prune: teacher ${o.teacher} (${cfg.modelType}, ${n0.toLocaleString('en-US')} params), ` +
       `${data.train.length} training clips (${data.seconds.toFixed(0)} s), ${data.valid.length} held out; ${o.mode} mode, ${o.steps} steps, target sparsity ${o.targetSparsity}`);
     const student = Student.create(files.config, files.tensors, rt.exec, rt.mem);
-    const n0 = countParams(cfg, files.tensors), macs0 = countMacs(cfg, 16000).total;
     const consts = sizeConstants(cfg, new Set(files.tensors.keys()), posConvParams(files.tensors));
     const gateRng = new Rng(o.seed), dataRng = new Rng(o.seed ^ 0x9e3779b9);
     const gates = new Gates(cfg, o.units, gateRng);
@@ -457,7 +448,7 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
           `sparsity ${sHat.toFixed(3)} → ${t.toFixed(3)}  λ ${lambda[0].toFixed(3)}/${lambda[1].toFixed(3)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}` +
           (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
       }
-      const stopped = await endOfStep(o, step, stepsThisRun, () => interrupted, saveCheckpoint, ckptPath, log, n0, macs0);
+      const stopped = await endOfStep(o, run, step, stepsThisRun, saveCheckpoint, ckptPath, log);
       if (stopped) return stopped;
     }
     await saveCheckpoint();
@@ -478,9 +469,7 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
       `${n0.toLocaleString('en-US')}), ${(macs / 1e9).toFixed(3)} GMACs per second of audio (${(100 * (1 - macs / macs0)).toFixed(1)}% fewer)`);
     return { out: o.out, params, teacherParams: n0, sparsity: 1 - params / n0, macs, teacherMacs: macs0, steps: step, interrupted: false };
   } finally {
-    process.off('SIGINT', onSigint);
-    teacher.dispose();
-    rt.dispose();
+    run.close();
   }
 }
 
@@ -533,8 +522,13 @@ class GateFreeDistiller {
     this.student.zeroGrad();
     let loss = 0;
     for (const wave of batch) loss += (await this.crop(wave, 1 / batch.length, true)) / batch.length;
-    this.student.ops.adamw(flat.size, flat.ptr, flat.grad, this.m, this.v, s + 1, this.lr * 0.5 * lrFactor(s, total, this.lrWarmup), 0.9, 0.98, 1e-6, 0);
+    this.student.ops.adamw(flat.size, flat.ptr, flat.grad, this.m, this.v, s + 1, this.lrAt(s, total), 0.9, 0.98, 1e-6, 0);
     return loss;
+  }
+
+  /** The learning rate of 0-based step `s` of `total`: half the run's lr, on its warmup/decay schedule. */
+  lrAt(s: number, total: number): number {
+    return this.lr * 0.5 * lrFactor(s, total, this.lrWarmup);
   }
 
   async validLoss(crops: Float32Array[]): Promise<number> {
@@ -599,24 +593,15 @@ export function studentMismatch(teacher: ModelConfig, student: ModelConfig): str
 async function distillStudent(o: PruneOptions & { student: string }, log: (s: string) => void): Promise<PruneResult> {
   const ckptPath = join(o.out, 'checkpoint.safetensors');
   checkOut(o, ckptPath);
-  const tf = await openModelFiles(o.teacher);
-  const tcfg = parseConfig(tf.config, o.teacher);
-  checkTensors(tcfg, tf.tensors, tf.source);
+  const { files: tf, cfg: tcfg } = await openTeacher(o);
   const sf = await openModelFiles(o.student);
   const scfg = parseConfig(sf.config, o.student);
   checkTensors(scfg, sf.tensors, sf.source);
   const bad = studentMismatch(tcfg, scfg);
   if (bad) fail('E_ARGS', `${o.student}: cannot be distilled from ${o.teacher}: ${bad} (--student must be a pruned form of the teacher)`);
-  const teacher = await buildModel(tf.config, tf.tensors, tf.source, tf.notes, { threads: o.threads });
-  const rt = await trainingRuntime(o.threads);
-  let interrupted = false;
-  const onSigint = () => { interrupted = true; };
-  process.on('SIGINT', onSigint);
+  const run = await startRun(o, tf, tcfg);
+  const { teacher, rt, data, crop, perBatch, n0, macs0 } = run;
   try {
-    const data = await loadAudioFolder(o.data, { minSamples: receptiveField(tcfg) });
-    const crop = Math.max(receptiveField(tcfg), Math.round(o.cropSeconds * 16000));
-    const perBatch = Math.max(1, Math.round(o.batchSeconds / o.cropSeconds));
-    const n0 = countParams(tcfg, tf.tensors), macs0 = countMacs(tcfg, 16000).total;
     const sParams = countParams(scfg, sf.tensors);
     log(`prune: distilling ${o.student} (${sParams.toLocaleString('en-US')} params) from ${o.teacher} (${n0.toLocaleString('en-US')} params) without gates, ` +
       `${data.train.length} training clips (${data.seconds.toFixed(0)} s), ${data.valid.length} held out; ${o.steps} steps`);
@@ -658,7 +643,7 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
     while (step < o.steps) {
       const ts = performance.now();
       const loss = await d.step(sampleBatch(data.train, crop, perBatch, rng), step, o.steps);
-      const lr = o.lr * 0.5 * lrFactor(step, o.steps, o.lrWarmup);
+      const lr = d.lrAt(step, o.steps);
       step++;
       stepsThisRun++;
       const entry: LogEntry = { step, loss, l1: NaN, cos: NaN, expected_sparsity: 1 - sParams / n0, target: 1 - sParams / n0, lambda: [], lr, seconds_per_step: (performance.now() - ts) / 1000 };
@@ -669,7 +654,7 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
         log(`distillation ${step}/${o.steps}  loss ${loss.toFixed(4)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(avg * (o.steps - step))}` +
           (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
       }
-      const stopped = await endOfStep(o, step, stepsThisRun, () => interrupted, saveCheckpoint, ckptPath, log, n0, macs0);
+      const stopped = await endOfStep(o, run, step, stepsThisRun, saveCheckpoint, ckptPath, log);
       if (stopped) return stopped;
     }
     await saveCheckpoint();
@@ -681,9 +666,7 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
       `${n0.toLocaleString('en-US')}) after ${o.steps} distillation steps`);
     return { out: o.out, params, teacherParams: n0, sparsity: 1 - params / n0, macs, teacherMacs: macs0, steps: step, interrupted: false };
   } finally {
-    process.off('SIGINT', onSigint);
-    teacher.dispose();
-    rt.dispose();
+    run.close();
   }
 }
 
@@ -696,21 +679,75 @@ function checkOut(o: PruneOptions, ckptPath: string): void {
   }
 }
 
-/** config.json + model.safetensors into `out` (which holds the checkpoint and log), each written atomically. */
 /**
  * The end of every step of both training loops (gated pruning, gate-free distillation): the periodic checkpoint, a
  * yield so that Ctrl-C is seen, then on Ctrl-C or after `stopAfter` steps of this run a last checkpoint and the
  * "stopped" result. null: go on.
  */
-async function endOfStep(o: PruneOptions, step: number, stepsThisRun: number, interrupted: () => boolean,
-  saveCheckpoint: () => Promise<void>, ckptPath: string, log: (s: string) => void, n0: number, macs0: number): Promise<PruneResult | null> {
+async function endOfStep(o: PruneOptions, run: Run, step: number, stepsThisRun: number, saveCheckpoint: () => Promise<void>,
+  ckptPath: string, log: (s: string) => void): Promise<PruneResult | null> {
   if (step % o.checkpointEvery === 0) await saveCheckpoint();
   await new Promise((r) => setImmediate(r)); // let Ctrl-C be seen
-  if (!interrupted() && (o.stopAfter === undefined || stepsThisRun < o.stopAfter)) return null;
+  if (!run.interrupted() && (o.stopAfter === undefined || stepsThisRun < o.stopAfter)) return null;
   await saveCheckpoint();
   log(`prune: stopped at step ${step}; checkpoint saved in ${ckptPath} (continue with --resume)`);
-  return { out: o.out, params: 0, teacherParams: n0, sparsity: 0, macs: 0, teacherMacs: macs0, steps: step, interrupted: true };
+  return { out: o.out, params: 0, teacherParams: run.n0, sparsity: 0, macs: 0, teacherMacs: run.macs0, steps: step, interrupted: true };
 }
+
+type ModelFiles = Awaited<ReturnType<typeof openModelFiles>>;
+
+/** The teacher's files and config, checked against each other. */
+async function openTeacher(o: PruneOptions): Promise<{ files: ModelFiles; cfg: ModelConfig }> {
+  const files = await openModelFiles(o.teacher);
+  const cfg = parseConfig(files.config, o.teacher);
+  checkTensors(cfg, files.tensors, files.source);
+  return { files, cfg };
+}
+
+/** What both training loops run on: the teacher model, the training runtime, the audio, Ctrl-C capture. */
+interface Run {
+  teacher: Model;
+  rt: TrainingRuntime;
+  data: AudioSet;
+  /** samples per crop, crops per batch */
+  crop: number;
+  perBatch: number;
+  /** the teacher's params and MACs per second of audio */
+  n0: number;
+  macs0: number;
+  /** Ctrl-C was pressed */
+  interrupted: () => boolean;
+  /** stop capturing Ctrl-C, free the teacher and the runtime */
+  close: () => void;
+}
+
+async function startRun(o: PruneOptions, files: ModelFiles, cfg: ModelConfig): Promise<Run> {
+  const teacher = await buildModel(files.config, files.tensors, files.source, files.notes, { threads: o.threads });
+  const rt = await trainingRuntime(o.threads);
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.on('SIGINT', onSigint);
+  const close = () => {
+    process.off('SIGINT', onSigint);
+    teacher.dispose();
+    rt.dispose();
+  };
+  try {
+    const data = await loadAudioFolder(o.data, { minSamples: receptiveField(cfg) });
+    return {
+      teacher, rt, data,
+      crop: Math.max(receptiveField(cfg), Math.round(o.cropSeconds * 16000)),
+      perBatch: Math.max(1, Math.round(o.batchSeconds / o.cropSeconds)),
+      n0: countParams(cfg, files.tensors), macs0: countMacs(cfg, 16000).total,
+      interrupted: () => interrupted, close,
+    };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+/** config.json + model.safetensors into `out` (which holds the checkpoint and log), each written atomically. */
 
 async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, unfoldWeightNorm: boolean): Promise<Map<string, RawTensor>> {
   const cleaned = { ...config };
