@@ -197,8 +197,6 @@ export function f32_gelu_backward(n: i32, X: usize, dY: usize, dX: usize, accumu
 
 // --- LayerNorm --------------------------------------------------------------------------------------------------
 
-/** mean and 1/std of one row of N values, computed exactly as f32_layernorm does (two passes). */
-
 export function f32_layernorm_backward(M: i32, N: i32, X: usize, ldx: i32, dY: usize, ldy: i32, gamma: usize,
                                        dX: usize, lddx: i32, dgamma: usize, dbeta: usize, eps: f32,
                                        accumulate: i32): void {
