@@ -26,7 +26,7 @@ import type { RawTensor } from './format/tensor.js';
 import type { ModelConfig } from './arch/config.js';
 
 /** tinybench: `warmup` untimed runs, then `iterations` timed ones; the minimum (ms) is the least noisy estimate. */
-async function best(fn: () => void, iterations: number, warmup = 1): Promise<number> {
+export async function best(fn: () => void, iterations: number, warmup = 1): Promise<number> {
   const bench = new Bench({ iterations, warmupIterations: warmup, time: 0, warmupTime: 0 });
   bench.add('task', fn);
   await bench.run();
