@@ -43,6 +43,9 @@ for (const [norm, bias, dims, samples] of CASES) {
         compared++;
       }
       assert.ok(compared >= 6, `compared ${compared} stages`);
+      // the two forms really ran: a kernel-3 stride-2 layer's outputs differ in their last bits somewhere
+      const g1 = a.get('conv.1')!, w1 = b.get('conv.1')!;
+      assert.ok(g1.some((v, i) => v !== w1[i]), 'conv.1 is bit-identical: the Winograd form did not run');
     });
   }
 }
