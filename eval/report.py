@@ -64,23 +64,34 @@ def slimwav_sparsity(group):
     return m.group(1) if m else None
 
 
+def newest_rows(path):
+    """The newest JSON line of each name in a results file."""
+    rows = {}
+    for line in open(path):
+        r = json.loads(line)
+        rows[r['name']] = r
+    return rows
+
+
+def voice_boots(clips, seed):
+    """Cluster-bootstrap index sets: N_BOOT resamples of the voices, each with all of its clips."""
+    voices = sorted({c['voice'] for c in clips})
+    vid = np.array([voices.index(c['voice']) for c in clips])
+    members = [np.nonzero(vid == v)[0] for v in range(len(voices))]
+    rng = np.random.default_rng(seed)
+    boots = [np.concatenate([members[v] for v in rng.integers(0, len(voices), len(voices))]) for _ in range(N_BOOT)]
+    return boots, rng
+
+
 def val_section(path):
     """Recipe selection: language-grouped cross-validation on the training voices' probe_train (probe.py --val).
     Each slimwav recipe group is compared with the default recipe's group (slimwav-SS) of its sparsity: difference of
     the seed means, 95% interval from a two-level bootstrap (the 64 training voices, paired; each group's seeds)."""
     if not os.path.exists(path):
         return ''
-    rows = {}
-    for line in open(path):
-        r = json.loads(line)
-        rows[r['name']] = r
+    rows = newest_rows(path)
     groups = seed_groups(rows)
-    clips = json.load(open(os.path.join(DATA, 'probe_train.json')))['clips']
-    voices = sorted({c['voice'] for c in clips})
-    vid = np.array([voices.index(c['voice']) for c in clips])
-    members = [np.nonzero(vid == v)[0] for v in range(len(voices))]
-    rng = np.random.default_rng(2)
-    boots = [np.concatenate([members[v] for v in rng.integers(0, len(voices), len(voices))]) for _ in range(N_BOOT)]
+    boots, rng = voice_boots(json.load(open(os.path.join(DATA, 'probe_train.json')))['clips'], 2)
     correct = {}
     for n in rows:
         p = os.path.join(HERE, 'work', 'features', n, 'correct_val.npy')
@@ -123,17 +134,10 @@ def main():
     ap.add_argument('--val-results', default=os.path.join(HERE, 'work', 'results-val.jsonl'))
     ap.add_argument('--out', default=os.path.join(HERE, 'results.md'))
     args = ap.parse_args()
-    rows = {}
-    for line in open(args.results):
-        r = json.loads(line)
-        rows[r['name']] = r
+    rows = newest_rows(args.results)
     clips = json.load(open(os.path.join(DATA, 'test.json')))['clips']
     y = np.array([c['label'] for c in clips])
-    voices = sorted({c['voice'] for c in clips})
-    vid = np.array([voices.index(c['voice']) for c in clips])
-    members = [np.nonzero(vid == v)[0] for v in range(len(voices))]
-    rng = np.random.default_rng(0)
-    boots = [np.concatenate([members[v] for v in rng.integers(0, len(voices), len(voices))]) for _ in range(N_BOOT)]
+    boots, rng = voice_boots(clips, 0)
     correct = {}
     for n, r in rows.items():
         p = os.path.join(ROOT, r.get('pred', ''))
