@@ -3,17 +3,17 @@
 // that do not fit the teacher (or gate options) are refused with one line.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModel, parseConfig, receptiveField } from '../src/index.js';
 import { openModelFiles } from '../src/format/model-files.js';
 import { parseSafetensors } from '../src/format/safetensors.js';
 import { toFloat32, type RawTensor } from '../src/format/tensor.js';
-import { encodeWav } from '../src/format/wav.js';
 import { loadAudioFolder } from '../src/prune/data.js';
 import { Rng } from '../src/prune/gates.js';
 import { finalDistill, prune, PRUNE_DEFAULTS, type PruneOptions } from '../src/prune/train.js';
+import { writeClips } from './ref/clips.js';
 import { FIXTURES } from './ref/fixtures.js';
 import { rejectsCode } from './ref/assert.js';
 import { fails, slimwav } from './ref/cli.js';
@@ -22,17 +22,8 @@ const TEACHER = join(FIXTURES, 'tiny-w2v-group');
 const work = mkdtempSync(join(tmpdir(), 'slimwav-distill-'));
 const DATA = join(work, 'data');
 mkdirSync(DATA);
-for (let f = 0; f < 10; f++) {
-  const x = new Float32Array(24000);
-  let s = f * 7919 + 3;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    const t = i / 16000;
-    x[i] = 0.3 * Math.sin(2 * Math.PI * (170 + 37 * f) * t * (1 + 0.3 * t)) + 0.15 * Math.sin(2 * Math.PI * (800 + 97 * f) * t)
-      + 0.1 * ((s / 4294967296) * 2 - 1);
-  }
-  writeFileSync(join(DATA, `clip${f}.wav`), encodeWav(x, 16000, { bitDepth: 16 }));
-}
+writeClips(DATA, { count: 10, prefix: 'clip', lcg: [1103515245, 12345], seedStep: 7919, seed0: 3,
+  chirp: [0.3, 170, 37, 0.3], tone: [0.15, 800, 97], noise: 0.1 });
 const quiet = () => undefined;
 const base = (out: string, more: Partial<PruneOptions> = {}): PruneOptions => ({
   ...PRUNE_DEFAULTS, teacher: TEACHER, data: DATA, out: join(work, out), targetSparsity: 0.6, steps: 30, gateLr: 0.25,

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { load } from '../src/index.js';
 import { parseSafetensors, serializeSafetensors } from '../src/format/safetensors.js';
 import { fromFloat32, toFloat32, type RawTensor } from '../src/format/tensor.js';
-import { encodeWav } from '../src/format/wav.js';
 import { countParams } from '../src/arch/tensors.js';
 import { parseConfig } from '../src/arch/config.js';
 import { prune, PRUNE_DEFAULTS } from '../src/prune/train.js';
+import { writeClips } from './ref/clips.js';
 import { FIXTURES, closeTo } from './ref/fixtures.js';
 
 const work = mkdtempSync(join(tmpdir(), 'slimwav-planted-'));
@@ -61,16 +61,8 @@ const redundant = 2 * headParams + 60 * (2 * D + 1) + 10 * (24 * 3 + 20 * 2);
 
 const DATA = join(work, 'data');
 mkdirSync(DATA);
-for (let f = 0; f < 10; f++) {
-  const x = new Float32Array(24000);
-  let s = f * 104729 + 3;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const t = i / 16000;
-    x[i] = 0.35 * Math.sin(2 * Math.PI * (180 + 55 * f) * t * (1 + 0.5 * t)) + 0.15 * Math.sin(2 * Math.PI * (1200 + 90 * f) * t) + 0.08 * ((s / 4294967296) * 2 - 1);
-  }
-  writeFileSync(join(DATA, `c${f}.wav`), encodeWav(x, 16000, { bitDepth: 16 }));
-}
+writeClips(DATA, { count: 10, prefix: 'c', lcg: [1664525, 1013904223], seedStep: 104729, seed0: 3,
+  chirp: [0.35, 180, 55, 0.5], tone: [0.15, 1200, 90], noise: 0.08 });
 
 const s = suite('planted redundancy');
 s('exactly the planted structures go, and the student still matches the teacher', async () => {

@@ -3,15 +3,15 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load, parseConfig } from '../src/index.js';
 import { countParams } from '../src/arch/tensors.js';
 import { parseSafetensors } from '../src/format/safetensors.js';
-import { encodeWav } from '../src/format/wav.js';
 import { prune, PRUNE_DEFAULTS, type PruneOptions } from '../src/prune/train.js';
+import { writeClips } from './ref/clips.js';
 import { FIXTURES } from './ref/fixtures.js';
 import { rejectsCode } from './ref/assert.js';
 
@@ -21,17 +21,8 @@ const work = mkdtempSync(join(tmpdir(), 'slimwav-prune-'));
 const DATA = join(work, 'data');
 mkdirSync(DATA);
 // 12 deterministic 1.5 s clips: chirps, harmonics and noise, so the teacher's features vary
-for (let f = 0; f < 12; f++) {
-  const x = new Float32Array(24000);
-  let s = f * 7919 + 1;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    const t = i / 16000;
-    x[i] = 0.3 * Math.sin(2 * Math.PI * (150 + 40 * f) * t * (1 + 0.3 * t)) + 0.2 * Math.sin(2 * Math.PI * (900 + 113 * f) * t)
-      + 0.1 * ((s / 4294967296) * 2 - 1);
-  }
-  writeFileSync(join(DATA, `clip${f}.wav`), encodeWav(x, 16000, { bitDepth: 16 }));
-}
+writeClips(DATA, { count: 12, prefix: 'clip', lcg: [1103515245, 12345], seedStep: 7919, seed0: 1,
+  chirp: [0.3, 150, 40, 0.3], tone: [0.2, 900, 113], noise: 0.1 });
 const quiet = () => undefined;
 const opts = (out: string, more: Partial<PruneOptions> = {}): PruneOptions => ({
   ...PRUNE_DEFAULTS, teacher: TEACHER, data: DATA, out: join(work, out), targetSparsity: 0.5, steps: 40,
