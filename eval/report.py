@@ -5,7 +5,8 @@
 
 Rows: teacher, random-init, then per sparsity: magnitude (all units: conv channels, q/k and v dims, FFN units),
 magnitude-enc (encoder only: q/k and v dims, FFN units; the conv stack kept whole), each alone and + distillation,
-and slimwav. "vs teacher" is probe accuracy / teacher probe accuracy.
+and slimwav; at 72% also magnitude-mac (all units, the conv channels at their own keep ratio so that the model has
+slimwav's parameters and no more of its MACs: the same size in both senses). "vs teacher" is probe accuracy / teacher probe accuracy.
 
 Uncertainty: the 1200 held-out clips come from only 20 voices, and clips of one voice are not independent, so the
 95% intervals are a cluster bootstrap over voices (2000 resamples of the 20 voices, all their clips each time),
@@ -16,7 +17,8 @@ Seed runs are rows named NAME-sSEED (e.g. slimwav-72-s2023, magnitude-enc+distil
 sd over its seeds and a two-level bootstrap (voices paired across models, each group's seeds resampled with
 replacement), and every slimwav group is compared with the magnitude + distillation baselines of its sparsity (their
 seed group when there is one). results-val.jsonl (probe.py --val: training voices only) is summarised per group in
-the "Recipe selection" section.
+the "Recipe selection" section. A recipe of another total step budget than 2500 (rows …-d<total>) is compared with
+baselines given that many distillation steps (magnitude-…+distill-72-d<total>).
 """
 import argparse
 import json
@@ -29,7 +31,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, 'work', 'data')
-VARIANTS = ['magnitude', 'magnitude+distill', 'magnitude-enc', 'magnitude-enc+distill', 'slimwav']
+VARIANTS = ['magnitude', 'magnitude+distill', 'magnitude-enc', 'magnitude-enc+distill', 'magnitude-mac',
+            'magnitude-mac+distill', 'slimwav']
+OPTIONAL = ('magnitude-mac',)  # rows listed only where they were run
+BASELINES = ('magnitude+distill', 'magnitude-enc+distill', 'magnitude-mac+distill')
 N_BOOT = 2000
 
 
@@ -43,8 +48,10 @@ def order(names, sparsities):
         std += [f'{v}-{s}' for v in VARIANTS]
     out = []
     for n in std:
-        out.append(n)
-        out += sorted(m for m in names if SEED.match(m) and SEED.match(m).group(1) == n)
+        runs = sorted(m for m in names if SEED.match(m) and SEED.match(m).group(1) == n)
+        if n in names or not n.startswith(OPTIONAL):
+            out.append(n)
+        out += runs
     return out + sorted(set(names) - set(out))
 
 
@@ -186,7 +193,7 @@ def main():
         ratio = rows[sw]['probe_acc'] / t['probe_acc']
         verdict.append(f'- slimwav at {s}%: {100 * ratio:.1f}% of the teacher\'s probe accuracy (95% CI {100 * rlo:.1f}–'
                        f'{100 * rhi:.1f}%; P(bootstrap ratio ≥ 95%) = {np.mean(b / tb >= 0.95):.2f})')
-        for base in (f'magnitude+distill-{s}', f'magnitude-enc+distill-{s}'):
+        for base in (f'{b}-{s}' for b in BASELINES):
             if base in correct:
                 d = b - boot_acc(base)
                 lo, hi = ci(d)
@@ -241,7 +248,8 @@ def main():
             rlo, rhi = ci(b / tb)
             seed_verdict.append(f'- {g} ({len(ns)} seeds): {100 * mean / t["probe_acc"]:.1f}% of the teacher (95% CI {100 * rlo:.1f}–'
                                 f'{100 * rhi:.1f}%; P(≥ 95%) = {np.mean(b / tb >= 0.95):.2f})')
-            for base in (f'magnitude+distill-{s_}', f'magnitude-enc+distill-{s_}'):
+            budget = re.search(r'-d\d+$', g)  # a recipe of another step budget: baselines distilled as long
+            for base in (f'{b}-{s_}{budget.group(0) if budget else ""}' for b in BASELINES):
                 bn, bb = single_or_group(base)
                 if bn is None:
                     continue
@@ -262,7 +270,9 @@ def main():
         text += ('\n### Recipe selection (training voices only)\n\n`probe.py --val`: the same probe, 4-fold cross-validation on '
                  'probe_train grouped by training language; the test voices are not used. slimwav-72-rN: N gated + (2500 − N) '
                  'final steps; -lw: --mode layerwise; -glrNN: --gate-lr NN/100 (default 0.02); -swNN: --sparsity-warmup NN/100 '
-                 '(default 0.30); slimwav-72: 2000 + 500, full mode (the default recipe).\n\n' + val)
+                 '(default 0.30); -lrNN: --lr NN·1e-5 (default 20), given to the magnitude-enc baseline\'s distillation too '
+                 '(magnitude-enc+distill-72-lrNN); -enc: the conv stack not pruned; slimwav-72: 2000 + 500, full mode (the '
+                 'default recipe).\n\n' + val)
     with open(args.out, 'w') as f:
         f.write(text)
     print(text)

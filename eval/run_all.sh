@@ -15,15 +15,25 @@
 #   DISTILL_STEPS=$((PRUNE_STEPS + FINAL_STEPS))  gate-free distillation steps given to the magnitude model:
 #                        the same amount of distillation the slimwav model got in total
 # Seed runs at 72% (after the table above; rows NAME-sSEED, mean ± sd in results.md). A recipe is
-# <gated>+<final>[:layerwise][:glrNN][:swNN]; its rows are slimwav-72[-lw][-r<gated>][-glrNN][-swNN]-s<seed> (-r… unless
-# the split is 2000+500; glrNN: --gate-lr NN/100, swNN: --sparsity-warmup NN/100).
+# <gated>+<final>[:layerwise][:glrNN][:swNN][:lrNN][:enc]; its rows are
+# slimwav-72[-lw][-r<gated>][-glrNN][-swNN][-lrNN][-enc][-d<total>]-s<seed> (-r… unless the split is 2000+500, -d… unless
+# gated + final = 2500, the baseline's DISTILL_STEPS above; glrNN: --gate-lr
+# NN/100, swNN: --sparsity-warmup NN/100, lrNN: --lr NN·1e-5 (default 20), enc: --units without conv, so the conv
+# stack is kept whole as in the magnitude-enc baseline).
 #   SEEDS="2022 2023 2024"     seeds of slimwav prune (--seed) and of the baseline's distillation
-#   SEED_RECIPE=2000+500:layerwise:glr05  the eval's recipe, chosen on validation scores (eval/README.md); the default
+#   SEED_RECIPE=4000+1000:layerwise:glr05  the eval's recipe, chosen on validation scores (eval/README.md); the default
 #                              recipe 2000+500 (full mode) is always run with the same seeds as well, and so are
-#   EARLIER_RECIPES=2000+500:layerwise  recipes chosen by earlier, smaller searches (kept for the record)
+#   EARLIER_RECIPES="2000+500:layerwise 2000+500:layerwise:glr05"  recipes chosen by earlier, smaller searches
 #   CANDIDATES="1500+1000 … 2000+500:layerwise:glr05" (see below)  recipes of the same 2500 steps compared with
 #                              CANDIDATE_SEEDS="2022", scored by probe.py --val only (training voices), never on the
-#                              test voices: that is how SEED_RECIPE was chosen; CANDIDATES="" skips them
+#                              test voices: that is how SEED_RECIPE was chosen; CANDIDATES="" skips them. A weight
+#                              lr (:lrNN) is also given to the magnitude-enc baseline's distillation, scored the same
+#                              way (magnitude-enc+distill-72-lrNN-s2022), so a gain from the lr is not credited to
+#                              the pruning
+# Every seed recipe's baselines get its total steps of distillation (rows …-d<total>-s<seed> unless 2500), SEEDS:
+# magnitude-enc, and for MAC_RECIPES="2000+500:layerwise:glr05 4000+1000:layerwise:glr05" the MACs-matched baseline
+# magnitude-mac-72[-d<total>] (all units, the conv channels at their own keep ratio so that the model has the
+# parameters and no more than the multiply-adds of that recipe's first seed run).
 #   SEED_THREADS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,24 +109,45 @@ for S in $SPARSITIES; do
 done
 
 SEEDS=${SEEDS:-"2022 2023 2024"}
-SEED_RECIPE=${SEED_RECIPE:-2000+500:layerwise:glr05}
-EARLIER_RECIPES=${EARLIER_RECIPES:-2000+500:layerwise}
-CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250 2000+500:layerwise 2000+500:glr05 2000+500:glr10 2000+500:glr20 2000+500:sw15 2000+500:layerwise:glr05 2000+500:layerwise:glr10"}
+SEED_RECIPE=${SEED_RECIPE:-4000+1000:layerwise:glr05}
+EARLIER_RECIPES=${EARLIER_RECIPES:-"2000+500:layerwise 2000+500:layerwise:glr05"}
+MAC_RECIPES=${MAC_RECIPES:-"2000+500:layerwise:glr05 4000+1000:layerwise:glr05"}
+CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250 2000+500:layerwise 2000+500:glr05 2000+500:glr10 2000+500:glr20 2000+500:sw15 2000+500:layerwise:glr05 2000+500:layerwise:glr10 2000+500:layerwise:glr05:enc 2000+500:layerwise:glr10:enc 1500+1000:layerwise:glr05 1000+1500:layerwise:glr10 2000+500:layerwise:glr05:lr40 2000+500:layerwise:glr05:lr80"}
 CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-2022}
 SEED_THREADS=${SEED_THREADS:-1}
-rname() { # <gated>+<final>[:layerwise] → row name without the seed
+rname() { # recipe → row name without the seed
   local split=${1%%:*} n=slimwav-72
   [[ $1 == *:layerwise* ]] && n=$n-lw
   [ "$split" = 2000+500 ] || n=$n-r${split%%+*}
   [[ $1 =~ :glr([0-9]+) ]] && n=$n-glr${BASH_REMATCH[1]}
   [[ $1 =~ :sw([0-9]+) ]] && n=$n-sw${BASH_REMATCH[1]}
+  [[ $1 =~ :lr([0-9]+) ]] && n=$n-lr${BASH_REMATCH[1]}
+  [[ $1 == *:enc* ]] && n=$n-enc
+  local total=$(( ${split%%+*} + ${split##*+} ))
+  [ $total = 2500 ] || n=$n-d$total
   echo $n
+}
+dsuf() { # total steps → the row suffix of that distillation budget
+  [ "$1" = 2500 ] || echo -d$1
+}
+magdistill() { # <enc|mac> <total steps> <suffix> <seed> [args]: magnitude-<v>-72 + gate-free steps, then its validation score
+  local v=$1 steps=$2 out=$W/magnitude-$1+distill-72-$3 seed=$4 student=$W/magnitude-$1-72; shift 4
+  [ $v = mac ] && student=$student$(dsuf $steps)   # matched to a recipe of that budget
+  if [ ! -f $out/model.safetensors ]; then
+    say "$(basename $out): $(basename $student) + $steps distillation steps (${*:-default lr})"
+    local resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume) || rm -rf $out
+    node bin/slimwav.js prune --teacher $W/teacher --student $student --data $W/data/unlabeled --out $out \
+      --steps "$steps" --seed "$seed" --threads "$SEED_THREADS" "$@" "${resume[@]}" 2> >(tee -a $out.log >&2)
+  fi
+  $PY eval/probe.py $out --name $(basename $out) --val --threads "$SEED_THREADS"
 }
 seedprune() { # <recipe> <seed>: slimwav-72 with that recipe and seed, then its validation score
   local name split mode=full extra=(); name=$(rname "$1")-s$2; split=${1%%:*}
   [[ $1 == *:layerwise* ]] && mode=layerwise
   [[ $1 =~ :glr([0-9]+) ]] && extra+=(--gate-lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
   [[ $1 =~ :sw([0-9]+) ]] && extra+=(--sparsity-warmup "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
+  [[ $1 =~ :lr([0-9]+) ]] && extra+=(--lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100000 }")")
+  [[ $1 == *:enc* ]] && extra+=(--units head,qk,v,attn,ffn,ffnblock)
   if [ ! -f $W/$name/model.safetensors ]; then
     say "slimwav prune → 0.72, ${split%%+*} + ${split##*+} steps, $mode, seed $2 (log $W/$name.log)"
     local resume=(); [ -f $W/$name/checkpoint.safetensors ] && resume=(--resume)
@@ -128,6 +159,9 @@ seedprune() { # <recipe> <seed>: slimwav-72 with that recipe and seed, then its 
 }
 if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
   for r in $CANDIDATES; do for seed in $CANDIDATE_SEEDS; do seedprune "$r" "$seed"; done; done   # validation only
+  for lr in $(printf '%s\n' $CANDIDATES | sed -n 's/.*:lr\([0-9]*\).*/\1/p' | sort -u); do
+    for seed in $CANDIDATE_SEEDS; do magdistill enc "$DISTILL_STEPS" lr$lr-s$seed "$seed" --lr "$(awk "BEGIN { print $lr / 100000 }")"; done
+  done
   for r in $(printf '%s\n' 2000+500 $EARLIER_RECIPES "$SEED_RECIPE" | sort -u); do
     for seed in $SEEDS; do
       seedprune "$r" "$seed"
@@ -135,16 +169,24 @@ if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
       $PY eval/probe.py $W/$(rname "$r")-s$seed --name $(rname "$r")-s$seed --threads "$SEED_THREADS"
     done
   done
-  for seed in $SEEDS; do
-    out=$W/magnitude-enc+distill-72-s$seed
-    if [ ! -f $out/model.safetensors ]; then
-      say "magnitude-enc-72 + $DISTILL_STEPS distillation steps, seed $seed"
-      resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume) || rm -rf $out
-      node bin/slimwav.js prune --teacher $W/teacher --student $W/magnitude-enc-72 --data $W/data/unlabeled --out $out \
-        --steps "$DISTILL_STEPS" --seed "$seed" --threads "$SEED_THREADS" "${resume[@]}" 2> >(tee -a $out.log >&2)
+  for r in $MAC_RECIPES; do
+    split=${r%%:*}; d=$(dsuf $(( ${split%%+*} + ${split##*+} ))); chosen=$W/$(rname "$r")-s${SEEDS%% *}
+    if [ ! -f $W/magnitude-mac-72$d/model.safetensors ] || [ $chosen/model.safetensors -nt $W/magnitude-mac-72$d/model.safetensors ]; then
+      say "magnitude-mac pruning → the parameters and MACs of $chosen"
+      node eval/magnitude.mjs --teacher $W/teacher --out $W/magnitude-mac-72$d --match $chosen --match-macs $chosen
     fi
-    $PY eval/probe.py $out --name magnitude-enc+distill-72-s$seed --val --threads "$SEED_THREADS"
-    $PY eval/probe.py $out --name magnitude-enc+distill-72-s$seed --threads "$SEED_THREADS"
+  done
+  say "probe: magnitude-mac-72"
+  $PY eval/probe.py $W/magnitude-mac-72 --name magnitude-mac-72 --threads "$SEED_THREADS"
+  for total in $(for r in 2000+500 $EARLIER_RECIPES "$SEED_RECIPE"; do split=${r%%:*}; echo $(( ${split%%+*} + ${split##*+} )); done | sort -u); do
+    for v in enc mac; do
+      [ $v = mac ] && [ ! -f $W/magnitude-mac-72$(dsuf $total)/model.safetensors ] && continue
+      for seed in $SEEDS; do
+        n=magnitude-$v+distill-72$(dsuf $total)-s$seed
+        magdistill $v $total ${n#magnitude-$v+distill-72-} "$seed"
+        $PY eval/probe.py $W/$n --name $n --threads "$SEED_THREADS"
+      done
+    done
   done
 fi
 
