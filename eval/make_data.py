@@ -14,11 +14,13 @@ Outputs (eval/work/data/, ignored by git):
   train.npy        int16 [N, 16000]  teacher training clips (train voices)
   probe_train.npy  int16 [N, 16000]  new renditions of the train voices, to train the linear probes
   test.npy         int16 [N, 16000]  held-out voices, for every reported accuracy
+  test_more.npy    int16 [N, 16000]  the other 80 voices of the held-out languages × variants (1 clip per word), a
+                                     second, larger held-out set: more voices, narrower intervals (report.py --split)
   <split>.json     labels, voice, speed, pitch, snr, noise type per clip; the word list
   unlabeled/*.wav  16-bit 16 kHz word sequences (1-4 s) by train voices, no labels: the pruner's --data
   stats.json       counts and voices
 
-Usage: /usr/bin/python3 eval/make_data.py [--out eval/work/data] [--workers 2]
+Usage: /usr/bin/python3 eval/make_data.py [--out eval/work/data] [--workers 2] [--splits train,probe_train,…]
 """
 import argparse
 import json
@@ -48,7 +50,8 @@ TRAIN_VARIANTS = ['m1', 'm2', 'm3', 'm4', 'm5', 'f1', 'f2', 'f3', 'f4', 'Alex', 
 TEST_VARIANTS = ['m6', 'm7', 'f5', 'Alicia', 'Andrea', 'adam', 'Denis', 'Henrique', 'Hugo', 'Jacky', 'Lee',
                  'Marco', 'Mike', 'pablo', 'steph2', 'anika', 'grandma', 'shelby', 'victor', 'klatt2']
 N_TRAIN_VOICES, N_TEST_VOICES = 64, 20
-REPS = {'train': 4, 'probe_train': 1, 'test': 2}
+REPS = {'train': 4, 'probe_train': 1, 'test': 2, 'test_more': 1}
+SPLITS = ('train', 'probe_train', 'test', 'test_more', 'unlabeled')
 N_UNLABELED = 600
 SNRS = [None, 20.0, 10.0, 5.0]
 NOISES = ['white', 'pink', 'brown']
@@ -149,16 +152,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'work', 'data'))
     ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--splits', default=','.join(SPLITS), help='which to (re)write; the others are left as they are')
     args = ap.parse_args()
+    todo = args.splits.split(',')
+    for s in todo:
+        if s not in SPLITS:
+            sys.exit(f'make_data: unknown split {s} (splits: {", ".join(SPLITS)})')
     t0 = time.time()
     assert not set(TRAIN_LANGS) & set(TEST_LANGS) and not set(TRAIN_VARIANTS) & set(TEST_VARIANTS)
     voices = {'train': [f'{l}+{v}' for l, v in pick_voices(TRAIN_LANGS, TRAIN_VARIANTS, N_TRAIN_VOICES, 'train')],
               'test': [f'{l}+{v}' for l, v in pick_voices(TEST_LANGS, TEST_VARIANTS, N_TEST_VOICES, 'test')]}
+    voices['test_more'] = [f'{l}+{v}' for l in TEST_LANGS for v in TEST_VARIANTS if f'{l}+{v}' not in voices['test']]
     os.makedirs(os.path.join(args.out, 'unlabeled'), exist_ok=True)
-    stats = {'words': WORDS, 'voices': voices, 'splits': {}}
+    stats_p = os.path.join(args.out, 'stats.json')
+    old = json.load(open(stats_p)) if os.path.exists(stats_p) else {}
+    stats = {'words': WORDS, 'voices': voices, 'splits': old.get('splits', {})}
     with Pool(args.workers) as pool:
-        for split in ('train', 'probe_train', 'test'):
-            vs = voices['test' if split == 'test' else 'train']
+        for split in [s for s in SPLITS[:4] if s in todo]:
+            vs = voices[split if split.startswith('test') else 'train']
             specs = [(split, v, w, r) for v in vs for w in WORDS for r in range(REPS[split])]
             res = pool.map(make_clip, specs, chunksize=16)
             pcm = np.stack([p for p, _ in res])
@@ -170,24 +181,25 @@ def main():
                                       'seconds': len(meta)}
             print(f'{split}: {len(meta)} clips, {len(vs)} voices ({time.time() - t0:.0f}s)', flush=True)
         # unlabeled word sequences by the train voices, for the pruner
-        rng = np.random.default_rng(seed_of('unlabeled'))
-        specs = []
-        for i in range(N_UNLABELED):
-            n = int(rng.integers(2, 6))
-            words = [WORDS[j] if rng.random() < 0.8 else FILLERS[rng.integers(len(FILLERS))]
-                     for j in rng.integers(0, len(WORDS), n)]
-            specs.append(('unlabeled', voices['train'][rng.integers(len(voices['train']))], ' '.join(words), i))
-        res = pool.map(make_clip, specs, chunksize=16)
-        total = 0
-        for i, (pcm, _) in enumerate(res):
-            with open(os.path.join(args.out, 'unlabeled', f'u{i:04d}.wav'), 'wb') as f:
-                f.write(wav_bytes(pcm))
-            total += len(pcm)
-        stats['splits']['unlabeled'] = {'clips': len(res), 'voices': len(voices['train']),
-                                        'seconds': round(total / SR, 1)}
-        print(f'unlabeled: {len(res)} clips, {total / SR:.0f} s ({time.time() - t0:.0f}s)', flush=True)
+        if 'unlabeled' in todo:
+            rng = np.random.default_rng(seed_of('unlabeled'))
+            specs = []
+            for i in range(N_UNLABELED):
+                n = int(rng.integers(2, 6))
+                words = [WORDS[j] if rng.random() < 0.8 else FILLERS[rng.integers(len(FILLERS))]
+                         for j in rng.integers(0, len(WORDS), n)]
+                specs.append(('unlabeled', voices['train'][rng.integers(len(voices['train']))], ' '.join(words), i))
+            res = pool.map(make_clip, specs, chunksize=16)
+            total = 0
+            for i, (pcm, _) in enumerate(res):
+                with open(os.path.join(args.out, 'unlabeled', f'u{i:04d}.wav'), 'wb') as f:
+                    f.write(wav_bytes(pcm))
+                total += len(pcm)
+            stats['splits']['unlabeled'] = {'clips': len(res), 'voices': len(voices['train']),
+                                            'seconds': round(total / SR, 1)}
+            print(f'unlabeled: {len(res)} clips, {total / SR:.0f} s ({time.time() - t0:.0f}s)', flush=True)
     stats['wall_seconds'] = round(time.time() - t0, 1)
-    with open(os.path.join(args.out, 'stats.json'), 'w') as f:
+    with open(stats_p, 'w') as f:
         json.dump(stats, f, indent=1)
     print(json.dumps({k: v for k, v in stats['splits'].items()}))
 

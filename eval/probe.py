@@ -2,6 +2,7 @@
 """SUPERB-style linear probe of a model's hidden states, on voices the teacher never heard.
 
     /usr/bin/python3 eval/probe.py <model-folder> [--name NAME] [--teacher eval/work/teacher] [--threads 2]
+                                   [--test-split test|test_more]
 
 1. Features through slimwav itself (eval/extract.mjs → dist/src/index.js load().extract, every hidden state 0..L),
    mean-pooled over frames, for probe_train (new renditions of the train voices) and test (held-out voices:
@@ -11,6 +12,8 @@
    30 words; full-batch Adam, fixed seed and schedule, the same for every model. Trained on probe_train only.
 3. Reports accuracy on the held-out voices; appends one JSON line to eval/work/results.jsonl and prints it, and
    keeps the per-clip predictions (features/NAME/pred_test.npy) for report.py's paired confidence intervals.
+   `--test-split test_more` scores the larger second held-out set instead (80 more voices of the held-out languages
+   and variants; make_data.py): work/results-test_more.jsonl, features/NAME/pred_test_more.npy.
 
     /usr/bin/python3 eval/probe.py <model-folder> --val [--name NAME]
 
@@ -145,7 +148,8 @@ def main():
     ap.add_argument('--name', help='row name (default: the folder name)')
     ap.add_argument('--teacher', default=os.path.join(WORK, 'teacher'), help='for the sparsity column')
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--results', default=os.path.join(WORK, 'results.jsonl'))
+    ap.add_argument('--results', help='default: work/results.jsonl (test) or work/results-SPLIT.jsonl')
+    ap.add_argument('--test-split', default='test', choices=('test', 'test_more'))
     ap.add_argument('--val', action='store_true',
                     help='score on held-out training languages of probe_train (recipe selection); never reads the test split')
     args = ap.parse_args()
@@ -154,14 +158,16 @@ def main():
     if args.val:
         return validate(args, name)
     t0 = time.time()
-    feats, info, cached = features(args.model, name, args.threads)
+    ts = args.test_split
+    results = args.results or os.path.join(WORK, 'results.jsonl' if ts == 'test' else f'results-{ts}.jsonl')
+    feats, info, cached = features(args.model, name, args.threads, splits=('probe_train', ts))
     t1 = time.time()
-    ytr, yte = labels('probe_train'), labels('test')
-    acc, acc_tr, wts, pred = train_probe(feats['probe_train'], ytr, feats['test'], yte)
-    pred_path = os.path.join(WORK, 'features', name, 'pred_test.npy')
+    ytr, yte = labels('probe_train'), labels(ts)
+    acc, acc_tr, wts, pred = train_probe(feats['probe_train'], ytr, feats[ts], yte)
+    pred_path = os.path.join(WORK, 'features', name, f'pred_{ts}.npy')
     np.save(pred_path, pred.astype(np.int16))
-    last = feats['test'].shape[1] - 1
-    acc_last, _, _, _ = train_probe(feats['probe_train'], ytr, feats['test'], yte, layers=[last])
+    last = feats[ts].shape[1] - 1
+    acc_last, _, _, _ = train_probe(feats['probe_train'], ytr, feats[ts], yte, layers=[last])
     teacher_params = inspect(args.teacher)['params']
     row = {
         'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT),
@@ -172,8 +178,8 @@ def main():
         'n_train': int(len(ytr)), 'n_test': int(len(yte)), 'pred': os.path.relpath(pred_path, ROOT),
         'extract_seconds': None if cached else round(t1 - t0, 1), 'probe_seconds': round(time.time() - t1, 1),
     }
-    os.makedirs(os.path.dirname(args.results), exist_ok=True)
-    with open(args.results, 'a') as f:
+    os.makedirs(os.path.dirname(results), exist_ok=True)
+    with open(results, 'a') as f:
         f.write(json.dumps(row) + '\n')
     print(json.dumps(row))
 

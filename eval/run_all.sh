@@ -53,6 +53,10 @@ if [ ! -f $W/data/stats.json ]; then
   say "data: espeak-ng word clips (~2 min)"
   $PY eval/make_data.py
 fi
+if [ ! -f $W/data/test_more.json ]; then
+  say "data: the second held-out set (80 more voices, ~1 min)"
+  $PY eval/make_data.py --splits test_more
+fi
 if [ ! -f $W/teacher/model.safetensors ]; then
   say "teacher: supervised training (~40-60 min on 2 shared cores; resumes from eval/work/teacher_ckpt.pt)"
   $PY eval/train_teacher.py
@@ -188,7 +192,15 @@ if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
       done
     done
   done
+  # the larger second held-out set (80 voices) for the eval's recipes and their baselines
+  for d in teacher magnitude+distill-72 \
+      $(for r in 2000+500 "$SEED_RECIPE" $MAC_RECIPES; do for seed in $SEEDS; do echo $(rname "$r")-s$seed; done; done | sort -u) \
+      $(cd $W && for f in magnitude-{enc,mac}+distill-72*-s*; do [ -d $f ] && [[ $f != *-lr* ]] && echo $f; done); do
+    say "probe (test_more): $d"
+    $PY eval/probe.py $W/$d --name $d --test-split test_more --threads "$SEED_THREADS"
+  done
 fi
 
-say "table → eval/results.md"
+say "table → eval/results.md, eval/results-test_more.md"
 $PY eval/report.py
+[ -f $W/results-test_more.jsonl ] && $PY eval/report.py --split test_more
