@@ -34,6 +34,9 @@
 # magnitude-enc, and for MAC_RECIPES="2000+500:layerwise:glr05 4000+1000:layerwise:glr05" the MACs-matched baseline
 # magnitude-mac-72[-d<total>] (all units, the conv channels at their own keep ratio so that the model has the
 # parameters and no more than the multiply-adds of that recipe's first seed run).
+#   HIGH_SPARSITY=0.85, HIGH_RECIPE=2000+500:layerwise:glr05: the same seed runs at a higher sparsity (rows
+#                              slimwav-85-…-s<seed>), against magnitude-mac (SEEDS) and magnitude (first seed) + 2500
+#                              distillation steps; HIGH_SPARSITY="" skips them
 #   SEED_THREADS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,11 +119,14 @@ SEEDS=${SEEDS:-"2022 2023 2024"}
 SEED_RECIPE=${SEED_RECIPE:-4000+1000:layerwise:glr05}
 EARLIER_RECIPES=${EARLIER_RECIPES:-"2000+500:layerwise 2000+500:layerwise:glr05"}
 MAC_RECIPES=${MAC_RECIPES:-"2000+500:layerwise:glr05 4000+1000:layerwise:glr05"}
+HIGH_SPARSITY=${HIGH_SPARSITY-0.85}
+HIGH_RECIPE=${HIGH_RECIPE:-2000+500:layerwise:glr05}
 CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250 2000+500:layerwise 2000+500:glr05 2000+500:glr10 2000+500:glr20 2000+500:sw15 2000+500:layerwise:glr05 2000+500:layerwise:glr10 2000+500:layerwise:glr05:enc 2000+500:layerwise:glr10:enc 1500+1000:layerwise:glr05 1000+1500:layerwise:glr10 2000+500:layerwise:glr05:lr40 2000+500:layerwise:glr05:lr80"}
 CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-2022}
 SEED_THREADS=${SEED_THREADS:-1}
+SPT=72   # the seed runs' sparsity, in percent (HIGH_SPARSITY below sets its own)
 rname() { # recipe → row name without the seed
-  local split=${1%%:*} n=slimwav-72
+  local split=${1%%:*} n=slimwav-$SPT
   [[ $1 == *:layerwise* ]] && n=$n-lw
   [ "$split" = 2000+500 ] || n=$n-r${split%%+*}
   [[ $1 =~ :glr([0-9]+) ]] && n=$n-glr${BASH_REMATCH[1]}
@@ -134,8 +140,9 @@ rname() { # recipe → row name without the seed
 dsuf() { # total steps → the row suffix of that distillation budget
   [ "$1" = 2500 ] || echo -d$1
 }
-magdistill() { # <enc|mac> <total steps> <suffix> <seed> [args]: magnitude-<v>-72 + gate-free steps, then its validation score
-  local v=$1 steps=$2 out=$W/magnitude-$1+distill-72-$3 seed=$4 student=$W/magnitude-$1-72; shift 4
+magdistill() { # <enc|mac|all> <total steps> <suffix> <seed> [args]: magnitude[-<v>]-$SPT + gate-free steps, then its validation score
+  local v=$1 steps=$2 seed=$4 m=magnitude-$1; [ $1 = all ] && m=magnitude
+  local out=$W/$m+distill-$SPT-$3 student=$W/$m-$SPT; shift 4
   [ $v = mac ] && student=$student$(dsuf $steps)   # matched to a recipe of that budget
   if [ ! -f $out/model.safetensors ]; then
     say "$(basename $out): $(basename $student) + $steps distillation steps (${*:-default lr})"
@@ -145,7 +152,7 @@ magdistill() { # <enc|mac> <total steps> <suffix> <seed> [args]: magnitude-<v>-7
   fi
   $PY eval/probe.py $out --name $(basename $out) --val --threads "$SEED_THREADS"
 }
-seedprune() { # <recipe> <seed>: slimwav-72 with that recipe and seed, then its validation score
+seedprune() { # <recipe> <seed>: slimwav-$SPT with that recipe and seed, then its validation score
   local name split mode=full extra=(); name=$(rname "$1")-s$2; split=${1%%:*}
   [[ $1 == *:layerwise* ]] && mode=layerwise
   [[ $1 =~ :glr([0-9]+) ]] && extra+=(--gate-lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
@@ -153,9 +160,9 @@ seedprune() { # <recipe> <seed>: slimwav-72 with that recipe and seed, then its 
   [[ $1 =~ :lr([0-9]+) ]] && extra+=(--lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100000 }")")
   [[ $1 == *:enc* ]] && extra+=(--units head,qk,v,attn,ffn,ffnblock)
   if [ ! -f $W/$name/model.safetensors ]; then
-    say "slimwav prune → 0.72, ${split%%+*} + ${split##*+} steps, $mode, seed $2 (log $W/$name.log)"
+    say "slimwav prune → 0.$SPT, ${split%%+*} + ${split##*+} steps, $mode, seed $2 (log $W/$name.log)"
     local resume=(); [ -f $W/$name/checkpoint.safetensors ] && resume=(--resume)
-    node bin/slimwav.js prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity 0.72 --out $W/$name \
+    node bin/slimwav.js prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity 0.$SPT --out $W/$name \
       --steps "${split%%+*}" --final-steps "${split##*+}" --mode $mode --seed "$2" --threads "$SEED_THREADS" "${extra[@]}" "${resume[@]}" \
       2> >(tee -a $W/$name.log >&2)
   fi
@@ -192,10 +199,34 @@ if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
       done
     done
   done
+  # a higher sparsity, where the encoder-only baseline cannot exist (the whole conv stack and the fixed parts alone
+  # are 16% of the teacher's parameters): slimwav's recipe against the MACs-matched and all-units baselines
+  if [ -n "$HIGH_SPARSITY" ]; then
+    SPT=$(printf '%.0f' "$($PY -c "print($HIGH_SPARSITY*100)")")
+    for seed in $SEEDS; do
+      seedprune "$HIGH_RECIPE" "$seed"
+      $PY eval/probe.py $W/$(rname "$HIGH_RECIPE")-s$seed --name $(rname "$HIGH_RECIPE")-s$seed --threads "$SEED_THREADS"
+    done
+    chosen=$W/$(rname "$HIGH_RECIPE")-s${SEEDS%% *}
+    for v in mac all; do
+      m=magnitude-$v; [ $v = all ] && m=magnitude; extra=(); [ $v = mac ] && extra=(--match-macs $chosen)
+      if [ ! -f $W/$m-$SPT/model.safetensors ] || [ $chosen/model.safetensors -nt $W/$m-$SPT/model.safetensors ]; then
+        say "$m pruning → the size of $chosen"
+        node eval/magnitude.mjs --teacher $W/teacher --out $W/$m-$SPT --match $chosen "${extra[@]}"
+      fi
+      for seed in $SEEDS; do
+        magdistill $v 2500 s$seed "$seed"
+        $PY eval/probe.py $W/$m+distill-$SPT-s$seed --name $m+distill-$SPT-s$seed --threads "$SEED_THREADS"
+        [ $v = all ] && break   # one run: it is far behind
+      done
+    done
+    HIGH_ROWS=$(for seed in $SEEDS; do echo $(rname "$HIGH_RECIPE")-s$seed magnitude-mac+distill-$SPT-s$seed; done; echo magnitude+distill-$SPT-s${SEEDS%% *})
+    SPT=72
+  fi
   # the larger second held-out set (80 voices) for the eval's recipes and their baselines
   for d in teacher magnitude+distill-72 \
       $(for r in 2000+500 "$SEED_RECIPE" $MAC_RECIPES; do for seed in $SEEDS; do echo $(rname "$r")-s$seed; done; done | sort -u) \
-      $(cd $W && for f in magnitude-{enc,mac}+distill-72*-s*; do [ -d $f ] && [[ $f != *-lr* ]] && echo $f; done); do
+      $(cd $W && for f in magnitude-{enc,mac}+distill-72*-s*; do [ -d $f ] && [[ $f != *-lr* ]] && echo $f; done) ${HIGH_ROWS:-}; do
     say "probe (test_more): $d"
     $PY eval/probe.py $W/$d --name $d --test-split test_more --threads "$SEED_THREADS"
   done
