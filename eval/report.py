@@ -92,6 +92,13 @@ def voice_boots(clips, seed):
     return boots, rng
 
 
+def resample_seeds(a, rng):
+    """a [seeds, N_BOOT] bootstrap accuracies of one group's runs → N_BOOT group means, the seeds resampled with
+    replacement per bootstrap draw (the second level of the voices + seeds bootstrap)."""
+    pick = rng.integers(0, len(a), (N_BOOT, len(a)))
+    return a[pick, np.arange(N_BOOT)[:, None]].mean(1)
+
+
 def val_section(path):
     """Recipe selection: language-grouped cross-validation on the training voices' probe_train (probe.py --val).
     Each slimwav recipe group is compared with the default recipe's group (slimwav-SS) of its sparsity: difference of
@@ -108,9 +115,7 @@ def val_section(path):
             correct[n] = np.load(p).astype(np.float64)
 
     def group_boot(names):
-        a = np.stack([[correct[n][b].mean() for b in boots] for n in names])
-        pick = rng.integers(0, len(names), (N_BOOT, len(names)))
-        return a[pick, np.arange(N_BOOT)[:, None]].mean(1)
+        return resample_seeds(np.stack([[correct[n][b].mean() for b in boots] for n in names]), rng)
 
     lines = ['| recipe (seed runs) | seeds | val. acc. per seed | mean ± sd | vs the default recipe (95% CI) |',
              '| --- | --- | --- | ---: | ---: |']
@@ -199,7 +204,7 @@ def main():
         ratio = rows[sw]['probe_acc'] / t['probe_acc']
         verdict.append(f'- slimwav at {s}%: {100 * ratio:.1f}% of the teacher\'s probe accuracy (95% CI {100 * rlo:.1f}–'
                        f'{100 * rhi:.1f}%; P(bootstrap ratio ≥ 95%) = {np.mean(b / tb >= 0.95):.2f})')
-        for base in (f'{b}-{s}' for b in BASELINES):
+        for base in (f'{v}-{s}' for v in BASELINES):
             if base in correct:
                 d = b - boot_acc(base)
                 lo, hi = ci(d)
@@ -220,9 +225,7 @@ def main():
         def group_boot(names):  # one draw per group, shared by the table and the verdicts
             key = tuple(names)
             if key not in gcache:
-                a = np.stack([bmat[n] for n in names])  # [seeds, boots]
-                pick = srng.integers(0, len(names), (N_BOOT, len(names)))
-                gcache[key] = a[pick, np.arange(N_BOOT)[:, None]].mean(1)
+                gcache[key] = resample_seeds(np.stack([bmat[n] for n in names]), srng)
             return gcache[key]
 
         def single_or_group(name):
@@ -255,7 +258,7 @@ def main():
             seed_verdict.append(f'- {g} ({len(ns)} seeds): {100 * mean / t["probe_acc"]:.1f}% of the teacher (95% CI {100 * rlo:.1f}–'
                                 f'{100 * rhi:.1f}%; P(≥ 95%) = {np.mean(b / tb >= 0.95):.2f})')
             budget = re.search(r'-d\d+$', g)  # a recipe of another step budget: baselines distilled as long
-            for base in (f'{b}-{s_}{budget.group(0) if budget else ""}' for b in BASELINES):
+            for base in (f'{v}-{s_}{budget.group(0) if budget else ""}' for v in BASELINES):
                 bn, bb = single_or_group(base)
                 if bn is None:
                     continue
