@@ -77,6 +77,13 @@ if node bin/slimwav.js --help 2>&1 | grep -q 'slimwav prune'; then PRUNE=1; else
   say "Only the teacher and the magnitude baselines (at the nominal sparsities) are measured; re-run this script once it exists."
 fi
 
+magprune() { # <out> <model it is matched to> <magnitude.mjs args…>: (re)made when missing or older than that model
+  local out=$1 ref=$2; shift 2
+  [ -f $out/model.safetensors ] && ! [ $ref/model.safetensors -nt $out/model.safetensors ] && return
+  say "$(basename $out): magnitude pruning → $*"
+  node eval/magnitude.mjs --teacher $W/teacher --out $out "$@"
+}
+
 for S in $SPARSITIES; do
   tag=$(printf '%.0f' "$($PY -c "print($S*100)")")
   budget=(--target-sparsity "$S")
@@ -96,10 +103,7 @@ for S in $SPARSITIES; do
   # two magnitude baselines: all units (conv channels too), and encoder only (the conv stack kept whole)
   for variant in magnitude:conv,qk,v,ffn magnitude-enc:qk,v,ffn; do
     name=${variant%%:*}; units=${variant#*:}
-    if [ ! -f $W/$name-$tag/model.safetensors ] || [ $W/slimwav-$tag/model.safetensors -nt $W/$name-$tag/model.safetensors ]; then
-      say "$name pruning ($units) → ${budget[*]}"
-      node eval/magnitude.mjs --teacher $W/teacher --out $W/$name-$tag "${budget[@]}" --units "$units"
-    fi
+    magprune $W/$name-$tag $W/slimwav-$tag "${budget[@]}" --units "$units"
     say "probe: $name-$tag"
     $PY eval/probe.py $W/$name-$tag --name $name-$tag --threads "$THREADS"
     out="$W/$name+distill-$tag"
@@ -125,6 +129,10 @@ CANDIDATES=${CANDIDATES:-"1500+1000 1000+1500 2250+250 2000+500:layerwise 2000+5
 CANDIDATE_SEEDS=${CANDIDATE_SEEDS:-2022}
 SEED_THREADS=${SEED_THREADS:-1}
 SPT=72   # the seed runs' sparsity, in percent (HIGH_SPARSITY below sets its own)
+rtotal() { # recipe → its gated + final steps
+  local split=${1%%:*}
+  echo $(( ${split%%+*} + ${split##*+} ))
+}
 rname() { # recipe → row name without the seed
   local split=${1%%:*} n=slimwav-$SPT
   [[ $1 == *:layerwise* ]] && n=$n-lw
@@ -133,9 +141,7 @@ rname() { # recipe → row name without the seed
   [[ $1 =~ :sw([0-9]+) ]] && n=$n-sw${BASH_REMATCH[1]}
   [[ $1 =~ :lr([0-9]+) ]] && n=$n-lr${BASH_REMATCH[1]}
   [[ $1 == *:enc* ]] && n=$n-enc
-  local total=$(( ${split%%+*} + ${split##*+} ))
-  [ $total = 2500 ] || n=$n-d$total
-  echo $n
+  echo $n$(dsuf $(rtotal "$1"))
 }
 dsuf() { # total steps → the row suffix of that distillation budget
   [ "$1" = 2500 ] || echo -d$1
@@ -181,15 +187,12 @@ if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
     done
   done
   for r in $MAC_RECIPES; do
-    split=${r%%:*}; d=$(dsuf $(( ${split%%+*} + ${split##*+} ))); chosen=$W/$(rname "$r")-s${SEEDS%% *}
-    if [ ! -f $W/magnitude-mac-72$d/model.safetensors ] || [ $chosen/model.safetensors -nt $W/magnitude-mac-72$d/model.safetensors ]; then
-      say "magnitude-mac pruning → the parameters and MACs of $chosen"
-      node eval/magnitude.mjs --teacher $W/teacher --out $W/magnitude-mac-72$d --match $chosen --match-macs $chosen
-    fi
+    chosen=$W/$(rname "$r")-s${SEEDS%% *}
+    magprune $W/magnitude-mac-72$(dsuf $(rtotal "$r")) $chosen --match $chosen --match-macs $chosen
   done
   say "probe: magnitude-mac-72"
   $PY eval/probe.py $W/magnitude-mac-72 --name magnitude-mac-72 --threads "$SEED_THREADS"
-  for total in $(for r in 2000+500 $EARLIER_RECIPES "$SEED_RECIPE"; do split=${r%%:*}; echo $(( ${split%%+*} + ${split##*+} )); done | sort -u); do
+  for total in $(for r in 2000+500 $EARLIER_RECIPES "$SEED_RECIPE"; do rtotal "$r"; done | sort -u); do
     for v in enc mac; do
       [ $v = mac ] && [ ! -f $W/magnitude-mac-72$(dsuf $total)/model.safetensors ] && continue
       for seed in $SEEDS; do
@@ -210,10 +213,7 @@ if [ $PRUNE = 1 ] && [[ " $SPARSITIES " == *" 0.72 "* ]]; then
     chosen=$W/$(rname "$HIGH_RECIPE")-s${SEEDS%% *}
     for v in mac all; do
       m=magnitude-$v; [ $v = all ] && m=magnitude; extra=(); [ $v = mac ] && extra=(--match-macs $chosen)
-      if [ ! -f $W/$m-$SPT/model.safetensors ] || [ $chosen/model.safetensors -nt $W/$m-$SPT/model.safetensors ]; then
-        say "$m pruning → the size of $chosen"
-        node eval/magnitude.mjs --teacher $W/teacher --out $W/$m-$SPT --match $chosen "${extra[@]}"
-      fi
+      magprune $W/$m-$SPT $chosen --match $chosen "${extra[@]}"
       for seed in $SEEDS; do
         magdistill $v 2500 s$seed "$seed"
         $PY eval/probe.py $W/$m+distill-$SPT-s$seed --name $m+distill-$SPT-s$seed --threads "$SEED_THREADS"
@@ -234,4 +234,4 @@ fi
 
 say "table → eval/results.md, eval/results-test_more.md"
 $PY eval/report.py
-[ -f $W/results-test_more.jsonl ] && $PY eval/report.py --split test_more
+if [ -f $W/results-test_more.jsonl ]; then $PY eval/report.py --split test_more; fi
