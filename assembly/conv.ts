@@ -33,12 +33,6 @@ export function f32_conv_k3s2_scratch_floats(Cin: i32, Cout: i32): i32 {
   }
 }
 
-/** dst[0..n) = a[0..n) */
-// @ts-ignore: decorator
-@inline function copy_row(dst: usize, a: usize, n: i32): void {
-  memory.copy(dst, a, <usize>n << 2);
-}
-
 /**
  * Output rows [2·p0, min(2·p1, nOut)) of Y [nOut][Cout] (row stride Cout) from X [≥ 2·nOut + 1][Cin] (row stride
  * Cin): Y[t] = act(w0·X[2t] + w1·X[2t+1] + w2·X[2t+2] + bias). Wm = packed w0 + w2 ([Cout][Cin]), We = packed
@@ -60,10 +54,10 @@ export function f32_conv_k3s2(p0: i32, p1: i32, nOut: i32, Cin: i32, Cout: i32, 
       const x0 = X + <usize>(4 * q) * ci4;
       const ue = Ue + <usize>(q - q0) * (ci4 << 1);
       sub_row(ue, x0, x0 + (ci4 << 1), Cin);
-      copy_row(ue + ci4, x0 + ci4, Cin);
+      memory.copy(ue + ci4, x0 + ci4, ci4);
       if (q < nodd) {
         const uo = Uo + <usize>(q - q0) * (ci4 << 1);
-        copy_row(uo, x0 + ci4 * 3, Cin);
+        memory.copy(uo, x0 + ci4 * 3, ci4);
         sub_row(uo + ci4, x0 + (ci4 << 2), x0 + (ci4 << 1), Cin);
       }
     }
