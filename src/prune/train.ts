@@ -748,7 +748,6 @@ async function startRun(o: PruneOptions, files: ModelFiles, cfg: ModelConfig): P
 }
 
 /** config.json + model.safetensors into `out` (which holds the checkpoint and log), each written atomically. */
-
 async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, unfoldWeightNorm: boolean): Promise<Map<string, RawTensor>> {
   const cleaned = { ...config };
   for (const k of Object.keys(cleaned)) if (k.startsWith('slimwav_digest')) delete cleaned[k];
