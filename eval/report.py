@@ -3,6 +3,7 @@
 
     /usr/bin/python3 eval/report.py [--out eval/results.md]
     /usr/bin/python3 eval/report.py --split test_more     # the larger second held-out set → eval/results-test_more.md
+    /usr/bin/python3 eval/report.py --tag L12 [--split test_more]   # the 12-layer teacher's rows (run_deep.sh)
 
 Rows: teacher, random-init, then per sparsity: magnitude (all units: conv channels, q/k and v dims, FFN units),
 magnitude-enc (encoder only: q/k and v dims, FFN units; the conv stack kept whole), each alone and + distillation,
@@ -148,10 +149,14 @@ def main():
                     help='test_more: the larger second held-out set (probe.py --test-split test_more)')
     ap.add_argument('--results', help='default: work/results.jsonl (test) or work/results-SPLIT.jsonl')
     ap.add_argument('--val-results', default=os.path.join(HERE, 'work', 'results-val.jsonl'))
+    ap.add_argument('--tag', help='another teacher\'s rows (run_deep.sh: L12): work/results-TAG[-SPLIT].jsonl, rows named '
+                    'TAG-<row> → eval/results-TAG[-SPLIT].md; no validation section')
     ap.add_argument('--out', help='default: eval/results.md (test) or eval/results-SPLIT.md')
     args = ap.parse_args()
-    sfx = '' if args.split == 'test' else f'-{args.split}'
+    sfx = ('' if args.tag is None else f'-{args.tag}') + ('' if args.split == 'test' else f'-{args.split}')
     rows = newest_rows(args.results or os.path.join(HERE, 'work', f'results{sfx}.jsonl'))
+    if args.tag:  # TAG-<row> → <row>: the same table logic for another teacher's rows
+        rows = {n[len(args.tag) + 1:]: r for n, r in rows.items() if n.startswith(args.tag + '-')}
     args.out = args.out or os.path.join(HERE, f'results{sfx}.md')
     clips = json.load(open(os.path.join(DATA, f'{args.split}.json')))['clips']
     y = np.array([c['label'] for c in clips])
@@ -180,6 +185,8 @@ def main():
     for name in order(rows, sparsities):
         r = rows.get(name)
         if r is None:
+            if args.tag:
+                continue  # another teacher's table lists only what was run for it
             lines.append(f'| {name} | – | – | – | not run | – | – | – |')
             continue
         acc_ci = rel = '–'
@@ -274,7 +281,7 @@ def main():
         text += ('\n### Seed runs (NAME-sSEED rows above)\n\nMean ± sample sd over seeds. Intervals: a two-level bootstrap, the '
                  f'{len({c["voice"] for c in clips})} held-out voices resampled (paired across models) and each group\'s seeds resampled with replacement, so both the '
                  'test-set and the seed-to-seed spread are in them.\n\n' + '\n'.join(seed_lines) + '\n\n' + '\n'.join(seed_verdict) + '\n')
-    val = val_section(args.val_results) if args.split == 'test' else ''
+    val = val_section(args.val_results) if args.split == 'test' and not args.tag else ''
     if val:
         text += ('\n### Recipe selection (training voices only)\n\n`probe.py --val`: the same probe, 4-fold cross-validation on '
                  'probe_train grouped by training language; the test voices are not used. slimwav-72-rN: N gated + (2500 − N) '

@@ -38,6 +38,8 @@
 #                              slimwav-85-…-s<seed>), against magnitude-mac (SEEDS) and magnitude (first seed) + 2500
 #                              distillation steps; HIGH_SPARSITY="" skips them
 #   SEED_THREADS=1
+#   DEEP_LAYERS=12       then the same 72% comparison on a deeper teacher (eval/run_deep.sh → eval/results-L12.md);
+#                        DEEP_LAYERS="" skips it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -235,3 +237,8 @@ fi
 say "table → eval/results.md, eval/results-test_more.md"
 $PY eval/report.py
 if [ -f $W/results-test_more.jsonl ]; then $PY eval/report.py --split test_more; fi
+
+if [ $PRUNE = 1 ] && [ -n "${DEEP_LAYERS-12}" ]; then
+  say "the 72% comparison on a ${DEEP_LAYERS-12}-layer teacher (eval/run_deep.sh)"
+  DEEP_LAYERS=${DEEP_LAYERS-12} bash eval/run_deep.sh
+fi

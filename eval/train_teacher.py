@@ -14,7 +14,7 @@ and eval/teacher.json (small, committed): config, params, steps, wall time, accu
 Then checks that slimwav runs the saved model like torch does (`--check` alone repeats only that):
 every hidden state of `node bin/slimwav.js features … --layers all` within 1e-4·max(1, |ref|).
 
-Usage: /usr/bin/python3 eval/train_teacher.py [--steps 3000] [--batch 16] [--check] [--random-init DIR]
+Usage: /usr/bin/python3 eval/train_teacher.py [--steps 3000] [--batch 16] [--layers 4] [--check] [--random-init DIR]
 """
 import argparse
 import json
@@ -38,13 +38,24 @@ torch.backends.mkldnn.enabled = False  # this CPU's mkldnn conv1d backward is wr
 
 WORK = os.path.join(HERE, 'work')
 DATA = os.path.join(WORK, 'data')
-OUT = os.path.join(WORK, 'teacher')
+OUT = os.path.join(WORK, 'teacher')  # the default 4-layer teacher; --layers N (N != 4) → work/teacher-L<N>/
+TAG = ''  # '' or '-L<N>': suffix of the folder, the checkpoint, the head and the committed summary
 SR = 16000
 
 CONFIG = mf.base_config('wav2vec2', [64, 128, 128, 128, 128], [10, 5, 4, 3, 2], [5, 4, 4, 2, 2], False, 'group',
                         256, 4, 4, 768, 64, 16, False, 0)
 del CONFIG['slimwav_init_seed']  # trained weights, not hash-initialised ones
 CONFIG['slimwav_note'] = 'slimwav eval teacher: espeak-ng word recognition (eval/train_teacher.py)'
+
+
+def set_depth(layers: int, pre_ln: bool):
+    """Same teacher with another number of encoder layers (and optionally pre-LN: LayerNorm first in every block,
+    as wav2vec2-large and WavLM), written beside the default one, never over it."""
+    global OUT, TAG
+    CONFIG['num_hidden_layers'] = layers
+    CONFIG['do_stable_layer_norm'] = pre_ln
+    TAG = '' if layers == 4 else f'-L{layers}'
+    OUT = os.path.join(WORK, 'teacher' + TAG)
 
 
 def build_train_model(cfg):
@@ -144,7 +155,7 @@ def train(args):
     g = torch.Generator().manual_seed(1)
     rng = np.random.default_rng(2)
     step, wall, log = 0, 0.0, []
-    ckpt = os.path.join(WORK, 'teacher_ckpt.pt')
+    ckpt = os.path.join(WORK, f'teacher{TAG}_ckpt.pt')
     if os.path.exists(ckpt) and not args.fresh:
         st = torch.load(ckpt)
         model.load_state_dict(st['model']); head.load_state_dict(st['head'])
@@ -194,7 +205,7 @@ def train(args):
     mf.write_json(os.path.join(OUT, 'config.json'), CONFIG)
     mf.write_file(os.path.join(OUT, 'model.safetensors'), mf.safetensors_bytes(list(weights.items()),
                                                                                 {'format': 'pt'}))
-    torch.save(head.state_dict(), os.path.join(WORK, 'teacher_head.pt'))
+    torch.save(head.state_dict(), os.path.join(WORK, f'teacher{TAG}_head.pt'))
     # the head on the saved weights, rebuilt without dropout, on held-out voices
     ref = mf.build_model(CONFIG, weights)
     test_acc = evaluate(ref, head, xte, yte)
@@ -202,7 +213,7 @@ def train(args):
     summary = {'config': CONFIG, 'params_torch': int(n_params), 'steps': args.steps, 'batch': args.batch,
                'lr': args.lr, 'train_clips': int(len(ytr)), 'train_wall_seconds': round(wall, 1),
                'threads': args.threads, 'heldout_classifier_accuracy': round(test_acc, 4), 'log': log}
-    with open(os.path.join(HERE, 'teacher.json'), 'w') as f:
+    with open(os.path.join(HERE, f'teacher{TAG}.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     print(f'teacher: {n_params} params, {wall / 60:.1f} min; classifier accuracy on held-out voices {test_acc:.4f}')
 
@@ -256,11 +267,17 @@ def main():
     ap.add_argument('--lr', type=float, default=7e-4)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--eval-every', type=int, default=500)
+    ap.add_argument('--layers', type=int, default=4,
+                    help='encoder layers (default 4); another depth goes to work/teacher-L<N>/ and eval/teacher-L<N>.json')
+    ap.add_argument('--pre-ln', action='store_true',
+                    help='LayerNorm first in each block (do_stable_layer_norm): a post-LN stack of 12 layers stays '
+                    'at chance for 500+ steps with this recipe, a pre-LN one trains')
     ap.add_argument('--fresh', action='store_true', help='ignore an existing checkpoint')
     ap.add_argument('--check', action='store_true', help='only compare slimwav with torch on the saved teacher')
     ap.add_argument('--random-init', metavar='DIR', help='only write an untrained (hash-initialised) twin of the '
                     "teacher's architecture to DIR: the probe's floor")
     args = ap.parse_args()
+    set_depth(args.layers, args.pre_ln)
     if args.random_init:
         cfg = dict(CONFIG, slimwav_init_seed=5, slimwav_note='untrained twin of the eval teacher (hash init)')
         mf.write_json(os.path.join(args.random_init, 'config.json'), cfg)
@@ -270,7 +287,7 @@ def main():
     if not args.check:
         train(args)
     worst = check()
-    p = os.path.join(HERE, 'teacher.json')
+    p = os.path.join(HERE, f'teacher{TAG}.json')
     if os.path.exists(p):
         s = json.load(open(p))
         s['slimwav_vs_torch_max_rel_err'] = float(f'{worst:.3g}')
