@@ -12,7 +12,8 @@ Writes (eval/work/, ignored by git):
 and eval/teacher.json (small, committed): config, params, steps, wall time, accuracies.
 
 Then checks that slimwav runs the saved model like torch does (`--check` alone repeats only that):
-every hidden state of `node bin/slimwav.js features … --layers all` within 1e-4·max(1, |ref|).
+every hidden state of `node bin/slimwav.js features … --layers all` within 1e-4·max(1, max|ref|), the project's
+tolerance.
 
 Usage: /usr/bin/python3 eval/train_teacher.py [--steps 3000] [--batch 16] [--layers 4] [--check] [--random-init DIR]
 """
@@ -237,11 +238,16 @@ def check():
             r = mf.run_stages(model, cfg, (pcm.astype(np.float64) / 32768).astype(np.float32))
             want = np.stack(r['hidden'])
             assert got.shape == want.shape, (got.shape, want.shape)
-            err = float((np.abs(got - want) / np.maximum(1.0, np.abs(want))).max())
+            # the project's tolerance, per hidden state: max|diff| ≤ 1e-4·max(1, max|ref|). (Element by element it
+            # would be too strict for a pre-LN stack, whose residual stream grows to |x| ~ 50: f32 rounding of
+            # that sum alone is ~1e-5 absolute on elements near 0.)
+            err = max(float(np.abs(g - w).max()) / max(1.0, float(np.abs(w).max())) for g, w in zip(got, want))
+            elem = float((np.abs(got - want) / np.maximum(1.0, np.abs(want))).max())
             worst = max(worst, err)
-            print(f'clip {i}: slimwav {got.shape} vs torch, max |diff|/max(1,|ref|) = {err:.2e}')
+            print(f'clip {i}: slimwav {got.shape} vs torch, max|diff|/max(1, max|ref|) = {err:.2e} '
+                  f'(element by element {elem:.2e})')
     assert worst <= 1e-4, f'slimwav differs from torch by {worst}'
-    print('slimwav matches torch within 1e-4·max(1,|ref|)')
+    print('slimwav matches torch within 1e-4·max(1, max|ref|) on every hidden state')
     return worst
 
 
