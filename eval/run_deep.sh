@@ -35,6 +35,7 @@ split=${RECIPE%%:*}; GATED=${split%%+*}; FINAL=${split##*+}; TOTAL=$((GATED + FI
 MODE=full; [[ $RECIPE == *:layerwise* ]] && MODE=layerwise
 GLR=(); [[ $RECIPE =~ :glr([0-9]+) ]] && GLR=(--gate-lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
 SW=slimwav-72-d$TOTAL   # row names: slimwav-72-d<total>-s<seed>, magnitude-{enc,mac,}+distill-72-d<total>-s<seed>
+MS=; [ $TOTAL = 2500 ] || MS=-d$TOTAL   # magnitude models matched to another recipe's size: magnitude-…-72-d<total>
 
 mkdir -p $D
 [ -f $W/data/stats.json ] || { say "no data: run eval/run_all.sh first"; exit 1; }
@@ -62,7 +63,8 @@ slim() { # <seed>: slimwav prune with the recipe
 }
 
 distill() { # <magnitude model name> <seed>: + TOTAL gate-free distillation steps
-  local out=$D/${1/-72/+distill-72-d$TOTAL}-s$2
+  local base=${1%$MS}
+  local out=$D/${base/-72/+distill-72-d$TOTAL}-s$2
   [ -f $out/model.safetensors ] && ! [ $D/$1/model.safetensors -nt $out/model.safetensors ] && return
   local resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume) || rm -rf $out
   node bin/slimwav.js prune --teacher $TEACHER --student $D/$1 --data $W/data/unlabeled --out $out \
@@ -70,7 +72,7 @@ distill() { # <magnitude model name> <seed>: + TOTAL gate-free distillation step
   probe $out '' 1
 }
 export -f slim distill probe
-export PY W T D TEACHER SW GATED FINAL MODE TOTAL
+export PY W T D TEACHER SW GATED FINAL MODE TOTAL MS
 export GLR_ARG="${GLR[*]}"
 
 first=${SEEDS%% *}
@@ -79,7 +81,7 @@ say "slimwav prune, $RECIPE, seeds $SEEDS ($JOBS at a time; logs $D/$SW-s*.log)"
 printf '%s\n' $SEEDS | head -n $JOBS | xargs -P "$JOBS" -I{} bash -c 'GLR=($GLR_ARG); slim {}'
 
 for v in enc:qk,v,ffn mac:conv,qk,v,ffn all:conv,qk,v,ffn; do
-  name=magnitude-${v%%:*}-72; [[ $v == all:* ]] && name=magnitude-72
+  name=magnitude-${v%%:*}-72$MS; [[ $v == all:* ]] && name=magnitude-72$MS
   extra=(); [[ $v == mac:* ]] && extra=(--match-macs $D/$SW-s$first)
   if [ ! -f $D/$name/model.safetensors ] || [ $D/$SW-s$first/model.safetensors -nt $D/$name/model.safetensors ]; then
     say "$name: magnitude pruning to the size of $SW-s$first"
@@ -90,13 +92,13 @@ done
 say "the remaining runs: slimwav, and $TOTAL distillation steps for each magnitude model ($JOBS at a time)"
 {
   printf 'slim %s\n' $(printf '%s\n' $SEEDS | tail -n +$((JOBS + 1)))
-  for s in $SEEDS; do printf 'distill magnitude-enc-72 %s\ndistill magnitude-mac-72 %s\n' $s $s; done
-  echo "distill magnitude-72 $first"   # all units at one keep ratio: one run, it is far behind on the 4-layer teacher
+  for s in $SEEDS; do printf 'distill magnitude-enc-72%s %s\ndistill magnitude-mac-72%s %s\n' "$MS" $s "$MS" $s; done
+  echo "distill magnitude-72$MS $first"   # all units at one keep ratio: one run, it is far behind on the 4-layer teacher
 } | grep -v '^slim $' | xargs -P "$JOBS" -I{} bash -c 'GLR=($GLR_ARG); {}'
 
 say "probes (test: 20 held-out voices; test_more: 80 more)"
 probe $TEACHER teacher
-for m in magnitude-72 magnitude-enc-72 magnitude-mac-72; do probe $D/$m; done
+for m in magnitude-72 magnitude-enc-72 magnitude-mac-72; do probe $D/$m$MS; done
 for s in $SEEDS; do
   for m in $SW magnitude-enc+distill-72-d$TOTAL magnitude-mac+distill-72-d$TOTAL; do probe $D/$m-s$s; done
 done
