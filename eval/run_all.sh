@@ -238,7 +238,8 @@ say "table → eval/results.md, eval/results-test_more.md"
 $PY eval/report.py
 if [ -f $W/results-test_more.jsonl ]; then $PY eval/report.py --split test_more; fi
 
-if [ $PRUNE = 1 ] && [ -n "${DEEP_LAYERS-12}" ]; then
-  say "the 72% comparison on a ${DEEP_LAYERS-12}-layer teacher (eval/run_deep.sh)"
-  DEEP_LAYERS=${DEEP_LAYERS-12} bash eval/run_deep.sh
+export DEEP_LAYERS=${DEEP_LAYERS-12}
+if [ $PRUNE = 1 ] && [ -n "$DEEP_LAYERS" ]; then
+  say "the 72% comparison on a $DEEP_LAYERS-layer teacher (eval/run_deep.sh)"
+  bash eval/run_deep.sh
 fi

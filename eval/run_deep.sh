@@ -15,8 +15,8 @@
 #   DEEP_LAYERS=12
 #   SEEDS="2022 2023 2024"
 #   DEEP_RECIPE=2000+500:layerwise:glr05    gated + final steps, mode, gate lr: the recipe the second search on the
-#                        4-layer teacher's validation scores chose (run_all.sh's EARLIER_RECIPES); the doubled budget
-#                        of SEED_RECIPE (4000+1000) would take ~35 min per run at 12 layers
+#                        4-layer teacher's validation scores chose (run_all.sh's EARLIER_RECIPES); SEED_RECIPE's
+#                        doubled budget, 4000+1000:layerwise:glr05, takes ~18 min per slimwav run instead of ~10
 #   JOBS=2               pruning / distillation runs at once, 1 thread each
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ say() { printf '\n== %s\n' "$*" >&2; }
 
 split=${RECIPE%%:*}; GATED=${split%%+*}; FINAL=${split##*+}; TOTAL=$((GATED + FINAL))
 MODE=full; [[ $RECIPE == *:layerwise* ]] && MODE=layerwise
-GLR=(); [[ $RECIPE =~ :glr([0-9]+) ]] && GLR=(--gate-lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
+GATE_LR=; [[ $RECIPE =~ :glr([0-9]+) ]] && GATE_LR=$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")
 SW=slimwav-72-d$TOTAL   # row names: slimwav-72-d<total>-s<seed>, magnitude-{enc,mac,}+distill-72-d<total>-s<seed>
 MS=; [ $TOTAL = 2500 ] || MS=-d$TOTAL   # magnitude models matched to another recipe's size: magnitude-…-72-d<total>
 
@@ -53,32 +53,35 @@ probe() { # <model folder> [row name] [threads]: test and test_more rows, named 
   done
 }
 
-slim() { # <seed>: slimwav prune with the recipe
+# Each run is probed in its own job, at 1 thread, while the other job still trains.
+slim() { # <seed>: slimwav prune with the recipe (unless made), then its probes
   local out=$D/$SW-s$1
-  [ -f $out/model.safetensors ] && return
-  local resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume)
-  node bin/slimwav.js prune --teacher $TEACHER --data $W/data/unlabeled --target-sparsity 0.72 --out $out \
-    --steps $GATED --final-steps $FINAL --mode $MODE --seed $1 --threads 1 "${GLR[@]}" "${resume[@]}" 2>>$out.log
-  probe $out '' 1   # features while the other run still goes (the probes at the end then find them cached)
+  if [ ! -f $out/model.safetensors ]; then
+    local resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume)
+    node bin/slimwav.js prune --teacher $TEACHER --data $W/data/unlabeled --target-sparsity 0.72 --out $out \
+      --steps $GATED --final-steps $FINAL --mode $MODE --seed $1 --threads 1 ${GATE_LR:+--gate-lr $GATE_LR} \
+      "${resume[@]}" 2>>$out.log
+  fi
+  probe $out '' 1
 }
 
-distill() { # <magnitude model name> <seed>: + TOTAL gate-free distillation steps
+distill() { # <magnitude model name> <seed>: + TOTAL gate-free distillation steps (unless made from it), then probes
   local base=${1%$MS}
   local out=$D/${base/-72/+distill-72-d$TOTAL}-s$2
-  [ -f $out/model.safetensors ] && ! [ $D/$1/model.safetensors -nt $out/model.safetensors ] && return
-  local resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume) || rm -rf $out
-  node bin/slimwav.js prune --teacher $TEACHER --student $D/$1 --data $W/data/unlabeled --out $out \
-    --steps $TOTAL --seed $2 --threads 1 "${resume[@]}" 2>>$out.log
+  if [ ! -f $out/model.safetensors ] || [ $D/$1/model.safetensors -nt $out/model.safetensors ]; then
+    local resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume) || rm -rf $out
+    node bin/slimwav.js prune --teacher $TEACHER --student $D/$1 --data $W/data/unlabeled --out $out \
+      --steps $TOTAL --seed $2 --threads 1 "${resume[@]}" 2>>$out.log
+  fi
   probe $out '' 1
 }
 export -f slim distill probe
-export PY W T D TEACHER SW GATED FINAL MODE TOTAL MS
-export GLR_ARG="${GLR[*]}"
+export PY W T D TEACHER SW GATED FINAL MODE TOTAL MS GATE_LR
 
 first=${SEEDS%% *}
 say "slimwav prune, $RECIPE, seeds $SEEDS ($JOBS at a time; logs $D/$SW-s*.log)"
 # the first seed's model sets the size every magnitude baseline is matched to, so it runs first (beside the second)
-printf '%s\n' $SEEDS | head -n $JOBS | xargs -P "$JOBS" -I{} bash -c 'GLR=($GLR_ARG); slim {}'
+printf '%s\n' $SEEDS | head -n $JOBS | xargs -P "$JOBS" -I{} bash -c 'slim {}'
 
 for v in enc:qk,v,ffn mac:conv,qk,v,ffn all:conv,qk,v,ffn; do
   name=magnitude-${v%%:*}-72$MS; [[ $v == all:* ]] && name=magnitude-72$MS
@@ -94,15 +97,11 @@ say "the remaining runs: slimwav, and $TOTAL distillation steps for each magnitu
   printf 'slim %s\n' $(printf '%s\n' $SEEDS | tail -n +$((JOBS + 1)))
   for s in $SEEDS; do printf 'distill magnitude-enc-72%s %s\ndistill magnitude-mac-72%s %s\n' "$MS" $s "$MS" $s; done
   echo "distill magnitude-72$MS $first"   # all units at one keep ratio: one run, it is far behind on the 4-layer teacher
-} | grep -v '^slim $' | xargs -P "$JOBS" -I{} bash -c 'GLR=($GLR_ARG); {}'
+} | grep -v '^slim $' | xargs -P "$JOBS" -I{} bash -c '{}'
 
-say "probes (test: 20 held-out voices; test_more: 80 more)"
+say "probes of the teacher and the magnitude models before distillation (test: 20 held-out voices; test_more: 80 more)"
 probe $TEACHER teacher
 for m in magnitude-72 magnitude-enc-72 magnitude-mac-72; do probe $D/$m$MS; done
-for s in $SEEDS; do
-  for m in $SW magnitude-enc+distill-72-d$TOTAL magnitude-mac+distill-72-d$TOTAL; do probe $D/$m-s$s; done
-done
-probe $D/magnitude+distill-72-d$TOTAL-s$first
 
 say "tables → eval/results-$T.md, eval/results-$T-test_more.md"
 $PY eval/report.py --tag $T
