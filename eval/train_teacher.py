@@ -39,8 +39,8 @@ torch.backends.mkldnn.enabled = False  # this CPU's mkldnn conv1d backward is wr
 
 WORK = os.path.join(HERE, 'work')
 DATA = os.path.join(WORK, 'data')
-OUT = os.path.join(WORK, 'teacher')  # the default 4-layer teacher; --layers N (N != 4) → work/teacher-L<N>/
-TAG = ''  # '' or '-L<N>': suffix of the folder, the checkpoint, the head and the committed summary
+OUT = os.path.join(WORK, 'teacher')  # the default teacher (4 layers, post-LN); any other → work/teacher-L<N>[-post]/
+TAG = ''  # '', '-L<N>' (pre-LN) or '-L<N>-post': suffix of the folder, the checkpoint, the head and the summary
 SR = 16000
 
 CONFIG = mf.base_config('wav2vec2', [64, 128, 128, 128, 128], [10, 5, 4, 3, 2], [5, 4, 4, 2, 2], False, 'group',
@@ -55,7 +55,7 @@ def set_depth(layers: int, pre_ln: bool):
     global OUT, TAG
     CONFIG['num_hidden_layers'] = layers
     CONFIG['do_stable_layer_norm'] = pre_ln
-    TAG = '' if layers == 4 else f'-L{layers}'
+    TAG = '' if (layers, pre_ln) == (4, False) else f'-L{layers}' + ('' if pre_ln else '-post')
     OUT = os.path.join(WORK, 'teacher' + TAG)
 
 
@@ -274,7 +274,8 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--eval-every', type=int, default=500)
     ap.add_argument('--layers', type=int, default=4,
-                    help='encoder layers (default 4); another depth goes to work/teacher-L<N>/ and eval/teacher-L<N>.json')
+                    help='encoder layers (default 4); any teacher but the default goes to work/teacher-L<N>[-post]/ and '
+                    'eval/teacher-L<N>[-post].json (-post: without --pre-ln)')
     ap.add_argument('--pre-ln', action='store_true',
                     help='LayerNorm first in each block (do_stable_layer_norm): a post-LN stack of 12 layers stays '
                     'at chance for 500+ steps with this recipe, a pre-LN one trains')
