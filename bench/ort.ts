@@ -6,16 +6,17 @@
 //
 // Each figure is the wall time of the best of 3 runs after one warm-up; "cpu" is the least process CPU time of a run
 // (all threads), which for one thread stays near the wall time only on an otherwise idle machine. The measuring
-// code lives in src/onnx/ort-bench.ts (also used by `slimwav bench`); runOrtBench is re-exported here.
+// code lives in src/cli/ort-bench.ts (also used by `slimwav bench`); runOrtBench is re-exported here.
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { compact, countParams, parseConfig, readAudioFile } from '../src/index.js';
+import { countParams, parseConfig, readAudioFile } from '../src/index.js';
+import { compact } from '../src/prune/index.js';
 import { randomTensors } from '../src/arch/random-model.js';
-import { benchMasks } from '../src/bench.js';
-import { runOrtBench } from '../src/onnx/ort-bench.js';
+import { benchMasks } from '../src/cli/bench.js';
+import { runOrtBench } from '../src/cli/ort-bench.js';
 
-export { runOrtBench, type OrtBenchResult } from '../src/onnx/ort-bench.js';
+export { runOrtBench, type OrtBenchResult } from '../src/cli/ort-bench.js';
 
 async function main(): Promise<void> {
   const arg = (name: string, def: string) => {

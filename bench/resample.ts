@@ -1,7 +1,7 @@
 // How fast audio input is resampled to the models' 16 kHz (src/format/resample.ts, Kaiser-windowed sinc), for the
 // common source rates. Reports the best of the runs and the real-time factor (processing time / audio duration).
 //   npx tsx bench/resample.ts [--seconds 10]
-import { best } from '../src/bench.js';
+import { best } from '../src/cli/bench.js';
 import { resample } from '../src/format/resample.js';
 
 const i = process.argv.indexOf('--seconds');

@@ -21,7 +21,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { compact, parseConfig, countParams, countMacs } = await import(join(root, 'dist/src/index.js'));
+const { parseConfig, countParams, countMacs } = await import(join(root, 'dist/src/index.js'));
+const { compact } = await import(join(root, 'dist/src/prune/index.js'));
 const { openModelFiles } = await import(join(root, 'dist/src/format/model-files.js'));
 const { serializeSafetensors } = await import(join(root, 'dist/src/format/safetensors.js'));
 const { toFloat32 } = await import(join(root, 'dist/src/format/tensor.js'));

@@ -5,6 +5,9 @@
  *   const model = await load('path/to/model', { threads: 2 });
  *   const { layers, frames, dim } = await model.extract(pcm16k, { layers: 'all' });
  *   model.dispose();
+ *
+ * The other entry points: 'slimwav/browser' (no Node APIs), 'slimwav/prune' (the pruner and compact()),
+ * 'slimwav/onnx' (ONNX export). Importing this one loads neither the pruner nor protobufjs.
  */
 export { load, buildModel, Model } from './model.js';
 export type { LoadOptions, ExtractOptions, Features, ModelInfo } from './model.js';
@@ -12,9 +15,6 @@ export type { ModelConfig, LayerPlan, ConvLayer, ModelType } from './arch/config
 export { parseConfig, convFrames, receptiveField } from './arch/config.js';
 export { countParams, countMacs, tensorSpecs } from './arch/tensors.js';
 export { SlimwavError } from './errors.js';
-export { compact, applyMasks } from './prune/compact.js';
-export type { KeepMasks, CompactOptions, CompactResult } from './prune/compact.js';
 export type { ErrorCode } from './errors.js';
 export type { LayerSelection } from './layers.js';
 export { readAudioFile, decodeAudio } from './format/audio.js';
-export { exportOnnx, exportOnnxFile } from './onnx/index.js';

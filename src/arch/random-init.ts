@@ -9,14 +9,7 @@
  *   u    = (x >>> 8) / 2^24                    ∈ [0, 1), exact in f32
  *   v    = f32(offset + (2u − 1) · scale)      computed in f64, rounded once to f32
  */
-export function fnv1a32(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(s)) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
+import { fnv1a32 } from '../util/hash.js';
 
 export function hashUniform(seed: number, i: number): number {
   let x = (seed ^ Math.imul(i, 0x9e3779b9)) >>> 0;

@@ -8,8 +8,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fail, SlimwavError } from '../errors.js';
 import { readAudioFile } from '../format/audio.js';
-import { fnv1a32 } from '../arch/random-init.js';
-import type { Rng } from './gates.js';
+import { fnv1a32 } from '../util/hash.js';
+import type { Rng } from '../util/rng.js';
 
 const AUDIO_EXT = /\.(wav|wave)$/i;
 const OTHER_AUDIO_EXT = /\.(flac|ogg|opus|mp3|m4a|aac|webm|aiff?)$/i;

@@ -7,6 +7,7 @@
  * with ∂z/∂log α = (r−l)·s(1−s)/β where 0 < z < 1 and 0 where z is clamped. P(z_b = 1) = σ(log α) exactly, which is
  * the probability the size model uses.
  */
+import { Rng } from '../util/rng.js';
 import { fail } from '../errors.js';
 import type { ModelConfig } from '../arch/config.js';
 import type { KeepMasks } from './compact.js';
@@ -82,27 +83,6 @@ export function gatesToMasks(cfg: ModelConfig, g: GateArrays): KeepMasks {
     ffn: g.ffn.map(on),
     ffnBlock: on(g.ffnBlock),
   };
-}
-
-/** A small seedable generator with a serialisable state (mulberry32), so that `--resume` can continue exactly. */
-export class Rng {
-  state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  /** uniform in [0, 1) */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** standard normal (Box–Muller) */
-  normal(): number {
-    const u = Math.max(this.next(), 1e-12), v = this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));

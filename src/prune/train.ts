@@ -18,11 +18,12 @@ import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js
 import { writeFileAtomic } from '../format/fsutil.js';
 import type { RawTensor, TensorTable } from '../format/tensor.js';
 import { fromFloat32, numel, toFloat32 } from '../format/tensor.js';
-import { buildModel, type Model } from '../model.js';
+import { buildModel, type Model } from '../model-core.js';
 import { compact } from './compact.js';
 import { loadAudioFolder, sampleBatch, validationCrops, type AudioSet } from './data.js';
-import { gateArrays, gateList, gatesToMasks, Gates, Rng, UNIT_KINDS, type GateArrays, type UnitKind } from './gates.js';
+import { gateArrays, gateList, gatesToMasks, Gates, UNIT_KINDS, type GateArrays, type UnitKind } from './gates.js';
 import { distillLoss } from './ops.js';
+import { Rng } from '../util/rng.js';
 import { expectedSize, sizeConstants, type SizeConstants } from './size.js';
 import { Student, trainingRuntime, type TrainingRuntime } from './student.js';
 

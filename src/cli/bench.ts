@@ -1,0 +1,260 @@
+/**
+ * `slimwav bench`: the speed table users compare us by. Everything is measured in this one run on this machine:
+ * the f32x4 peaks (mul+add and fused multiply-add), the GEMM on base shapes, then end-to-end runs of the
+ * wav2vec2-base shape (deterministic random weights) and of a pruned layout with ~28% of its parameters, for each
+ * SIMD build and thread count, next to onnxruntime-web and onnxruntime-node on exactly the same weights (when those
+ * optional packages are installed: they are devDependencies of a clone). Peak memory for long inputs runs each
+ * length in a child process, so that every figure is that length's own maximum RSS.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
+import { fail } from '../errors.js';
+import { modelsDir } from './bundled.js';
+import { buildModel } from '../model.js';
+import { parseConfig } from '../arch/config.js';
+import { randomTensors } from '../arch/random-model.js';
+import { countMacs, countParams } from '../arch/tensors.js';
+import { compact, type KeepMasks } from '../prune/compact.js';
+import { Rng } from '../util/rng.js';
+import { readAudioFile } from '../format/audio.js';
+import { Arena, enableRelaxedSimd, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
+import type { RawTensor } from '../format/tensor.js';
+import type { ModelConfig } from '../arch/config.js';
+
+/** tinybench: `warmup` untimed runs, then `iterations` timed ones; the minimum (ms) is the least noisy estimate. */
+export async function best(fn: () => void, iterations: number, warmup = 1): Promise<number> {
+  const bench = new Bench({ iterations, warmupIterations: warmup, time: 0, warmupTime: 0 });
+  bench.add('task', fn);
+  await bench.run();
+  const r = bench.tasks[0].result as unknown as { latency?: { min: number }; error?: Error };
+  if (!r.latency) throw r.error ?? new Error('benchmark task failed');
+  return r.latency.min;
+}
+
+/** f32x4 peak of one build, in registers: GFLOP/s of one core. */
+async function measurePeak(variant: KernelVariant): Promise<number> {
+  const k = await instantiateKernels(variant);
+  const ex = k.exports as unknown as { f32_peak_madd(n: number): number };
+  const iters = 10_000_000;
+  const ms = await best(() => void ex.f32_peak_madd(iters), 5);
+  return (iters * 96) / (ms / 1000) / 1e9;
+}
+
+const GEMM_SHAPES: [string, number, number, number][] = [
+  ['499×768×768 (q/k/v/out)', 499, 768, 768],
+  ['499×768×3072 (FFN in)', 499, 3072, 768],
+  ['499×3072×768 (FFN out)', 499, 768, 3072],
+];
+
+async function measureGemm(variant: KernelVariant): Promise<{ shape: string; gflops: number }[]> {
+  const k = await instantiateKernels(variant);
+  const x = k.exports;
+  const arena = new Arena(k.memory, k.heapBase);
+  const out: { shape: string; gflops: number }[] = [];
+  for (const [shape, M, N, K] of GEMM_SHAPES) {
+    const A = arena.alloc(M * K), W = arena.alloc(N * K), Bp = arena.alloc(x.f32_packed_floats(N, K)), C = arena.alloc(M * N);
+    const a = arena.f32(A, M * K), w = arena.f32(W, N * K);
+    for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37);
+    for (let i = 0; i < w.length; i++) w[i] = Math.cos(i * 0.11) / 30;
+    x.f32_pack_b(N, K, W, Bp);
+    const ms = await best(() => x.f32_gemm_packed(M, N, K, A, K, Bp, C, N, 0, 0, 0), 15, 2);
+    out.push({ shape, gflops: (2 * M * N * K) / (ms / 1000) / 1e9 });
+  }
+  return out;
+}
+
+/** The ~28%-of-parameters layout used across the benches (deterministic). */
+export function benchMasks(cfg: ModelConfig, scale = 0.335, convKeep = 0.52, seed = 1): KeepMasks {
+  const rng = new Rng(seed), r = () => rng.next();
+  const keep = (n: number, frac: number) => {
+    const order = Array.from({ length: n }, (_, i) => i).sort(() => r() - 0.5);
+    const m = new Array(n).fill(false);
+    order.slice(0, Math.max(1, Math.round(n * frac))).forEach((i) => (m[i] = true));
+    return m;
+  };
+  const L = cfg.numLayers;
+  const depth = (l: number) => 1.25 - 0.5 * (l / Math.max(1, L - 1));
+  return {
+    conv: cfg.conv.map((c) => keep(c.dim, convKeep)),
+    heads: cfg.layers.map((Ly, l) => keep(Ly.heads.length, Math.min(1, 0.75 * depth(l) * Math.sqrt(scale) + 0.1))),
+    qk: cfg.layers.map((Ly, l) => Ly.qkDims.map((d) => keep(d, Math.min(1, depth(l) * scale * (0.6 + 0.8 * r()))))),
+    v: cfg.layers.map((Ly, l) => Ly.vDims.map((d) => keep(d, Math.min(1, depth(l) * scale * (0.6 + 0.8 * r()))))),
+    ffn: cfg.layers.map((Ly, l) => keep(Ly.ffn, Math.min(1, depth(l) * scale * 0.8))),
+  };
+}
+
+interface Row {
+  model: string;
+  runtime: string;
+  build: string;
+  threads: number;
+  ms: number;
+  rtf: number;
+  gflops: number;
+  of_peak: number | null;
+  vs_our_dense: number | null;
+  vs_ort_web: number | null;
+  vs_ort_node: number | null;
+}
+
+type OrtRunner = (config: Record<string, unknown>, tensors: Map<string, RawTensor>, pcm: Float32Array, threads: number, iterations: number)
+  => Promise<{ ortWebMs: number | null; ortNodeMs: number | null }>;
+
+async function loadOrtRunner(): Promise<OrtRunner | null> {
+  try {
+    const spec = './ort-bench.js'; // optional: needs onnxruntime-web / onnxruntime-node (devDependencies)
+    const mod = (await import(spec)) as { runOrtBench: OrtRunner };
+    return mod.runOrtBench;
+  } catch {
+    return null;
+  }
+}
+
+/** Child mode: run `seconds` of audio once and print this process's peak RSS. */
+async function memoryChild(seconds: number, threads: number): Promise<void> {
+  const dir = modelsDir('bench');
+  const cfgJson = JSON.parse(readFileSync(dir + 'wav2vec2-base-random/config.json', 'utf8'));
+  const tensors = randomTensors(parseConfig(cfgJson), cfgJson.slimwav_init_seed);
+  const model = await buildModel(cfgJson, tensors, 'bench', [], { threads });
+  tensors.clear();
+  const speech = await readAudioFile(dir + 'speech.wav');
+  const pcm = new Float32Array(seconds * 16000);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = speech[i % speech.length];
+  const t0 = performance.now();
+  const r = await model.extract(pcm, { layers: 'last' });
+  const ms = performance.now() - t0;
+  model.dispose();
+  process.stdout.write(JSON.stringify({ seconds, frames: r.frames, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+}
+
+export async function bench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      seconds: { type: 'string', default: '10' },
+      iterations: { type: 'string', default: '3' },
+      threads: { type: 'string', default: '1,2' },
+      json: { type: 'boolean' },
+      'no-ort': { type: 'boolean' },
+      memory: { type: 'string' },
+      'memory-child': { type: 'string' },
+      debug: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const seconds = Number(values.seconds), iterations = Number(values.iterations);
+  if (!(seconds >= 1 && seconds <= 3600)) fail('E_ARGS', `--seconds must be between 1 and 3600, found "${values.seconds}"`);
+  if (!(Number.isInteger(iterations) && iterations >= 1)) fail('E_ARGS', `--iterations must be a positive whole number, found "${values.iterations}"`);
+  const threadList = String(values.threads).split(',').map(Number);
+  if (threadList.some((t) => !Number.isInteger(t) || t < 1 || t > 256)) fail('E_ARGS', `--threads must list whole numbers 1..256, found "${values.threads}"`);
+  if (values['memory-child']) return memoryChild(Number(values['memory-child']), threadList[threadList.length - 1]);
+
+  const say = (s = '') => { if (!values.json) process.stdout.write(s + '\n'); };
+  const relaxed = enableRelaxedSimd();
+  const builds: { name: string; variant: KernelVariant; simd: 'plain' | 'relaxed' }[] = [{ name: 'simd128', variant: 'release', simd: 'plain' }];
+  if (relaxed) builds.push({ name: 'relaxed', variant: 'relaxed', simd: 'relaxed' });
+
+  const machine = `${cpus()[0]?.model?.trim() ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
+  say(`slimwav bench — ${machine}, ${new Date().toISOString().slice(0, 10)}`);
+  const peaks: Record<string, number> = {};
+  const gemm: Record<string, { shape: string; gflops: number; of_peak: number }[]> = {};
+  for (const b of builds) {
+    peaks[b.name] = await measurePeak(b.variant);
+    gemm[b.name] = (await measureGemm(b.variant)).map((g) => ({ ...g, of_peak: g.gflops / peaks[b.name] }));
+  }
+  say(`f32x4 peak per core, measured now: mul+add ${peaks.simd128.toFixed(1)} GFLOP/s` + (relaxed ? `, fused multiply-add ${peaks.relaxed.toFixed(1)} GFLOP/s` : ' (relaxed SIMD unavailable here)'));
+  say();
+  say('GEMM, one thread                  ' + builds.map((b) => `${b.name.padStart(9)} GFLOP/s  of peak`).join('   '));
+  GEMM_SHAPES.forEach(([shape], i) => {
+    say(`  ${shape.padEnd(32)}` + builds.map((b) => `${gemm[b.name][i].gflops.toFixed(1).padStart(17)} ${(100 * gemm[b.name][i].of_peak).toFixed(0).padStart(7)}%`).join('   '));
+  });
+
+  // models: dense base shape and the ~28% layout, on the same audio
+  const dir = modelsDir('bench');
+  const cfgJson = JSON.parse(readFileSync(dir + 'wav2vec2-base-random/config.json', 'utf8')) as Record<string, unknown>;
+  const cfg = parseConfig(cfgJson);
+  const tensors = randomTensors(cfg, cfgJson.slimwav_init_seed as number);
+  const pruned = compact(cfgJson, tensors, benchMasks(cfg));
+  const pcfg = parseConfig(pruned.config);
+  const speech = await readAudioFile(dir + 'speech.wav');
+  const pcm = new Float32Array(seconds * 16000);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = speech[i % speech.length];
+  const models = [
+    { name: 'dense', config: cfgJson, cfg, tensors, params: countParams(cfg, tensors), macs: countMacs(cfg, pcm.length).total },
+    { name: 'pruned', config: pruned.config, cfg: pcfg, tensors: pruned.tensors, params: countParams(pcfg, pruned.tensors), macs: countMacs(pcfg, pcm.length).total },
+  ];
+  const rows: Row[] = [];
+  const ours = new Map<string, number>();
+  for (const m of models) {
+    for (const b of builds) {
+      for (const threads of threadList) {
+        const model = await buildModel(m.config, m.tensors, m.name, [], { threads, simd: b.simd });
+        const ms = await best(() => void model.extract(pcm, { layers: 'last' }), iterations);
+        model.dispose();
+        ours.set(`${m.name}/${b.name}/${threads}`, ms);
+        rows.push({
+          model: m.name, runtime: 'slimwav', build: b.name, threads, ms, rtf: ms / 1000 / seconds,
+          gflops: (2 * m.macs) / (ms / 1000) / 1e9, of_peak: (2 * m.macs) / (ms / 1000) / 1e9 / (peaks[b.name] * threads),
+          vs_our_dense: null, vs_ort_web: null, vs_ort_node: null,
+        });
+      }
+    }
+  }
+  const ort = values['no-ort'] ? null : await loadOrtRunner();
+  const ortMs = new Map<string, { web: number | null; node: number | null }>();
+  if (ort) {
+    for (const m of models) {
+      for (const threads of threadList) {
+        const r = await ort(m.config, m.tensors, pcm, threads, iterations);
+        ortMs.set(`${m.name}/${threads}`, { web: r.ortWebMs, node: r.ortNodeMs });
+        for (const [runtime, v] of [['onnxruntime-web', r.ortWebMs], ['onnxruntime-node', r.ortNodeMs]] as const) {
+          if (v === null) continue;
+          rows.push({ model: m.name, runtime, build: runtime.endsWith('web') ? 'wasm simd' : 'native', threads, ms: v, rtf: v / 1000 / seconds, gflops: (2 * m.macs) / (v / 1000) / 1e9, of_peak: null, vs_our_dense: null, vs_ort_web: null, vs_ort_node: null });
+        }
+      }
+    }
+  }
+  for (const r of rows) {
+    if (r.runtime !== 'slimwav') continue;
+    const dense = ours.get(`dense/${r.build}/${r.threads}`);
+    r.vs_our_dense = dense ? dense / r.ms : null;
+    const o = ortMs.get(`${r.model}/${r.threads}`);
+    r.vs_ort_web = o?.web ? o.web / r.ms : null;
+    r.vs_ort_node = o?.node ? o.node / r.ms : null;
+  }
+  tensors.clear();
+
+  say();
+  say(`end to end: ${seconds} s of speech; dense = wav2vec2-base shape (${(models[0].params / 1e6).toFixed(1)} M params, ${(models[0].macs / 1e9).toFixed(1)} GMAC), ` +
+    `pruned = ${(100 * models[1].params / models[0].params).toFixed(0)}% of its params (${(models[1].params / 1e6).toFixed(1)} M, ${(models[1].macs / 1e9).toFixed(1)} GMAC)`);
+  const f = (x: number | null, d = 2, suffix = '×') => (x === null ? '-' : x.toFixed(d) + suffix);
+  say('model   runtime           build      thr        ms     RTF  GFLOP/s  of peak  vs dense  vs ort-web  vs ort-node');
+  for (const r of rows) {
+    say(`${r.model.padEnd(7)} ${r.runtime.padEnd(17)} ${r.build.padEnd(9)} ${String(r.threads).padStart(4)} ${r.ms.toFixed(0).padStart(9)} ${r.rtf.toFixed(3).padStart(7)} ${r.gflops.toFixed(1).padStart(8)} ` +
+      `${(r.of_peak === null ? '-' : (100 * r.of_peak).toFixed(0) + '%').padStart(8)} ${f(r.vs_our_dense).padStart(9)} ${f(r.vs_ort_web).padStart(11)} ${f(r.vs_ort_node).padStart(12)}`);
+  }
+  say('GFLOP/s = 2 × the model\'s nominal multiply-adds / time. slimwav does fewer than nominal (Winograd conv layers, the');
+  say('positional conv through the DFT: about 8% fewer on the dense shape), so its "of peak" is an effective rate.');
+  if (!ort && !values['no-ort']) say('(onnxruntime-web / onnxruntime-node not installed: comparison columns are empty; npm ci in a clone installs them)');
+
+  const memory: { seconds: number; frames: number; ms: number; maxRssMB: number }[] = [];
+  if (values.memory) {
+    const lengths = String(values.memory).split(',').map(Number);
+    const cli = fileURLToPath(new URL('../../bin/slimwav.js', import.meta.url));
+    for (const s of lengths) {
+      const r = spawnSync(process.execPath, [cli, 'bench', '--memory-child', String(s), '--threads', String(threadList[threadList.length - 1])], { encoding: 'utf8' });
+      if (r.status !== 0) fail('E_ARGS', `memory run for ${s} s failed: ${r.stderr.split('\n')[0]}`);
+      memory.push(JSON.parse(r.stdout.trim().split('\n').pop()!));
+    }
+    say();
+    say(`peak memory (separate process each, ${threadList[threadList.length - 1]} threads, dense base shape)`);
+    for (const m of memory) say(`  ${String(m.seconds).padStart(5)} s audio  ${String(m.frames).padStart(6)} frames  ${(m.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ${m.maxRssMB.toFixed(0)} MB`);
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ machine, date: new Date().toISOString().slice(0, 10), seconds, peaks_gflops: peaks, gemm, rows, memory }, null, 2) + '\n');
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * `slimwav convert`: any model form DESIGN.md accepts (folder with model.safetensors or pytorch_model.bin, single
+ * .safetensors with its config, DPHuBERT/torchaudio checkpoint) → a slimwav model in F32 or F16:
+ *   - a folder `<out>/config.json` + `<out>/model.safetensors`, or
+ *   - with `singleFile`, one `<out>.safetensors` whose `__metadata__.config` is the config JSON.
+ * The input is validated exactly as load() validates it, so whatever convert writes loads. Tensors keep their
+ * HF names and their layout (weight norm stays unfolded, DPHuBERT's dummy_weight stays), so an F32 conversion of an
+ * F32 model runs bit-identically to the original.
+ *
+ * Nothing is written until everything has been read, checked and serialized in memory. A folder is assembled in a
+ * fresh temp folder next to `out` and renamed into place in one step; a single file is written to a temp file and
+ * renamed. A failure removes what this call created and leaves no `out` behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fail, SlimwavError } from '../errors.js';
+import { parseConfig } from '../arch/config.js';
+import { checkTensors, countParams } from '../arch/tensors.js';
+import { openModelFiles } from '../format/model-files.js';
+import { serializeSafetensors } from '../format/safetensors.js';
+import { writeFileAtomic } from '../format/fsutil.js';
+import { fromFloat32, toFloat32, type RawTensor } from '../format/tensor.js';
+
+export type ConvertDType = 'f32' | 'f16';
+
+export interface ConvertOptions {
+  /** storage type of every tensor (default 'f32'); BF16/F64/F16 inputs are converted */
+  dtype?: ConvertDType;
+  /** write one .safetensors file (config in `__metadata__.config`) instead of a folder */
+  singleFile?: boolean;
+}
+
+export interface ConvertResult {
+  /** the config JSON written (config.json, or `__metadata__.config`) */
+  config: Record<string, unknown>;
+  /** parameters the forward pass uses (as `inspect` counts them) */
+  params: number;
+  /** what opening and converting did (dropped heads, renamed keys, dtype changes) */
+  notes: string[];
+  /** the files written, in the order written */
+  files: string[];
+}
+
+/** Largest finite F16 is 65504; anything from 65520 up rounds to infinity. */
+const F16_OVERFLOW = 65520;
+
+function errnoReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'ENOENT': return 'its parent folder does not exist';
+    case 'ENOTDIR': return 'a parent of this path is not a folder';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'ENOSPC': return 'no space left on the device';
+    case 'EROFS': return 'read-only file system';
+    case 'EEXIST': case 'ENOTEMPTY': return 'it appeared while converting';
+    default: return typeof code === 'string' ? code : String((err as Error)?.message ?? err).split('\n')[0];
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path); // a dangling symlink counts: renaming onto it would replace it
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `out` must not exist and its parent must be a folder (checked before any reading, so mistakes fail fast). */
+async function checkOut(out: string): Promise<void> {
+  if (await exists(out)) fail('E_IO', `${out} exists; choose another --out or remove it`);
+  const parent = dirname(out);
+  let s;
+  try {
+    s = await stat(parent);
+  } catch {
+    return fail('E_IO', `${out}: cannot write: its parent folder ${parent} does not exist`);
+  }
+  if (!s.isDirectory()) fail('E_IO', `${out}: cannot write: ${parent} is not a folder`);
+}
+
+/** One tensor in the requested storage type. Same-type tensors are passed through byte for byte. */
+function convertTensor(name: string, t: RawTensor, to: 'F32' | 'F16', source: string): RawTensor {
+  if (t.dtype === to) return t;
+  const f = toFloat32(t, name);
+  if (to === 'F16') {
+    let max = 0;
+    for (let i = 0; i < f.length; i++) {
+      const a = Math.abs(f[i]);
+      if (a > max) max = a; // NaN and ±Inf pass through as themselves
+    }
+    if (max >= F16_OVERFLOW && Number.isFinite(max)) {
+      fail('E_SHAPE', `${source}: tensor ${name} holds values up to ${max.toPrecision(4)}, beyond the F16 range (±65504); use --dtype f32`);
+    }
+  }
+  return fromFloat32(f, t.shape, to);
+}
+
+function parseDType(v: unknown): 'F32' | 'F16' {
+  if (v === undefined || v === 'f32') return 'F32';
+  if (v === 'f16') return 'F16';
+  return fail('E_ARGS', `--dtype must be f32 or f16, found ${JSON.stringify(v)}`);
+}
+
+/**
+ * Convert the model at `input` into a slimwav model at `out` (see the file comment). Errors are SlimwavErrors with
+ * one-line messages: E_ARGS for bad options, E_IO for an existing `out` or a failed write, and whatever load() would
+ * report for an input that cannot run (E_FORMAT, E_CONFIG, E_SHAPE, E_UNSAFE).
+ */
+export async function convertModel(input: string, out: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  if (typeof input !== 'string' || input === '') fail('E_ARGS', `convert needs a path to a model folder or file, found ${JSON.stringify(input)}`);
+  if (typeof out !== 'string' || out === '') fail('E_ARGS', `convert needs --out <folder> (or <file.safetensors> with --single-file), found ${JSON.stringify(out)}`);
+  const to = parseDType(opts.dtype);
+  const single = !!opts.singleFile;
+  if (single && !out.endsWith('.safetensors')) fail('E_ARGS', `--single-file writes one .safetensors file; --out must end in .safetensors, found "${out}"`);
+  if (!single && out.endsWith('.safetensors')) fail('E_ARGS', `--out "${out}" names a .safetensors file; add --single-file to write one file, or give a folder name`);
+  const outPath = out.replace(/[\\/]+$/, '') || out;
+  await checkOut(outPath);
+
+  // Read and validate exactly as load() does.
+  const files = await openModelFiles(input);
+  const cfgSource = files.source.replace(/model\.safetensors$|pytorch_model\.bin$/, 'config.json');
+  const cfg = parseConfig(files.config, cfgSource);
+  checkTensors(cfg, files.tensors, files.source);
+
+  const notes = [...files.notes];
+  const tensors = new Map<string, RawTensor>();
+  const changed = new Map<string, number>();
+  for (const [name, t] of files.tensors) {
+    if (t.dtype !== to) changed.set(t.dtype, (changed.get(t.dtype) ?? 0) + 1);
+    tensors.set(name, convertTensor(name, t, to, files.source));
+  }
+  if (changed.size) {
+    const what = [...changed].map(([d, n]) => `${n} ${d}`).join(', ');
+    notes.push(`stored ${what} tensor${[...changed.values()].reduce((a, b) => a + b, 0) === 1 ? '' : 's'} as ${to}`);
+  }
+
+  const metadata: Record<string, string> = { format: 'pt', slimwav_source: files.source };
+  if (single) metadata.config = JSON.stringify(files.config);
+  const bytes = serializeSafetensors({ tensors, metadata });
+  const params = countParams(cfg, tensors);
+  const result = (written: string[]): ConvertResult => ({ config: files.config, params, notes, files: written });
+
+  if (single) {
+    if (await exists(outPath)) fail('E_IO', `${outPath} exists; choose another --out or remove it`);
+    await writeFileAtomic(outPath, bytes);
+    return result([outPath]);
+  }
+
+  // Folder: build it under a unique temp name beside `out`, then rename it into place in one step.
+  let tmp: string | undefined;
+  try {
+    // mkdir (not mkdtemp) so that the folder gets the usual umask permissions, not 0700
+    const name = join(dirname(outPath), `.${basename(outPath)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await mkdir(name);
+    tmp = name;
+    await writeFile(join(tmp, 'config.json'), JSON.stringify(files.config, null, 2) + '\n');
+    await writeFile(join(tmp, 'model.safetensors'), bytes);
+    if (await exists(outPath)) fail('E_IO', `${outPath} exists; choose another --out or remove it`);
+    await rename(tmp, outPath);
+    tmp = undefined;
+  } catch (err) {
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (err instanceof SlimwavError) throw err;
+    fail('E_IO', `${outPath}: cannot write: ${errnoReason(err)}`);
+  }
+  return result([join(outPath, 'config.json'), join(outPath, 'model.safetensors')]);
+}

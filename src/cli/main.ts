@@ -1,0 +1,254 @@
+/**
+ * The slimwav command line (DESIGN.md "Command line"). Every failure becomes one line on stderr and a non-zero exit;
+ * `--debug` adds the stack. Output files are written atomically, so a failed run leaves nothing behind.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { availableParallelism } from 'node:os';
+import { SlimwavError, fail } from '../errors.js';
+import { load, type Model } from '../model.js';
+import { readAudioFile } from '../format/audio.js';
+import { encodeNpy } from '../format/npy.js';
+import { writeFileAtomic } from '../format/fsutil.js';
+import { resolveLayers } from '../layers.js';
+import { countMacs, tensorSpecs } from '../arch/tensors.js';
+
+const USAGE = `usage:
+  slimwav features <model> <audio> --out <file.npy> [--layers all|last|i,j,…] [--threads N]
+  slimwav inspect  <model> [--json]
+  slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]
+  slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]
+  slimwav prune    --teacher <model> --data <folder-of-audio> --target-sparsity <0..1> --out <folder>
+                   [--steps N] [--final-steps N] [--mode full|layerwise] [--resume] [--threads N]
+                   [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
+                   [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N] [--gate-lr X] [--lambda-lr X]
+                   [--sparsity-warmup F]
+  slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
+                   [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)
+  slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--memory 10,60,600] [--no-ort] [--json]
+  slimwav demo
+common options: --debug (stack traces), --help`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+function args(argv: string[], options: ParseArgsConfig['options'], positionals: string[]): { values: Values; pos: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, debug: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    return fail('E_ARGS', `${(err as Error).message.split('\n')[0]}\n${USAGE}`);
+  }
+  if (parsed.positionals.length !== positionals.length) {
+    fail('E_ARGS', `expected ${positionals.map((p) => `<${p}>`).join(' ')}, got ${parsed.positionals.length} argument(s)\n${USAGE}`);
+  }
+  return { values: parsed.values as Values, pos: parsed.positionals };
+}
+
+function threadsOpt(v: string | boolean | undefined): number {
+  if (v === undefined) return availableParallelism();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) fail('E_ARGS', `--threads must be a whole number from 1 to 256, found "${v}"`);
+  return n;
+}
+
+async function features(argv: string[]): Promise<void> {
+  const { values, pos } = args(argv, {
+    out: { type: 'string' }, layers: { type: 'string' }, threads: { type: 'string' },
+  }, ['model', 'audio']);
+  const [modelPath, audioPath] = pos;
+  const out = values.out as string | undefined;
+  if (!out) fail('E_ARGS', `features needs --out <file.npy>\n${USAGE}`);
+  if (!out.endsWith('.npy')) fail('E_ARGS', `--out must name a .npy file, found "${out}"`);
+  const model = await load(modelPath, { threads: threadsOpt(values.threads) });
+  try {
+    const indices = resolveLayers((values.layers as string | undefined) ?? 'all', model.config.numLayers);
+    const pcm = await readAudioFile(audioPath);
+    let res;
+    try {
+      res = await model.extract(pcm, { layers: indices });
+    } catch (err) {
+      if (err instanceof SlimwavError && err.code === 'E_AUDIO') fail('E_AUDIO', `${audioPath}: ${err.message}`);
+      throw err;
+    }
+    const { layers, frames, dim } = res;
+    const all = new Float32Array(layers.length * frames * dim);
+    layers.forEach((l, i) => all.set(l, i * frames * dim));
+    await writeFileAtomic(out, encodeNpy(all, [layers.length, frames, dim]));
+    process.stderr.write(`wrote ${out}: ${layers.length} layer(s) × ${frames} frames × ${dim} (${(pcm.length / 16000).toFixed(2)} s of audio)\n`);
+  } finally {
+    model.dispose();
+  }
+}
+
+function layoutJson(model: Model) {
+  const c = model.config;
+  const macs = countMacs(c, 16000);
+  return {
+    model_type: c.modelType,
+    source: model.info.source,
+    params: model.info.params,
+    macs_per_second: macs.total,
+    frames_per_second: macs.frames,
+    hidden_size: c.hidden,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    head_dim: c.headDim,
+    pruned: c.pruned,
+    feat_extract_norm: c.featExtractNorm,
+    do_stable_layer_norm: c.preLayerNorm,
+    conv: c.conv.map((l) => ({ channels: l.dim, kernel: l.kernel, stride: l.stride })),
+    layers: c.layers.map((L, i) => ({
+      heads: L.heads,
+      qk_dims: L.qkDims,
+      v_dims: L.vDims,
+      ffn: L.ffn,
+      macs_per_second: macs.layers[i].attention + macs.layers[i].ffn,
+    })),
+    macs_breakdown: { conv: macs.conv, projection: macs.projection, pos_conv: macs.posConv },
+    notes: model.info.notes,
+  };
+}
+
+const fmtInt = (n: number) => n.toLocaleString('en-US');
+
+async function inspect(argv: string[]): Promise<void> {
+  const { values, pos } = args(argv, { json: { type: 'boolean' } }, ['model']);
+  const model = await load(pos[0], { threads: 1 });
+  try {
+    const j = layoutJson(model);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(j) + '\n');
+      return;
+    }
+    const c = model.config;
+    const lines = [
+      `${pos[0]}: ${c.modelType}, ${c.numLayers} layers, hidden ${c.hidden}, ${c.numHeads} heads × ${c.headDim}${c.pruned ? ' (pruned layout)' : ''}`,
+      `  params            ${fmtInt(j.params)}`,
+      `  MACs / s audio    ${fmtInt(j.macs_per_second)} (${(j.macs_per_second / 1e9).toFixed(3)} G; conv ${(j.macs_breakdown.conv / 1e9).toFixed(3)} G)`,
+      `  frames / s        ${j.frames_per_second}`,
+      `  conv stack        ${c.featExtractNorm}-norm${c.convBias ? ', bias' : ''}: ` + c.conv.map((l) => `${l.dim}/k${l.kernel}/s${l.stride}`).join(' '),
+      `  encoder           ${c.preLayerNorm ? 'pre-LN' : 'post-LN'}, pos-conv k${c.posConvKernel} g${c.posConvGroups}`,
+      '  layer  heads(orig:qk/v)' + ' '.repeat(30) + 'ffn    MMACs/s',
+    ];
+    c.layers.forEach((L, i) => {
+      const dense = L.heads.length === c.numHeads && L.qkDims.every((d) => d === c.headDim) && L.vDims.every((d) => d === c.headDim);
+      const heads = L.heads.length === 0 ? '(attention removed)'
+        : dense ? `${L.heads.length} × ${c.headDim}/${c.headDim}`
+        : L.heads.map((h, k) => `${h}:${L.qkDims[k]}/${L.vDims[k]}`).join(' ');
+      lines.push(`  ${String(i).padStart(5)}  ${heads.padEnd(46)} ${String(L.ffn || '-').padStart(5)}  ${(j.layers[i].macs_per_second / 1e6).toFixed(1).padStart(8)}`);
+    });
+    for (const n of model.info.notes) lines.push(`  note: ${n}`);
+    void tensorSpecs;
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    model.dispose();
+  }
+}
+
+async function convert(argv: string[]): Promise<void> {
+  const { values, pos } = args(argv, {
+    out: { type: 'string' }, dtype: { type: 'string' }, 'single-file': { type: 'boolean' },
+  }, ['checkpoint-or-folder']);
+  const out = values.out as string | undefined;
+  if (!out) fail('E_ARGS', `convert needs --out <folder> (or --out <file.safetensors> --single-file)\n${USAGE}`);
+  const dtype = (values.dtype as string | undefined) ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') fail('E_ARGS', `--dtype must be f32 or f16, found "${dtype}"`);
+  const { convertModel } = await import('./convert.js');
+  const single = !!values['single-file'];
+  const res = await convertModel(pos[0], out, { dtype, singleFile: single });
+  const what = single ? out : `${out} (config.json + model.safetensors)`;
+  const notes = res.notes.length ? `; notes: ${res.notes.join('; ')}` : '';
+  process.stderr.write(`wrote ${what}: ${dtype.toUpperCase()}, ${fmtInt(res.params)} params${notes}\n`);
+}
+
+async function pruneCommand(argv: string[]): Promise<number> {
+  const { values } = args(argv, {
+    teacher: { type: 'string' }, data: { type: 'string' }, 'target-sparsity': { type: 'string' }, out: { type: 'string' },
+    steps: { type: 'string' }, 'final-steps': { type: 'string' }, mode: { type: 'string' }, resume: { type: 'boolean' },
+    threads: { type: 'string' }, 'target-macs': { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
+    lr: { type: 'string' }, 'crop-seconds': { type: 'string' }, 'batch-seconds': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+    'log-every': { type: 'string' }, 'valid-every': { type: 'string' }, 'gate-lr': { type: 'string' }, student: { type: 'string' },
+    'lambda-lr': { type: 'string' }, 'sparsity-warmup': { type: 'string' },
+  }, []);
+  const student = values.student as string | undefined;
+  if (student !== undefined) {
+    // --student distils a given model without gates: every option about gates or the pruning target is an error
+    const gated = ['target-sparsity', 'target-macs', 'units', 'gate-lr', 'lambda-lr', 'sparsity-warmup', 'final-steps', 'mode'].find((k) => values[k] !== undefined);
+    if (gated) fail('E_ARGS', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
+  }
+  for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) fail('E_ARGS', `prune needs --${k}\n${USAGE}`);
+  const { prune, PRUNE_DEFAULTS } = await import('../prune/train.js');
+  const num = (k: string, def: number) => {
+    const v = values[k];
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isFinite(n)) fail('E_ARGS', `--${k} must be a number, found "${v}"`);
+    return n;
+  };
+  const d = PRUNE_DEFAULTS;
+  const steps = num('steps', d.steps);
+  const res = await prune({
+    teacher: values.teacher as string, data: values.data as string, out: values.out as string, student,
+    targetSparsity: student === undefined ? num('target-sparsity', NaN) : 0,
+    targetMacs: values['target-macs'] === undefined ? undefined : num('target-macs', NaN),
+    steps, finalSteps: num('final-steps', d.finalSteps),
+    mode: ((values.mode as string | undefined) ?? d.mode) as 'full' | 'layerwise',
+    resume: Boolean(values.resume), threads: threadsOpt(values.threads),
+    units: values.units === undefined ? d.units : (String(values.units).split(',').map((u) => u.trim()) as typeof d.units),
+    lr: num('lr', d.lr), gateLr: num('gate-lr', Math.max(d.gateLr, 10 / steps)), lambdaLr: num('lambda-lr', d.lambdaLr),
+    sparsityWarmup: num('sparsity-warmup', d.sparsityWarmup), lrWarmup: d.lrWarmup,
+    cropSeconds: num('crop-seconds', d.cropSeconds), batchSeconds: num('batch-seconds', d.batchSeconds), seed: num('seed', d.seed),
+    checkpointEvery: num('checkpoint-every', Math.max(1, Math.min(d.checkpointEvery, Math.ceil(steps / 10)))),
+    logEvery: num('log-every', Math.max(1, Math.min(d.logEvery, Math.ceil(steps / 20)))),
+    validEvery: num('valid-every', Math.max(1, Math.min(d.validEvery, Math.ceil(steps / 5)))),
+  });
+  return res.interrupted ? 130 : 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  switch (cmd) {
+    case 'features': await features(rest); return 0;
+    case 'inspect': await inspect(rest); return 0;
+    case 'convert': await convert(rest); return 0;
+    case 'export-onnx': { const { exportOnnxCommand } = await import('./export-onnx.js'); await exportOnnxCommand(rest, USAGE); return 0; }
+    case 'bench': {
+      const { bench } = await import('./bench.js');
+      try {
+        await bench(rest);
+      } catch (err) {
+        if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) fail('E_ARGS', `${(err as Error).message.split('\n')[0]}\n${USAGE}`);
+        throw err;
+      }
+      return 0;
+    }
+    case 'prune': return pruneCommand(rest);
+    case 'demo': { const { demo } = await import('./demo.js'); await demo(rest); return 0; }
+    case undefined: case '--help': case '-h': case 'help':
+      process.stdout.write(USAGE + '\n');
+      return cmd === undefined ? 2 : 0;
+    default:
+      return fail('E_ARGS', `unknown command "${cmd}"\n${USAGE}`);
+  }
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const debug = argv.includes('--debug');
+  try {
+    process.exitCode = await main(argv);
+  } catch (err) {
+    if (debug) process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+    if (err instanceof SlimwavError) {
+      const [first, ...more] = err.message.split('\n');
+      process.stderr.write(`slimwav: ${first}\n${more.length ? more.join('\n') + '\n' : ''}`);
+      process.exitCode = err.code === 'E_ARGS' ? 2 : 1;
+    } else {
+      const msg = (err as Error)?.message ?? String(err);
+      process.stderr.write(`slimwav: internal error: ${msg.split('\n')[0]} (run with --debug for details; please report this)\n`);
+      process.exitCode = 70;
+    }
+  }
+}
