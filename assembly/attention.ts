@@ -20,9 +20,12 @@
 // key block instead of once per tile, which keeps a strided V (rows 3C apart in a fused QKV buffer) off the TLB.
 // Head widths above DMAX run in chunks: value columns by re-running the head per chunk of DMAX columns, query/key
 // dims by accumulating the scores over chunks of DMAX.
+//
+// The pruner trains through attention with the explicit T×T form instead (it needs the probabilities for the
+// backward pass): logits by GEMM, then f32_attn_logits, f32_softmax_rows, and their backwards, at the end of this file.
 
-import { exp4_neg } from './math';
-import { load_lanes, madd } from './simd';
+import { exp4, exp4_neg } from './math';
+import { hmax, hsum, load_lanes, madd, store_lanes } from './simd';
 import { MR, tile_pa, tile_pa_main } from './gemm';
 
 // @ts-ignore: decorator
@@ -292,6 +295,10 @@ function head_chunk(i0: i32, i1: i32, T: i32, dq: i32, nv: i32, cols: i32, Q: us
   }
 }
 
+/**
+ * One attention head, query rows [i0, i1) (see the header): O = softmax(scale·Q·Kt + bias)·V; S holds
+ * f32_attention_scratch_floats(T) floats.
+ */
 export function f32_attention(i0: i32, i1: i32, T: i32, dq: i32, dv: i32, Q: usize, ldq: i32, Kt: usize,
                               V: usize, ldv: i32, O: usize, ldo: i32, scale: f32, relb: usize, gate: usize,
                               S: usize): void {
@@ -301,5 +308,151 @@ export function f32_attention(i0: i32, i1: i32, T: i32, dq: i32, dv: i32, Q: usi
   for (let e0 = 0; e0 < dv; e0 += DMAX) {
     head_chunk(i0, i1, T, dq, min(DMAX, dv - e0), dv - e0, Q, ldq, Kt, V + (<usize>e0 << 2), ldv,
       O + (<usize>e0 << 2), ldo, scale, relb, gate, S);
+  }
+}
+
+// --- training form: explicit logits and softmax, with their backwards (src/prune/ops.ts) ---------------------------
+
+/**
+ * X[m][·] ← softmax(X[m][·]) in place, max-subtracted; rows of N values, row stride ldx.
+ */
+export function f32_softmax_rows(M: i32, N: i32, X: usize, ldx: i32): void {
+  if (N <= 0) return;
+  const n4 = N & ~3;
+  const zero = f32x4.splat(0);
+  for (let m = 0; m < M; m++) {
+    const x = X + (<usize>m * <usize>ldx << 2);
+    let mx = f32x4.splat(-Infinity);
+    let j = 0;
+    for (; j < n4; j += 4) mx = f32x4.pmax(mx, v128.load(x + (<usize>j << 2)));
+    let mxs = hmax(mx);
+    for (; j < N; j++) mxs = max(mxs, load<f32>(x + (<usize>j << 2)));
+    const mv = f32x4.splat(mxs);
+    let acc = zero;
+    for (j = 0; j < n4; j += 4) {
+      const o = <usize>j << 2;
+      const e = exp4(f32x4.sub(v128.load(x + o), mv), zero);
+      v128.store(x + o, e);
+      acc = f32x4.add(acc, e);
+    }
+    if (j < N) {
+      const n = N - j, o = <usize>j << 2;
+      const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(n));
+      const e = v128.and(exp4(f32x4.sub(load_lanes(x + o, n), mv), zero), valid);
+      store_lanes(x + o, e, n);
+      acc = f32x4.add(acc, e);
+    }
+    const inv: f32 = <f32>1.0 / hsum(acc);
+    const iv = f32x4.splat(inv);
+    for (j = 0; j < n4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(x + o, f32x4.mul(v128.load(x + o), iv));
+    }
+    for (; j < N; j++) {
+      const o = <usize>j << 2;
+      store<f32>(x + o, load<f32>(x + o) * inv);
+    }
+  }
+}
+
+/**
+ * dP ← P ⊙ (dP − rowsum(dP ⊙ P)) in place: the backward of f32_softmax_rows, P its output (row stride ldp),
+ * dP the gradient with respect to it (row stride lddp).
+ */
+export function f32_softmax_rows_backward(M: i32, N: i32, P: usize, ldp: i32, dP: usize, lddp: i32): void {
+  if (N <= 0) return;
+  const n4 = N & ~3;
+  for (let m = 0; m < M; m++) {
+    const p = P + (<usize>m * <usize>ldp << 2);
+    const d = dP + (<usize>m * <usize>lddp << 2);
+    let acc = f32x4.splat(0);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const o = <usize>j << 2;
+      acc = madd(v128.load(p + o), v128.load(d + o), acc);
+    }
+    let s = hsum(acc);
+    for (; j < N; j++) s += load<f32>(p + (<usize>j << 2)) * load<f32>(d + (<usize>j << 2));
+    const sv = f32x4.splat(s);
+    for (j = 0; j < n4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(d + o, f32x4.mul(v128.load(p + o), f32x4.sub(v128.load(d + o), sv)));
+    }
+    for (; j < N; j++) {
+      const o = <usize>j << 2;
+      store<f32>(d + o, load<f32>(p + o) * (load<f32>(d + o) - s));
+    }
+  }
+}
+
+/**
+ * S[i][j] ← scale·S[i][j] + g_i·relb[j − i + T − 1] for a T×T logit block S (row stride lds);
+ * relb [2T−1] (WavLM position bias of this head) or 0 = none, gate [T] or 0 = all ones.
+ */
+export function f32_attn_logits(T: i32, S: usize, lds: i32, scale: f32, relb: usize, gate: usize): void {
+  const t4 = T & ~3;
+  const sv = f32x4.splat(scale);
+  for (let i = 0; i < T; i++) {
+    const s = S + (<usize>i * <usize>lds << 2);
+    const rb = relb ? relb + (<usize>(T - 1 - i) << 2) : 0;
+    const g: f32 = gate ? load<f32>(gate + (<usize>i << 2)) : 1.0;
+    const gv = f32x4.splat(g);
+    let j = 0;
+    if (rb) {
+      for (; j < t4; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(s + o, madd(v128.load(rb + o), gv, f32x4.mul(v128.load(s + o), sv)));
+      }
+      for (; j < T; j++) {
+        const o = <usize>j << 2;
+        store<f32>(s + o, load<f32>(rb + o) * g + load<f32>(s + o) * scale);
+      }
+    } else {
+      for (; j < t4; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(s + o, f32x4.mul(v128.load(s + o), sv));
+      }
+      for (; j < T; j++) {
+        const o = <usize>j << 2;
+        store<f32>(s + o, load<f32>(s + o) * scale);
+      }
+    }
+  }
+}
+
+/**
+ * Backward of f32_attn_logits: drelb[j − i + T − 1] += g_i·dS[i][j] and dgate[i] += Σ_j dS[i][j]·relb[j − i + T − 1]
+ * (each skipped when its pointer is 0), then dS ← scale·dS in place.
+ */
+export function f32_attn_logits_backward(T: i32, dS: usize, lds: i32, scale: f32, relb: usize, gate: usize,
+                                         drelb: usize, dgate: usize): void {
+  const t4 = T & ~3;
+  const sv = f32x4.splat(scale);
+  for (let i = 0; i < T; i++) {
+    const s = dS + (<usize>i * <usize>lds << 2);
+    const off = <usize>(T - 1 - i) << 2;
+    const g: f32 = gate ? load<f32>(gate + (<usize>i << 2)) : 1.0;
+    const gv = f32x4.splat(g);
+    let acc = f32x4.splat(0);
+    let accs: f32 = 0;
+    let j = 0;
+    for (; j < t4; j += 4) {
+      const o = <usize>j << 2;
+      const d = v128.load(s + o);
+      if (relb && dgate) acc = madd(d, v128.load(relb + off + o), acc);
+      if (drelb) v128.store(drelb + off + o, madd(d, gv, v128.load(drelb + off + o)));
+      v128.store(s + o, f32x4.mul(d, sv));
+    }
+    for (; j < T; j++) {
+      const o = <usize>j << 2;
+      const d = load<f32>(s + o);
+      if (relb && dgate) accs += d * load<f32>(relb + off + o);
+      if (drelb) store<f32>(drelb + off + o, load<f32>(drelb + off + o) + d * g);
+      store<f32>(s + o, d * scale);
+    }
+    if (relb && dgate) {
+      const o = <usize>i << 2;
+      store<f32>(dgate + o, load<f32>(dgate + o) + hsum(acc) + accs);
+    }
   }
 }

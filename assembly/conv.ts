@@ -6,6 +6,7 @@
 // so a pair costs 5 Cout×Cin products instead of 6: m once (read in place, rows 4 apart), then [w0|w1] and [w1|w2]
 // over rows [d0 − d1 | x[4q+1]] and [x[4q+3] | d2 − d1] built per chunk of pairs in scratch (L2-sized), all three
 // through the packed GEMM. The differences are of neighbouring frames, so rounding stays at the direct form's level.
+// f32_col2im_add, at the end, is the pruner's backward of a strided conv's input (any kernel and stride).
 
 import { f32_gemm_packed } from './gemm';
 import { gelu4 } from './math';
@@ -84,6 +85,30 @@ export function f32_conv_k3s2(p0: i32, p1: i32, nOut: i32, Cin: i32, Cout: i32, 
           store_lanes(y + o, v, k);
         }
       }
+    }
+  }
+}
+
+// --- training: the transpose of a strided conv's implicit im2col (src/prune/ops.ts) -----------------------------
+
+/**
+ * dX[(t·S)·Cin + j] += cols[t·K·Cin + j] for t < Tout, j < K·Cin: the transpose of the implicit im2col a strided
+ * time-major conv reads (kernel K, stride S, Cin channels), so a conv's input gradient is one GEMM and this.
+ */
+export function f32_col2im_add(Tout: i32, S: i32, K: i32, Cin: i32, cols: usize, dX: usize): void {
+  const W = K * Cin;
+  const w4 = W & ~3;
+  for (let t = 0; t < Tout; t++) {
+    const src = cols + (<usize>t * <usize>W << 2);
+    const dst = dX + (<usize>t * <usize>S * <usize>Cin << 2);
+    let j = 0;
+    for (; j < w4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+    for (; j < W; j++) {
+      const o = <usize>j << 2;
+      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
     }
   }
 }

@@ -5,6 +5,7 @@
 //                  buffer) into Kt [D][T] for attention. 4×4 blocks are transposed in registers with two rounds of
 //                  lane shuffles; the R%4 and Cc%4 edges are copied element by element.
 
+/** dst[i] = value for i < n. */
 export function f32_fill(n: i32, dst: usize, value: f32): void {
   const v = f32x4.splat(value);
   let i = 0;
@@ -12,6 +13,7 @@ export function f32_fill(n: i32, dst: usize, value: f32): void {
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), value);
 }
 
+/** dst[r·ldd + c] = src[r·lds + c] for r < R, c < Cc (no overlap). */
 export function f32_copy2d(R: i32, Cc: i32, src: usize, lds: i32, dst: usize, ldd: i32): void {
   for (let r = 0; r < R; r++) {
     const s = src + (<usize>r * <usize>lds << 2);
@@ -30,6 +32,7 @@ export function f32_copy2d(R: i32, Cc: i32, src: usize, lds: i32, dst: usize, ld
   }
 }
 
+/** dst[c·ldd + r] = src[r·lds + c] for r < R, c < Cc. */
 export function f32_transpose(R: i32, Cc: i32, src: usize, lds: i32, dst: usize, ldd: i32): void {
   const lds4 = <usize>lds << 2, ldd4 = <usize>ldd << 2;
   let r = 0;

@@ -67,6 +67,38 @@ export function f32_pack_b(N: i32, K: i32, W: usize, Bp: usize): void {
   }
 }
 
+/**
+ * Row-major B [K][N] (row stride ldb, rows may overlap) → the panel layout of f32_pack_b:
+ * Bp[p·K·8 + k·8 + j] = B[k][8p + j], 0 past N. (f32_pack_b packs Wᵀ from W [N][K]; this packs B itself with
+ * contiguous 8-float copies: the pruner's dX = dY·W and dW = dYᵀ·X use it.)
+ */
+export function f32_pack_rows(K: i32, N: i32, B: usize, ldb: i32, Bp: usize): void {
+  const np = (N + 7) >> 3;
+  const ldb4 = <usize>ldb << 2;
+  for (let p = 0; p < np; p++) {
+    const n0 = p << 3;
+    const nv = min(8, N - n0);
+    let dst = Bp + (<usize>p * <usize>K << 5);
+    let src = B + (<usize>n0 << 2);
+    if (nv == 8) {
+      for (let k = 0; k < K; k++) {
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+        dst += 32;
+        src += ldb4;
+      }
+    } else {
+      const a = min(4, nv), b = nv - 4;
+      for (let k = 0; k < K; k++) {
+        v128.store(dst, load_lanes(src, a));
+        v128.store(dst, b > 0 ? load_lanes(src + 16, b) : f32x4.splat(0), 16);
+        dst += 32;
+        src += ldb4;
+      }
+    }
+  }
+}
+
 // --- packed A ---------------------------------------------------------------------------------------------------
 
 /**
@@ -259,6 +291,7 @@ function gemm_unpacked(M: i32, N: i32, K: i32, A: usize, lda4: usize, Bp: usize,
   }
 }
 
+/** C (+)= act(A·B + bias) with B plain row-major [K][N], row stride ldb (see the header). */
 export function f32_gemm(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32,
                          bias: usize, act: i32, accumulate: i32): void {
   assert(M >= 0 && N >= 0 && K >= 0, 'f32_gemm: negative size');

@@ -8,6 +8,7 @@
 // Each iteration does 12 f32x4 multiplies and 12 adds = 96 flops. Returns a lane sum so nothing is optimised away.
 import { madd } from './simd';
 
+/** Dependent f32x4 multiply-add chains: iters × 96 flops in registers (benchmarks only; see the header). */
 export function f32_peak_madd(iters: i32): f32 {
   let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.1), a2 = f32x4.splat(0.2), a3 = f32x4.splat(0.3);
   let a4 = f32x4.splat(0.4), a5 = f32x4.splat(0.5), a6 = f32x4.splat(0.6), a7 = f32x4.splat(0.7);
@@ -21,6 +22,7 @@ export function f32_peak_madd(iters: i32): f32 {
   return sum12(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);
 }
 
+/** Independent accumulators, a GEMM tile's pattern: iters × 96 flops (benchmarks only; see the header). */
 export function f32_peak_madd_acc(iters: i32): f32 {
   let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.1), a2 = f32x4.splat(0.2), a3 = f32x4.splat(0.3);
   let a4 = f32x4.splat(0.4), a5 = f32x4.splat(0.5), a6 = f32x4.splat(0.6), a7 = f32x4.splat(0.7);

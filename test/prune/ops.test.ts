@@ -1,4 +1,4 @@
-// The pruner's training kernels (assembly/train.ts) against plain-TypeScript references, and every op of
+// The pruner's training kernels (the backward kernels in assembly/, beside their forwards) against plain-TypeScript references, and every op of
 // src/prune/ops.ts: its forward against an f64 reference and its backward against central finite differences of that
 // f64 reference (coordinate-wise on small inputs, random directions on larger ones), on 1 thread and on 2 threads.
 import { suite } from 'uvu';
