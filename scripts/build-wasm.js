@@ -9,10 +9,14 @@
 //   debug:    asserts kept, used by the kernel tests to catch contract violations
 // Built .wasm files are not committed; `npm run build` (and `npm test`) produce them. The generated kernels
 // (assembly/gen/) are committed source: scripts/gen-kernels.js rewrites them, this script does not.
+// After building, every build must export the same ABI, and src/runtime/abi.gen.ts (the host's typed view of the
+// exports, committed) is regenerated from them by scripts/gen-abi.js: a changed kernel signature shows up there and
+// in the typecheck of every caller.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ABI_FILE, checkBuilds, write as writeAbi } from './gen-abi.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -43,4 +47,11 @@ for (const b of builds) {
       '--enable-nontrapping-float-to-int', '--enable-mutable-globals', ...b.opt, '-o', b.out]);
   }
   console.log(`built ${b.out} (${statSync(join(root, b.out)).size} bytes)`);
+}
+try {
+  checkBuilds(builds.map((b) => b.out));
+  if (writeAbi()) console.log(`wrote ${ABI_FILE}: the kernel ABI changed (commit it)`);
+} catch (err) {
+  console.error(`build-wasm: ${err.message}`);
+  process.exit(1);
 }

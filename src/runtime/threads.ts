@@ -17,18 +17,16 @@
  */
 import { fail } from '../errors.js';
 import { isNode, type KernelExports } from './wasm.js';
+import { KERNEL_NAMES, type KernelName } from './abi.gen.js';
 
-/** Kernels a command may name, by index (the worker resolves the same list). */
-export const KERNELS = [
-  'f32_gemm_packed', 'f32_gemm', 'f32_transpose', 'f32_attention', 'f32_layernorm', 'f32_gelu', 'f32_copy2d', 'f32_fill',
-  'f32_groupnorm_time', 'f32_posconv_dft', 'f32_conv_k3s2',
-  // training (src/prune/ops.ts)
-  'f32_pack_b', 'f32_pack_rows', 'f32_softmax_rows', 'f32_softmax_rows_backward', 'f32_attn_logits', 'f32_attn_logits_backward',
-  'f32_gelu_backward', 'f32_layernorm_backward', 'f32_colsum', 'f32_colsum_mul', 'f32_mul_cols', 'f32_mul_cols_add', 'f32_add',
-  'f32_axpy', 'f32_adamw', 'f32_col2im_add',
-] as const;
-export type KernelName = (typeof KERNELS)[number];
-export type Command = [KernelName, ...number[]];
+/** Kernels a command may name, by index (the worker resolves the same list): every function the module exports. */
+export const KERNELS: readonly KernelName[] = KERNEL_NAMES;
+export type { KernelName };
+/**
+ * A kernel call for a thread: the kernel's name and its arguments, typed from the generated ABI, so a command with
+ * the wrong number of arguments does not compile.
+ */
+export type Command = { [K in KernelName]: [K, ...Parameters<KernelExports[K]>] }[KernelName];
 
 const CMD_CAPACITY = 16384; // float64 slots per worker
 // control block per worker (Int32): [seq, done, error, spare]

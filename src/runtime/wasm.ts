@@ -1,9 +1,13 @@
 /**
  * Loads a kernel module (build/slimwav.*.wasm) into a WebAssembly.Memory the host owns, and a bump allocator (Arena)
- * over that memory. No model knowledge here: the kernel ABI is documented in assembly/index.ts and typed in
- * `KernelExports` below. Pointers are byte offsets, sizes and strides are element counts, data is f32.
+ * over that memory. No model knowledge here: the kernel ABI is documented in assembly/ and typed by `KernelExports`
+ * in abi.gen.ts, which scripts/gen-abi.js generates from the built module's exports (never edit it by hand).
+ * Pointers are byte offsets, sizes and strides are element counts, data is f32.
  */
 import { SlimwavError } from '../errors.js';
+import type { KernelExports } from './abi.gen.js';
+
+export type { KernelExports } from './abi.gen.js';
 
 /** True under Node (not in a browser or a Web Worker). Node-only modules are imported only behind this. */
 export function isNode(): boolean {
@@ -60,95 +64,6 @@ export function isSharedVariant(variant: KernelVariant): boolean {
 
 /** pages a shared memory may grow to (the whole wasm32 space; reserved, not committed) */
 export const SHARED_MAX_PAGES = 65536;
-
-/** Every kernel the module exports (pointer = byte offset, 0 = absent where allowed). */
-export interface KernelExports {
-  /** C[m,n] (+)= act(Σ_k A[m*lda+k]·B[k,n] + bias[n]); B packed by f32_pack_b. act: 0 none, 1 GELU. */
-  f32_gemm_packed(M: number, N: number, K: number, A: number, lda: number, Bp: number, C: number, ldc: number,
-    bias: number, act: number, accumulate: number): void;
-  /** Same contract with B plain row-major [K][N], row stride ldb. */
-  f32_gemm(M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
-    bias: number, act: number, accumulate: number): void;
-  /** Pack W [N][K] (PyTorch out × in) into 8-column panels of Wᵀ; Bp holds f32_packed_floats(N, K) floats. */
-  f32_pack_b(N: number, K: number, W: number, Bp: number): void;
-  f32_packed_floats(N: number, K: number): number;
-  /** dst[c*ldd + r] = src[r*lds + c] for r < R, c < Cc. */
-  f32_transpose(R: number, Cc: number, src: number, lds: number, dst: number, ldd: number): void;
-  /** dst[r*ldd + c] = src[r*lds + c]. */
-  f32_copy2d(R: number, Cc: number, src: number, lds: number, dst: number, ldd: number): void;
-  f32_fill(n: number, dst: number, value: number): void;
-  /** One group of the positional conv through the DFT, added into X (assembly/posconv.ts; engine.ts builds fwd/inv/H). */
-  f32_posconv_dft(T: number, C: number, Kw: number, N: number, L: number, NBp: number, X: number, ldx: number,
-    fwd: number, inv: number, H: number, bias: number, S: number): void;
-  f32_posconv_dft_scratch_floats(T: number, C: number, Kw: number, N: number, L: number, NBp: number): number;
-  /** Y[b][o] = Σ_c H[o][c] ⊙ X[b][c], complex per bin, spectra split re | im over 2·NBp floats. */
-  f32_cmix(nb: number, C: number, NBp: number, X: number, H: number, Y: number): void;
-  /** Output pairs [p0, p1) of a kernel-3 stride-2 conv through Winograd F(2,2) on the even taps (assembly/conv.ts). */
-  f32_conv_k3s2(p0: number, p1: number, nOut: number, Cin: number, Cout: number, X: number, Wm: number, We: number,
-    Wo: number, bias: number, Y: number, act: number, S: number): void;
-  f32_conv_k3s2_scratch_floats(Cin: number, Cout: number): number;
-  /** X[m][n] += GELU(Y[m][n] + bias[n]). */
-  f32_bias_gelu_add(M: number, N: number, Y: number, ldy: number, bias: number, X: number, ldx: number): void;
-  /** Row-wise LayerNorm over N values; Y may equal X; gamma/beta 0 = 1/0. */
-  f32_layernorm(M: number, N: number, X: number, ldx: number, Y: number, ldy: number, gamma: number, beta: number,
-    eps: number): void;
-  /** X [T][C] in place, each channel normalised over T; scratch holds 2·C floats. gamma/beta 0 = 1/0. */
-  f32_groupnorm_time(T: number, C: number, X: number, gamma: number, beta: number, eps: number, scratch: number): void;
-  f32_gelu(n: number, X: number, Y: number): void;
-  f32_exp(n: number, X: number, Y: number): void;
-  f32_erf(n: number, X: number, Y: number): void;
-  /** One attention head, query rows [i0, i1); S holds f32_attention_scratch_floats(T) floats. */
-  f32_attention(i0: number, i1: number, T: number, dq: number, dv: number, Q: number, ldq: number, Kt: number,
-    V: number, ldv: number, O: number, ldo: number, scale: number, relb: number, gate: number, S: number): void;
-  f32_attention_scratch_floats(T: number): number;
-  /** f32x4 multiply-add peak probe (mul+add, or FMA in the relaxed builds): iters × 96 flops in registers (benchmarks only) */
-  f32_peak_madd(iters: number): number;
-  /** The same with independent accumulators (a GEMM tile's pattern; the mul+add throughput), benchmarks only */
-  f32_peak_madd_acc(iters: number): number;
-  /**
-   * First byte the host may allocate from: above the static data and the GEMM workspace slots (assembly/workspace.ts;
-   * 1 MB in the private builds, 32 × 1 MB reserved in the shared builds, touched only as instances claim them).
-   */
-  HEAP_BASE: WebAssembly.Global;
-  // --- training kernels (assembly/train.ts; the pruner's ops in src/prune/ops.ts) ---
-  /** X[m][·] ← softmax(X[m][·]) in place, max-subtracted. */
-  f32_softmax_rows(M: number, N: number, X: number, ldx: number): void;
-  /** dP ← P ⊙ (dP − rowsum(dP ⊙ P)) in place. */
-  f32_softmax_rows_backward(M: number, N: number, P: number, ldp: number, dP: number, lddp: number): void;
-  /** S[i][j] ← scale·S[i][j] + g_i·relb[j − i + T − 1] (relb/gate 0 = none/ones). */
-  f32_attn_logits(T: number, S: number, lds: number, scale: number, relb: number, gate: number): void;
-  /** drelb[j − i + T − 1] += g_i·dS[i][j], dgate[i] += Σ_j dS[i][j]·relb[…] (0 = skip), then dS ← scale·dS. */
-  f32_attn_logits_backward(T: number, dS: number, lds: number, scale: number, relb: number, gate: number, drelb: number, dgate: number): void;
-  /** dX (+)= dY·GELU′(X), exact GELU. */
-  f32_gelu_backward(n: number, X: number, dY: number, dX: number, accumulate: number): void;
-  /** Row LayerNorm backward (statistics recomputed): dX (+)= …, dgamma/dbeta += … (0 = skip). */
-  f32_layernorm_backward(M: number, N: number, X: number, ldx: number, dY: number, ldy: number, gamma: number, dX: number,
-    lddx: number, dgamma: number, dbeta: number, eps: number, accumulate: number): void;
-  /** Backward of f32_groupnorm_time: dX written (may equal dY), dgamma/dbeta += …; scratch 4·C floats. */
-  f32_groupnorm_time_backward(T: number, C: number, X: number, dY: number, gamma: number, dX: number, dgamma: number,
-    dbeta: number, eps: number, scratch: number): void;
-  /** out[n] (+)= Σ_m A[m][n]. */
-  f32_colsum(M: number, N: number, A: number, lda: number, out: number, accumulate: number): void;
-  /** out[n] (+)= Σ_m A[m][n]·B[m][n]. */
-  f32_colsum_mul(M: number, N: number, A: number, lda: number, B: number, ldb: number, out: number, accumulate: number): void;
-  /** Y[m][n] = X[m][n]·z[n]. */
-  f32_mul_cols(M: number, N: number, X: number, ldx: number, z: number, Y: number, ldy: number): void;
-  /** Y[m][n] += X[m][n]·z[n]. */
-  f32_mul_cols_add(M: number, N: number, X: number, ldx: number, z: number, Y: number, ldy: number): void;
-  /** Z = X + Y. */
-  f32_add(n: number, X: number, Y: number, Z: number): void;
-  /** Y += a·X. */
-  f32_axpy(n: number, a: number, X: number, Y: number): void;
-  /** Σ X·Y. */
-  f32_dot(n: number, X: number, Y: number): number;
-  /** AdamW step (PyTorch semantics); bc1 = 1 − β1^t, bc2 = 1 − β2^t. */
-  f32_adamw(n: number, p: number, g: number, m: number, v: number, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, bc1: number, bc2: number): void;
-  /** dX[(t·S)·Cin + j] += cols[t·K·Cin + j] for t < Tout, j < K·Cin. */
-  f32_col2im_add(Tout: number, S: number, K: number, Cin: number, cols: number, dX: number): void;
-  /** Row-major B [K][N] (row stride ldb) → the f32_pack_b panel layout. */
-  f32_pack_rows(K: number, N: number, B: number, ldb: number, Bp: number): void;
-}
 
 export interface Kernels {
   exports: KernelExports;

@@ -48,18 +48,6 @@ function check(k: Kernels, c: Case, variant: string): void {
 
 // ---
 
-const exportsSuite = suite('exports');
-exportsSuite('attention kernels are functions in both builds', async () => {
-  const ks = await ref.kernels();
-  for (const v of ref.VARIANTS) {
-    assert.type(ks[v].exports.f32_attention, 'function');
-    assert.type(ks[v].exports.f32_attention_scratch_floats, 'function');
-  }
-});
-exportsSuite.run();
-
-// ---
-
 const scratch = suite('f32_attention_scratch_floats');
 scratch('independent of T once T fills a block (10 minutes of audio needs what 10 s needs), smaller below', async () => {
   const ks = await ref.kernels();

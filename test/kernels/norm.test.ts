@@ -6,18 +6,6 @@ const TOL = 1e-5;
 
 // ---
 
-const exportsSuite = suite('exports');
-exportsSuite('norm kernels are functions in both builds', async () => {
-  const ks = await ref.kernels();
-  for (const v of ref.VARIANTS) {
-    assert.type(ks[v].exports.f32_layernorm, 'function');
-    assert.type(ks[v].exports.f32_groupnorm_time, 'function');
-  }
-});
-exportsSuite.run();
-
-// ---
-
 const ln = suite('f32_layernorm');
 ln('N ∈ {1, 3, 17, 768}, strided rows, out of place, with and without gamma/beta', async () => {
   const ks = await ref.kernels();
