@@ -6,7 +6,7 @@ export function throwsCode(fn: () => unknown, code: ErrorCode, ...parts: string[
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof SlimwavError)) throw new Error(`expected SlimwavError ${code}, got ${String(e)}`);
+    if (!(e instanceof SlimwavError)) throw new Error(`expected SlimwavError ${code}, got ${e instanceof Error ? e.stack : String(e)}`);
     assert.is(e.code, code, e.message);
     for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should contain ${JSON.stringify(p)}`);
     assert.not.ok(e.message.includes('\n'), 'one-line message');
