@@ -11,7 +11,7 @@ import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
 import { instantiateKernels, bestVariant, enableRelaxedSimd, nodeReady, type KernelVariant } from './runtime/wasm.js';
-import { ThreadPool, threadSupport, defaultThreads } from './runtime/threads.js';
+import { ThreadPool, threadSupport, resolveThreads } from './runtime/threads.js';
 import { resolveLayers, type LayerSelection } from './layers.js';
 
 export interface LoadOptions {
@@ -126,7 +126,7 @@ export async function buildModel(
 ): Promise<Model> {
   const config = parseConfig(configJson, source);
   checkTensors(config, tensors, source);
-  let threads = opts.build === 'debug' ? 1 : checkThreads(opts.threads) ?? await defaultThreads();
+  let threads = opts.build === 'debug' ? 1 : await resolveThreads(opts.threads);
   if (threads > 1) {
     const why = threadSupport(); // browsers: only in a Web Worker of a cross-origin isolated page
     if (why) {
@@ -184,9 +184,4 @@ function chooseVariant(opts: LoadOptions, shared: boolean): KernelVariant {
   return bestVariant(shared);
 }
 
-export function checkThreads(t: number | undefined): number | undefined {
-  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 256)) {
-    fail('E_ARGS', `threads must be a whole number from 1 to 256, found ${JSON.stringify(t)}`);
-  }
-  return t;
-}
+export { checkThreads } from './runtime/threads.js';

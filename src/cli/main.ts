@@ -1,9 +1,8 @@
 /**
- * The slimwav command line (DESIGN.md "Command line"). Every failure becomes one line on stderr and a non-zero exit;
+ * The slimwav command line (docs/format.md, "Command line"). Every failure becomes one line on stderr and a non-zero exit;
  * `--debug` adds the stack. Output files are written atomically, so a failed run leaves nothing behind.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { availableParallelism } from 'node:os';
 import { SlimwavError, fail } from '../errors.js';
 import { load, type Model } from '../model.js';
 import { readAudioFile } from '../format/audio.js';
@@ -11,6 +10,9 @@ import { encodeNpy } from '../format/npy.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { resolveLayers } from '../layers.js';
 import { countMacs, tensorSpecs } from '../arch/tensors.js';
+import { checkThreads } from '../runtime/threads.js';
+import { PRUNE_DEFAULTS_TEXT, type PruneInput } from '../prune/options.js';
+import type { UnitKind } from '../prune/gates.js';
 
 const USAGE = `usage:
   slimwav features <model> <audio> --out <file.npy> [--layers all|last|i,j,…] [--threads N]
@@ -22,6 +24,7 @@ const USAGE = `usage:
                    [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
                    [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N] [--gate-lr X] [--lambda-lr X]
                    [--sparsity-warmup F]
+${PRUNE_DEFAULTS_TEXT.split('\n').map((l, i) => `${' '.repeat(19)}${i ? '          ' : 'defaults: '}${l}`).join('\n')}
   slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
                    [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)
   slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--memory 10,60,600] [--no-ort] [--json]
@@ -43,11 +46,9 @@ function args(argv: string[], options: ParseArgsConfig['options'], positionals: 
   return { values: parsed.values as Values, pos: parsed.positionals };
 }
 
-function threadsOpt(v: string | boolean | undefined): number {
-  if (v === undefined) return availableParallelism();
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 256) fail('E_ARGS', `--threads must be a whole number from 1 to 256, found "${v}"`);
-  return n;
+/** --threads as a number, checked as the API checks it; undefined (the default, the machine's cores) when absent. */
+function threadsOpt(v: string | boolean | undefined): number | undefined {
+  return v === undefined ? undefined : checkThreads(Number(v), '--threads', `"${v}"`);
 }
 
 async function features(argv: string[]): Promise<void> {
@@ -160,7 +161,11 @@ async function convert(argv: string[]): Promise<void> {
   process.stderr.write(`wrote ${what}: ${dtype.toUpperCase()}, ${fmtInt(res.params)} params${notes}\n`);
 }
 
-async function pruneCommand(argv: string[]): Promise<number> {
+/**
+ * `prune`'s flags as the API's options: only the options given, so that every default comes from the one resolver
+ * the API uses too (resolvePruneOptions, src/prune/options.ts).
+ */
+export function pruneInput(argv: string[]): PruneInput {
   const { values } = args(argv, {
     teacher: { type: 'string' }, data: { type: 'string' }, 'target-sparsity': { type: 'string' }, out: { type: 'string' },
     steps: { type: 'string' }, 'final-steps': { type: 'string' }, mode: { type: 'string' }, resume: { type: 'boolean' },
@@ -176,31 +181,29 @@ async function pruneCommand(argv: string[]): Promise<number> {
     if (gated) fail('E_ARGS', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
   }
   for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) fail('E_ARGS', `prune needs --${k}\n${USAGE}`);
-  const { prune, PRUNE_DEFAULTS } = await import('../prune/train.js');
-  const num = (k: string, def: number) => {
+  const num = (k: string): number | undefined => {
     const v = values[k];
-    if (v === undefined) return def;
+    if (v === undefined) return undefined;
     const n = Number(v);
     if (!Number.isFinite(n)) fail('E_ARGS', `--${k} must be a number, found "${v}"`);
     return n;
   };
-  const d = PRUNE_DEFAULTS;
-  const steps = num('steps', d.steps);
-  const res = await prune({
+  return {
     teacher: values.teacher as string, data: values.data as string, out: values.out as string, student,
-    targetSparsity: student === undefined ? num('target-sparsity', NaN) : 0,
-    targetMacs: values['target-macs'] === undefined ? undefined : num('target-macs', NaN),
-    steps, finalSteps: num('final-steps', d.finalSteps),
-    mode: ((values.mode as string | undefined) ?? d.mode) as 'full' | 'layerwise',
-    resume: Boolean(values.resume), threads: threadsOpt(values.threads),
-    units: values.units === undefined ? d.units : (String(values.units).split(',').map((u) => u.trim()) as typeof d.units),
-    lr: num('lr', d.lr), gateLr: num('gate-lr', Math.max(d.gateLr, 10 / steps)), lambdaLr: num('lambda-lr', d.lambdaLr),
-    sparsityWarmup: num('sparsity-warmup', d.sparsityWarmup), lrWarmup: d.lrWarmup,
-    cropSeconds: num('crop-seconds', d.cropSeconds), batchSeconds: num('batch-seconds', d.batchSeconds), seed: num('seed', d.seed),
-    checkpointEvery: num('checkpoint-every', Math.max(1, Math.min(d.checkpointEvery, Math.ceil(steps / 10)))),
-    logEvery: num('log-every', Math.max(1, Math.min(d.logEvery, Math.ceil(steps / 20)))),
-    validEvery: num('valid-every', Math.max(1, Math.min(d.validEvery, Math.ceil(steps / 5)))),
-  });
+    targetSparsity: num('target-sparsity'), targetMacs: num('target-macs'),
+    steps: num('steps'), finalSteps: num('final-steps'), mode: values.mode as 'full' | 'layerwise' | undefined,
+    resume: values.resume === undefined ? undefined : Boolean(values.resume), threads: threadsOpt(values.threads),
+    units: values.units === undefined ? undefined : (String(values.units).split(',').map((u) => u.trim()) as UnitKind[]),
+    lr: num('lr'), gateLr: num('gate-lr'), lambdaLr: num('lambda-lr'), sparsityWarmup: num('sparsity-warmup'),
+    cropSeconds: num('crop-seconds'), batchSeconds: num('batch-seconds'), seed: num('seed'),
+    checkpointEvery: num('checkpoint-every'), logEvery: num('log-every'), validEvery: num('valid-every'),
+  };
+}
+
+async function pruneCommand(argv: string[]): Promise<number> {
+  const input = pruneInput(argv);
+  const { prune } = await import('../prune/train.js');
+  const res = await prune(input);
   return res.interrupted ? 130 : 0;
 }
 

@@ -26,6 +26,7 @@ import { distillLoss } from './ops.js';
 import { Rng } from '../util/rng.js';
 import { expectedSize, sizeConstants, type SizeConstants } from './size.js';
 import { Student, trainingRuntime, type TrainingRuntime } from './student.js';
+import { resolvePruneOptions, type PruneInput } from './options.js';
 
 export interface PruneOptions {
   teacher: string;
@@ -65,11 +66,7 @@ export interface PruneOptions {
   stopAfter?: number;
 }
 
-export const PRUNE_DEFAULTS = {
-  targetMacs: undefined, steps: 2000, finalSteps: 0, mode: 'full' as const, resume: false, threads: 1,
-  units: UNIT_KINDS, lr: 2e-4, gateLr: 0.02, lambdaLr: 0.02, sparsityWarmup: 0.3, lrWarmup: 0.3,
-  cropSeconds: 2, batchSeconds: 4, seed: 2022, checkpointEvery: 100, logEvery: 10, validEvery: 200,
-};
+export { PRUNE_DEFAULTS, resolvePruneOptions, type PruneInput } from './options.js';
 
 export interface PruneResult {
   out: string;
@@ -230,7 +227,9 @@ async function teacherTargets(teacher: Model, wave: Float32Array, keep: number[]
   return keep.map((k) => stages.get(k === -1 ? 'proj' : `hidden.${k}`)!);
 }
 
-export async function prune(o: PruneOptions): Promise<PruneResult> {
+/** A pruning run; options left out get their defaults (resolvePruneOptions, src/prune/options.ts). */
+export async function prune(input: PruneInput): Promise<PruneResult> {
+  const o = await resolvePruneOptions(input);
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   validate(o);
   if (o.student !== undefined) return distillStudent(o as PruneOptions & { student: string }, log);

@@ -100,6 +100,25 @@ export function threadSupport(): string | null {
   return null;
 }
 
+/** Most threads a model or a pruning run may use. */
+export const MAX_THREADS = 256;
+
+/**
+ * `t` when it is a valid thread count (a whole number from 1 to MAX_THREADS) or undefined; otherwise E_ARGS naming
+ * `name` and showing `shown` (the value as the caller wrote it).
+ */
+export function checkThreads(t: number | undefined, name = 'threads', shown: string = JSON.stringify(t)): number | undefined {
+  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > MAX_THREADS)) {
+    fail('E_ARGS', `${name} must be a whole number from 1 to ${MAX_THREADS}, found ${shown}`);
+  }
+  return t;
+}
+
+/** The thread count for a model or a pruning run: `t` checked (checkThreads), or the machine's cores when absent. */
+export async function resolveThreads(t: number | undefined): Promise<number> {
+  return checkThreads(t) ?? defaultThreads();
+}
+
 /** Threads to use when the caller does not say: the machine's cores. */
 export async function defaultThreads(): Promise<number> {
   if (isNode()) {

@@ -1,0 +1,53 @@
+/**
+ * The pruner's options, resolved in one place for the API (`prune()`) and the command line (`slimwav prune`): an
+ * option the caller leaves out gets the same value either way, and `--help` and README print PRUNE_DEFAULTS_TEXT,
+ * which is written from the same values.
+ */
+import { resolveThreads } from '../runtime/threads.js';
+import { UNIT_KINDS } from './gates.js';
+import type { PruneOptions } from './train.js';
+
+/**
+ * The defaults. Four scale with the step budget so that short runs still learn their gates and report progress:
+ * gateLr is at least 10/steps, checkpointEvery, logEvery and validEvery at most a tenth, a twentieth and a fifth of
+ * the steps. threads defaults to the machine's cores (as `load()` does). Spreading this object pins these exact
+ * values (the scaled four included); leaving options out gets the resolved defaults.
+ */
+export const PRUNE_DEFAULTS = {
+  targetMacs: undefined, steps: 2000, finalSteps: 0, mode: 'full' as const, resume: false,
+  units: UNIT_KINDS, lr: 2e-4, gateLr: 0.02, lambdaLr: 0.02, sparsityWarmup: 0.3, lrWarmup: 0.3,
+  cropSeconds: 2, batchSeconds: 4, seed: 2022, checkpointEvery: 100, logEvery: 10, validEvery: 200,
+};
+
+/** What `prune()` takes: teacher, data and out, the target (unless `student`), and any other option to override. */
+export type PruneInput = Pick<PruneOptions, 'teacher' | 'data' | 'out'> & Partial<Omit<PruneOptions, 'teacher' | 'data' | 'out'>>;
+
+/** Every option of a run: given values kept, the others from PRUNE_DEFAULTS and the step-scaled rules above. */
+export async function resolvePruneOptions(input: PruneInput): Promise<PruneOptions> {
+  const d = PRUNE_DEFAULTS;
+  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as PruneInput;
+  const steps = given.steps ?? d.steps;
+  const every = (cap: number, parts: number) => Math.max(1, Math.min(cap, Math.ceil(steps / parts)));
+  return {
+    ...d,
+    targetSparsity: input.student !== undefined ? 0 : NaN, // NaN: validation says the target is missing
+    ...given,
+    steps,
+    units: given.units ?? [...d.units],
+    gateLr: given.gateLr ?? Math.max(d.gateLr, 10 / steps),
+    checkpointEvery: given.checkpointEvery ?? every(d.checkpointEvery, 10),
+    logEvery: given.logEvery ?? every(d.logEvery, 20),
+    validEvery: given.validEvery ?? every(d.validEvery, 5),
+    threads: await resolveThreads(given.threads),
+  };
+}
+
+/** The defaults as `--help` and README state them. */
+export const PRUNE_DEFAULTS_TEXT = [
+  `--steps ${PRUNE_DEFAULTS.steps}  --final-steps ${PRUNE_DEFAULTS.finalSteps}  --mode ${PRUNE_DEFAULTS.mode}  ` +
+    `--units ${PRUNE_DEFAULTS.units.join(',')}`,
+  `--lr ${PRUNE_DEFAULTS.lr}  --gate-lr max(${PRUNE_DEFAULTS.gateLr}, 10/steps)  --lambda-lr ${PRUNE_DEFAULTS.lambdaLr}  ` +
+    `--sparsity-warmup ${PRUNE_DEFAULTS.sparsityWarmup}  --seed ${PRUNE_DEFAULTS.seed}`,
+  `--crop-seconds ${PRUNE_DEFAULTS.cropSeconds}  --batch-seconds ${PRUNE_DEFAULTS.batchSeconds}  ` +
+    `--checkpoint-every min(${PRUNE_DEFAULTS.checkpointEvery}, ⌈steps/10⌉)  --threads <cores>`,
+].join('\n');
