@@ -35,7 +35,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 import make_fixtures as mf  # noqa: E402  (HF-name mapping, safetensors writer, torchaudio builder, stage runner)
 
-torch.backends.mkldnn.enabled = False  # this CPU's mkldnn conv1d backward is wrong (DESIGN.md)
+torch.backends.mkldnn.enabled = False  # this CPU's mkldnn conv1d backward returns wrong gradients (the forward is fine)
 
 WORK = os.path.join(HERE, 'work')
 DATA = os.path.join(WORK, 'data')

@@ -3,7 +3,7 @@
 
 Writes test/fixtures/ragged-{w2v,hubert}-{a,b,c}/, wavlm-dense/ and wavlm-ragged-{a,b,c}/ (config.json,
 model.safetensors, ref.safetensors) from this project's own PyTorch implementation of the pruned layout
-(DESIGN.md "Model on disk") and of WavLM, after proving that implementation, every run, against references:
+(docs/format.md, "Ragged (pruned) layouts") and of WavLM, after proving that implementation, every run, against references:
 
   P1  dense, own torch f32 == torchaudio 0.13 `wav2vec2_model` f32, every stage, for the three tiny configs of
       make_fixtures.py (post-LN group, pre-LN layer, post-LN layer)                          tol 1e-5·max(1,|ref|)
@@ -46,7 +46,7 @@ choice(H, n_heads) (original indices); per head qk = 0 with p 0.2 else U{1..head
 ffn ~ U{1..intermediate_size}. Explicit per-layer overrides in SPECS then pin the cases the tests must see; the
 script asserts that the set of fixtures covers the required cases (see check_coverage) every run.
 
-WavLM decisions (pruning-method.md §1.5, HF modeling_wavlm.py):
+WavLM decisions (the WavLM paper's gated relative position bias, HF modeling_wavlm.py):
   * bucket(j − i) is computed as HF/torch do, in float32: log(f32(n / max_exact)) / f32(log(max_dist/max_exact))
     · (half − max_exact), + max_exact, truncated, capped at half − 1; +half for j − i > 0. The script compares
     this with a float64 evaluation over |j − i| < 4096 for every bucket setting used and prints the differences.

@@ -10,7 +10,7 @@ import { buildModel, checkThreads, type LoadOptions, type Model } from './model-
 export { Model, buildModel } from './model-core.js';
 export type { LoadOptions, ExtractOptions, Features, ModelInfo } from './model-core.js';
 
-/** Open a model folder, single .safetensors file or PyTorch checkpoint (DESIGN.md) and prepare it to run. */
+/** Open a model folder, single .safetensors file or PyTorch checkpoint (docs/format.md) and prepare it to run. */
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path === '') fail('E_ARGS', `load() needs a path to a model folder or file, found ${JSON.stringify(path)}`);
   checkThreads(opts.threads);

@@ -1,5 +1,5 @@
 /**
- * The tensors a ModelConfig needs (Hugging Face names, DESIGN.md), and exact parameter / MAC accounting.
+ * The tensors a ModelConfig needs (Hugging Face names, docs/format.md), and exact parameter / MAC accounting.
  * `checkTensors` is the single place where a checkpoint is compared with its config: every missing, extra or
  * mis-shaped tensor is refused here, before any memory is planned.
  */
@@ -36,7 +36,7 @@ export function tensorSpecs(cfg: ModelConfig): TensorSpec[] {
     }
     cin = l.dim;
   });
-  // DPHuBERT keeps a per-channel scale of the last conv output (pruning-method.md §4.3); slimwav keeps it too.
+  // DPHuBERT keeps a per-channel scale of the last conv output (docs/format.md); slimwav keeps it too.
   opt('feature_extractor.dummy_weight', [cin]);
   if (cfg.featProjLayerNorm) {
     req('feature_projection.layer_norm.weight', [cin]);

@@ -1,5 +1,6 @@
 /**
- * WavLM's gated relative position bias (pruning-method.md §1.5), the parts that are not matrix multiplies.
+ * WavLM's gated relative position bias (as Hugging Face's modeling_wavlm.py computes it), the parts that are not
+ * matrix multiplies.
  *
  * bias[h][i][j] = gate_l[h][i] · E[bucket(j − i)][h]
  *   E      = encoder.layers.0.attention.rel_attn_embed.weight [num_buckets][H], computed once, reused by every layer

@@ -1,5 +1,5 @@
 /**
- * `slimwav convert`: any model form DESIGN.md accepts (folder with model.safetensors or pytorch_model.bin, single
+ * `slimwav convert`: any model form docs/format.md accepts (folder with model.safetensors or pytorch_model.bin, single
  * .safetensors with its config, DPHuBERT/torchaudio checkpoint) → a slimwav model in F32 or F16:
  *   - a folder `<out>/config.json` + `<out>/model.safetensors`, or
  *   - with `singleFile`, one `<out>.safetensors` whose `__metadata__.config` is the config JSON.

@@ -1,6 +1,6 @@
 /**
  * A state dict in any of the usual spellings + whatever config came with it → a slimwav model
- * (DESIGN.md: Hugging Face tensor names, HF config.json fields, plus the per-layer pruning keys).
+ * (docs/format.md: Hugging Face tensor names, HF config.json fields, plus the per-layer pruning keys).
  *
  * Tensor names understood:
  *   Hugging Face   feature_extractor.* feature_projection.* encoder.*             (Wav2Vec2Model, HubertModel, WavLMModel)
@@ -13,7 +13,7 @@
  *   weight norm    conv.parametrizations.weight.original0 / original1 → conv.weight_g / conv.weight_v
  *
  * Config sources, in order: a config.json given by the caller (passed through), the checkpoint's own config
- * (torchaudio/DPHuBERT `wav2vec2_model` kwargs, pruning-method.md §4.4, converted; or an HF-style dict, passed through),
+ * (torchaudio/DPHuBERT `wav2vec2_model` kwargs, converted; or an HF-style dict, passed through),
  * else shapes alone when they match a released architecture exactly; otherwise E_CONFIG.
  * The result is always checked against the tensors by src/arch (every mismatch is E_SHAPE naming the tensor).
  */
@@ -24,9 +24,9 @@ import { parseConfig, type ModelType } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
 
 export interface SlimwavModel {
-  /** config.json contents (DESIGN.md) */
+  /** config.json contents (docs/format.md) */
   config: Record<string, unknown>;
-  /** tensors under DESIGN.md (Hugging Face) names */
+  /** tensors under Hugging Face names (docs/format.md) */
   tensors: Map<string, RawTensor>;
   /** one line per decision a user may want to know about (dropped tensors, assumed values) */
   notes: string[];

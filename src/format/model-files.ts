@@ -1,5 +1,5 @@
 /**
- * Opening a model from disk, in every form DESIGN.md allows:
+ * Opening a model from disk, in every form docs/format.md allows:
  *   - a folder with config.json and model.safetensors (or pytorch_model.bin)
  *   - one .safetensors file whose __metadata__.config holds the config JSON as a string
  *   - one PyTorch checkpoint that carries its own config (DPHuBERT .pth: {state_dict, config})

@@ -21,7 +21,7 @@ const SPEECH = join(FIXTURES, 'audio', 'speech16k-f32.wav');
 const work = mkdtempSync(join(tmpdir(), 'slimwav-ckpt-e2e-'));
 
 const HF_CONFIG = JSON.parse(readFileSync(join(CKPT, 'hf', 'config.json'), 'utf8')) as Record<string, unknown>;
-// written by hand from the fixture script's DPHuBERT kwargs (DESIGN.md pruning keys)
+// written by hand from the fixture script's DPHuBERT kwargs (the pruning keys of docs/format.md)
 const DPH_CONFIG = {
   model_type: 'hubert', conv_dim: [6, 5], conv_kernel: [10, 3], conv_stride: [5, 2], conv_bias: false,
   feat_extract_norm: 'group', hidden_size: 16, num_hidden_layers: 3, num_attention_heads: 2, intermediate_size: 64,
