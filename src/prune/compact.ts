@@ -53,8 +53,8 @@ export interface CompactOptions {
   allowInexact?: boolean;
   /**
    * Keep the model exact when the last conv layer loses channels (default true): record the projection LayerNorm's
-   * original width and the folded contribution of the zero channels (models/README.md, "Extensions"). With false,
-   * the LayerNorm is simply sliced as DPHuBERT does, and the function changes slightly.
+   * original width and the folded contribution of the zero channels (docs/format.md, "Keys and tensors slimwav
+   * adds"). With false, the LayerNorm is simply sliced as DPHuBERT does, and the function changes slightly.
    */
   exactLastConv?: boolean;
 }
