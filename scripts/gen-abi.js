@@ -53,6 +53,19 @@ export function wasmExports(bytes) {
     u32();
     if (flags & 1) u32();
   };
+  /** Step over a constant expression (a global's initial value) up to its `end`. */
+  const constExpr = () => {
+    for (;;) {
+      const op = b[p++];
+      if (op === 0x0b) return;
+      if (op === 0x41 || op === 0x42 || op === 0x23 || op === 0xd2) u32(); // i32/i64.const, global.get, ref.func
+      else if (op === 0x43) p += 4; // f32.const
+      else if (op === 0x44) p += 8; // f64.const
+      else if (op === 0xd0) p++; // ref.null t
+      else if (op === 0xfd && b[p] === 0x0c) p += 17; // v128.const
+      else if (!(op >= 0x6a && op <= 0x6c) && !(op >= 0x7c && op <= 0x7e)) fail(`opcode 0x${op.toString(16)} in a constant expression`);
+    }
+  };
   if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) fail('no \\0asm magic');
   p = 8;
   const types = [], funcTypes = [], globals = [], exports = [];
@@ -60,6 +73,7 @@ export function wasmExports(bytes) {
     const id = b[p++];
     const size = u32();
     const end = p + size;
+    if (end > b.length) fail(`section ${id} runs past the end of the module`);
     if (id === 1) {
       for (let n = u32(), i = 0; i < n; i++) {
         if (b[p++] !== 0x60) fail('a type that is not a function type');
@@ -83,8 +97,7 @@ export function wasmExports(bytes) {
     } else if (id === 6) {
       for (let n = u32(), i = 0; i < n; i++) {
         globals.push({ type: valtype(), mutable: b[p++] === 1 });
-        while (b[p] !== 0x0b) p++; // the init expression: constants and global.get only, none contains 0x0b
-        p++;
+        constExpr();
       }
     } else if (id === 7) {
       for (let n = u32(), i = 0; i < n; i++) {

@@ -81,6 +81,21 @@ checker('reports an arity change, a type change, a missing and an extra export',
   assert.equal(report(edit('f32_fill', () => null)), ['f32_fill: in abi.gen.ts, not exported by module']);
   assert.equal(report([...have, { name: 'f32_new', kind: 'function', params: ['i32'], results: [] }]), ['f32_new: exported by module, not in abi.gen.ts']);
 });
+checker('the export-section reader: every value type, and a global whose initial value holds the byte 0x0b', () => {
+  const bytes = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x08, 0x01, 0x60, 0x03, 0x7e, 0x7c, 0x7b, 0x01, 0x7d, // type 0: (i64, f64, v128) → f32
+    0x03, 0x02, 0x01, 0x00, // function 0 of type 0
+    0x06, 0x06, 0x01, 0x7f, 0x00, 0x41, 0x0b, 0x0b, // global 0: const i32 = 11
+    0x07, 0x09, 0x02, 0x01, 0x66, 0x00, 0x00, 0x01, 0x67, 0x03, 0x00, // exports f (function 0), g (global 0)
+    0x0a, 0x09, 0x01, 0x07, 0x00, 0x43, 0x00, 0x00, 0x00, 0x00, 0x0b, // f: f32.const 0
+  ]);
+  assert.ok(WebAssembly.validate(bytes), 'a valid module');
+  assert.equal(gen.wasmExports(bytes), [
+    { name: 'f', kind: 'function', params: ['i64', 'f64', 'v128'], results: ['f32'] },
+    { name: 'g', kind: 'global', type: 'i32', mutable: false },
+  ]);
+  assert.throws(() => gen.wasmExports(bytes.slice(0, 36)), /section 7 runs past the end/);
+});
 checker('a module compiled from sources with a changed kernel signature is caught (drift test and source check)', async () => {
   // assembly/ as it is, except f32_gelu gains a parameter: compiled in memory (unoptimised, it only needs exports)
   const actPath = fileURLToPath(new URL('assembly/act.ts', root));
