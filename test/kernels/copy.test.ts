@@ -6,17 +6,6 @@ const SIZES = [1, 2, 3, 4, 5, 7, 8, 16, 17, 33];
 
 // ---
 
-const exportsSuite = suite('exports');
-exportsSuite('copy kernels are functions in both builds', async () => {
-  const ks = await ref.kernels();
-  for (const v of ref.VARIANTS) {
-    for (const name of ['f32_transpose', 'f32_copy2d', 'f32_fill'] as const) assert.type(ks[v].exports[name], 'function');
-  }
-});
-exportsSuite.run();
-
-// ---
-
 const fill = suite('f32_fill');
 fill('writes exactly n values', async () => {
   const ks = await ref.kernels();

@@ -82,19 +82,6 @@ function matrix(rowMajorB: boolean, ms = Ms, ns = Ns, ks = Ks, seed0 = 0): Case[
 
 // ---
 
-const exportsSuite = suite('exports');
-exportsSuite('gemm kernels are functions in both builds', async () => {
-  const ks = await ref.kernels();
-  for (const v of ref.VARIANTS) {
-    for (const name of ['f32_gemm_packed', 'f32_gemm', 'f32_pack_b', 'f32_packed_floats'] as const) {
-      assert.type(ks[v].exports[name], 'function', `${v} ${name}`);
-    }
-  }
-});
-exportsSuite.run();
-
-// ---
-
 const pack = suite('f32_pack_b');
 pack('panel layout and zero padding are exact; size is ceil(N/8)·8·K', async () => {
   const ks = await ref.kernels();
