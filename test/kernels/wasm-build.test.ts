@@ -105,6 +105,17 @@ simd('hot kernels of the release build use f32x4 multiply and add', async () => 
     assert.ok(code.includes('f32x4.mul') && code.includes('f32x4.add'), `${k}: not vectorised`);
   }
 });
+simd('the pruner\'s training kernels are vectorised too', async () => {
+  const text = await disassemble();
+  for (const k of ['f32_softmax_rows', 'f32_softmax_rows_backward', 'f32_attn_logits_backward', 'f32_gelu_backward',
+    'f32_layernorm_backward', 'f32_groupnorm_time_backward', 'f32_colsum', 'f32_colsum_mul', 'f32_mul_cols', 'f32_axpy',
+    'f32_dot', 'f32_adamw']) {
+    const code = reach(text, k);
+    assert.ok(code.length > 0, `${k} not found in the disassembly`);
+    assert.ok(code.includes('f32x4.mul') || code.includes('f32x4.add'), `${k}: no f32x4 arithmetic`);
+    assert.ok(code.includes('v128.load'), `${k}: no v128 loads`);
+  }
+});
 simd('the gemm k loops are MR×8 f32x4 tiles (MR ≥ 4): broadcast A, 2·MR vector multiply-adds per step', async () => {
   const text = await disassemble();
   for (const k of ['f32_gemm_packed', 'f32_gemm']) {
