@@ -1,6 +1,6 @@
 /**
- * The slimwav command line (docs/format.md, "Command line"). Every failure becomes one line on stderr and a non-zero exit;
- * `--debug` adds the stack. Output files are written atomically, so a failed run leaves nothing behind.
+ * The slimwav command line (docs/format.md, "Command line"). Every failure becomes one line on stderr and a non-zero
+ * exit; `--debug` adds the stack. Output files are written atomically, so a failed run leaves nothing behind.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SlimwavError, fail } from '../errors.js';
