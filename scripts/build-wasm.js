@@ -11,12 +11,12 @@
 // (assembly/gen/) are committed source: scripts/gen-kernels.js rewrites them, this script does not.
 // After building, every build must export the same ABI, and src/runtime/abi.gen.ts (the host's typed view of the
 // exports, committed) is regenerated from them by scripts/gen-abi.js: a changed kernel signature shows up there and
-// in the typecheck of every caller.
+// in the typecheck of every caller. With CI set (.ci/run) it is only checked: a stale committed copy fails the build.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABI_FILE, checkBuilds, write as writeAbi } from './gen-abi.js';
+import { ABI_FILE, checkBuilds, generate, write as writeAbi } from './gen-abi.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -50,7 +50,13 @@ for (const b of builds) {
 }
 try {
   checkBuilds(builds.map((b) => b.out));
-  if (writeAbi()) console.log(`wrote ${ABI_FILE}: the kernel ABI changed (commit it)`);
+  // CI builds a clean checkout: there the committed abi.gen.ts must already be what the sources produce (a stale copy
+  // fails the build instead of being quietly rewritten, which would let the tests pass on a file nobody committed).
+  if (process.env.CI) {
+    if (generate() !== readFileSync(join(root, ABI_FILE), 'utf8')) {
+      throw new Error(`${ABI_FILE} is stale: the kernels' signatures changed; run \`npm run build:wasm\` and commit ${ABI_FILE}`);
+    }
+  } else if (writeAbi()) console.log(`wrote ${ABI_FILE}: the kernel ABI changed (commit it)`);
 } catch (err) {
   console.error(`build-wasm: ${err.message}`);
   process.exit(1);
