@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { fail } from '../errors.js';
 import { modelsDir } from './bundled.js';
@@ -21,6 +20,9 @@ import { countMacs, countParams } from '../arch/tensors.js';
 import { compact, type KeepMasks } from '../prune/compact.js';
 import { Rng } from '../util/rng.js';
 import { readAudioFile } from '../format/audio.js';
+import { writeFileAtomic } from '../format/fsutil.js';
+import { lineChart } from '../viz/svg.js';
+import { parseCommand, usageError } from './args.js';
 import { Arena, enableRelaxedSimd, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
 import type { RawTensor } from '../format/tensor.js';
 import type { ModelConfig } from '../arch/config.js';
@@ -87,6 +89,44 @@ export function benchMasks(cfg: ModelConfig, scale = 0.335, convKeep = 0.52, see
   };
 }
 
+/**
+ * Pruned layouts of the base shape: the ~28% layout by default, or for each requested sparsity (fraction of
+ * parameters removed) the benchMasks layout whose scale is bisected to within 1% of it.
+ */
+function prunedLayouts(cfgJson: Record<string, unknown>, cfg: ModelConfig, tensors: Map<string, RawTensor>, sparsities: number[] | null) {
+  const layout = (scale: number, convKeep?: number) => {
+    const p = compact(cfgJson, tensors, benchMasks(cfg, scale, convKeep));
+    const pcfg = parseConfig(p.config);
+    return { config: p.config, cfg: pcfg, tensors: p.tensors, params: countParams(pcfg, p.tensors) };
+  };
+  if (!sparsities) return [{ name: 'pruned', ...layout(0.335) }];
+  const dense = countParams(cfg, tensors);
+  return sparsities.map((target) => {
+    let lo = 0.01, hi = 1, best: ReturnType<typeof layout> | undefined;
+    for (let it = 0; it < 12; it++) {
+      const scale = (lo + hi) / 2;
+      best = layout(scale, Math.min(1, 0.9 * Math.sqrt(scale)));
+      const removed = 1 - best.params / dense;
+      if (Math.abs(removed - target) < 0.01) break;
+      if (removed > target) lo = scale; else hi = scale;
+    }
+    return { name: `pruned-${target}`, ...best! };
+  });
+}
+
+/** The bench's chart: time against sparsity (fraction of parameters removed), one line per build and thread count. */
+export function benchSvg(rows: { model: string; runtime: string; build: string; threads: number; ms: number }[], sparsityOf: Map<string, number>, seconds: number): string {
+  const series = new Map<string, [number, number][]>();
+  for (const r of rows) {
+    const s = sparsityOf.get(r.model);
+    if (r.runtime !== 'slimwav' || s === undefined) continue;
+    const key = `${r.build}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
+    series.set(key, [...(series.get(key) ?? []), [s, r.ms]]);
+  }
+  return lineChart(`slimwav bench: ${seconds} s of speech, wav2vec2-base shape`, 'sparsity (fraction of parameters removed)', 'time (ms)',
+    [...series].map(([label, points]) => ({ label, points })));
+}
+
 interface Row {
   model: string;
   runtime: string;
@@ -132,25 +172,26 @@ async function memoryChild(seconds: number, threads: number): Promise<void> {
 }
 
 export async function bench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seconds: { type: 'string', default: '10' },
-      iterations: { type: 'string', default: '3' },
-      threads: { type: 'string', default: '1,2' },
-      json: { type: 'boolean' },
-      'no-ort': { type: 'boolean' },
-      memory: { type: 'string' },
-      'memory-child': { type: 'string' },
-      debug: { type: 'boolean' },
-    },
-    strict: true,
-  });
+  const { values } = parseCommand('bench', argv, {
+    seconds: { type: 'string', default: '10' },
+    iterations: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '1,2' },
+    json: { type: 'boolean' },
+    'no-ort': { type: 'boolean' },
+    memory: { type: 'string' },
+    'memory-child': { type: 'string' },
+    sparsity: { type: 'string' },
+    svg: { type: 'string' },
+  }, []);
+  const svg = values.svg as string | undefined;
+  if (svg !== undefined && !svg.endsWith('.svg')) usageError('bench', `--svg must name a .svg file, found "${svg}"`);
+  const sparsities = values.sparsity === undefined ? null : String(values.sparsity).split(',').map(Number);
+  if (sparsities && sparsities.some((x) => !(x > 0 && x < 0.95))) usageError('bench', `--sparsity must list fractions of parameters to remove, each in (0, 0.95), found "${values.sparsity}"`);
   const seconds = Number(values.seconds), iterations = Number(values.iterations);
-  if (!(seconds >= 1 && seconds <= 3600)) fail('E_ARGS', `--seconds must be between 1 and 3600, found "${values.seconds}"`);
-  if (!(Number.isInteger(iterations) && iterations >= 1)) fail('E_ARGS', `--iterations must be a positive whole number, found "${values.iterations}"`);
+  if (!(seconds >= 1 && seconds <= 3600)) usageError('bench', `--seconds must be between 1 and 3600, found "${values.seconds}"`);
+  if (!(Number.isInteger(iterations) && iterations >= 1)) usageError('bench', `--iterations must be a positive whole number, found "${values.iterations}"`);
   const threadList = String(values.threads).split(',').map(Number);
-  if (threadList.some((t) => !Number.isInteger(t) || t < 1 || t > 256)) fail('E_ARGS', `--threads must list whole numbers 1..256, found "${values.threads}"`);
+  if (threadList.some((t) => !Number.isInteger(t) || t < 1 || t > 256)) usageError('bench', `--threads must list whole numbers 1..256, found "${values.threads}"`);
   if (values['memory-child']) return memoryChild(Number(values['memory-child']), threadList[threadList.length - 1]);
 
   const say = (s = '') => { if (!values.json) process.stdout.write(s + '\n'); };
@@ -178,14 +219,12 @@ export async function bench(argv: string[]): Promise<void> {
   const cfgJson = JSON.parse(readFileSync(dir + 'wav2vec2-base-random/config.json', 'utf8')) as Record<string, unknown>;
   const cfg = parseConfig(cfgJson);
   const tensors = randomTensors(cfg, cfgJson.slimwav_init_seed as number);
-  const pruned = compact(cfgJson, tensors, benchMasks(cfg));
-  const pcfg = parseConfig(pruned.config);
   const speech = await readAudioFile(dir + 'speech.wav');
   const pcm = new Float32Array(seconds * 16000);
   for (let i = 0; i < pcm.length; i++) pcm[i] = speech[i % speech.length];
   const models = [
     { name: 'dense', config: cfgJson, cfg, tensors, params: countParams(cfg, tensors), macs: countMacs(cfg, pcm.length).total },
-    { name: 'pruned', config: pruned.config, cfg: pcfg, tensors: pruned.tensors, params: countParams(pcfg, pruned.tensors), macs: countMacs(pcfg, pcm.length).total },
+    ...prunedLayouts(cfgJson, cfg, tensors, sparsities).map((p) => ({ ...p, macs: countMacs(p.cfg, pcm.length).total })),
   ];
   const rows: Row[] = [];
   const ours = new Map<string, number>();
@@ -230,11 +269,12 @@ export async function bench(argv: string[]): Promise<void> {
 
   say();
   say(`end to end: ${seconds} s of speech; dense = wav2vec2-base shape (${(models[0].params / 1e6).toFixed(1)} M params, ${(models[0].macs / 1e9).toFixed(1)} GMAC), ` +
-    `pruned = ${(100 * models[1].params / models[0].params).toFixed(0)}% of its params (${(models[1].params / 1e6).toFixed(1)} M, ${(models[1].macs / 1e9).toFixed(1)} GMAC)`);
+    models.slice(1).map((m) => `${m.name} = ${(100 * m.params / models[0].params).toFixed(0)}% of its params (${(m.params / 1e6).toFixed(1)} M, ${(m.macs / 1e9).toFixed(1)} GMAC)`).join(', '));
+  const width = Math.max(7, ...models.map((m) => m.name.length));
   const f = (x: number | null, d = 2, suffix = '×') => (x === null ? '-' : x.toFixed(d) + suffix);
-  say('model   runtime           build      thr        ms     RTF  GFLOP/s  of peak  vs dense  vs ort-web  vs ort-node');
+  say(`${'model'.padEnd(width)} runtime           build      thr        ms     RTF  GFLOP/s  of peak  vs dense  vs ort-web  vs ort-node`);
   for (const r of rows) {
-    say(`${r.model.padEnd(7)} ${r.runtime.padEnd(17)} ${r.build.padEnd(9)} ${String(r.threads).padStart(4)} ${r.ms.toFixed(0).padStart(9)} ${r.rtf.toFixed(3).padStart(7)} ${r.gflops.toFixed(1).padStart(8)} ` +
+    say(`${r.model.padEnd(width)} ${r.runtime.padEnd(17)} ${r.build.padEnd(9)} ${String(r.threads).padStart(4)} ${r.ms.toFixed(0).padStart(9)} ${r.rtf.toFixed(3).padStart(7)} ${r.gflops.toFixed(1).padStart(8)} ` +
       `${(r.of_peak === null ? '-' : (100 * r.of_peak).toFixed(0) + '%').padStart(8)} ${f(r.vs_our_dense).padStart(9)} ${f(r.vs_ort_web).padStart(11)} ${f(r.vs_ort_node).padStart(12)}`);
   }
   say('GFLOP/s = 2 × the model\'s nominal multiply-adds / time. slimwav does fewer than nominal (Winograd conv layers, the');
@@ -253,6 +293,11 @@ export async function bench(argv: string[]): Promise<void> {
     say();
     say(`peak memory (separate process each, ${threadList[threadList.length - 1]} threads, dense base shape)`);
     for (const m of memory) say(`  ${String(m.seconds).padStart(5)} s audio  ${String(m.frames).padStart(6)} frames  ${(m.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ${m.maxRssMB.toFixed(0)} MB`);
+  }
+  if (svg !== undefined) {
+    const sparsityOf = new Map(models.map((m) => [m.name, 1 - m.params / models[0].params]));
+    await writeFileAtomic(svg, new TextEncoder().encode(benchSvg(rows, sparsityOf, seconds)));
+    say(`chart: ${svg}`);
   }
   if (values.json) {
     process.stdout.write(JSON.stringify({ machine, date: new Date().toISOString().slice(0, 10), seconds, peaks_gflops: peaks, gemm, rows, memory }, null, 2) + '\n');

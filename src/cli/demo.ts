@@ -1,60 +1,105 @@
 /**
- * `slimwav demo`: the main job end to end on bundled inputs, so a newcomer sees what slimwav does in one command.
- * No pretrained weights can be downloaded, so the model is the wav2vec2-base shape with deterministic random weights
- * (the same ones the parity tests check against torchaudio).
+ * `slimwav demo`: what slimwav is for, in one command: the dense wav2vec2-base shape and a pruned layout of it with
+ * 28% of its parameters (the bench's layout: `benchMasks` + `compact`) run on the bundled clip, side by side, with
+ * parameters, MACs, time, real-time factor and the measured speedup. No pretrained weights can be downloaded, so the
+ * dense model has deterministic random weights (the same ones the parity tests check against torchaudio).
  */
 import { readFileSync } from 'node:fs';
-import { fail } from '../errors.js';
 import { modelsDir } from './bundled.js';
-import { buildModel } from '../model.js';
+import { buildModel, type Model } from '../model.js';
 import { parseConfig } from '../arch/config.js';
 import { randomTensors } from '../arch/random-model.js';
-import { countMacs } from '../arch/tensors.js';
+import { countMacs, countParams } from '../arch/tensors.js';
+import { compact } from '../prune/compact.js';
 import { readAudioFile } from '../format/audio.js';
+import { writeFileAtomic } from '../format/fsutil.js';
+import { barChart } from '../viz/svg.js';
+import { benchMasks } from './bench.js';
+import { parseCommand, usageError } from './args.js';
+
+export interface DemoRow { name: string; params: number; macs: number; ms: number; rtf: number }
+
+/** Time one extract of every hidden state after a warm-up (the first call plans memory); the best of `runs`. */
+async function timeModel(model: Model, pcm: Float32Array, runs: number): Promise<{ ms: number; frames: number; layers: number; dim: number }> {
+  await model.extract(pcm.subarray(0, 16000), { layers: 'last' });
+  let best = Infinity, shape = { frames: 0, layers: 0, dim: 0 };
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const res = await model.extract(pcm, { layers: 'all' });
+    best = Math.min(best, performance.now() - t0);
+    shape = { frames: res.frames, layers: res.layers.length, dim: res.dim };
+  }
+  return { ms: best, ...shape };
+}
+
+/** The demo's chart: time and params, dense against pruned. */
+export function demoSvg(rows: DemoRow[], seconds: number): string {
+  return barChart(`slimwav demo: ${seconds.toFixed(1)} s of speech, dense vs pruned`, [
+    { label: 'time (ms, lower is faster)', bars: rows.map((r) => ({ label: r.name, value: r.ms })) },
+    { label: 'parameters (millions)', bars: rows.map((r) => ({ label: r.name, value: r.params / 1e6 })) },
+    { label: 'multiply-adds per second of audio (G)', bars: rows.map((r) => ({ label: r.name, value: r.macs / 1e9 })) },
+  ]);
+}
 
 export async function demo(argv: string[]): Promise<void> {
-  if (argv.some((a) => a !== '--debug')) fail('E_ARGS', `demo takes no arguments, found "${argv.join(' ')}"`);
+  const { values } = parseCommand('demo', argv, { svg: { type: 'string' }, runs: { type: 'string' } }, []);
+  const svg = values.svg as string | undefined;
+  if (svg !== undefined && !svg.endsWith('.svg')) usageError('demo', `--svg must name a .svg file, found "${svg}"`);
+  const runs = values.runs === undefined ? 2 : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) usageError('demo', `--runs must be a whole number from 1 to 20, found "${values.runs}"`);
   const dir = modelsDir('demo');
   const say = (s = '') => process.stdout.write(s + '\n');
-  const audioPath = dir + 'speech.wav';
-  const pcm = await readAudioFile(audioPath);
+  const pcm = await readAudioFile(dir + 'speech.wav');
   const seconds = pcm.length / 16000;
-  say(`slimwav demo: speech features on the CPU with WebAssembly SIMD`);
+  say('slimwav demo: speech features on the CPU with WebAssembly SIMD, dense and pruned');
   say();
   say(`audio   models/speech.wav: ${seconds.toFixed(2)} s of espeak-ng speech, 16 kHz mono`);
 
   const cfgPath = dir + 'wav2vec2-base-random/config.json';
   const cfgJson = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
   const cfg = parseConfig(cfgJson, cfgPath);
-  let t0 = performance.now();
   const tensors = randomTensors(cfg, cfgJson.slimwav_init_seed as number);
-  const model = await buildModel(cfgJson, tensors, cfgPath, []); // threads: every core; SIMD: the best this engine has
+  const pruned = compact(cfgJson, tensors, benchMasks(cfg));
+  const pcfg = parseConfig(pruned.config, 'pruned layout');
+  const variants = [
+    { name: 'dense', config: cfgJson, cfg, tensors },
+    { name: 'pruned', config: pruned.config, cfg: pcfg, tensors: pruned.tensors },
+  ];
+  say(`models  dense: the wav2vec2-base shape, ${cfg.numLayers} layers × ${cfg.hidden} wide, random weights (npm test proves these`);
+  say('        kernels match torchaudio within 1e-4 on this exact shape); pruned: the same model cut to a ragged layout');
+  say('        (heads, q/k and v widths, FFN widths and conv channels removed per layer) by slimwav\'s compaction');
+  const rows: DemoRow[] = [];
+  let threads = 1, build = '', shape = { frames: 0, layers: 0, dim: 0 };
+  for (const v of variants) {
+    const model = await buildModel(v.config, v.tensors, v.name, []); // threads: every core; SIMD: the best this engine has
+    try {
+      const t = await timeModel(model, pcm, runs);
+      threads = model.threads;
+      build = model.info.kernels.startsWith('relaxed') ? 'relaxed SIMD' : 'SIMD128';
+      shape = t;
+      rows.push({ name: v.name, params: countParams(v.cfg, v.tensors), macs: countMacs(v.cfg, 16000).total, ms: t.ms, rtf: t.ms / 1000 / seconds });
+    } finally {
+      model.dispose();
+    }
+  }
   tensors.clear();
-  const loadMs = performance.now() - t0;
-  const macs = countMacs(cfg, pcm.length);
-  say(`model   wav2vec2-base shape: ${cfg.numLayers} layers × ${cfg.hidden} wide, ${(model.info.params / 1e6).toFixed(1)} M parameters,`);
-  say(`        ${(model.info.macsPerSecond / 1e9).toFixed(2)} G multiply-accumulates per second of audio`);
-  say(`        (random weights: no pretrained model can be downloaded here; npm test proves these kernels`);
-  say(`         match torchaudio within 1e-4 on this exact shape; built in ${loadMs.toFixed(0)} ms)`);
-
-  await model.extract(pcm.subarray(0, 16000), { layers: 'last' }); // warm-up: plans memory once
-  t0 = performance.now();
-  const { layers, frames, dim } = await model.extract(pcm, { layers: 'all' });
-  const ms = performance.now() - t0;
-  const threads = model.threads, build = model.info.kernels.startsWith('relaxed') ? 'relaxed SIMD' : 'SIMD128';
-  model.dispose();
+  const [d, p] = rows;
   say();
-  say(`result  ${layers.length} hidden states (encoder input + ${cfg.numLayers} layers) × ${frames} frames (one per 20 ms) × ${dim}`);
-  say(`speed   ${ms.toFixed(0)} ms on ${threads} thread${threads > 1 ? 's' : ''} (${build}): real-time factor ${(ms / 1000 / seconds).toFixed(3)} ` +
-    `(${(seconds / (ms / 1000)).toFixed(1)}× faster than real time), ${(2 * macs.total / (ms / 1000) / 1e9).toFixed(1)} GFLOP/s`);
+  say(`result  ${shape.layers} hidden states (encoder input + ${cfg.numLayers} layers) × ${shape.frames} frames (one per 20 ms) × ${shape.dim}, from each model`);
+  say(`speed   ${threads} thread${threads > 1 ? 's' : ''}, ${build}, best of ${runs} run${runs > 1 ? 's' : ''}`);
   say();
-  say('per-layer summary (mean and standard deviation over frames and channels):');
-  layers.forEach((l, i) => {
-    let s = 0, s2 = 0;
-    for (const v of l) { s += v; s2 += v * v; }
-    const mean = s / l.length, sd = Math.sqrt(Math.max(0, s2 / l.length - mean * mean));
-    say(`  hidden ${String(i).padStart(2)}  mean ${mean.toFixed(4).padStart(8)}  sd ${sd.toFixed(4)}`);
-  });
+  say('model        params   GMAC/s audio        ms      RTF   × real time');
+  for (const r of rows) {
+    say(`${r.name.padEnd(8)} ${(r.params / 1e6).toFixed(1).padStart(8)} M ${(r.macs / 1e9).toFixed(2).padStart(12)} ${r.ms.toFixed(0).padStart(9)} ${r.rtf.toFixed(3).padStart(8)} ${(1 / r.rtf).toFixed(1).padStart(11)}×`);
+  }
   say();
-  say('your own model and audio:  npx slimwav features <model-folder> <audio.wav> --out features.npy');
+  say(`pruned: ${(100 * p.params / d.params).toFixed(0)}% of the parameters, ${(100 * p.macs / d.macs).toFixed(0)}% of the MACs, measured speedup ${(d.ms / p.ms).toFixed(2)}× over dense`);
+  if (svg !== undefined) {
+    await writeFileAtomic(svg, new TextEncoder().encode(demoSvg(rows, seconds)));
+    say(`chart   ${svg}`);
+  }
+  say();
+  say('next: your own model and audio:  npx slimwav features <model-folder> <audio.wav> --out features.npy');
+  say('      a whole folder:            npx slimwav features <model-folder> <folder> --out-dir features/');
+  say('      prune your own model:      npx slimwav prune --teacher <model-folder> --data <folder> --target-sparsity 0.7 --out small/');
 }

@@ -2,82 +2,23 @@
  * The slimwav command line (docs/format.md, "Command line"). Every failure becomes one line on stderr and a non-zero
  * exit; `--debug` adds the stack. Output files are written atomically, so a failed run leaves nothing behind.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { SlimwavError, fail } from '../errors.js';
 import { load, type Model } from '../model.js';
-import { readAudioFile } from '../format/audio.js';
-import { encodeNpy } from '../format/npy.js';
+import { countMacs } from '../arch/tensors.js';
 import { writeFileAtomic } from '../format/fsutil.js';
-import { resolveLayers } from '../layers.js';
-import { countMacs, tensorSpecs } from '../arch/tensors.js';
-import { checkThreads } from '../runtime/threads.js';
-import { PRUNE_DEFAULTS_TEXT, type PruneInput } from '../prune/options.js';
-import type { UnitKind } from '../prune/gates.js';
+import { USAGE, commandHelp, parseCommand, usageError, type Values } from './args.js';
 
-const USAGE = `usage:
-  slimwav features <model> <audio> --out <file.npy> [--layers all|last|i,j,…] [--threads N]
-  slimwav inspect  <model> [--json]
-  slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]
-  slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]
-  slimwav prune    --teacher <model> --data <folder-of-audio> --target-sparsity <0..1> --out <folder>
-                   [--steps N] [--final-steps N] [--mode full|layerwise] [--resume] [--threads N]
-                   [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
-                   [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N] [--gate-lr X] [--lambda-lr X]
-                   [--sparsity-warmup F]
-${PRUNE_DEFAULTS_TEXT.split('\n').map((l, i) => `${' '.repeat(19)}${i ? '          ' : 'defaults: '}${l}`).join('\n')}
-  slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
-                   [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)
-  slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--memory 10,60,600] [--no-ort] [--json]
-  slimwav demo
-common options: --debug (stack traces), --help`;
-
-type Values = Record<string, string | boolean | undefined>;
-
-function args(argv: string[], options: ParseArgsConfig['options'], positionals: string[]): { values: Values; pos: string[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { ...options, debug: { type: 'boolean' } }, allowPositionals: true, strict: true });
-  } catch (err) {
-    return fail('E_ARGS', `${(err as Error).message.split('\n')[0]}\n${USAGE}`);
-  }
-  if (parsed.positionals.length !== positionals.length) {
-    fail('E_ARGS', `expected ${positionals.map((p) => `<${p}>`).join(' ')}, got ${parsed.positionals.length} argument(s)\n${USAGE}`);
-  }
-  return { values: parsed.values as Values, pos: parsed.positionals };
+/** Parse `argv` for `cmd` (one-line usage errors; see args.ts). */
+function args(cmd: string, argv: string[], options: Parameters<typeof parseCommand>[2], positionals: string[]): { values: Values; pos: string[] } {
+  return parseCommand(cmd, argv, options, positionals);
 }
 
-/** --threads as a number, checked as the API checks it; undefined (the default, the machine's cores) when absent. */
-function threadsOpt(v: string | boolean | undefined): number | undefined {
-  return v === undefined ? undefined : checkThreads(Number(v), '--threads', `"${v}"`);
-}
-
-async function features(argv: string[]): Promise<void> {
-  const { values, pos } = args(argv, {
-    out: { type: 'string' }, layers: { type: 'string' }, threads: { type: 'string' },
-  }, ['model', 'audio']);
-  const [modelPath, audioPath] = pos;
-  const out = values.out as string | undefined;
-  if (!out) fail('E_ARGS', `features needs --out <file.npy>\n${USAGE}`);
-  if (!out.endsWith('.npy')) fail('E_ARGS', `--out must name a .npy file, found "${out}"`);
-  const model = await load(modelPath, { threads: threadsOpt(values.threads) });
-  try {
-    const indices = resolveLayers((values.layers as string | undefined) ?? 'all', model.config.numLayers);
-    const pcm = await readAudioFile(audioPath);
-    let res;
-    try {
-      res = await model.extract(pcm, { layers: indices });
-    } catch (err) {
-      if (err instanceof SlimwavError && err.code === 'E_AUDIO') fail('E_AUDIO', `${audioPath}: ${err.message}`);
-      throw err;
-    }
-    const { layers, frames, dim } = res;
-    const all = new Float32Array(layers.length * frames * dim);
-    layers.forEach((l, i) => all.set(l, i * frames * dim));
-    await writeFileAtomic(out, encodeNpy(all, [layers.length, frames, dim]));
-    process.stderr.write(`wrote ${out}: ${layers.length} layer(s) × ${frames} frames × ${dim} (${(pcm.length / 16000).toFixed(2)} s of audio)\n`);
-  } finally {
-    model.dispose();
-  }
+function threadsOpt(v: string | boolean | undefined, cmd = 'prune'): number {
+  if (v === undefined) return availableParallelism();
+  const n = Number(v);
+  if (!/^\s*-?\d+\s*$/.test(String(v)) || n < 1 || n > 256) usageError(cmd, `--threads must be a whole number from 1 to 256, found "${v}"`);
+  return n;
 }
 
 function layoutJson(model: Model) {
@@ -112,10 +53,17 @@ function layoutJson(model: Model) {
 const fmtInt = (n: number) => n.toLocaleString('en-US');
 
 async function inspect(argv: string[]): Promise<void> {
-  const { values, pos } = args(argv, { json: { type: 'boolean' } }, ['model']);
+  const { values, pos } = args('inspect', argv, { json: { type: 'boolean' }, svg: { type: 'string' } }, ['model']);
   const model = await load(pos[0], { threads: 1 });
   try {
     const j = layoutJson(model);
+    if (values.svg !== undefined) {
+      const svg = values.svg as string;
+      if (!svg.endsWith('.svg')) usageError('inspect', `--svg must name a .svg file, found "${svg}"`);
+      const { structureSvg, layoutOf } = await import('../viz/structure-svg.js');
+      await writeFileAtomic(svg, new TextEncoder().encode(structureSvg(layoutOf(model.config), { title: pos[0] })));
+      process.stderr.write(`wrote ${svg}\n`);
+    }
     if (values.json) {
       process.stdout.write(JSON.stringify(j) + '\n');
       return;
@@ -138,7 +86,6 @@ async function inspect(argv: string[]): Promise<void> {
       lines.push(`  ${String(i).padStart(5)}  ${heads.padEnd(46)} ${String(L.ffn || '-').padStart(5)}  ${(j.layers[i].macs_per_second / 1e6).toFixed(1).padStart(8)}`);
     });
     for (const n of model.info.notes) lines.push(`  note: ${n}`);
-    void tensorSpecs;
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     model.dispose();
@@ -146,13 +93,13 @@ async function inspect(argv: string[]): Promise<void> {
 }
 
 async function convert(argv: string[]): Promise<void> {
-  const { values, pos } = args(argv, {
+  const { values, pos } = args('convert', argv, {
     out: { type: 'string' }, dtype: { type: 'string' }, 'single-file': { type: 'boolean' },
   }, ['checkpoint-or-folder']);
   const out = values.out as string | undefined;
-  if (!out) fail('E_ARGS', `convert needs --out <folder> (or --out <file.safetensors> --single-file)\n${USAGE}`);
+  if (!out) usageError('convert', 'convert needs --out <folder> (or --out <file.safetensors> --single-file)');
   const dtype = (values.dtype as string | undefined) ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16') fail('E_ARGS', `--dtype must be f32 or f16, found "${dtype}"`);
+  if (dtype !== 'f32' && dtype !== 'f16') usageError('convert', `--dtype must be f32 or f16, found "${dtype}"`);
   const { convertModel } = await import('./convert.js');
   const single = !!values['single-file'];
   const res = await convertModel(pos[0], out, { dtype, singleFile: single });
@@ -161,12 +108,8 @@ async function convert(argv: string[]): Promise<void> {
   process.stderr.write(`wrote ${what}: ${dtype.toUpperCase()}, ${fmtInt(res.params)} params${notes}\n`);
 }
 
-/**
- * `prune`'s flags as the API's options: only the options given, so that every default comes from the one resolver
- * the API uses too (resolvePruneOptions, src/prune/options.ts).
- */
-export function pruneInput(argv: string[]): PruneInput {
-  const { values } = args(argv, {
+async function pruneCommand(argv: string[]): Promise<number> {
+  const { values } = args('prune', argv, {
     teacher: { type: 'string' }, data: { type: 'string' }, 'target-sparsity': { type: 'string' }, out: { type: 'string' },
     steps: { type: 'string' }, 'final-steps': { type: 'string' }, mode: { type: 'string' }, resume: { type: 'boolean' },
     threads: { type: 'string' }, 'target-macs': { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
@@ -178,14 +121,15 @@ export function pruneInput(argv: string[]): PruneInput {
   if (student !== undefined) {
     // --student distils a given model without gates: every option about gates or the pruning target is an error
     const gated = ['target-sparsity', 'target-macs', 'units', 'gate-lr', 'lambda-lr', 'sparsity-warmup', 'final-steps', 'mode'].find((k) => values[k] !== undefined);
-    if (gated) fail('E_ARGS', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
+    if (gated) usageError('prune', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
   }
-  for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) fail('E_ARGS', `prune needs --${k}\n${USAGE}`);
-  const num = (k: string): number | undefined => {
+  for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) usageError('prune', `prune needs --${k}`);
+  const { prune, PRUNE_DEFAULTS } = await import('../prune/train.js');
+  const num = (k: string, def: number) => {
     const v = values[k];
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n)) fail('E_ARGS', `--${k} must be a number, found "${v}"`);
+    if (!Number.isFinite(n)) usageError('prune', `--${k} must be a number, found "${v}"`);
     return n;
   };
   return {
@@ -210,22 +154,17 @@ async function pruneCommand(argv: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd && (rest.includes('--help') || rest.includes('-h'))) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write((commandHelp(cmd) ?? USAGE) + '\n');
     return 0;
   }
   switch (cmd) {
-    case 'features': await features(rest); return 0;
+    case 'features': { const { features } = await import('./features.js'); await features(rest); return 0; }
     case 'inspect': await inspect(rest); return 0;
     case 'convert': await convert(rest); return 0;
-    case 'export-onnx': { const { exportOnnxCommand } = await import('./export-onnx.js'); await exportOnnxCommand(rest, USAGE); return 0; }
+    case 'export-onnx': { const { exportOnnxCommand } = await import('./export-onnx.js'); await exportOnnxCommand(rest); return 0; }
     case 'bench': {
       const { bench } = await import('./bench.js');
-      try {
-        await bench(rest);
-      } catch (err) {
-        if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) fail('E_ARGS', `${(err as Error).message.split('\n')[0]}\n${USAGE}`);
-        throw err;
-      }
+      await bench(rest);
       return 0;
     }
     case 'prune': return pruneCommand(rest);
@@ -234,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return cmd === undefined ? 2 : 0;
     default:
-      return fail('E_ARGS', `unknown command "${cmd}"\n${USAGE}`);
+      return fail('E_ARGS', `unknown command "${cmd}"; see slimwav --help`);
   }
 }
 

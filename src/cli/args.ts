@@ -1,0 +1,134 @@
+/**
+ * Command-line parsing shared by every command: each command's own help text, and usage errors in one line
+ * ("<what is wrong>; see slimwav <cmd> --help") instead of the whole usage.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { fail } from '../errors.js';
+
+/** Each command's help: the synopsis line(s), then what the options do. `slimwav --help` prints the synopses. */
+export const HELP: Record<string, { synopsis: string; details: string }> = {
+  features: {
+    synopsis: `slimwav features <model> <audio> --out <file.npy|file.safetensors> [options]
+  slimwav features <model> <folder|manifest.txt|file>... --out-dir <folder> [options] [--shard i/N]`,
+    details: `One file: writes the hidden states of <audio> to --out (the extension picks the format).
+Corpus: every audio file under each folder (recursively), every line of a manifest (.txt, one path per line,
+relative to the manifest's folder; blank lines and # comments skipped) or each file given; the model is loaded once
+and each input gets one output under --out-dir, its path relative to the folder (manifest, loose files: relative to
+their common folder) kept and its extension replaced. Outputs already there are skipped, so a rerun resumes.
+A file that fails is reported and the run carries on; the exit code is 1 if any failed.
+  --layers all|last|i,j,...   hidden states to keep (0 = encoder input, L = last layer); default all
+  --format npy|safetensors    output format for --out-dir (default npy)
+  --pool mean                 average over frames: one vector per kept layer
+  --layer-weights <w.json>    a JSON array with one weight per kept layer: the output is the weighted sum of the
+                              kept hidden states with softmax(weights), as s3prl's weighted-sum featurizer
+  --shard i/N                 only the i-th of N interleaved slices of the sorted inputs (i = 0..N-1)
+  --overwrite                 recompute outputs that already exist
+  --threads N                 kernel threads (default: every core)
+Shapes: [layers, frames, dim]; --pool mean: [layers, dim]; --layer-weights: [frames, dim] (with --pool: [dim]).
+safetensors files hold one F32 tensor "features" of that shape, metadata "layers" lists the hidden-state indices.`,
+  },
+  inspect: {
+    synopsis: 'slimwav inspect  <model> [--json] [--svg <file.svg>]',
+    details: `Prints the layout: params, MACs per second of audio, per-layer heads (q/k and v widths) and FFN width.
+  --json          the same as one JSON object
+  --svg <file>    draws the remaining structure of every layer against the dense shape`,
+  },
+  convert: {
+    synopsis: 'slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]',
+    details: `Converts a Hugging Face / fairseq / DPHuBERT checkpoint into a slimwav model folder (config.json +
+model.safetensors), or one .safetensors file with --single-file.`,
+  },
+  'export-onnx': {
+    synopsis: 'slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]',
+    details: 'Writes the model as an ONNX graph: input waveform [1, samples], outputs every hidden state.',
+  },
+  prune: {
+    synopsis: `slimwav prune    --teacher <model> --data <folder-of-audio> --target-sparsity <0..1> --out <folder>
+                   [--steps N] [--final-steps N] [--mode full|layerwise] [--resume] [--threads N]
+                   [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
+                   [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N] [--gate-lr X] [--lambda-lr X]
+                   [--sparsity-warmup F]
+  slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
+                   [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)`,
+    details: 'Structured pruning by distillation from the teacher; docs/pruner.md explains every option.',
+  },
+  bench: {
+    synopsis: 'slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--sparsity 0,0.5,0.72] [--memory 10,60,600]\n                   [--no-ort] [--json] [--svg <file.svg>]',
+    details: `Measures the kernels' peak, the GEMM, and end-to-end time of the wav2vec2-base shape (random weights) and
+of pruned layouts of it, on this machine, next to onnxruntime when installed.
+  --sparsity a,b,...   pruned layouts to time, as fractions of parameters removed (default 0.72)
+  --svg <file>         plots time against sparsity, one line per thread count`,
+  },
+  demo: {
+    synopsis: 'slimwav demo     [--svg <file.svg>]',
+    details: `Runs the dense wav2vec2-base shape and a pruned layout with 28% of its parameters on the bundled clip and
+prints params, MACs, time, real-time factor and the measured speedup.
+  --svg <file>    a bar chart of time and params, dense against pruned`,
+  },
+};
+
+export const USAGE = `usage:\n${Object.values(HELP).map((h) => `  ${h.synopsis}`).join('\n')}
+common options: --debug (stack traces), --help (slimwav <command> --help: that command's options)`;
+
+export function commandHelp(cmd: string): string | undefined {
+  const h = HELP[cmd];
+  return h && `usage:\n  ${h.synopsis}\n\n${h.details}\ncommon options: --debug (stack traces), --help`;
+}
+
+/** An argument error: one line naming what is wrong, and where to look. */
+export function usageError(cmd: string, message: string): never {
+  return fail('E_ARGS', `${message}; see slimwav ${cmd} --help`);
+}
+
+export type Values = Record<string, string | boolean | undefined>;
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** node's parseArgs messages, in one short line of our wording. */
+function parseError(cmd: string, err: Error & { code?: string }, argv: string[]): never {
+  const m = err.message.split('\n')[0];
+  const unknown = /^Unknown option '([^']+)'/.exec(m);
+  if (unknown) return usageError(cmd, `${cmd}: unknown option ${unknown[1]}`);
+  const missing = /^Option '(-\w, )?(--[\w-]+) <value>' argument missing/.exec(m);
+  if (missing) return usageError(cmd, `${cmd}: ${missing[2]} needs a value`);
+  const ambiguous = /^Option '(-\w, )?(--[\w-]+) <value>' argument is ambiguous/.exec(m);
+  if (ambiguous) {
+    const v = argv[argv.indexOf(ambiguous[2]) + 1];
+    return usageError(cmd, `${cmd}: ${ambiguous[2]} needs a value, found the option-like "${v}" (write ${ambiguous[2]}=${v} if you mean it)`);
+  }
+  const positional = /^Unexpected argument '([^']+)'/.exec(m);
+  if (positional) return usageError(cmd, `${cmd}: unexpected argument "${positional[1]}"`);
+  return usageError(cmd, `${cmd}: ${m}`);
+}
+
+/**
+ * Parse `argv` for `cmd`. `positionals` names the required positional arguments; `more` allows extra ones (lists of
+ * inputs). A negative number after a string option (`--threads -1`) is taken as its value, so that the option's own
+ * check says what is wrong with it rather than node's "argument is ambiguous".
+ */
+export function parseCommand(cmd: string, argv: string[], options: Options, positionals: string[], more = false): { values: Values; pos: string[] } {
+  const all: Options = { ...options, debug: { type: 'boolean' } };
+  const fixed: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i], next = argv[i + 1];
+    const opt = a.startsWith('--') ? all[a.slice(2)] : undefined;
+    if (opt?.type === 'string' && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      fixed.push(`${a}=${next}`);
+      i++;
+    } else {
+      fixed.push(a);
+    }
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: fixed, options: all, allowPositionals: true, strict: true });
+  } catch (err) {
+    return parseError(cmd, err as Error, fixed);
+  }
+  const n = parsed.positionals.length;
+  if (n < positionals.length || (!more && n > positionals.length)) {
+    const want = positionals.map((p) => `<${p}>`).join(' ') + (more ? '...' : '');
+    if (n < positionals.length) usageError(cmd, `${cmd} needs ${want}; missing <${positionals[n]}>`);
+    usageError(cmd, `${cmd} takes ${want || 'no arguments'}; unexpected "${parsed.positionals[positionals.length]}"`);
+  }
+  return { values: parsed.values as Values, pos: parsed.positionals };
+}
