@@ -4,16 +4,21 @@ import { fail } from './errors.js';
 export type LayerSelection = 'all' | 'last' | number[];
 
 /**
- * Resolve a selection to indices, in the order given. The API passes 'all' | 'last' | number[] and its errors say
- * `layers`; the CLI passes its flag's text ("all" | "last" | "i,j,…") with `flag` = '--layers', and errors name the flag.
+ * Resolve a selection to indices, in the order given. The API passes 'all' | 'last' | number[] (a "i,j,…" string is
+ * accepted too) and its errors say `layers`; the CLI passes its flag's text with `flag` = '--layers', and its errors
+ * name the flag.
  */
 export function resolveLayers(sel: LayerSelection | string, numLayers: number, flag?: string): number[] {
   if (sel === 'all') return Array.from({ length: numLayers + 1 }, (_, i) => i);
   if (sel === 'last') return [numLayers];
   const name = flag ?? 'layers';
   let list: unknown[];
-  if (typeof sel === 'string' && flag !== undefined) {
-    if (!/^\s*\d+(\s*,\s*\d+)*\s*$/.test(sel)) fail('E_ARGS', `${flag} must be all, last or a comma-separated list of indices 0..${numLayers}, found "${sel}"`);
+  if (typeof sel === 'string') {
+    if (!/^\s*\d+(\s*,\s*\d+)*\s*$/.test(sel)) {
+      fail('E_ARGS', flag !== undefined
+        ? `${flag} must be all, last or a comma-separated list of indices 0..${numLayers}, found "${sel}"`
+        : `layers must be 'all', 'last' or an array of indices 0..${numLayers}, found "${sel}"`);
+    }
     list = sel.split(',').map((s) => Number(s.trim()));
   } else if (Array.isArray(sel)) {
     list = sel;

@@ -11,11 +11,11 @@ export type Attrs = Record<string, string | number | undefined>;
 
 const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
 
-/** `<tag a="b">children</tag>` (self-closing without children); numbers are written with at most 2 decimals. */
+/** `<tag a="b">children</tag>` (self-closing without children); numbers get at most 2 decimals, except in data-* attributes. */
 export function el(tag: string, attrs: Attrs = {}, children?: string | string[]): string {
   const a = Object.entries(attrs)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` ${k}="${typeof v === 'number' ? num(v) : esc(v as string)}"`)
+    .map(([k, v]) => ` ${k}="${typeof v === 'number' && !k.startsWith('data-') ? num(v) : esc(v as string | number)}"`)
     .join('');
   if (children === undefined) return `<${tag}${a}/>`;
   return `<${tag}${a}>${Array.isArray(children) ? children.join('') : children}</${tag}>`;

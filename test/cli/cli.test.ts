@@ -120,12 +120,16 @@ s('errors: one line, non-zero exit, no partial output', () => {
   assert.match(dbg.err, /\n\s+at /, '--debug shows the stack');
 });
 
-s('--help after any command prints the usage and exits 0', () => {
-  for (const cmd of ['features', 'prune', 'convert']) {
+s('--help after any command prints that command\'s own help and exits 0', () => {
+  for (const [cmd, own, other] of [['features', /slimwav features <model> <audio> --out/, /slimwav prune/], ['prune', /slimwav prune\s+--teacher/, /slimwav features/], ['convert', /slimwav convert\s+<checkpoint-or-folder>/, /slimwav prune/]] as const) {
     const r = slimwav(cmd, '--help');
     assert.is(r.code, 0, r.err);
-    assert.match(r.out, /slimwav prune\s+--teacher/);
+    assert.match(r.out, own);
+    assert.not.match(r.out, other, `${cmd} --help shows only ${cmd}`);
   }
+  const all = slimwav('--help');
+  assert.is(all.code, 0);
+  for (const cmd of ['features', 'inspect', 'convert', 'export-onnx', 'prune', 'bench', 'demo']) assert.match(all.out, new RegExp(`slimwav ${cmd}\\s`));
 });
 
 s.after(() => rmSync(work, { recursive: true, force: true }));
