@@ -3,6 +3,7 @@
  * ("<what is wrong>; see slimwav <cmd> --help") instead of the whole usage.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { fail } from '../errors.js';
 
 /** Each command's help: the synopsis line(s), then what the options do. `slimwav --help` prints the synopses. */
@@ -131,4 +132,12 @@ export function parseCommand(cmd: string, argv: string[], options: Options, posi
     usageError(cmd, `${cmd} takes ${want || 'no arguments'}; unexpected "${parsed.positionals[positionals.length]}"`);
   }
   return { values: parsed.values as Values, pos: parsed.positionals };
+}
+
+/** `--threads N` (default: every core). */
+export function threadsOpt(cmd: string, v: string | boolean | undefined): number {
+  if (v === undefined) return availableParallelism();
+  const n = Number(v);
+  if (!/^\s*-?\d+\s*$/.test(String(v)) || n < 1 || n > 256) usageError(cmd, `--threads must be a whole number from 1 to 256, found "${v}"`);
+  return n;
 }

@@ -16,7 +16,7 @@ import { encodeNpy } from '../format/npy.js';
 import { serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { resolveLayers } from '../layers.js';
-import { parseCommand, usageError, type Values } from './args.js';
+import { parseCommand, threadsOpt, usageError, type Values } from './args.js';
 
 /** Extensions a folder walk picks up (explicit files and manifest lines are taken whatever their name). */
 export const AUDIO_EXTENSIONS = ['.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus'];
@@ -87,12 +87,6 @@ export async function readLayerWeights(path: string, count: number): Promise<Flo
   return Float64Array.from(e, (v) => v / z);
 }
 
-function threadsOpt(v: string | boolean | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\s*-?\d+\s*$/.test(String(v)) || n < 1 || n > 256) usageError('features', `--threads must be a whole number from 1 to 256, found "${v}"`);
-  return n;
-}
 
 /** The same file, if both exist (symlinks, ../ and case-equal paths on case-insensitive file systems included). */
 function samePath(a: string, b: string): boolean {
@@ -119,7 +113,7 @@ export async function features(argv: string[]): Promise<void> {
   if (pool !== 'none' && pool !== 'mean') usageError('features', `--pool must be mean, found "${pool}"`);
   let format = values.format as string | undefined;
   if (format !== undefined && format !== 'npy' && format !== 'safetensors') usageError('features', `--format must be npy or safetensors, found "${format}"`);
-  const threads = threadsOpt(values.threads);
+  const threads = threadsOpt('features', values.threads);
   if (out !== undefined) {
     if (pos.length > 2) usageError('features', `--out takes one audio file; for ${pos.length - 1} inputs use --out-dir <folder>`);
     for (const k of ['shard', 'overwrite']) if (values[k] !== undefined) usageError('features', `--${k} works with --out-dir only`);

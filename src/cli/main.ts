@@ -1,25 +1,13 @@
 /**
- * The slimwav command line (docs/format.md, "Command line"). Every failure becomes one line on stderr and a non-zero
- * exit; `--debug` adds the stack. Output files are written atomically, so a failed run leaves nothing behind.
+ * The slimwav command line (README "Command line"): a `switch` over the commands, each parsing its own options
+ * (args.ts). Every failure becomes one line on stderr and a non-zero exit; `--debug` adds the stack. Output files are
+ * written atomically, so a failed run leaves nothing behind.
  */
-import { availableParallelism } from 'node:os';
 import { SlimwavError, fail } from '../errors.js';
 import { load, type Model } from '../model.js';
 import { countMacs } from '../arch/tensors.js';
 import { writeFileAtomic } from '../format/fsutil.js';
-import { USAGE, commandHelp, parseCommand, usageError, type Values } from './args.js';
-
-/** Parse `argv` for `cmd` (one-line usage errors; see args.ts). */
-function args(cmd: string, argv: string[], options: Parameters<typeof parseCommand>[2], positionals: string[]): { values: Values; pos: string[] } {
-  return parseCommand(cmd, argv, options, positionals);
-}
-
-function threadsOpt(v: string | boolean | undefined, cmd = 'prune'): number {
-  if (v === undefined) return availableParallelism();
-  const n = Number(v);
-  if (!/^\s*-?\d+\s*$/.test(String(v)) || n < 1 || n > 256) usageError(cmd, `--threads must be a whole number from 1 to 256, found "${v}"`);
-  return n;
-}
+import { USAGE, commandHelp, parseCommand, threadsOpt, usageError } from './args.js';
 
 function layoutJson(model: Model) {
   const c = model.config;
@@ -53,7 +41,7 @@ function layoutJson(model: Model) {
 const fmtInt = (n: number) => n.toLocaleString('en-US');
 
 async function inspect(argv: string[]): Promise<void> {
-  const { values, pos } = args('inspect', argv, { json: { type: 'boolean' }, svg: { type: 'string' } }, ['model']);
+  const { values, pos } = parseCommand('inspect', argv, { json: { type: 'boolean' }, svg: { type: 'string' } }, ['model']);
   const model = await load(pos[0], { threads: 1 });
   try {
     const j = layoutJson(model);
@@ -93,7 +81,7 @@ async function inspect(argv: string[]): Promise<void> {
 }
 
 async function convert(argv: string[]): Promise<void> {
-  const { values, pos } = args('convert', argv, {
+  const { values, pos } = parseCommand('convert', argv, {
     out: { type: 'string' }, dtype: { type: 'string' }, 'single-file': { type: 'boolean' },
   }, ['checkpoint-or-folder']);
   const out = values.out as string | undefined;
@@ -109,7 +97,7 @@ async function convert(argv: string[]): Promise<void> {
 }
 
 async function pruneCommand(argv: string[]): Promise<number> {
-  const { values } = args('prune', argv, {
+  const { values } = parseCommand('prune', argv, {
     teacher: { type: 'string' }, data: { type: 'string' }, 'target-sparsity': { type: 'string' }, out: { type: 'string' },
     steps: { type: 'string' }, 'final-steps': { type: 'string' }, mode: { type: 'string' }, resume: { type: 'boolean' },
     threads: { type: 'string' }, 'target-macs': { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
@@ -134,20 +122,19 @@ async function pruneCommand(argv: string[]): Promise<number> {
   };
   return {
     teacher: values.teacher as string, data: values.data as string, out: values.out as string, student,
-    targetSparsity: num('target-sparsity'), targetMacs: num('target-macs'),
-    steps: num('steps'), finalSteps: num('final-steps'), mode: values.mode as 'full' | 'layerwise' | undefined,
-    resume: values.resume === undefined ? undefined : Boolean(values.resume), threads: threadsOpt(values.threads),
-    units: values.units === undefined ? undefined : (String(values.units).split(',').map((u) => u.trim()) as UnitKind[]),
-    lr: num('lr'), gateLr: num('gate-lr'), lambdaLr: num('lambda-lr'), sparsityWarmup: num('sparsity-warmup'),
-    cropSeconds: num('crop-seconds'), batchSeconds: num('batch-seconds'), seed: num('seed'),
-    checkpointEvery: num('checkpoint-every'), logEvery: num('log-every'), validEvery: num('valid-every'),
-  };
-}
-
-async function pruneCommand(argv: string[]): Promise<number> {
-  const input = pruneInput(argv);
-  const { prune } = await import('../prune/train.js');
-  const res = await prune(input);
+    targetSparsity: student === undefined ? num('target-sparsity', NaN) : 0,
+    targetMacs: values['target-macs'] === undefined ? undefined : num('target-macs', NaN),
+    steps, finalSteps: num('final-steps', d.finalSteps),
+    mode: ((values.mode as string | undefined) ?? d.mode) as 'full' | 'layerwise',
+    resume: Boolean(values.resume), threads: threadsOpt('prune', values.threads),
+    units: values.units === undefined ? d.units : (String(values.units).split(',').map((u) => u.trim()) as typeof d.units),
+    lr: num('lr', d.lr), gateLr: num('gate-lr', Math.max(d.gateLr, 10 / steps)), lambdaLr: num('lambda-lr', d.lambdaLr),
+    sparsityWarmup: num('sparsity-warmup', d.sparsityWarmup), lrWarmup: d.lrWarmup,
+    cropSeconds: num('crop-seconds', d.cropSeconds), batchSeconds: num('batch-seconds', d.batchSeconds), seed: num('seed', d.seed),
+    checkpointEvery: num('checkpoint-every', Math.max(1, Math.min(d.checkpointEvery, Math.ceil(steps / 10)))),
+    logEvery: num('log-every', Math.max(1, Math.min(d.logEvery, Math.ceil(steps / 20)))),
+    validEvery: num('valid-every', Math.max(1, Math.min(d.validEvery, Math.ceil(steps / 5)))),
+  });
   return res.interrupted ? 130 : 0;
 }
 
