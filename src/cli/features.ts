@@ -314,29 +314,32 @@ const clock = (s: number) => {
   return (h ? `${h}:${String(m).padStart(2, '0')}` : `${m}`) + `:${String(sec).padStart(2, '0')}`;
 };
 
-/** A bar with ETA on a terminal; one plain line per file when stderr is piped. */
-class Progress {
+/** Where progress goes: process.stderr, or anything with its shape. */
+export interface ProgressStream { write(s: string): unknown; isTTY?: boolean; columns?: number }
+
+/** A bar with ETA on a terminal; one plain line per computed or failed file when the stream is piped. */
+export class Progress {
   private readonly t0 = performance.now();
   private computed = 0;
-  constructor(private readonly total: number, private readonly tty: boolean) {}
+  constructor(private readonly total: number, private readonly out: ProgressStream = process.stderr) {}
 
   file(done: number, label: string, ok: boolean, wasComputed: boolean): void {
     if (wasComputed) this.computed++;
     const elapsed = (performance.now() - this.t0) / 1000;
     const eta = this.computed ? (elapsed / this.computed) * (this.total - done) : NaN;
-    if (this.tty) {
+    if (this.out.isTTY) {
       const width = 24, fill = Math.round((width * done) / this.total);
       const line = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${this.total} ${((100 * done) / this.total).toFixed(0)}%` +
         ` ${clock(elapsed)} elapsed, ETA ${Number.isNaN(eta) ? '-' : clock(eta)}  ${label}`;
-      process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 100) - 1)}${done === this.total ? '\n' : ''}`);
+      this.out.write(`\r\x1b[K${line.slice(0, (this.out.columns || 100) - 1)}${done === this.total ? '\n' : ''}`);
     } else if (!ok || wasComputed) {
-      process.stderr.write(`[${done}/${this.total}] ${label}\n`);
+      this.out.write(`[${done}/${this.total}] ${label}\n`);
     }
   }
 
-  /** a line that must stay visible (a failure) on a terminal */
+  /** a line that must stay visible above the bar (a failure); piped, file() prints it */
   note(s: string): void {
-    process.stderr.write(this.tty ? `\r\x1b[K${s}\n` : '');
+    if (this.out.isTTY) this.out.write(`\r\x1b[K${s}\n`);
   }
 }
 
@@ -358,7 +361,7 @@ async function corpus(model: Model, inputs: string[], outDir: string, spec: Feat
   const todo = overwrite ? mine : mine.filter((it) => !existsSync(join(outDir, it.rel)));
   const skipped = mine.length - todo.length;
   process.stderr.write(`${mine.length} input(s)${shardText}: ${todo.length} to compute, ${skipped} already in ${outDir}\n`);
-  const progress = new Progress(todo.length, Boolean(process.stderr.isTTY));
+  const progress = new Progress(todo.length);
   const failures: { input: string; code: ErrorCode | 'internal'; message: string }[] = [];
   let written = 0;
   for (const [k, it] of todo.entries()) {

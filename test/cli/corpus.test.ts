@@ -12,6 +12,7 @@ import { toFloat32 } from '../../src/format/tensor.js';
 import { readAudioFile } from '../../src/format/audio.js';
 import { FIXTURES } from '../ref/fixtures.js';
 import { BIN, slimwav, fails } from '../ref/cli.js';
+import { Progress } from '../../src/cli/features.js';
 
 const TINY = join(FIXTURES, 'tiny-w2v-group');
 const work = mkdtempSync(join(tmpdir(), 'slimwav-corpus-'));
@@ -241,6 +242,26 @@ s('--pool mean, --layer-weights (softmax) and --format safetensors against the f
   fails(slimwav('features', TINY, input, '--out', single, '--pool', 'max'), '--pool');
   fails(slimwav('features', TINY, input, '--out-dir', out, '--format', 'wav'), '--format');
   assert.ok(statSync(single).size > 0);
+});
+
+s('progress: a bar with ETA on a terminal, plain lines when piped', () => {
+  const tty: string[] = [];
+  const bar = new Progress(4, { write: (x: string) => tty.push(x), isTTY: true, columns: 200 });
+  bar.file(1, 'a.wav', true, true);
+  bar.note('FAILED b.wav: bad');
+  bar.file(2, 'FAILED b.wav: bad', false, false);
+  bar.file(3, 'c.wav', true, true);
+  bar.file(4, 'd.wav', true, true);
+  assert.match(tty[0], /^\r\x1b\[K\[######\.{18}\] 1\/4 25% 0:00 elapsed, ETA 0:00  a\.wav$/);
+  assert.is(tty[1], '\r\x1b[KFAILED b.wav: bad\n', 'a failure stays on screen above the bar');
+  assert.match(tty.at(-1)!, /\[#{24}\] 4\/4 100% .*d\.wav\n$/, 'the finished bar ends its line');
+  assert.is(tty.join('').split('\n').length - 1, 2, 'no other newlines: the bar redraws in place');
+  const piped: string[] = [];
+  const plain = new Progress(2, { write: (x: string) => piped.push(x) });
+  plain.note('FAILED x.wav: bad');
+  plain.file(1, 'FAILED x.wav: bad', false, false);
+  plain.file(2, 'y.wav → y.npy', true, true);
+  assert.equal(piped, ['[1/2] FAILED x.wav: bad\n', '[2/2] y.wav → y.npy\n']);
 });
 
 s.after(() => rmSync(work, { recursive: true, force: true }));
