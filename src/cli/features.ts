@@ -104,7 +104,8 @@ const OPTIONS = {
   overwrite: { type: 'boolean' },
 } as const;
 
-export async function features(argv: string[]): Promise<void> {
+/** Returns the exit status: 0, or 130 when a corpus run was stopped by SIGINT (between two files). */
+export async function features(argv: string[]): Promise<number> {
   const { values, pos } = parseCommand('features', argv, OPTIONS, ['model', 'audio'], true);
   const out = values.out as string | undefined, outDir = values['out-dir'] as string | undefined;
   if (out !== undefined && outDir !== undefined) usageError('features', 'give either --out (one file) or --out-dir (a corpus), not both');
@@ -135,9 +136,9 @@ export async function features(argv: string[]): Promise<void> {
       const r = await featuresOf(model, pos[1], spec);
       await writeFileAtomic(out, r.bytes);
       process.stderr.write(`wrote ${out}: ${r.shape.join(' × ')} (${r.seconds.toFixed(2)} s of audio)\n`);
-    } else {
-      await corpus(model, pos.slice(1), outDir!, spec, values);
+      return 0;
     }
+    return await corpus(model, pos.slice(1), outDir!, spec, values);
   } finally {
     model.dispose();
   }
@@ -343,7 +344,7 @@ export class Progress {
   }
 }
 
-async function corpus(model: Model, inputs: string[], outDir: string, spec: FeatureSpec, values: Values): Promise<void> {
+async function corpus(model: Model, inputs: string[], outDir: string, spec: FeatureSpec, values: Values): Promise<number> {
   const shard = parseShard(values.shard as string | undefined);
   await mkdir(outDir, { recursive: true }).catch((err) => fail('E_IO', `${outDir}: cannot create the output folder: ${(err as { code?: string }).code ?? err}`));
   const notes: string[] = [];
@@ -353,7 +354,7 @@ async function corpus(model: Model, inputs: string[], outDir: string, spec: Feat
   const shardText = shard[1] > 1 ? ` (shard ${shard[0]}/${shard[1]} of ${all.length} inputs)` : '';
   if (mine.length === 0) {
     process.stderr.write(`nothing to do: no inputs${shardText}\n`);
-    return;
+    return 0;
   }
   const stale = await removeStaleTemps(outDir, mine);
   if (stale) process.stderr.write(`removed ${stale} temp file(s) left by an interrupted run\n`);
@@ -363,8 +364,17 @@ async function corpus(model: Model, inputs: string[], outDir: string, spec: Feat
   process.stderr.write(`${mine.length} input(s)${shardText}: ${todo.length} to compute, ${skipped} already in ${outDir}\n`);
   const progress = new Progress(todo.length);
   const failures: { input: string; code: ErrorCode | 'internal'; message: string }[] = [];
-  let written = 0;
+  let written = 0, interrupted = false;
+  // Ctrl-C: finish the file being computed, then stop with a summary (a second Ctrl-C stops at once; the next run
+  // removes the temp file that leaves)
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    progress.note('interrupted: finishing the current file (Ctrl-C again to stop now)');
+  };
+  process.on('SIGINT', onSigint);
   for (const [k, it] of todo.entries()) {
+    if (interrupted) break;
     const o = join(outDir, it.rel);
     const t0 = performance.now();
     try {
@@ -382,10 +392,14 @@ async function corpus(model: Model, inputs: string[], outDir: string, spec: Feat
       progress.file(k + 1, line, false, false);
     }
   }
-  process.stderr.write(`done${shardText}: ${written} written, ${skipped} already there, ${failures.length} failed\n`);
+  process.off('SIGINT', onSigint);
+  const left = todo.length - written - failures.length;
+  process.stderr.write(`${interrupted ? 'interrupted' : 'done'}${shardText}: ${written} written, ${skipped} already there, ${failures.length} failed` +
+    `${interrupted ? `, ${left} not started (rerun to continue)` : ''}\n`);
   if (failures.length) {
     for (const f of failures) process.stderr.write(`  failed: ${f.message.startsWith(f.input) ? f.message : `${f.input}: ${f.message}`}\n`);
     const code = failures[0].code === 'internal' ? 'E_IO' : failures[0].code;
     throw new SlimwavError(code, `${failures.length} of ${todo.length} input(s) failed (listed above); the rest were written, a rerun retries only the failed ones`);
   }
+  return interrupted ? 130 : 0;
 }

@@ -145,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   switch (cmd) {
-    case 'features': { const { features } = await import('./features.js'); await features(rest); return 0; }
+    case 'features': { const { features } = await import('./features.js'); return features(rest); }
     case 'inspect': await inspect(rest); return 0;
     case 'convert': await convert(rest); return 0;
     case 'export-onnx': { const { exportOnnxCommand } = await import('./export-onnx.js'); await exportOnnxCommand(rest); return 0; }

@@ -102,6 +102,27 @@ s('killed with SIGKILL mid-way, then rerun: byte-identical to one run, never a h
   for (const f of files(ref)) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))), `${f}: identical after the rerun`);
 });
 
+s('SIGINT: the current file is finished, a summary printed, exit 130; the rerun completes', async () => {
+  const ref = join(work, 'ref'), out = join(work, 'sigint');
+  const child = spawn(process.execPath, [BIN, 'features', TINY, corpus, '--out-dir', out, '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  for (let t = 0; t < 60_000 && child.exitCode === null && files(out).filter((f) => f.endsWith('.npy')).length < 2; t += 5) {
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  child.kill('SIGINT');
+  assert.is(await exited, 130, err);
+  const done = files(out);
+  assert.ok(done.length >= 2 && done.length < names.length, `stopped mid-way (${done.length})`);
+  assert.equal(done.filter(isTemp), [], 'no temp file: the file in progress was finished');
+  for (const f of done) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))));
+  assert.match(err, /interrupted: \d+ written, 0 already there, 0 failed, \d+ not started \(rerun to continue\)/);
+  const r = slimwav('features', TINY, corpus, '--out-dir', out, '--threads', '1');
+  assert.is(r.code, 0, r.err);
+  assert.equal(files(out), files(ref));
+});
+
 s('--shard i/N: the shards partition the inputs exactly, deterministically, and match one run', () => {
   const ref = join(work, 'ref');
   for (const N of [2, 3]) {
