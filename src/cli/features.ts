@@ -283,13 +283,28 @@ export function shardOf<T>(items: T[], [i, n]: [number, number]): T[] {
   return items.filter((_, k) => k % n === i);
 }
 
-/** Temp names our atomic writes use next to `name` (`name.tmp-<pid>`, `.name.slimwav-tmp-<random>`). */
-export function isTempOf(entry: string, name: string): boolean {
-  return (entry.startsWith(name + '.tmp-') && /^\d+$/.test(entry.slice(name.length + 5)))
-    || entry.startsWith(`.${name}.slimwav-tmp-`);
+/**
+ * The pid in `entry` if it is one of our atomic writes' temp names for the output `name` (`name.tmp-<pid>`, or
+ * `.name.tmp-slimwav-<pid>-<hex>`), else undefined.
+ */
+export function tempOwner(entry: string, name: string): number | undefined {
+  const m = entry.startsWith(`${name}.tmp-`) ? /^(\d+)$/.exec(entry.slice(name.length + 5))
+    : entry.startsWith(`.${name}.tmp-slimwav-`) ? /^(\d+)-[0-9a-f]+$/.exec(entry.slice(name.length + 14))
+    : null;
+  return m ? Number(m[1]) : undefined;
 }
 
-/** Remove temp files a killed run left next to these outputs. */
+function running(pid: number): boolean {
+  if (pid === process.pid) return false; // ours from an earlier life of this pid: nothing of ours is in flight yet
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** Remove temp files that writers no longer running (a killed run) left next to these outputs. */
 async function removeStaleTemps(outDir: string, items: CorpusItem[]): Promise<number> {
   const byDir = new Map<string, string[]>();
   for (const it of items) {
@@ -301,7 +316,8 @@ async function removeStaleTemps(outDir: string, items: CorpusItem[]): Promise<nu
   for (const [d, names] of byDir) {
     const entries = await readdir(d).catch(() => [] as string[]);
     for (const e of entries) {
-      if (names.some((n) => isTempOf(e, n))) {
+      const owner = names.map((n) => tempOwner(e, n)).find((p) => p !== undefined);
+      if (owner !== undefined && !running(owner)) {
         await unlink(join(d, e)).then(() => removed++, () => undefined);
       }
     }

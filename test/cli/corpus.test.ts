@@ -1,7 +1,7 @@
 // features --out-dir: a corpus in, one output per input; killed and rerun = one run; shards partition; failures counted.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -33,7 +33,7 @@ function files(dir: string): string[] {
   return out.sort();
 }
 
-const isTemp = (f: string) => /\.tmp-\d+$|slimwav-tmp-/.test(f);
+const isTemp = (f: string) => /\.tmp-(slimwav-)?\d+/.test(f);
 const npy = (p: string) => decodeNpy(new Uint8Array(readFileSync(p)), p);
 
 // 24 speech clips of 1–2 s in nested folders; two folders hold the same basename
@@ -91,13 +91,18 @@ s('killed with SIGKILL mid-way, then rerun: byte-identical to one run, never a h
   assert.ok(done.length > 0 && done.length < names.length, `killed mid-way (${done.length} of ${names.length} written)`);
   for (const f of done) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))), `${f}: complete and identical`);
   // stale temp files of ours, under both naming schemes, as a kill during a write leaves them
+  // and one of a writer that still runs (this test process): left alone
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
   for (const d of ['b', 'c']) mkdirSync(join(out, d), { recursive: true });
-  writeFileSync(join(out, 'c', 'clip05.npy.tmp-4242'), 'half');
-  writeFileSync(join(out, 'b', '.clip03.npy.slimwav-tmp-x1y2'), 'half');
+  writeFileSync(join(out, 'c', `clip05.npy.tmp-${dead}`), 'half');
+  writeFileSync(join(out, 'b', `.clip03.npy.tmp-slimwav-${dead}-0123456789abcdef`), 'half');
+  const alive = join(out, 'b', `.clip03.npy.tmp-slimwav-${process.pid}-fedcba9876543210`);
+  writeFileSync(alive, 'in flight');
   const r = slimwav('features', TINY, corpus, '--out-dir', out, '--threads', '1');
   assert.is(r.code, 0, r.err);
   assert.match(r.err, new RegExp(`${names.length - done.length} to compute, ${done.length} already`));
-  assert.equal(files(out).filter(isTemp), [], 'no temp files left');
+  assert.equal(files(out).filter(isTemp), [`b/.clip03.npy.tmp-slimwav-${process.pid}-fedcba9876543210`], 'no temp files left but the live writer\'s');
+  rmSync(alive);
   assert.equal(files(out), files(ref));
   for (const f of files(ref)) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))), `${f}: identical after the rerun`);
 });
