@@ -128,8 +128,8 @@ export function parseCommand(cmd: string, argv: string[], options: Options, posi
   const n = parsed.positionals.length;
   if (n < positionals.length || (!more && n > positionals.length)) {
     const want = positionals.map((p) => `<${p}>`).join(' ') + (more ? '...' : '');
-    if (n < positionals.length) usageError(cmd, `${cmd} needs ${want}; missing <${positionals[n]}>`);
-    usageError(cmd, `${cmd} takes ${want || 'no arguments'}; unexpected "${parsed.positionals[positionals.length]}"`);
+    if (n < positionals.length) usageError(cmd, `${cmd} expected ${want}, missing <${positionals[n]}>`);
+    usageError(cmd, `${cmd} expected ${want || 'no arguments'}, got the extra argument "${parsed.positionals[positionals.length]}"`);
   }
   return { values: parsed.values as Values, pos: parsed.positionals };
 }
