@@ -115,6 +115,7 @@ export async function features(argv: string[]): Promise<number> {
   let format = values.format as string | undefined;
   if (format !== undefined && format !== 'npy' && format !== 'safetensors') usageError('features', `--format must be npy or safetensors, found "${format}"`);
   const threads = threadsOpt('features', values.threads);
+  const shard = parseShard(values.shard as string | undefined);
   if (out !== undefined) {
     if (pos.length > 2) usageError('features', `--out takes one audio file; for ${pos.length - 1} inputs use --out-dir <folder>`);
     for (const k of ['shard', 'overwrite']) if (values[k] !== undefined) usageError('features', `--${k} works with --out-dir only`);
@@ -138,7 +139,7 @@ export async function features(argv: string[]): Promise<number> {
       process.stderr.write(`wrote ${out}: ${r.shape.join(' × ')} (${r.seconds.toFixed(2)} s of audio)\n`);
       return 0;
     }
-    return await corpus(model, pos.slice(1), outDir!, spec, values);
+    return await corpus(model, pos.slice(1), outDir!, spec, values, shard);
   } finally {
     model.dispose();
   }
@@ -244,7 +245,8 @@ export async function gatherInputs(args: string[], outDir: string, ext: string, 
       if (found.length === 0) notes.push(`${a}: no audio files (${AUDIO_EXTENSIONS.join(' ')}) found`);
       mirror(found, a);
     } else if (extname(a).toLowerCase() === '.txt') {
-      const lines = (await readFile(a, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      const text = await readFile(a, 'utf8').catch((err) => fail('E_IO', `${a}: cannot read the manifest: ${(err as { code?: string }).code ?? err}`));
+      const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
       const files = lines.map((l) => (isAbsolute(l) ? l : join(dirname(a), l)));
       if (files.length === 0) notes.push(`${a}: the manifest lists no files`);
       else mirror(files, commonDir(files));
@@ -360,12 +362,12 @@ export class Progress {
   }
 }
 
-async function corpus(model: Model, inputs: string[], outDir: string, spec: FeatureSpec, values: Values): Promise<number> {
-  const shard = parseShard(values.shard as string | undefined);
-  await mkdir(outDir, { recursive: true }).catch((err) => fail('E_IO', `${outDir}: cannot create the output folder: ${(err as { code?: string }).code ?? err}`));
+async function corpus(model: Model, inputs: string[], outDir: string, spec: FeatureSpec, values: Values, shard: [number, number]): Promise<number> {
   const notes: string[] = [];
   const all = await gatherInputs(inputs, outDir, `.${spec.format}`, notes);
+  if (all.length === 0) fail('E_ARGS', `no audio files in ${inputs.join(', ')} (a folder is searched for ${AUDIO_EXTENSIONS.join(' ')})`);
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
+  await mkdir(outDir, { recursive: true }).catch((err) => fail('E_IO', `${outDir}: cannot create the output folder: ${(err as { code?: string }).code ?? err}`));
   const mine = shardOf(all, shard);
   const shardText = shard[1] > 1 ? ` (shard ${shard[0]}/${shard[1]} of ${all.length} inputs)` : '';
   if (mine.length === 0) {

@@ -208,6 +208,13 @@ s('manifest: paths relative to it, a missing file counted as a failure', () => {
   assert.equal(files(out), [names[3], names[7]].map((n) => n.replace('.wav', '.npy')).sort());
   assert.match(r.err, /failed: .*missing\.wav: cannot read: no such file/);
   rmSync(m);
+  // nothing to read is an error; a shard that happens to get no inputs is not
+  mkdirSync(join(work, 'empty'));
+  fails(slimwav('features', TINY, join(work, 'empty'), '--out-dir', join(work, 'empty-out')), 'no audio files', 'empty');
+  assert.not.ok(existsSync(join(work, 'empty-out')), 'no output folder made for nothing');
+  const none = slimwav('features', TINY, join(corpus, 'a', 'deep'), '--out-dir', join(work, 'few'), '--shard', '9/10');
+  assert.is(none.code, 0, none.err);
+  assert.match(none.err, /nothing to do: no inputs \(shard 9\/10 of 6 inputs\)/);
 });
 
 s('outputs never overwrite an input', () => {
