@@ -16,7 +16,8 @@ Corpus: every audio file under each folder (recursively), every line of a manife
 relative to the manifest's folder; blank lines and # comments skipped) or each file given; the model is loaded once
 and each input gets one output under --out-dir, its path relative to the folder (manifest, loose files: relative to
 their common folder) kept and its extension replaced. Outputs already there are skipped, so a rerun resumes.
-A file that fails is reported and the run carries on; the exit code is 1 if any failed.
+A file that fails is reported and the run carries on; the exit code is 1 if any failed. Ctrl-C finishes the
+current file, prints the summary and exits 130. docs/corpus.md has the details.
   --layers all|last|i,j,...   hidden states to keep (0 = encoder input, L = last layer); default all
   --format npy|safetensors    output format for --out-dir (default npy)
   --pool mean                 average over frames: one vector per kept layer
@@ -54,7 +55,7 @@ model.safetensors), or one .safetensors file with --single-file.`,
     details: 'Structured pruning by distillation from the teacher; docs/pruner.md explains every option.',
   },
   bench: {
-    synopsis: 'slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--sparsity 0,0.5,0.72] [--memory 10,60,600]\n                   [--no-ort] [--json] [--svg <file.svg>]',
+    synopsis: 'slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--sparsity 0.5,0.72] [--memory 10,60,600]\n                   [--no-ort] [--json] [--svg <file.svg>]',
     details: `Measures the kernels' peak, the GEMM, and end-to-end time of the wav2vec2-base shape (random weights) and
 of pruned layouts of it, on this machine, next to onnxruntime when installed.
   --sparsity a,b,...   pruned layouts to time, as fractions of parameters removed, each in (0, 0.95)
