@@ -3,8 +3,9 @@
  * ("<what is wrong>; see slimwav <cmd> --help") instead of the whole usage.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { availableParallelism } from 'node:os';
 import { fail } from '../errors.js';
+import { checkThreads } from '../runtime/threads.js';
+import { PRUNE_DEFAULTS_TEXT } from '../prune/options.js';
 
 /** Each command's help: the synopsis line(s), then what the options do. `slimwav --help` prints the synopses. */
 export const HELP: Record<string, { synopsis: string; details: string }> = {
@@ -52,7 +53,9 @@ model.safetensors), or one .safetensors file with --single-file.`,
                    [--sparsity-warmup F]
   slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
                    [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)`,
-    details: 'Structured pruning by distillation from the teacher; docs/pruner.md explains every option.',
+    details: `Structured pruning by distillation from the teacher; docs/pruner.md explains every option. Options left out
+resolve as in the prune() API:
+${PRUNE_DEFAULTS_TEXT.split('\n').map((l, i) => `${i ? '          ' : 'defaults: '}${l}`).join('\n')}`,
   },
   bench: {
     synopsis: 'slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--sparsity 0.5,0.72] [--memory 10,60,600]\n                   [--no-ort] [--json] [--svg <file.svg>]',
@@ -136,10 +139,12 @@ export function parseCommand(cmd: string, argv: string[], options: Options, posi
   return { values: parsed.values as Values, pos: parsed.positionals };
 }
 
-/** `--threads N` (default: every core). */
-export function threadsOpt(cmd: string, v: string | boolean | undefined): number {
-  if (v === undefined) return availableParallelism();
-  const n = Number(v);
-  if (!/^\s*-?\d+\s*$/.test(String(v)) || n < 1 || n > 256) usageError(cmd, `--threads must be a whole number from 1 to 256, found "${v}"`);
-  return n;
+/** `--threads N` checked as the API checks it (checkThreads), in one usage line; undefined (every core) when absent. */
+export function threadsOpt(cmd: string, v: string | boolean | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return checkThreads(/^\s*-?\d+\s*$/.test(String(v)) ? Number(v) : NaN, '--threads', `"${v}"`);
+  } catch (err) {
+    return usageError(cmd, (err as Error).message);
+  }
 }

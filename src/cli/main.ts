@@ -8,6 +8,8 @@ import { load, type Model } from '../model.js';
 import { countMacs } from '../arch/tensors.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { USAGE, commandHelp, parseCommand, threadsOpt, usageError } from './args.js';
+import type { PruneInput } from '../prune/options.js';
+import type { UnitKind } from '../prune/gates.js';
 
 function layoutJson(model: Model) {
   const c = model.config;
@@ -96,7 +98,11 @@ async function convert(argv: string[]): Promise<void> {
   process.stderr.write(`wrote ${what}: ${dtype.toUpperCase()}, ${fmtInt(res.params)} params${notes}\n`);
 }
 
-async function pruneCommand(argv: string[]): Promise<number> {
+/**
+ * `prune`'s flags as the API's options: only the options given, so that every default comes from the one resolver
+ * the API uses too (resolvePruneOptions, src/prune/options.ts).
+ */
+export function pruneInput(argv: string[]): PruneInput {
   const { values } = parseCommand('prune', argv, {
     teacher: { type: 'string' }, data: { type: 'string' }, 'target-sparsity': { type: 'string' }, out: { type: 'string' },
     steps: { type: 'string' }, 'final-steps': { type: 'string' }, mode: { type: 'string' }, resume: { type: 'boolean' },
@@ -112,8 +118,7 @@ async function pruneCommand(argv: string[]): Promise<number> {
     if (gated) usageError('prune', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
   }
   for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) usageError('prune', `prune needs --${k}`);
-  const { prune, PRUNE_DEFAULTS } = await import('../prune/train.js');
-  const num = (k: string, def: number) => {
+  const num = (k: string): number | undefined => {
     const v = values[k];
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -122,19 +127,20 @@ async function pruneCommand(argv: string[]): Promise<number> {
   };
   return {
     teacher: values.teacher as string, data: values.data as string, out: values.out as string, student,
-    targetSparsity: student === undefined ? num('target-sparsity', NaN) : 0,
-    targetMacs: values['target-macs'] === undefined ? undefined : num('target-macs', NaN),
-    steps, finalSteps: num('final-steps', d.finalSteps),
-    mode: ((values.mode as string | undefined) ?? d.mode) as 'full' | 'layerwise',
-    resume: Boolean(values.resume), threads: threadsOpt('prune', values.threads),
-    units: values.units === undefined ? d.units : (String(values.units).split(',').map((u) => u.trim()) as typeof d.units),
-    lr: num('lr', d.lr), gateLr: num('gate-lr', Math.max(d.gateLr, 10 / steps)), lambdaLr: num('lambda-lr', d.lambdaLr),
-    sparsityWarmup: num('sparsity-warmup', d.sparsityWarmup), lrWarmup: d.lrWarmup,
-    cropSeconds: num('crop-seconds', d.cropSeconds), batchSeconds: num('batch-seconds', d.batchSeconds), seed: num('seed', d.seed),
-    checkpointEvery: num('checkpoint-every', Math.max(1, Math.min(d.checkpointEvery, Math.ceil(steps / 10)))),
-    logEvery: num('log-every', Math.max(1, Math.min(d.logEvery, Math.ceil(steps / 20)))),
-    validEvery: num('valid-every', Math.max(1, Math.min(d.validEvery, Math.ceil(steps / 5)))),
-  });
+    targetSparsity: num('target-sparsity'), targetMacs: num('target-macs'),
+    steps: num('steps'), finalSteps: num('final-steps'), mode: values.mode as 'full' | 'layerwise' | undefined,
+    resume: values.resume === undefined ? undefined : Boolean(values.resume), threads: threadsOpt('prune', values.threads),
+    units: values.units === undefined ? undefined : (String(values.units).split(',').map((u) => u.trim()) as UnitKind[]),
+    lr: num('lr'), gateLr: num('gate-lr'), lambdaLr: num('lambda-lr'), sparsityWarmup: num('sparsity-warmup'),
+    cropSeconds: num('crop-seconds'), batchSeconds: num('batch-seconds'), seed: num('seed'),
+    checkpointEvery: num('checkpoint-every'), logEvery: num('log-every'), validEvery: num('valid-every'),
+  };
+}
+
+async function pruneCommand(argv: string[]): Promise<number> {
+  const input = pruneInput(argv);
+  const { prune } = await import('../prune/train.js');
+  const res = await prune(input);
   return res.interrupted ? 130 : 0;
 }
 
