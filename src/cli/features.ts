@@ -136,7 +136,9 @@ export async function features(argv: string[]): Promise<number> {
     if (out !== undefined) {
       const r = await featuresOf(model, pos[1], spec);
       await writeFileAtomic(out, r.bytes);
-      process.stderr.write(`wrote ${out}: ${r.shape.join(' × ')} (${r.seconds.toFixed(2)} s of audio)\n`);
+      const [L, T, D] = r.shape;
+      const what = r.shape.length === 3 ? `${L} layer(s) × ${T} frames × ${D}` : r.shape.join(' × ');
+      process.stderr.write(`wrote ${out}: ${what} (${r.seconds.toFixed(2)} s of audio)\n`);
       return 0;
     }
     return await corpus(model, pos.slice(1), outDir!, spec, values, shard);
