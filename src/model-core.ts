@@ -7,6 +7,7 @@
 import { fail, SlimwavError } from './errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from './arch/config.js';
 import { checkTensors, countMacs, countParams } from './arch/tensors.js';
+import { checkConfigAgainstTensors } from './arch/limits.js';
 import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
@@ -124,6 +125,7 @@ export class Model {
 export async function buildModel(
   configJson: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, notes: string[], opts: LoadOptions = {},
 ): Promise<Model> {
+  checkConfigAgainstTensors(configJson, tensors, source, source); // before any plan is built (arch/limits.ts)
   const config = parseConfig(configJson, source);
   checkTensors(config, tensors, source);
   let threads = opts.build === 'debug' ? 1 : await resolveThreads(opts.threads);

@@ -7,6 +7,7 @@
  * K conv kernel, S conv stride.
  */
 import { fail } from '../errors.js';
+import { checkConfigLimits } from './limits.js';
 
 export type ModelType = 'wav2vec2' | 'hubert' | 'wavlm';
 
@@ -72,6 +73,7 @@ function isInt(v: unknown): v is number {
 }
 
 export function parseConfig(json: unknown, source = 'config.json'): ModelConfig {
+  checkConfigLimits(json, source); // sizes capped before any per-layer / per-head plan is built (limits.ts)
   const bad = (msg: string): never => fail('E_CONFIG', `${source}: ${msg}`);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) bad('expected a JSON object');
   const c = json as Record<string, unknown>;

@@ -21,6 +21,7 @@ import { fail } from '../errors.js';
 import { toFloat32, type RawTensor } from './tensor.js';
 import { listNames } from './pytorch.js';
 import { parseConfig, type ModelType } from '../arch/config.js';
+import { checkConfigAgainstTensors } from '../arch/limits.js';
 import { checkTensors } from '../arch/tensors.js';
 
 export interface SlimwavModel {
@@ -332,6 +333,8 @@ export function toSlimwavModel(
   config: Record<string, unknown> | undefined,
   fileName: string,
   hfConfig?: Record<string, unknown>,
+  /** the file config errors name (config.json beside the weights); default `fileName` */
+  configSource = fileName,
 ): SlimwavModel {
   const notes: string[] = [];
   const alphas = [...tensors.keys()].filter((k) => k.endsWith('.log_alpha'));
@@ -372,7 +375,8 @@ export function toSlimwavModel(
     }
   }
 
-  const parsed = parseConfig(cfg, fileName);
+  checkConfigAgainstTensors(cfg, out, hfConfig ? configSource : fileName, fileName);
+  const parsed = parseConfig(cfg, hfConfig ? configSource : fileName);
   if (mapped.hint && parsed.modelType !== mapped.hint && (mapped.hint === 'wavlm' || parsed.modelType === 'wavlm')) {
     fail('E_CONFIG', `${fileName}: config says model_type "${parsed.modelType}" but the tensors are ${mapped.hint}'s (${mapped.hintWhy})`);
   }

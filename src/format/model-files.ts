@@ -60,10 +60,10 @@ export async function openModelFiles(path: string): Promise<ModelFiles> {
     const st = join(path, 'model.safetensors');
     if ((await kind(st)) === 'file') {
       const table = parseSafetensors(await readFileBytes(st), st);
-      return mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, st, config), st);
+      return mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, st, config, cfgPath), st);
     }
     const bin = join(path, 'pytorch_model.bin');
-    if ((await kind(bin)) === 'file') return openTorch(bin, config);
+    if ((await kind(bin)) === 'file') return openTorch(bin, config, undefined, cfgPath);
     fail('E_IO', `${path}: a model folder needs model.safetensors or pytorch_model.bin next to config.json (neither found)`);
   }
   const bytes = await readFileBytes(path);
@@ -83,8 +83,8 @@ function mapped(m: { config: Record<string, unknown>; tensors: Map<string, RawTe
 }
 
 /** A PyTorch zip checkpoint: HF pytorch_model.bin (config.json beside it) or one that carries its config (DPHuBERT). */
-async function openTorch(path: string, hfConfig: Record<string, unknown> | undefined, bytes?: Uint8Array): Promise<ModelFiles> {
+async function openTorch(path: string, hfConfig: Record<string, unknown> | undefined, bytes?: Uint8Array, cfgPath?: string): Promise<ModelFiles> {
   const sd = readTorchStateDict(bytes ?? (await readFileBytes(path)), path);
-  const m = toSlimwavModel(canonicalNames(sd.tensors), sd.config, path, hfConfig);
+  const m = toSlimwavModel(canonicalNames(sd.tensors), sd.config, path, hfConfig, cfgPath);
   return { config: m.config, tensors: m.tensors, source: path, notes: [...sd.extra, ...m.notes] };
 }
