@@ -9,17 +9,17 @@
  *
  * Nothing is written until everything has been read, checked and serialized in memory. A folder is assembled in a
  * fresh temp folder next to `out` and renamed into place in one step; a single file is written to a temp file and
- * renamed. A failure removes what this call created and leaves no `out` behind.
+ * linked into place (fsutil.ts: exclusive creation, fsync, never over something that appeared meanwhile). A failure
+ * removes what this call created and leaves no `out` behind; temps of a killed earlier run are removed by the next.
  */
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { fail, SlimwavError } from '../errors.js';
+import { lstat, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fail } from '../errors.js';
 import { parseConfig } from '../arch/config.js';
 import { checkTensors, countParams } from '../arch/tensors.js';
 import { openModelFiles } from '../format/model-files.js';
 import { serializeSafetensors } from '../format/safetensors.js';
-import { writeFileAtomic } from '../format/fsutil.js';
+import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
 import { fromFloat32, toFloat32, type RawTensor } from '../format/tensor.js';
 
 export type ConvertDType = 'f32' | 'f16';
@@ -44,19 +44,6 @@ export interface ConvertResult {
 
 /** Largest finite F16 is 65504; anything from 65520 up rounds to infinity. */
 const F16_OVERFLOW = 65520;
-
-function errnoReason(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  switch (code) {
-    case 'ENOENT': return 'its parent folder does not exist';
-    case 'ENOTDIR': return 'a parent of this path is not a folder';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'ENOSPC': return 'no space left on the device';
-    case 'EROFS': return 'read-only file system';
-    case 'EEXIST': case 'ENOTEMPTY': return 'it appeared while converting';
-    default: return typeof code === 'string' ? code : String((err as Error)?.message ?? err).split('\n')[0];
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -143,27 +130,10 @@ export async function convertModel(input: string, out: string, opts: ConvertOpti
   const result = (written: string[]): ConvertResult => ({ config: files.config, params, notes, files: written });
 
   if (single) {
-    if (await exists(outPath)) fail('E_IO', `${outPath} exists; choose another --out or remove it`);
-    await writeFileAtomic(outPath, bytes);
+    await writeFileAtomic(outPath, bytes, { noReplace: true });
     return result([outPath]);
   }
-
-  // Folder: build it under a unique temp name beside `out`, then rename it into place in one step.
-  let tmp: string | undefined;
-  try {
-    // mkdir (not mkdtemp) so that the folder gets the usual umask permissions, not 0700
-    const name = join(dirname(outPath), `.${basename(outPath)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await mkdir(name);
-    tmp = name;
-    await writeFile(join(tmp, 'config.json'), JSON.stringify(files.config, null, 2) + '\n');
-    await writeFile(join(tmp, 'model.safetensors'), bytes);
-    if (await exists(outPath)) fail('E_IO', `${outPath} exists; choose another --out or remove it`);
-    await rename(tmp, outPath);
-    tmp = undefined;
-  } catch (err) {
-    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    if (err instanceof SlimwavError) throw err;
-    fail('E_IO', `${outPath}: cannot write: ${errnoReason(err)}`);
-  }
+  // Folder: assembled under a temp name beside `out`, renamed into place in one step (never over anything)
+  await writeModelFolderAtomic(outPath, [['config.json', new TextEncoder().encode(JSON.stringify(files.config, null, 2) + '\n')], ['model.safetensors', bytes]]);
   return result([join(outPath, 'config.json'), join(outPath, 'model.safetensors')]);
 }

@@ -15,7 +15,7 @@ import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
 import { openModelFiles } from '../format/model-files.js';
 import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
-import { writeFileAtomic } from '../format/fsutil.js';
+import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
 import type { RawTensor, TensorTable } from '../format/tensor.js';
 import { fromFloat32, numel, toFloat32 } from '../format/tensor.js';
 import { buildModel, type Model } from '../model-core.js';
@@ -747,7 +747,7 @@ async function startRun(o: PruneOptions, files: ModelFiles, cfg: ModelConfig): P
   }
 }
 
-/** config.json + model.safetensors into `out` (which holds the checkpoint and log), each written atomically. */
+/** config.json + model.safetensors into `out` (which holds the checkpoint and log); config.json lands last (fsutil.ts). */
 async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, unfoldWeightNorm: boolean): Promise<Map<string, RawTensor>> {
   const cleaned = { ...config };
   for (const k of Object.keys(cleaned)) if (k.startsWith('slimwav_digest')) delete cleaned[k];
@@ -770,8 +770,8 @@ async function writeModelFolder(out: string, config: Record<string, unknown>, te
   }
   // validate before writing anything: the result must load
   checkTensors(parseConfig(cleaned, 'pruned config'), f32, 'pruned model');
-  await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors({ tensors: f32, metadata: { format: 'pt' } }));
-  await writeFileAtomic(join(out, 'config.json'), new TextEncoder().encode(JSON.stringify(cleaned, null, 2) + '\n'));
+  await writeModelFolderAtomic(out, [['model.safetensors', serializeSafetensors({ tensors: f32, metadata: { format: 'pt' } })],
+    ['config.json', new TextEncoder().encode(JSON.stringify(cleaned, null, 2) + '\n')]], { into: true });
   return f32;
 }
 
