@@ -7,7 +7,7 @@
 import { fail, SlimwavError } from './errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from './arch/config.js';
 import { checkTensors, countMacs, countParams } from './arch/tensors.js';
-import { checkConfigAgainstTensors } from './arch/limits.js';
+import { checkConfigAgainstTensors, checkFiniteWeights } from './arch/limits.js';
 import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
@@ -41,6 +41,11 @@ export interface LoadOptions {
    * multiply-adds (default true); false runs them as one GEMM each.
    */
   winograd?: boolean;
+  /**
+   * Weights holding NaN or ±Inf are refused (E_SHAPE naming the tensor) because every output would be NaN; true
+   * loads them anyway with one warning line (for inspecting a broken checkpoint).
+   */
+  allowNonFinite?: boolean;
 }
 
 export interface ExtractOptions {
@@ -128,6 +133,8 @@ export async function buildModel(
   checkConfigAgainstTensors(configJson, tensors, source, source); // before any plan is built (arch/limits.ts)
   const config = parseConfig(configJson, source);
   checkTensors(config, tensors, source);
+  const nonFinite = checkFiniteWeights(tensors, source, opts.allowNonFinite === true); // E_SHAPE unless opted in
+  if (nonFinite) console.warn(`slimwav: warning: ${nonFinite}`);
   let threads = opts.build === 'debug' ? 1 : await resolveThreads(opts.threads);
   if (threads > 1) {
     const why = threadSupport(); // browsers: only in a Web Worker of a cross-origin isolated page

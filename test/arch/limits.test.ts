@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { load, SlimwavError } from '../../src/index.js';
 import { buildModel } from '../../src/model-core.js';
 import { parseConfig } from '../../src/arch/config.js';
-import { LIMITS, checkConfigAgainstTensors } from '../../src/arch/limits.js';
-import { parseSafetensors } from '../../src/format/safetensors.js';
+import { LIMITS, checkConfigAgainstTensors, firstNonFinite } from '../../src/arch/limits.js';
+import { parseSafetensors, serializeSafetensors } from '../../src/format/safetensors.js';
+import { fromFloat32, toFloat32, type DType, type RawTensor } from '../../src/format/tensor.js';
 import { toSlimwavModel } from '../../src/format/checkpoint.js';
 import { FIXTURES } from '../ref/fixtures.js';
 
@@ -113,6 +114,70 @@ test('published shapes stay well inside the caps (XLS-R 2B)', () => {
   const c = parseConfig(xls2b);
   assert.is(c.layers.length, 48);
   assert.is(c.layers[47].heads.length, 16);
+});
+
+
+test('firstNonFinite agrees with Number.isFinite on every F16 pattern and random F32/F64/BF16 bit patterns', () => {
+  const check = (dtype: DType, bytes: Uint8Array) => {
+    const t: RawTensor = { dtype, shape: [bytes.length / { F32: 4, F64: 8, F16: 2, BF16: 2 }[dtype as 'F32']!], data: bytes };
+    const ref = dtype === 'F64' ? new Float64Array(bytes.slice().buffer) : toFloat32(t, 'x');
+    const want = ref.findIndex((v) => !Number.isFinite(v));
+    assert.is(firstNonFinite(t), want, dtype);
+  };
+  // all 65536 half and bfloat patterns, one at a time in a finite array
+  for (const dtype of ['F16', 'BF16'] as const) {
+    for (let h = 0; h < 65536; h += 1) {
+      const b = new Uint8Array(6); // [1.0, h, 1.0]
+      const one = dtype === 'F16' ? 0x3c00 : 0x3f80;
+      b[0] = one & 0xff; b[1] = one >> 8; b[2] = h & 0xff; b[3] = h >> 8; b[4] = one & 0xff; b[5] = one >> 8;
+      const t: RawTensor = { dtype, shape: [3], data: b };
+      const v = toFloat32(t, 'x')[1];
+      assert.is(firstNonFinite(t), Number.isFinite(v) ? -1 : 1, `${dtype} 0x${h.toString(16)}`);
+    }
+  }
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) & 0xff;
+  for (let r = 0; r < 300; r++) {
+    for (const dtype of ['F32', 'F64'] as const) {
+      const b = Uint8Array.from({ length: dtype === 'F32' ? 64 : 128 }, rnd);
+      check(dtype, b);
+    }
+  }
+  assert.is(firstNonFinite({ dtype: 'I64', shape: [1], data: new Uint8Array(8).fill(0xff) }), -1, 'integers are never NaN');
+});
+
+test('NaN / Inf weights: refused at load with the tensor name, or loaded with one warning when allowed', async () => {
+  const table = parseSafetensors(new Uint8Array(readFileSync(join(SRC, 'model.safetensors'))), 'model.safetensors');
+  const poisoned = (name: string, value: number, dtype: 'F32' | 'F16' = 'F32') => {
+    const dir = join(work, `nan${n++}`);
+    mkdirSync(dir);
+    const t = new Map(table.tensors);
+    const w = toFloat32(t.get(name)!, name).slice();
+    w[w.length - 1] = value;
+    t.set(name, fromFloat32(w, t.get(name)!.shape, dtype));
+    writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors({ tensors: t, metadata: {} }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(baseCfg));
+    return dir;
+  };
+  const q = 'encoder.layers.1.attention.q_proj.weight';
+  const last = toFloat32(table.tensors.get(q)!, q).length - 1;
+  const dir = poisoned(q, NaN);
+  await refusedFast(() => load(dir), 'E_SHAPE', [join(dir, 'model.safetensors'), `tensor ${q}`, `element ${last}`, 'allowNonFinite']);
+  await refusedFast(() => load(poisoned('encoder.layer_norm.bias', -Infinity, 'F16')), 'E_SHAPE', ['tensor encoder.layer_norm.bias']);
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (s: string) => warnings.push(s);
+  try {
+    const m = await load(dir, { allowNonFinite: true, threads: 1 });
+    const f = await m.extract(new Float32Array(4000).map((_, i) => Math.sin(i / 7)), { layers: [0, 2] });
+    m.dispose();
+    assert.ok(f.layers[0].every(Number.isFinite), 'hidden state 0 does not see layer 1');
+    assert.ok(f.layers[1].some(Number.isNaN), 'the NaN reaches the output it feeds');
+  } finally {
+    console.warn = warn;
+  }
+  assert.is(warnings.length, 1);
+  assert.ok(warnings[0].includes(q) && warnings[0].includes('NaN'), warnings[0]);
 });
 
 test.after(() => rmSync(work, { recursive: true, force: true }));
