@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'E_CONFIG'  // config.json is missing a field or holds an impossible value
   | 'E_SHAPE'   // a tensor is missing, extra, or has the wrong shape / dtype
   | 'E_AUDIO'   // audio that cannot be used (empty, too short, NaN/Inf, unsupported encoding)
+  | 'E_MEMORY'  // a model or an input needs more memory than is available (the message says what to change)
   | 'E_WASM'    // WebAssembly (or its SIMD extension) is not available here
   | 'E_TRAP'    // a kernel trapped: a bug in slimwav, reported with the op and layer
   | 'E_UNSAFE'; // a checkpoint asks for something that would run code (pickle global not on the allow-list)

@@ -11,7 +11,8 @@ import { checkConfigAgainstTensors, checkFiniteWeights } from './arch/limits.js'
 import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
-import { instantiateKernels, bestVariant, enableRelaxedSimd, nodeReady, type KernelVariant } from './runtime/wasm.js';
+import { instantiateKernels, bestVariant, enableRelaxedSimd, nodeReady, isSharedVariant, type KernelVariant } from './runtime/wasm.js';
+import { checkLoadBudget, checkMaxMemory, checkRunBudget, memoryLimit, modelBudgets } from './runtime/budget.js';
 import { ThreadPool, threadSupport, resolveThreads } from './runtime/threads.js';
 import { resolveLayers, type LayerSelection } from './layers.js';
 
@@ -46,6 +47,11 @@ export interface LoadOptions {
    * loads them anyway with one warning line (for inspecting a broken checkpoint).
    */
   allowNonFinite?: boolean;
+  /**
+   * Most bytes of WebAssembly memory this model may use (weights + activations; default and maximum: the 4 GiB a
+   * wasm32 module can address). load() and extract() refuse with E_MEMORY, before any work, what would need more.
+   */
+  maxMemory?: number;
 }
 
 export interface ExtractOptions {
@@ -102,6 +108,7 @@ export class Model {
       if (!Number.isFinite(pcm16k[i])) fail('E_AUDIO', `audio sample ${i} is ${pcm16k[i]}; samples must be finite`);
     }
     if (pcm16k.length === 0) fail('E_AUDIO', 'audio is empty (0 samples)');
+    checkRunBudget(modelBudgets.get(this)!, pcm16k.length); // E_MEMORY up front (runtime/budget.ts)
     const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
     try {
       const { frames, layers } = engine.forward(pcm16k, { layers: indices, capture: opts.capture });
@@ -146,6 +153,9 @@ export async function buildModel(
   await nodeReady(); // old Node: node:v8 (for relaxed SIMD's flag) is still loading
   const variant = chooseVariant(opts, threads > 1);
   const kernels = await instantiateKernels(variant);
+  const budget = { threads, convMemoryBudget: opts.convMemoryBudget, posConv: opts.posConv, winograd: opts.winograd };
+  const limit = memoryLimit(isSharedVariant(variant), checkMaxMemory(opts.maxMemory));
+  checkLoadBudget(config, tensors, source, kernels.heapBase, budget, limit);
   const pool = threads > 1 ? await ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : null;
   const mem = new LinearMemory(kernels.memory, kernels.heapBase);
   let engine: Engine;
@@ -170,7 +180,9 @@ export async function buildModel(
     notes,
     kernels: variant,
   };
-  return new Model(engine, info, pool);
+  const model = new Model(engine, info, pool);
+  modelBudgets.set(model, { cfg: config, memory: kernels.memory, top: mem.top, opts: budget, limit, scratch: kernels.exports });
+  return model;
 }
 
 const warned = new Set<string>();
