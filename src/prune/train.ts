@@ -7,7 +7,7 @@
  * heads (lr), gate log α (gate lr) and λ (gradient ascent). Everything random comes from two seeded generators whose
  * states are checkpointed, so `--resume` continues exactly.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
@@ -670,11 +670,20 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
   }
 }
 
-/** The output folder must not exist (a fresh run) or must hold a checkpoint (--resume). */
+/** A folder left by a run killed before its first checkpoint: empty, or only temp files of ours (fsutil.ts). */
+function abandoned(dir: string): boolean {
+  try {
+    return readdirSync(dir).every((f) => f.includes('.tmp-slimwav-'));
+  } catch {
+    return false;
+  }
+}
+
+/** The output folder must not exist (a fresh run; or be one abandoned before its first checkpoint) or must hold a checkpoint (--resume). */
 function checkOut(o: PruneOptions, ckptPath: string): void {
   if (o.resume) {
     if (!existsSync(ckptPath)) fail('E_IO', `${o.out}: nothing to resume (no checkpoint.safetensors); run without --resume`);
-  } else if (existsSync(o.out)) {
+  } else if (existsSync(o.out) && !abandoned(o.out)) {
     fail('E_IO', `${o.out} exists; choose another --out, remove it, or pass --resume to continue its run`);
   }
 }
