@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlimwavError } from '../../src/errors.js';
+import { rejectsCode } from '../ref/assert.js';
 import { removeStaleTemps, tempPathFor, writeFileAtomic, writeModelFolderAtomic } from '../../src/format/fsutil.js';
 
 const work = mkdtempSync(join(tmpdir(), 'slimwav-fsutil-'));
@@ -19,19 +19,7 @@ const fresh = () => {
 const bytes = (s: string) => new TextEncoder().encode(s);
 const temps = (dir: string) => readdirSync(dir).filter((f) => f.includes('.tmp-'));
 
-async function rejects(p: Promise<unknown>, code: string, ...words: string[]): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, SlimwavError, String(err));
-    const e = err as SlimwavError;
-    assert.is(e.code, code, e.message);
-    assert.not.match(e.message, /\n/);
-    for (const w of words) assert.ok(e.message.includes(w), `"${e.message}" should mention "${w}"`);
-    return;
-  }
-  assert.unreachable(`should have failed with ${code}`);
-}
+const rejects = rejectsCode;
 
 /** make the next random temp suffix predictable: what an attacker would need to plant a link in advance */
 function withFixedRandom<T>(fn: () => Promise<T>): Promise<T> {

@@ -4,7 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { load, SlimwavError } from '../../src/index.js';
+import { load } from '../../src/index.js';
+import type { ErrorCode } from '../../src/errors.js';
+import { rejectsCode } from '../ref/assert.js';
 import { estimateRunBytes, modelBudgets } from '../../src/runtime/budget.js';
 import { buildModel } from '../../src/model-core.js';
 import { parseConfig } from '../../src/arch/config.js';
@@ -13,20 +15,8 @@ import { FIXTURES } from '../ref/fixtures.js';
 
 const wave = (n: number) => Float32Array.from({ length: n }, (_, i) => 0.4 * Math.sin(i * 0.013) + 0.2 * Math.sin(i * 0.31));
 
-async function refused(p: Promise<unknown>, code: string, ...words: string[]): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, SlimwavError, String(err));
-    const e = err as SlimwavError;
-    assert.is(e.code, code, e.message);
-    assert.not.match(e.message, /\n/);
-    for (const w of words) assert.ok(e.message.includes(w), `"${e.message}" should mention "${w}"`);
-    return e.message;
-  }
-  assert.unreachable(`should have failed with ${code}`);
-  return '';
-}
+/** rejected with `code`, one line naming every word; the message */
+const refused = async (p: Promise<unknown>, code: ErrorCode, ...words: string[]) => (await rejectsCode(p, code, ...words)).message;
 
 test('the estimate bounds the memory a run grows to (shapes × lengths × threads × conv chunking)', async () => {
   const rows: string[] = [];
