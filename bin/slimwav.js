@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const cli = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(cli))) {
-  process.stderr.write('slimwav: not built yet; run `npm run build` (npm ci does it for you)\n');
+  process.stderr.write('slimwav: not built yet; run `npm run build` in the slimwav clone\n');
   process.exit(1);
 }
 const { run } = await import(cli.href);

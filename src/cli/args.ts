@@ -74,6 +74,7 @@ prints params, MACs, time, real-time factor and the measured speedup.
 };
 
 export const USAGE = `usage:\n${Object.values(HELP).map((h) => `  ${h.synopsis}`).join('\n')}
+  slimwav --version
 common options: --debug (stack traces), --help (slimwav <command> --help: that command's options)`;
 
 export function commandHelp(cmd: string): string | undefined {

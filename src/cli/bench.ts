@@ -9,7 +9,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { fail } from '../errors.js';
 import { modelsDir } from './bundled.js';
@@ -284,7 +283,7 @@ export async function bench(argv: string[]): Promise<void> {
   const memory: { seconds: number; frames: number; ms: number; maxRssMB: number }[] = [];
   if (values.memory) {
     const lengths = String(values.memory).split(',').map(Number);
-    const cli = fileURLToPath(new URL('../../bin/slimwav.js', import.meta.url));
+    const cli = modelsDir('bench') + '../bin/slimwav.js'; // the package root's bin/, from src/cli or dist/src/cli
     for (const s of lengths) {
       const r = spawnSync(process.execPath, [cli, 'bench', '--memory-child', String(s), '--threads', String(threadList[threadList.length - 1])], { encoding: 'utf8' });
       if (r.status !== 0) fail('E_ARGS', `memory run for ${s} s failed: ${r.stderr.split('\n')[0]}`);

@@ -162,6 +162,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'prune': return pruneCommand(rest);
     case 'demo': { const { demo } = await import('./demo.js'); await demo(rest); return 0; }
+    case '--version': case '-v': case 'version': {
+      const { packageVersion } = await import('./bundled.js');
+      process.stdout.write(packageVersion() + '\n');
+      return 0;
+    }
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write(USAGE + '\n');
       return cmd === undefined ? 2 : 0;
