@@ -16,7 +16,8 @@ import { parseSafetensors } from './format/safetensors.js';
 import { buildModel, Model, type LoadOptions } from './model-core.js';
 
 export { Model } from './model-core.js';
-export type { LoadOptions, ExtractOptions, Features, ModelInfo } from './model-core.js';
+export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput } from './model-core.js';
+export { resample } from './format/resample.js';
 export type { ModelConfig } from './arch/config.js';
 export { SlimwavError } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -15,6 +15,13 @@ import { instantiateKernels, bestVariant, enableRelaxedSimd, nodeReady, isShared
 import { checkLoadBudget, checkMaxMemory, checkRunBudget, memoryLimit, modelBudgets } from './runtime/budget.js';
 import { ThreadPool, threadSupport, resolveThreads } from './runtime/threads.js';
 import { resolveLayers, type LayerSelection } from './layers.js';
+import { toMono } from './format/audio.js';
+
+/**
+ * What extract() takes: mono samples at 16 kHz, or mono samples at any rate from 1 kHz to 1 MHz as Float32 (−1..1)
+ * or Int16 (scaled by 1/32768), which are resampled to 16 kHz first.
+ */
+export type AudioInput = Float32Array | { samples: Float32Array | Int16Array; sampleRate: number };
 
 export interface LoadOptions {
   /** threads running the kernels, the calling one included (default: available cores) */
@@ -99,15 +106,11 @@ export class Model {
     return receptiveField(this.config);
   }
 
-  /** Run the model on mono 16 kHz audio. */
-  async extract(pcm16k: Float32Array, opts: ExtractOptions = {}): Promise<Features> {
+  /** Run the model on mono audio: a Float32Array at 16 kHz, or `{ samples, sampleRate }` at any rate. */
+  async extract(input: AudioInput, opts: ExtractOptions = {}): Promise<Features> {
     const engine = this.engine;
     if (!engine) fail('E_ARGS', 'this model was disposed; load it again');
-    if (!(pcm16k instanceof Float32Array)) fail('E_ARGS', `extract() needs a Float32Array of 16 kHz samples, found ${Object.prototype.toString.call(pcm16k)}`);
-    for (let i = 0; i < pcm16k.length; i++) {
-      if (!Number.isFinite(pcm16k[i])) fail('E_AUDIO', `audio sample ${i} is ${pcm16k[i]}; samples must be finite`);
-    }
-    if (pcm16k.length === 0) fail('E_AUDIO', 'audio is empty (0 samples)');
+    const pcm16k = toPcm16k(input);
     checkRunBudget(modelBudgets.get(this)!, pcm16k.length); // E_MEMORY up front (runtime/budget.ts)
     const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
     try {
@@ -131,6 +134,30 @@ export class Model {
   get threads(): number {
     return this.pool ? this.pool.size : 1;
   }
+}
+
+/** extract()'s input → checked mono Float32 at 16 kHz (E_ARGS for a wrong type, E_AUDIO for unusable audio). */
+function toPcm16k(input: AudioInput): Float32Array {
+  const kind = (v: unknown) => Object.prototype.toString.call(v);
+  if (input instanceof Float32Array) {
+    for (let i = 0; i < input.length; i++) {
+      if (!Number.isFinite(input[i])) fail('E_AUDIO', `audio sample ${i} is ${input[i]}; samples must be finite`);
+    }
+    if (input.length === 0) fail('E_AUDIO', 'audio is empty (0 samples)');
+    return input;
+  }
+  if (input === null || typeof input !== 'object' || ArrayBuffer.isView(input) || !('samples' in input)) {
+    fail('E_ARGS', `extract() needs a Float32Array of 16 kHz samples or { samples, sampleRate }, found ${kind(input)}`);
+  }
+  const { samples, sampleRate } = input;
+  if (!(samples instanceof Float32Array) && !(samples instanceof Int16Array)) {
+    fail('E_ARGS', `extract(): samples must be a Float32Array or an Int16Array, found ${kind(samples)}`);
+  }
+  if (typeof sampleRate !== 'number' || !Number.isFinite(sampleRate) || sampleRate <= 0) {
+    fail('E_ARGS', `extract(): sampleRate must be a positive number of Hz, found ${JSON.stringify(sampleRate) ?? kind(sampleRate)}`);
+  }
+  const x = samples instanceof Int16Array ? Float32Array.from(samples, (v) => v / 32768) : samples;
+  return toMono([x], sampleRate, 'extract() audio');
 }
 
 /** Validate config against tensors and build the runtime model. */
