@@ -14,6 +14,7 @@ import { fail } from './errors.js';
 import { isJsonObject } from './format/json.js';
 import { parseSafetensors } from './format/safetensors.js';
 import { buildModel, Model, type LoadOptions } from './model-core.js';
+import { parsePreprocessor } from './format/preprocessor.js';
 
 export { Model } from './model-core.js';
 export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput } from './model-core.js';
@@ -30,6 +31,8 @@ export interface ModelBuffers {
   weights: ArrayBuffer | Uint8Array;
   /** a name for error messages (default 'model.safetensors') */
   name?: string;
+  /** the parsed preprocessor_config.json, if the model has one (`do_normalize` is honoured) */
+  preprocessor?: Record<string, unknown>;
 }
 
 /** Build a model from an already-parsed config and the safetensors bytes. */
@@ -40,10 +43,15 @@ export async function loadFromBuffers(buffers: ModelBuffers, opts: LoadOptions =
   if (!bytes) fail('E_ARGS', `loadFromBuffers(): weights must be an ArrayBuffer or Uint8Array, found ${Object.prototype.toString.call(w)}`);
   const name = buffers.name ?? 'model.safetensors';
   const { tensors } = parseSafetensors(bytes, name);
-  return buildModel(buffers.config, tensors, name, [], opts);
+  const notes: string[] = [];
+  const pre = buffers.preprocessor === undefined ? null : parsePreprocessor(buffers.preprocessor, name.replace(/[^/]*$/, 'preprocessor_config.json'), notes);
+  return buildModel(buffers.config, tensors, name, notes, opts, pre);
 }
 
-/** Fetch `<folderUrl>/config.json` and `<folderUrl>/model.safetensors` and build the model. */
+/**
+ * Fetch `<folderUrl>/config.json` and `<folderUrl>/model.safetensors` (and `preprocessor_config.json` if the server
+ * has it: HTTP 404 means the model has none) and build the model.
+ */
 export async function loadFromUrl(folderUrl: string | URL, opts: LoadOptions = {}): Promise<Model> {
   const base = new URL(String(folderUrl).replace(/\/?$/, '/'), (globalThis as { location?: { href: string } }).location?.href);
   const get = async (file: string): Promise<Response> => {
@@ -57,7 +65,10 @@ export async function loadFromUrl(folderUrl: string | URL, opts: LoadOptions = {
     if (!res.ok) fail('E_IO', `${url.href}: HTTP ${res.status} ${res.statusText}`.trim());
     return res;
   };
-  const [cfgRes, wRes] = await Promise.all([get('config.json'), get('model.safetensors')]);
+  const preUrl = new URL('preprocessor_config.json', base);
+  const optional = fetch(preUrl).then((r) => r.status === 404 ? null : r.ok ? r : fail('E_IO', `${preUrl.href}: HTTP ${r.status} ${r.statusText}`.trim()),
+    (err) => fail('E_IO', `${preUrl.href}: cannot fetch: ${(err as Error).message}`));
+  const [cfgRes, wRes, preRes] = await Promise.all([get('config.json'), get('model.safetensors'), optional]);
   let config: unknown;
   try {
     config = JSON.parse(await cfgRes.text());
@@ -65,5 +76,15 @@ export async function loadFromUrl(folderUrl: string | URL, opts: LoadOptions = {
     fail('E_FORMAT', `${cfgRes.url}: not valid JSON (${(err as Error).message})`);
   }
   if (!isJsonObject(config)) fail('E_FORMAT', `${cfgRes.url}: expected a JSON object`);
-  return loadFromBuffers({ config, weights: await wRes.arrayBuffer(), name: new URL('model.safetensors', base).href }, opts);
+  let preprocessor: Record<string, unknown> | undefined;
+  if (preRes) {
+    let pre: unknown;
+    try {
+      pre = JSON.parse(await preRes.text());
+    } catch (err) {
+      fail('E_FORMAT', `${preUrl.href}: not valid JSON (${(err as Error).message})`);
+    }
+    preprocessor = pre as Record<string, unknown>; // checked by loadFromBuffers (E_CONFIG naming the file)
+  }
+  return loadFromBuffers({ config, weights: await wRes.arrayBuffer(), name: new URL('model.safetensors', base).href, preprocessor }, opts);
 }

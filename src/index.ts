@@ -20,3 +20,4 @@ export type { ErrorCode } from './errors.js';
 export type { LayerSelection } from './layers.js';
 export { readAudioFile, decodeAudio } from './format/audio.js';
 export { resample } from './format/resample.js';
+export type { Preprocessor } from './format/preprocessor.js';

@@ -16,6 +16,7 @@ import { checkLoadBudget, checkMaxMemory, checkRunBudget, memoryLimit, modelBudg
 import { ThreadPool, threadSupport, resolveThreads } from './runtime/threads.js';
 import { resolveLayers, type LayerSelection } from './layers.js';
 import { toMono } from './format/audio.js';
+import { normalizeWaveform, type Preprocessor } from './format/preprocessor.js';
 
 /**
  * What extract() takes: mono samples at 16 kHz, or mono samples at any rate from 1 kHz to 1 MHz as Float32 (−1..1)
@@ -85,6 +86,11 @@ export interface ModelInfo {
   notes: string[];
   /** the kernel build running this model */
   kernels: KernelVariant;
+  /**
+   * preprocessor_config.json (or a single file's __metadata__.preprocessor) if the model has one; with
+   * `doNormalize`, extract() normalises the 16 kHz waveform to zero mean and unit variance first. null: none.
+   */
+  preprocessor: Preprocessor | null;
 }
 
 export class Model {
@@ -110,7 +116,8 @@ export class Model {
   async extract(input: AudioInput, opts: ExtractOptions = {}): Promise<Features> {
     const engine = this.engine;
     if (!engine) fail('E_ARGS', 'this model was disposed; load it again');
-    const pcm16k = toPcm16k(input);
+    let pcm16k = toPcm16k(input);
+    if (this.info.preprocessor?.doNormalize) pcm16k = normalizeWaveform(pcm16k);
     checkRunBudget(modelBudgets.get(this)!, pcm16k.length); // E_MEMORY up front (runtime/budget.ts)
     const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
     try {
@@ -163,6 +170,7 @@ function toPcm16k(input: AudioInput): Float32Array {
 /** Validate config against tensors and build the runtime model. */
 export async function buildModel(
   configJson: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, notes: string[], opts: LoadOptions = {},
+  preprocessor: Preprocessor | null = null,
 ): Promise<Model> {
   checkConfigAgainstTensors(configJson, tensors, source, source); // before any plan is built (arch/limits.ts)
   const config = parseConfig(configJson, source);
@@ -206,6 +214,7 @@ export async function buildModel(
     source,
     notes,
     kernels: variant,
+    preprocessor,
   };
   const model = new Model(engine, info, pool);
   modelBudgets.set(model, { cfg: config, memory: kernels.memory, top: mem.top, opts: budget, limit, scratch: kernels.exports });

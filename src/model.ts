@@ -17,5 +17,5 @@ export async function load(path: string, opts: LoadOptions = {}): Promise<Model>
   const files = await openModelFiles(path);
   const cfgSource = files.source.replace(/model\.safetensors$|pytorch_model\.bin$/, 'config.json');
   parseConfig(files.config, cfgSource);
-  return buildModel(files.config, files.tensors, files.source, files.notes, opts);
+  return buildModel(files.config, files.tensors, files.source, files.notes, opts, files.preprocessor ?? null);
 }

@@ -3,6 +3,8 @@
  * .safetensors with its config, DPHuBERT/torchaudio checkpoint) → a slimwav model in F32 or F16:
  *   - a folder `<out>/config.json` + `<out>/model.safetensors`, or
  *   - with `singleFile`, one `<out>.safetensors` whose `__metadata__.config` is the config JSON.
+ * A preprocessor_config.json (do_normalize, sampling_rate) is carried over as it was read: into `<out>/` beside
+ * config.json, or as `__metadata__.preprocessor` of the single file.
  * The input is validated exactly as load() validates it, so whatever convert writes loads. Tensors keep their
  * HF names and their layout (weight norm stays unfolded, DPHuBERT's dummy_weight stays), so an F32 conversion of an
  * F32 model runs bit-identically to the original.
@@ -125,6 +127,8 @@ export async function convertModel(input: string, out: string, opts: ConvertOpti
 
   const metadata: Record<string, string> = { format: 'pt', slimwav_source: files.source };
   if (single) metadata.config = JSON.stringify(files.config);
+  const pre = files.preprocessor?.json;
+  if (single && pre) metadata.preprocessor = JSON.stringify(pre);
   const bytes = serializeSafetensors({ tensors, metadata });
   const params = countParams(cfg, tensors);
   const result = (written: string[]): ConvertResult => ({ config: files.config, params, notes, files: written });
@@ -134,6 +138,9 @@ export async function convertModel(input: string, out: string, opts: ConvertOpti
     return result([outPath]);
   }
   // Folder: assembled under a temp name beside `out`, renamed into place in one step (never over anything)
-  await writeModelFolderAtomic(outPath, [['config.json', new TextEncoder().encode(JSON.stringify(files.config, null, 2) + '\n')], ['model.safetensors', bytes]]);
-  return result([join(outPath, 'config.json'), join(outPath, 'model.safetensors')]);
+  const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+  const written: [string, Uint8Array][] = [['config.json', enc(files.config)], ['model.safetensors', bytes]];
+  if (pre) written.push(['preprocessor_config.json', enc(pre)]);
+  await writeModelFolderAtomic(outPath, written);
+  return result(written.map(([name]) => join(outPath, name)));
 }

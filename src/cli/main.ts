@@ -36,6 +36,9 @@ function layoutJson(model: Model) {
       macs_per_second: macs.layers[i].attention + macs.layers[i].ffn,
     })),
     macs_breakdown: { conv: macs.conv, projection: macs.projection, pos_conv: macs.posConv },
+    preprocessor: model.info.preprocessor
+      ? { do_normalize: model.info.preprocessor.doNormalize, sampling_rate: model.info.preprocessor.samplingRate, source: model.info.preprocessor.source }
+      : null,
     notes: model.info.notes,
   };
 }
@@ -75,6 +78,10 @@ async function inspect(argv: string[]): Promise<void> {
         : L.heads.map((h, k) => `${h}:${L.qkDims[k]}/${L.vDims[k]}`).join(' ');
       lines.push(`  ${String(i).padStart(5)}  ${heads.padEnd(46)} ${String(L.ffn || '-').padStart(5)}  ${(j.layers[i].macs_per_second / 1e6).toFixed(1).padStart(8)}`);
     });
+    const pre = model.info.preprocessor;
+    lines.push(pre
+      ? `  preprocessor      do_normalize ${pre.doNormalize}${pre.doNormalize ? ' (each waveform scaled to zero mean, unit variance first)' : ''}, ${pre.samplingRate} Hz, from ${pre.source}`
+      : '  preprocessor      none (no preprocessor_config.json: the waveform is used as it is)');
     for (const n of model.info.notes) lines.push(`  note: ${n}`);
     process.stdout.write(lines.join('\n') + '\n');
   } finally {

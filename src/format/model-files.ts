@@ -14,6 +14,7 @@ import { parseSafetensors } from './safetensors.js';
 import type { RawTensor } from './tensor.js';
 import { readTorchStateDict } from './pytorch.js';
 import { toSlimwavModel } from './checkpoint.js';
+import { parsePreprocessor, type Preprocessor } from './preprocessor.js';
 
 export interface ModelFiles {
   config: Record<string, unknown>;
@@ -22,6 +23,8 @@ export interface ModelFiles {
   source: string;
   /** what the loader did that a user may want to know (dropped task heads, renamed keys) */
   notes: string[];
+  /** preprocessor_config.json beside config.json, or a single file's __metadata__.preprocessor (preprocessor.ts) */
+  preprocessor?: Preprocessor;
 }
 
 const WEIGHT_NORM_ALIASES: [RegExp, string][] = [
@@ -57,13 +60,16 @@ export async function openModelFiles(path: string): Promise<ModelFiles> {
     if ((await kind(cfgPath)) !== 'file') fail('E_IO', `${path}: a model folder needs config.json (not found)`);
     const config = parseJsonBytes(await readFileBytes(cfgPath), cfgPath, 'config');
     if (!isJsonObject(config)) fail('E_CONFIG', `${cfgPath}: expected a JSON object`);
+    const prePath = join(path, 'preprocessor_config.json');
+    const preJson = (await kind(prePath)) === 'file' ? parseJsonBytes(await readFileBytes(prePath), prePath, 'preprocessor') : undefined;
+    const withPre = (f: ModelFiles): ModelFiles => preJson === undefined ? f : { ...f, preprocessor: parsePreprocessor(preJson, prePath, f.notes) };
     const st = join(path, 'model.safetensors');
     if ((await kind(st)) === 'file') {
       const table = parseSafetensors(await readFileBytes(st), st);
-      return mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, st, config, cfgPath), st);
+      return withPre(mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, st, config, cfgPath), st));
     }
     const bin = join(path, 'pytorch_model.bin');
-    if ((await kind(bin)) === 'file') return openTorch(bin, config, undefined, cfgPath);
+    if ((await kind(bin)) === 'file') return withPre(await openTorch(bin, config, undefined, cfgPath));
     fail('E_IO', `${path}: a model folder needs model.safetensors or pytorch_model.bin next to config.json (neither found)`);
   }
   const bytes = await readFileBytes(path);
@@ -73,7 +79,11 @@ export async function openModelFiles(path: string): Promise<ModelFiles> {
     if (cfgText === undefined) fail('E_CONFIG', `${path}: a single .safetensors model needs its config JSON in __metadata__.config (not found); use a folder with config.json instead`);
     const config = parseJson(cfgText, path, '__metadata__.config');
     if (!isJsonObject(config)) fail('E_CONFIG', `${path}: __metadata__.config must be a JSON object`);
-    return mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, path, config), path);
+    const files = mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, path, config), path);
+    const preText = table.metadata.preprocessor;
+    if (preText === undefined) return files;
+    const where = `${path} (__metadata__.preprocessor)`;
+    return { ...files, preprocessor: parsePreprocessor(parseJson(preText, path, '__metadata__.preprocessor'), where, files.notes) };
   }
   return openTorch(path, undefined, bytes);
 }
