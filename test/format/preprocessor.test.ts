@@ -14,6 +14,8 @@ import { convertModel } from '../../src/cli/convert.js';
 import { FIXTURES, readRefs, closeTo, maxDiff } from '../ref/fixtures.js';
 import { throwsCode, rejectsCode } from '../ref/assert.js';
 import { slimwav } from '../ref/cli.js';
+import { createServer, type Server } from 'node:http';
+import { loadFromUrl, loadFromBuffers } from '../../src/browser.js';
 
 const SRC = join(FIXTURES, 'tiny-hubert-layer-preln');
 const ON = readRefs(join(FIXTURES, 'preprocessor', 'ref.safetensors'));   // hidden.<i> on the normalised clip
@@ -104,7 +106,6 @@ parse.run();
 // ---
 
 const models = suite('models with a preprocessor');
-models.after(() => rmSync(work, { recursive: true, force: true }));
 
 models('do_normalize true: features match torchaudio on the transformers-normalised clip', async () => {
   const dir = folder(HF);
@@ -172,3 +173,55 @@ models('inspect prints it; inspect --json has it (null without one)', () => {
 });
 
 models.run();
+
+// ---
+
+const url = suite('slimwav/browser: loadFromUrl and loadFromBuffers');
+let server: Server;
+let base = '';
+url.before(async () => {
+  server = createServer((req, res) => {
+    try {
+      const body = readFileSync(join(work, decodeURIComponent(req.url!.slice(1))));
+      res.writeHead(200).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+});
+url.after(async () => {
+  await new Promise<void>((ok) => server.close(() => ok()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function urlHidden(folderName: string): Promise<Float32Array[]> {
+  const m = await loadFromUrl(base + folderName, { threads: 1 });
+  try {
+    return (await m.extract(speech, { layers: 'all' })).layers;
+  } finally {
+    m.dispose();
+  }
+}
+
+url('preprocessor_config.json is fetched when the server has it; a 404 means none', async () => {
+  const on = folder(HF).slice(work.length + 1);
+  matches(await urlHidden(on), (i) => ON.get(`hidden.${i}`).data);
+  const none = folder().slice(work.length + 1);
+  matches(await urlHidden(none), (i) => OFF.get(`hidden.speech.${i}`).data);
+  const bad = folder('{"sampling_rate": 8000}').slice(work.length + 1);
+  await rejectsCode(loadFromUrl(base + bad), 'E_CONFIG', `${base}${bad}/preprocessor_config.json`, '8000');
+});
+
+url('loadFromBuffers takes the parsed JSON', async () => {
+  const m = await loadFromBuffers({
+    config: JSON.parse(readFileSync(join(SRC, 'config.json'), 'utf8')), weights: readFileSync(join(SRC, 'model.safetensors')),
+    preprocessor: { do_normalize: true },
+  }, { threads: 1 });
+  const { layers } = await m.extract(speech, { layers: 'all' });
+  m.dispose();
+  matches(layers, (i) => ON.get(`hidden.${i}`).data);
+});
+
+url.run();
