@@ -11,8 +11,8 @@ import { readAudioFile } from '../format/audio.js';
 import { fnv1a32 } from '../util/hash.js';
 import type { Rng } from '../util/rng.js';
 
-const AUDIO_EXT = /\.(wav|wave)$/i;
-const OTHER_AUDIO_EXT = /\.(flac|ogg|opus|mp3|m4a|aac|webm|aiff?)$/i;
+const AUDIO_EXT = /\.(wav|wave|flac|mp3|ogg|oga|opus)$/i;
+const OTHER_AUDIO_EXT = /\.(m4a|aac|webm|aiff?)$/i;
 
 export interface AudioSet {
   train: Float32Array[];
@@ -50,8 +50,8 @@ export async function loadAudioFolder(dir: string, opts: { validFraction?: numbe
   const files = await listFiles(dir);
   const usable = files.filter((f) => AUDIO_EXT.test(f));
   if (usable.length === 0) {
-    const other = files.length ? ` (found ${files.length} file(s) in formats slimwav does not decode yet; convert them to WAV)` : '';
-    fail('E_IO', `${dir}: no WAV files found${other}`);
+    const other = files.length ? ` (found ${files.length} file(s) in formats slimwav does not decode; convert them to WAV or FLAC)` : '';
+    fail('E_IO', `${dir}: no WAV files found (nor FLAC, MP3 or Ogg)${other}`);
   }
   const minSamples = opts.minSamples ?? 1;
   const frac = opts.validFraction ?? 0.05;

@@ -5,11 +5,14 @@
 // Opus 32 kbit/s 14.2 dB, 0.981 at lag −1). Damaged files of each format are refused with one E_AUDIO line.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAudio } from '../../src/format/audio.js';
 import { decodeCompressed, MAX_DECODED } from '../../src/format/codecs.js';
 import { rejectsCode } from '../ref/assert.js';
+import { tmpdir } from 'node:os';
+import { slimwav, fails } from '../ref/cli.js';
+import { FIXTURES } from '../ref/fixtures.js';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'audio');
 const file = (f: string) => new Uint8Array(readFileSync(join(DIR, f)));
@@ -131,3 +134,26 @@ broken('a FLAC declaring more samples than the limit is refused before decoding'
 });
 
 broken.run();
+
+// ---
+
+const cli = suite('slimwav features with compressed audio');
+const work = mkdtempSync(join(tmpdir(), 'slimwav-codecs-'));
+cli.after(() => rmSync(work, { recursive: true, force: true }));
+
+cli('a FLAC gives the very .npy its WAV gives; a cut MP3 is one line and no output', () => {
+  const model = join(FIXTURES, 'tiny-w2v-group');
+  const a = join(work, 'wav.npy'), b = join(work, 'flac.npy');
+  for (const [audio, out] of [['speech16k.wav', a], ['speech16k.flac', b]]) {
+    const r = slimwav('features', model, join(DIR, audio), '--out', out, '--threads', '1');
+    assert.is(r.code, 0, r.err);
+  }
+  assert.equal(readFileSync(b), readFileSync(a));
+  const cut = join(work, 'cut.mp3');
+  writeFileSync(cut, file('speech16k.mp3').subarray(0, 5000));
+  const out = join(work, 'cut.npy');
+  fails(slimwav('features', model, cut, '--out', out), cut, 'truncated');
+  assert.not.ok(existsSync(out), 'no output file');
+});
+
+cli.run();
