@@ -15,8 +15,9 @@
  *     or the Xing/Info header's frame count disagrees with the frames present;
  *   - any: the decoder reports an error or throws, returns no samples, more than MAX_CHANNELS channels, channels of
  *     unequal length, or a sample rate outside what audio.ts accepts.
- * Decoding runs in chunks and stops once MAX_DECODED channel-samples have come out, so a small file that expands to
- * hours of audio is refused instead of filling memory.
+ * Decoding runs in 4 KB chunks and stops once MAX_DECODED channel-samples have come out, so a small file that
+ * expands to hours of audio is refused instead of filling memory. The decoders run synchronously inside each call;
+ * a decoder stuck in a loop cannot be interrupted from JavaScript (none is known to do so on any input).
  */
 import { fail, SlimwavError } from '../errors.js';
 
@@ -31,7 +32,12 @@ export interface DecodedChannels {
 export const MAX_CHANNELS = 255;
 /** Decoded samples over all channels before a file is refused (2^28 ≈ 1 GB of Float32). */
 export const MAX_DECODED = 2 ** 28;
-const CHUNK = 1 << 16;
+/**
+ * Bytes handed to the decoder per call. Small, because the limit is checked between calls and one call's output is
+ * what a hostile file can expand into before that check (FLAC's constant subframes pack 65 535 samples per channel
+ * into a few bytes).
+ */
+const CHUNK = 1 << 12;
 
 interface Decoded {
   channelData: Float32Array[];

@@ -58,6 +58,15 @@ lossless('stereo 22.05 kHz FLAC (right channel silent) averages to exactly half 
   assert.ok(err < 1e-6, `resampled max error ${err}`);
 });
 
+lossless('6-channel FLAC (channels 2..6 silent) averages to the first channel / 6', async () => {
+  const wav = (await decode('speech16k.wav')).subarray(0, 4000);
+  const flac = await decode('speech16k-6ch.flac');
+  assert.is(flac.length, 4000);
+  let err = 0;
+  for (let i = 0; i < 4000; i++) err = Math.max(err, Math.abs(flac[i] - wav[i] / 6));
+  assert.ok(err <= 3e-8, `max error ${err}`); // f64 mean, one f32 rounding
+});
+
 lossless.run();
 
 // ---
