@@ -2,8 +2,8 @@
  * Any audio file slimwav accepts → mono Float32 at the model's rate (16 kHz).
  *
  * The container is sniffed from its first bytes, never from the file name. WAV is decoded here; FLAC, MP3, Ogg Vorbis
- * and Ogg Opus by codecs.ts, which this module imports only when it meets such a file (so WAV users and browsers
- * load no decoder). MP4/M4A, AAC, AIFF and others are recognised and refused with E_AUDIO and a hint to convert.
+ * and Ogg Opus by codecs.ts, which imports a decoder package only when it meets such a file (so WAV users and
+ * browsers load no decoder). MP4/M4A, AAC, AIFF and others are recognised and refused with E_AUDIO and a hint to convert.
  * Channels are averaged to mono before resampling. Empty audio and any NaN/±Inf sample are refused (E_AUDIO),
  * naming the first bad sample (a frame index at the file's own rate). Sample rates outside 1 kHz … 1 MHz are refused
  * too: nothing real lives there, and a header claiming 1 Hz would otherwise ask the resampler for 16 000× its input.
@@ -12,7 +12,7 @@ import { fail } from '../errors.js';
 import { readFileBytes } from './fsutil.js';
 import { decodeWav } from './wav.js';
 import { resample, resampledLength, MAX_RESAMPLE_OUTPUT } from './resample.js';
-import type { Codec } from './codecs.js';
+import { decodeCompressed, type Codec } from './codecs.js';
 
 export const MIN_SAMPLE_RATE = 1000;
 export const MAX_SAMPLE_RATE = 1_000_000;
@@ -61,7 +61,6 @@ export async function decodeAudio(bytes: Uint8Array, fileName: string, targetRat
   const other = sniffOther(bytes);
   const codec = sniffCodec(bytes, other);
   if (codec) {
-    const { decodeCompressed } = await import('./codecs.js');
     const d = await decodeCompressed(bytes, fileName, codec);
     return toMono(d.channels, d.sampleRate, fileName, targetRate);
   }

@@ -1,9 +1,9 @@
 /**
  * FLAC, MP3, Ogg Vorbis and Ogg Opus → channels of Float32 samples, through the wasm-audio-decoders packages
  * (@wasm-audio-decoders/flac, mpg123-decoder, @wasm-audio-decoders/ogg-vorbis, ogg-opus-decoder: libFLAC, libmpg123,
- * libvorbis and libopus compiled to WebAssembly; MIT-licensed packages, no native code, no ffmpeg). audio.ts imports
- * this module only when it meets such a file, and this module imports the one decoder it needs, so WAV users pay
- * for none of them.
+ * libvorbis and libopus compiled to WebAssembly; MIT-licensed packages, no native code, no ffmpeg). This module
+ * imports no package up front: the one decoder a file needs is imported when decodeAudio meets such a file, so WAV
+ * users (and the browser entry point) load none of them.
  *
  * The decoders are forgiving: handed a truncated or damaged file they return whatever they could decode, often
  * without an error. So the container is checked here before and after decoding, and a file is refused (E_AUDIO,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, readRefs, closeTo } from '../ref/fixtures.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(FIXTURES, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   version: string; dependencies: Record<string, string>; bin: Record<string, string>;
 };

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { slimwav, fails } from '../ref/cli.js';
 import { FIXTURES } from '../ref/fixtures.js';
 
-const DIR = join(import.meta.dirname, '..', 'fixtures', 'audio');
+const DIR = join(FIXTURES, 'audio');
 const file = (f: string) => new Uint8Array(readFileSync(join(DIR, f)));
 const decode = (f: string, rate?: number) => decodeAudio(file(f), f, rate);
 

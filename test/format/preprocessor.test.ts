@@ -22,7 +22,7 @@ const ON = readRefs(join(FIXTURES, 'preprocessor', 'ref.safetensors'));   // hid
 const OFF = readRefs(join(SRC, 'ref.safetensors'));                       // hidden.speech.<i> on the raw clip
 const L = 3;
 const work = mkdtempSync(join(tmpdir(), 'slimwav-pre-'));
-const speech = await readAudioFile(join(FIXTURES, 'audio', 'speech16k.wav'));
+let speech: Float32Array = new Float32Array(0);   // the clip, read before the first suite
 let n = 0;
 
 /** A copy of the tiny model folder with `pre` as its preprocessor_config.json (text as given; undefined = none). */
@@ -59,6 +59,7 @@ const HF = JSON.stringify({
 // ---
 
 const norm = suite('normalizeWaveform');
+norm.before(async () => { speech = await readAudioFile(join(FIXTURES, 'audio', 'speech16k.wav')); });
 
 norm('equals transformers\' zero_mean_unit_var_norm (numpy float32) on the speech clip', () => {
   const ref = ON.get('input.normalized').data;

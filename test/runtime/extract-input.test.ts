@@ -4,18 +4,19 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { load, resample, type AudioInput } from '../../src/index.js';
+import { load, resample, type AudioInput, type Model } from '../../src/index.js';
 import { resample as browserResample } from '../../src/browser.js';
 import { decodeWav } from '../../src/format/wav.js';
 import { FIXTURES } from '../ref/fixtures.js';
 import { rejectsCode } from '../ref/assert.js';
 
-const model = await load(join(FIXTURES, 'tiny-w2v-group'), { threads: 1 });
+let model: Model;
 const wav = (f: string) => decodeWav(new Uint8Array(readFileSync(join(FIXTURES, 'audio', f))), f);
 const s16 = wav('speech16k.wav');    // 16-bit PCM, 16 kHz
 const s22 = wav('speech22k.wav');    // 16-bit PCM, 22 050 Hz
 
 const t = suite('extract input');
+t.before(async () => { model = await load(join(FIXTURES, 'tiny-w2v-group'), { threads: 1 }); });
 t.after(() => model.dispose());
 
 t('resample is exported from slimwav and slimwav/browser', () => {
