@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference for do_normalize (preprocessor_config.json): test/fixtures/preprocessor/ref.safetensors.
+"""Reference for do_normalize (preprocessor_config.json): test/fixtures/tiny-hubert-layer-preln/ref-normalized.safetensors.
 
 The speech clip (test/fixtures/audio/speech16k.wav, 16-bit, 16 kHz) normalised exactly as transformers'
 Wav2Vec2FeatureExtractor does with do_normalize=True (zero_mean_unit_var_norm, on the float32 waveform):
@@ -7,7 +7,8 @@ Wav2Vec2FeatureExtractor does with do_normalize=True (zero_mean_unit_var_norm, o
 then run through torchaudio with the weights of test/fixtures/tiny-hubert-layer-preln (a layer-norm conv stack with
 conv bias, so that the model's output depends on the input's mean and scale; a group-norm stack without bias would
 hide most of the difference). Stored: input.normalized [16000] and hidden.<i> [frames, hidden] for i = 0..L, F32.
-The same model on the raw clip is tiny-hubert-layer-preln/ref.safetensors (hidden.speech.<i>): do_normalize off.
+The same model on the raw clip is its ref.safetensors (hidden.speech.<i>): do_normalize off. (Not named
+ref.safetensors: the parity tests take every fixture folder's ref.safetensors as a model reference.)
 
 Usage:  /usr/bin/python3 scripts/make_preprocessor_fixture.py [fixtures-dir]   (default test/fixtures)
 Needs what scripts/make_fixtures.py needs (Debian's python3-torch, python3-torchaudio, numpy); reuses its weights,
@@ -40,7 +41,7 @@ def main():
     tensors = [('input.normalized', xn)] + [(f'hidden.{i}', h) for i, h in enumerate(r['hidden'])]
     meta = {'format': 'pt', 'slimwav': f'do_normalize reference: {MODEL} on speech16k.wav normalised as '
                                        'transformers does, torchaudio 0.13 float32, time-major'}
-    path = os.path.join(out, 'preprocessor', 'ref.safetensors')
+    path = os.path.join(out, MODEL, 'ref-normalized.safetensors')
     data = mf.safetensors_bytes(tensors, meta)
     mf.write_file(path, data)
     print(f'{path}: {len(data)} bytes, mean {float(x.mean()):.6f}, std {float(x.std()):.6f}, '

@@ -18,7 +18,7 @@ import { createServer, type Server } from 'node:http';
 import { loadFromUrl, loadFromBuffers } from '../../src/browser.js';
 
 const SRC = join(FIXTURES, 'tiny-hubert-layer-preln');
-const ON = readRefs(join(FIXTURES, 'preprocessor', 'ref.safetensors'));   // hidden.<i> on the normalised clip
+const ON = readRefs(join(SRC, 'ref-normalized.safetensors'));   // hidden.<i> on the normalised clip
 const OFF = readRefs(join(SRC, 'ref.safetensors'));                       // hidden.speech.<i> on the raw clip
 const L = 3;
 const work = mkdtempSync(join(tmpdir(), 'slimwav-pre-'));
