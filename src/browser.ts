@@ -14,7 +14,7 @@ import { fail } from './errors.js';
 import { isJsonObject } from './format/json.js';
 import { parseSafetensors } from './format/safetensors.js';
 import { buildModel, Model, type LoadOptions } from './model-core.js';
-import { parsePreprocessor } from './format/preprocessor.js';
+import { parsePreprocessor, withPreprocessor } from './format/preprocessor.js';
 
 export { Model } from './model-core.js';
 export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput } from './model-core.js';
@@ -45,7 +45,7 @@ export async function loadFromBuffers(buffers: ModelBuffers, opts: LoadOptions =
   const { tensors } = parseSafetensors(bytes, name);
   const notes: string[] = [];
   const pre = buffers.preprocessor === undefined ? null : parsePreprocessor(buffers.preprocessor, name.replace(/[^/]*$/, 'preprocessor_config.json'), notes);
-  return buildModel(buffers.config, tensors, name, notes, opts, pre);
+  return buildModel(withPreprocessor(buffers.config, pre, notes), tensors, name, notes, opts, pre);
 }
 
 /**

@@ -16,7 +16,7 @@ import { checkLoadBudget, checkMaxMemory, checkRunBudget, memoryLimit, modelBudg
 import { ThreadPool, threadSupport, resolveThreads } from './runtime/threads.js';
 import { resolveLayers, type LayerSelection } from './layers.js';
 import { toMono } from './format/audio.js';
-import { normalizeWaveform, type Preprocessor } from './format/preprocessor.js';
+import type { Preprocessor } from './format/preprocessor.js';
 
 /**
  * What extract() takes: mono samples at 16 kHz, or mono samples at any rate from 1 kHz to 1 MHz as Float32 (−1..1)
@@ -87,8 +87,8 @@ export interface ModelInfo {
   /** the kernel build running this model */
   kernels: KernelVariant;
   /**
-   * preprocessor_config.json (or a single file's __metadata__.preprocessor) if the model has one; with
-   * `doNormalize`, extract() normalises the 16 kHz waveform to zero mean and unit variance first. null: none.
+   * preprocessor_config.json (or a single file's __metadata__.preprocessor) if the model has one; its
+   * `do_normalize` became the config's (config.doNormalize: the waveform is normalised before the model). null: none.
    */
   preprocessor: Preprocessor | null;
 }
@@ -116,8 +116,7 @@ export class Model {
   async extract(input: AudioInput, opts: ExtractOptions = {}): Promise<Features> {
     const engine = this.engine;
     if (!engine) fail('E_ARGS', 'this model was disposed; load it again');
-    let pcm16k = toPcm16k(input);
-    if (this.info.preprocessor?.doNormalize) pcm16k = normalizeWaveform(pcm16k);
+    const pcm16k = toPcm16k(input);
     checkRunBudget(modelBudgets.get(this)!, pcm16k.length); // E_MEMORY up front (runtime/budget.ts)
     const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
     try {

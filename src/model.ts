@@ -5,6 +5,7 @@
 import { fail } from './errors.js';
 import { parseConfig } from './arch/config.js';
 import { openModelFiles } from './format/model-files.js';
+import { withPreprocessor } from './format/preprocessor.js';
 import { buildModel, checkThreads, type LoadOptions, type Model } from './model-core.js';
 
 export { Model, buildModel } from './model-core.js';
@@ -16,6 +17,7 @@ export async function load(path: string, opts: LoadOptions = {}): Promise<Model>
   checkThreads(opts.threads);
   const files = await openModelFiles(path);
   const cfgSource = files.source.replace(/model\.safetensors$|pytorch_model\.bin$/, 'config.json');
-  parseConfig(files.config, cfgSource);
-  return buildModel(files.config, files.tensors, files.source, files.notes, opts, files.preprocessor ?? null);
+  const config = withPreprocessor(files.config, files.preprocessor, files.notes);
+  parseConfig(config, cfgSource);
+  return buildModel(config, files.tensors, files.source, files.notes, opts, files.preprocessor ?? null);
 }

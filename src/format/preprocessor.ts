@@ -7,7 +7,8 @@
  * Only two fields change what the model sees:
  *   - `do_normalize`: when true, the whole 16 kHz waveform x is replaced by (x − mean(x)) / sqrt(var(x) + 1e-7)
  *     before the model, exactly as transformers' feature extractor does (wav2vec2-base and the large models are
- *     trained that way; HuBERT and WavLM base are not). Absent or false: the waveform is used as it is.
+ *     trained that way). The engine does it (src/runtime/engine.ts) when the config's `do_normalize` is true;
+ *     withPreprocessor() sets that from this file. False: the waveform is used as it is.
  *   - `sampling_rate`: the rate the model was trained at. slimwav's models run at 16 000 Hz (audio is resampled to
  *     it), so any other value contradicts the model and is refused.
  * The other Wav2Vec2FeatureExtractor fields are checked for their type and otherwise have no effect here; unknown
@@ -28,8 +29,6 @@ export interface Preprocessor {
 }
 
 export const MODEL_RATE = 16000;
-/** Added to the variance before the square root, as transformers does. */
-export const NORM_EPS = 1e-7;
 
 const KNOWN: Record<string, 'boolean' | 'number' | 'string' | 'integer'> = {
   do_normalize: 'boolean',
@@ -64,18 +63,13 @@ export function parsePreprocessor(json: unknown, source: string, notes: string[]
 }
 
 /**
- * (x − mean) / sqrt(var + 1e-7) over the whole waveform (population variance), in float64, into a new array.
- * A constant waveform becomes zeros.
+ * The config JSON the model runs with. The engine normalises when the config's `do_normalize` is true (slimwav's own
+ * config key, also set from fairseq/torchaudio checkpoints); a preprocessor file that has `do_normalize` decides over
+ * it, with a note when the two disagree.
  */
-export function normalizeWaveform(x: Float32Array): Float32Array {
-  const n = x.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += x[i];
-  const mean = n ? sum / n : 0;
-  let ss = 0;
-  for (let i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
-  const inv = 1 / Math.sqrt((n ? ss / n : 0) + NORM_EPS);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (x[i] - mean) * inv;
-  return out;
+export function withPreprocessor(config: Record<string, unknown>, pre: Preprocessor | null | undefined, notes: string[]): Record<string, unknown> {
+  if (!pre || pre.json.do_normalize === undefined) return config;
+  const own = config.do_normalize;
+  if (own !== undefined && own !== pre.doNormalize) notes.push(`${pre.source}: do_normalize ${pre.doNormalize} overrides the config's ${JSON.stringify(own)}`);
+  return { ...config, do_normalize: pre.doNormalize };
 }

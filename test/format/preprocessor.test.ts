@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load, readAudioFile } from '../../src/index.js';
-import { normalizeWaveform, parsePreprocessor } from '../../src/format/preprocessor.js';
+import { parsePreprocessor, withPreprocessor } from '../../src/format/preprocessor.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/format/safetensors.js';
 import { convertModel } from '../../src/cli/convert.js';
 import { FIXTURES, readRefs, closeTo, maxDiff } from '../ref/fixtures.js';
@@ -58,29 +58,6 @@ const HF = JSON.stringify({
 
 // ---
 
-const norm = suite('normalizeWaveform');
-norm.before(async () => { speech = await readAudioFile(join(FIXTURES, 'audio', 'speech16k.wav')); });
-
-norm('equals transformers\' zero_mean_unit_var_norm (numpy float32) on the speech clip', () => {
-  const ref = ON.get('input.normalized').data;
-  const { diff } = maxDiff(normalizeWaveform(speech), ref);
-  assert.ok(diff <= 2e-6, `max diff ${diff}`);
-});
-
-norm('zero mean, unit variance; a constant becomes zeros; the input is not changed', () => {
-  const x = Float32Array.from({ length: 1000 }, (_, i) => 3 + Math.sin(i));
-  const y = normalizeWaveform(x);
-  const mean = y.reduce((a, b) => a + b, 0) / y.length;
-  const v = y.reduce((a, b) => a + (b - mean) ** 2, 0) / y.length;
-  assert.ok(Math.abs(mean) < 1e-6 && Math.abs(v - 1) < 1e-5, `mean ${mean} var ${v}`);
-  assert.is(x[0], 3);
-  assert.equal([...normalizeWaveform(new Float32Array(5).fill(0.25))], [0, 0, 0, 0, 0]);
-});
-
-norm.run();
-
-// ---
-
 const parse = suite('parsePreprocessor');
 
 parse('Hugging Face\'s file is accepted; do_normalize defaults to false; unknown keys are noted', () => {
@@ -102,11 +79,23 @@ parse('wrong types, another sampling rate, feature_size ≠ 1 and non-objects ar
   throwsCode(() => parsePreprocessor([true], 'p.json'), 'E_CONFIG', 'p.json', 'JSON object');
 });
 
+parse('withPreprocessor: the file\'s do_normalize decides over the config\'s, with a note when they differ', () => {
+  const notes: string[] = [];
+  const pre = (json: Record<string, unknown>) => parsePreprocessor(json, 'p.json');
+  assert.equal(withPreprocessor({ a: 1 }, pre({ do_normalize: true }), notes), { a: 1, do_normalize: true });
+  assert.equal(notes, []);
+  assert.equal(withPreprocessor({ do_normalize: true }, pre({ do_normalize: false }), notes), { do_normalize: false });
+  assert.equal(notes, ['p.json: do_normalize false overrides the config\'s true']);
+  assert.equal(withPreprocessor({ do_normalize: true }, pre({ sampling_rate: 16000 }), notes), { do_normalize: true }, 'no key: the config stays');
+  assert.equal(withPreprocessor({ do_normalize: true }, null, notes), { do_normalize: true });
+});
+
 parse.run();
 
 // ---
 
 const models = suite('models with a preprocessor');
+models.before(async () => { speech = await readAudioFile(join(FIXTURES, 'audio', 'speech16k.wav')); });
 
 models('do_normalize true: features match torchaudio on the transformers-normalised clip', async () => {
   const dir = folder(HF);
@@ -121,6 +110,9 @@ models('do_normalize false, or no file: features match torchaudio on the raw cli
   const off = await hidden(folder(JSON.stringify({ do_normalize: false, sampling_rate: 16000 })));
   matches(off, (i) => OFF.get(`hidden.speech.${i}`).data);
   matches(await hidden(folder()), (i) => OFF.get(`hidden.speech.${i}`).data);
+  const over = folder(JSON.stringify({ do_normalize: false }));     // config.json says true, the file says false
+  writeFileSync(join(over, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(SRC, 'config.json'), 'utf8')), do_normalize: true }));
+  matches(await hidden(over), (i) => OFF.get(`hidden.speech.${i}`).data);
   const { diff, scale } = maxDiff(OFF.get(`hidden.speech.${L}`).data, ON.get(`hidden.${L}`).data);
   assert.ok(diff > 0.05 * scale, `normalisation changes the output: ${diff} vs scale ${scale}`);
 });
