@@ -3,7 +3,8 @@
 // the versions of this repository's package-lock.json (which `npm ci` already put in the npm cache), so nothing is
 // downloaded. The packed package.json must declare no install-time script (preinstall, install, postinstall, prepare:
 // npm warns about each when the tarball is installed), and npm must print no warning at all.
-// Needs the build (`npm test` runs it first). Takes about 30–60 s: `demo` runs the full wav2vec2-base shape.
+// Needs the build (`npm test` runs it first). Takes about 1–2.5 min: `demo` (one run) and `bench` (one short run)
+// build and run the full wav2vec2-base shape and a pruned layout; neither has a smaller option.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -111,10 +112,12 @@ console.log(JSON.stringify({ frames, dim, indices, bundledSamples: speech.length
   assert.is(o.bundledFrames, Math.floor((o.bundledSamples - 400) / 320) + 1);
 });
 
-p('npx slimwav demo runs from the installed package (base shape, all 13 hidden states)', () => {
-  const r = run('npx', ['--no', '--', 'slimwav', 'demo'], app);
+p('npx slimwav demo runs from the installed package (base shape and its pruned layout, all 13 hidden states)', () => {
+  const r = run('npx', ['--no', '--', 'slimwav', 'demo', '--runs', '1'], app);
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /result\s+13 hidden states \(encoder input \+ 12 layers\) × \d+ frames .* × 768/);
+  assert.match(r.out, /^dense\s+94\.4 M/m);
+  assert.match(r.out, /^pruned\s+[\d.]+ M/m);
 });
 
 p('npx slimwav bench --no-ort (one short run) prints its table from the installed package', () => {
