@@ -20,14 +20,14 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function fuzzOne(t: FuzzTarget, seed: number, budgetMs: number, caseMs: number): Result {
+async function fuzzOne(t: FuzzTarget, seed: number, budgetMs: number, caseMs: number): Promise<Result> {
   let runs = 0;
   const t0 = performance.now();
-  const property = fc.property(inputs(t), (bytes) => {
+  const property = fc.asyncProperty(inputs(t), async (bytes) => {
     runs++;
     const c0 = performance.now();
     try {
-      t.run(bytes, t.fileName);
+      await t.run(bytes, t.fileName); // decodeAudio is async
     } catch (e) {
       if (!(e instanceof SlimwavError)) throw new Error(`not a SlimwavError: ${(e as Error)?.stack ?? e}`);
       if (e.message.includes('\n') || !e.message.includes(t.fileName)) throw new Error(`bad message: ${JSON.stringify(e.message)}`);
@@ -35,7 +35,7 @@ function fuzzOne(t: FuzzTarget, seed: number, budgetMs: number, caseMs: number):
     const ms = performance.now() - c0;
     if (ms > caseMs) throw new Error(`one case took ${ms.toFixed(0)} ms (limit ${caseMs})`);
   });
-  const out = fc.check(property, { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false, endOnFailure: true });
+  const out = await fc.check(property, { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false, endOnFailure: true });
   const failure = out.failed
     ? `${out.errorInstance instanceof Error ? out.errorInstance.message.split('\n').slice(0, 6).join(' | ') : String(out.errorInstance)} ` +
       `(replay: --target ${t.name} --seed ${seed}, fast-check path ${out.counterexamplePath}; input ${out.counterexample ? Buffer.from(out.counterexample[0] as Uint8Array).toString('base64').slice(0, 400) : '?'})`
@@ -55,7 +55,7 @@ if (!(seconds > 0) || !Number.isInteger(seed) || !(caseMs > 0)) {
 
 if (process.argv.includes('--child')) {
   const t = TARGETS.find((x) => x.name === only)!;
-  process.stdout.write(JSON.stringify(fuzzOne(t, seed, seconds * 1000, caseMs)) + '\n');
+  process.stdout.write(JSON.stringify(await fuzzOne(t, seed, seconds * 1000, caseMs)) + '\n');
 } else {
   const names = only ? [only] : TARGETS.map((t) => t.name);
   const unknown = names.find((n) => !TARGETS.some((t) => t.name === n));
