@@ -11,7 +11,7 @@ import { checkConfigAgainstTensors, checkFiniteWeights } from './arch/limits.js'
 import type { RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
-import { instantiateKernels, bestVariant, enableRelaxedSimd, nodeReady, isSharedVariant, type KernelVariant } from './runtime/wasm.js';
+import { instantiateKernels, bestVariant, enableRelaxedSimd, isSharedVariant, type KernelVariant, type WasmLocation } from './runtime/wasm.js';
 import { checkLoadBudget, checkMaxMemory, checkRunBudget, memoryLimit, modelBudgets } from './runtime/budget.js';
 import { ThreadPool, threadSupport, resolveThreads } from './runtime/threads.js';
 import { resolveLayers, type LayerSelection } from './layers.js';
@@ -24,7 +24,7 @@ import type { Preprocessor } from './format/preprocessor.js';
  */
 export type AudioInput = Float32Array | { samples: Float32Array | Int16Array; sampleRate: number };
 
-export interface LoadOptions {
+export interface LoadOptions extends WasmLocation {
   /** threads running the kernels, the calling one included (default: available cores) */
   threads?: number;
   /**
@@ -184,9 +184,8 @@ export async function buildModel(
       threads = 1;
     }
   }
-  await nodeReady(); // old Node: node:v8 (for relaxed SIMD's flag) is still loading
   const variant = chooseVariant(opts, threads > 1);
-  const kernels = await instantiateKernels(variant);
+  const kernels = await instantiateKernels(variant, undefined, { wasmBase: opts.wasmBase, wasmUrl: opts.wasmUrl });
   const budget = { threads, convMemoryBudget: opts.convMemoryBudget, posConv: opts.posConv, winograd: opts.winograd };
   const limit = memoryLimit(isSharedVariant(variant), checkMaxMemory(opts.maxMemory));
   checkLoadBudget(config, tensors, source, kernels.heapBase, budget, limit);

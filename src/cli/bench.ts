@@ -16,15 +16,14 @@ import { buildModel } from '../model.js';
 import { parseConfig } from '../arch/config.js';
 import { randomTensors } from '../arch/random-model.js';
 import { countMacs, countParams } from '../arch/tensors.js';
-import { compact, type KeepMasks } from '../prune/compact.js';
-import { Rng } from '../util/rng.js';
+import { compact } from '../prune/compact.js';
+import { benchMasks } from '../arch/bench-layout.js';
 import { readAudioFile } from '../format/audio.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { lineChart } from '../viz/svg.js';
 import { parseCommand, usageError } from './args.js';
 import { Arena, enableRelaxedSimd, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
 import type { RawTensor } from '../format/tensor.js';
-import type { ModelConfig } from '../arch/config.js';
 
 /** tinybench: `warmup` untimed runs, then `iterations` timed ones; the minimum (ms) is the least noisy estimate. */
 export async function best(fn: () => void, iterations: number, warmup = 1): Promise<number> {
@@ -68,25 +67,7 @@ async function measureGemm(variant: KernelVariant): Promise<{ shape: string; gfl
   return out;
 }
 
-/** The ~28%-of-parameters layout used across the benches (deterministic). */
-export function benchMasks(cfg: ModelConfig, scale = 0.335, convKeep = 0.52, seed = 1): KeepMasks {
-  const rng = new Rng(seed), r = () => rng.next();
-  const keep = (n: number, frac: number) => {
-    const order = Array.from({ length: n }, (_, i) => i).sort(() => r() - 0.5);
-    const m = new Array(n).fill(false);
-    order.slice(0, Math.max(1, Math.round(n * frac))).forEach((i) => (m[i] = true));
-    return m;
-  };
-  const L = cfg.numLayers;
-  const depth = (l: number) => 1.25 - 0.5 * (l / Math.max(1, L - 1));
-  return {
-    conv: cfg.conv.map((c) => keep(c.dim, convKeep)),
-    heads: cfg.layers.map((Ly, l) => keep(Ly.heads.length, Math.min(1, 0.75 * depth(l) * Math.sqrt(scale) + 0.1))),
-    qk: cfg.layers.map((Ly, l) => Ly.qkDims.map((d) => keep(d, Math.min(1, depth(l) * scale * (0.6 + 0.8 * r()))))),
-    v: cfg.layers.map((Ly, l) => Ly.vDims.map((d) => keep(d, Math.min(1, depth(l) * scale * (0.6 + 0.8 * r()))))),
-    ffn: cfg.layers.map((Ly, l) => keep(Ly.ffn, Math.min(1, depth(l) * scale * 0.8))),
-  };
-}
+export { benchMasks } from '../arch/bench-layout.js';
 
 /**
  * Pruned layouts of the base shape: the ~28% layout by default, or for each requested sparsity (fraction of

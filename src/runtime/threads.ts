@@ -16,8 +16,9 @@
  * only inside a Web Worker of an isolated page. threadSupport() says which case applies and why not.
  */
 import { fail } from '../errors.js';
-import { isNode, type KernelExports } from './wasm.js';
+import type { KernelExports } from './wasm.js';
 import { KERNEL_NAMES, type KernelName } from './abi.gen.js';
+import { isNode, nodeModules } from './host.js';
 
 /** Kernels a command may name, by index (the worker resolves the same list): every function the module exports. */
 export const KERNELS: readonly KernelName[] = KERNEL_NAMES;
@@ -121,10 +122,8 @@ export async function resolveThreads(t: number | undefined): Promise<number> {
 
 /** Threads to use when the caller does not say: the machine's cores. */
 export async function defaultThreads(): Promise<number> {
-  if (isNode()) {
-    const os = await import('node:os');
-    return os.availableParallelism();
-  }
+  const node = nodeModules();
+  if (node) return node.os.availableParallelism();
   const n = (globalThis as unknown as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
   return Number.isInteger(n) && n! >= 1 ? Math.min(n!, 256) : 1;
 }
@@ -133,13 +132,13 @@ type WorkerData = { module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl
 
 /** Start one worker; resolves once it is listening, reports its error messages to onError. */
 async function startWorker(data: WorkerData, onError: (msg: string) => void, started: PoolWorker[]): Promise<void> {
-  if (isNode()) {
-    const { Worker } = await import('node:worker_threads');
-    const w = new Worker(NODE_WORKER_SOURCE, { eval: true, workerData: data });
+  const node = nodeModules();
+  if (node) {
+    const w = new node.workerThreads.Worker(NODE_WORKER_SOURCE, { eval: true, workerData: data });
     started.push(w);
     await new Promise<void>((resolve, reject) => {
       w.once('message', () => resolve());
-      w.once('error', (e) => reject(e));
+      w.once('error', (e: Error) => reject(e));
     });
     w.on('message', (m: { error?: string }) => { if (m.error) onError(m.error); });
     w.unref();

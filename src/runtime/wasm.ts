@@ -6,30 +6,11 @@
  */
 import { SlimwavError } from '../errors.js';
 import type { KernelExports } from './abi.gen.js';
+import { nodeModules } from './host.js';
 
 export type { KernelExports } from './abi.gen.js';
 
-/** True under Node (not in a browser or a Web Worker). Node-only modules are imported only behind this. */
-export function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
-}
-
-const getBuiltin = isNode() ? (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule : undefined;
-/** Node before 20.16 has no process.getBuiltinModule: node:v8 is then imported as this module loads (see nodeReady). */
-let v8Module: typeof import('node:v8') | null = null;
-const v8Loading: Promise<void> = isNode() && typeof getBuiltin !== 'function'
-  ? import('node:v8').then((m) => { v8Module = m; }, () => undefined)
-  : Promise.resolve();
-
-/** Resolves once the Node built-ins enableRelaxedSimd() needs are loaded (at once on Node >= 20.16 and off Node). */
-export function nodeReady(): Promise<void> {
-  return v8Loading;
-}
-
-function nodeV8(): typeof import('node:v8') | null {
-  if (!isNode()) return null;
-  return typeof getBuiltin === 'function' ? (getBuiltin('node:v8') as typeof import('node:v8')) : v8Module;
-}
+export { isNode } from './host.js';
 
 /**
  * Which build of the kernels. Every build exports the same ABI.
@@ -129,7 +110,7 @@ export function enableRelaxedSimd(): boolean {
   if (relaxedSimdSupported()) return true;
   if (typeof process !== 'undefined' && process.versions?.node) {
     try {
-      nodeV8()?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      nodeModules()?.v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     } catch {
       // not a V8 that knows the flag: relaxed SIMD stays unavailable
     }
@@ -146,37 +127,74 @@ export function bestVariant(shared: boolean): KernelVariant {
   return shared ? 'release-shared' : 'release';
 }
 
+/** Where the kernel files are, when not in the package's build/ folder (a bundled app copies them elsewhere). */
+export interface WasmLocation {
+  /**
+   * Folder holding the slimwav.*.wasm files (URL relative to the page or worker, or under Node a folder path or
+   * file: URL); the file of the chosen build is appended.
+   */
+  wasmBase?: string | URL;
+  /** The URL (or Node path) of each kernel file by name, e.g. (file) => assetUrls[file]; wins over wasmBase. */
+  wasmUrl?: (file: string) => string | URL;
+}
+
+/** The kernel file of a build, e.g. 'slimwav.relaxed.wasm'. */
+export function kernelFile(variant: KernelVariant): string {
+  return FILES[variant];
+}
+
+/** Where to look for a kernel file: the caller's location, else the package's build/ folder (src/ or dist/src/). */
+function wasmCandidates(file: string, where: WasmLocation, node: boolean): (URL | string)[] {
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  if (where.wasmUrl) {
+    const u = where.wasmUrl(file);
+    if (node && typeof u === 'string' && !/^file:/.test(u)) return [u];
+    return [new URL(String(u), base)];
+  }
+  if (where.wasmBase !== undefined) {
+    const b = String(where.wasmBase).replace(/\/?$/, '/');
+    if (node && !/^file:/.test(b)) return [b + file];
+    return [new URL(file, new URL(b, base))];
+  }
+  // From src/runtime/ (tsx, tests) the build folder is ../../build; from dist/src/runtime/ it is ../../../build.
+  return ['../../build/', '../../../build/'].map((rel) => new URL(rel + file, import.meta.url));
+}
+
 /**
- * Compile a kernel build. Node reads build/<file> from disk; a browser (or Web Worker) fetches it relative to this
- * module, streaming-compiled where the server sends application/wasm. From src/runtime/ (tsx, tests) the build
- * folder is ../../build; from dist/src/runtime/ it is ../../../build.
+ * Compile a kernel build. Node reads the file; a browser (or Web Worker) fetches it, streaming-compiled where the
+ * server sends application/wasm.
  */
-async function compileWasm(variant: KernelVariant): Promise<WebAssembly.Module> {
+async function compileWasm(variant: KernelVariant, where: WasmLocation = {}): Promise<WebAssembly.Module> {
   const tried: string[] = [];
-  const candidates = ['../../build/', '../../../build/'].map((rel) => new URL(rel + FILES[variant], import.meta.url));
-  if (isNode()) {
-    const { readFile } = await import('node:fs/promises');
-    const { fileURLToPath } = await import('node:url');
-    for (const url of candidates) {
+  const file = FILES[variant];
+  const node = nodeModules();
+  const candidates = wasmCandidates(file, where, node !== null);
+  if (node) {
+    for (const loc of candidates) {
+      const path = typeof loc === 'string' ? loc : node.url.fileURLToPath(loc);
+      let bytes: Uint8Array<ArrayBuffer>;
       try {
-        return await WebAssembly.compile(await readFile(url));
+        bytes = await node.fs.readFile(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        tried.push(fileURLToPath(url));
+        tried.push(path);
+        continue;
       }
+      return WebAssembly.compile(bytes);
     }
-    throw new SlimwavError('E_WASM', `kernel module ${FILES[variant]} not found (looked at ${tried.join(', ')}); run npm run build`);
+    throw new SlimwavError('E_WASM', `kernel module ${file} not found (looked at ${tried.join(', ')}); run npm run build, or set wasmBase`);
   }
-  for (const url of candidates) {
+  for (const loc of candidates) {
+    const url = String(loc);
     let res: Response;
     try {
       res = await fetch(url);
     } catch {
-      tried.push(url.href);
+      tried.push(url);
       continue;
     }
     if (!res.ok) {
-      tried.push(`${url.href} (HTTP ${res.status})`);
+      tried.push(`${url} (HTTP ${res.status})`);
       continue;
     }
     if (typeof WebAssembly.compileStreaming === 'function' && (res.headers.get('content-type') ?? '').startsWith('application/wasm')) {
@@ -189,7 +207,7 @@ async function compileWasm(variant: KernelVariant): Promise<WebAssembly.Module> 
     }
     return WebAssembly.compile(await res.arrayBuffer());
   }
-  throw new SlimwavError('E_WASM', `kernel module ${FILES[variant]} could not be fetched (tried ${tried.join(', ')}); serve the package's build/ folder beside dist/`);
+  throw new SlimwavError('E_WASM', `kernel module ${file} could not be fetched (tried ${tried.join(', ')}); serve the package's build/ folder beside dist/, or copy the .wasm files and set wasmBase`);
 }
 
 /** AssemblyScript strings: UTF-16LE code units, byte length in the u32 just before the pointer. */
@@ -203,20 +221,20 @@ function readString(memory: WebAssembly.Memory, ptr: number): string {
 /**
  * Instantiate the kernels into `memory` (a new one if absent: shared for the -shared variants). The host allocates
  * from `heapBase` up. A relaxed variant enables relaxed SIMD first (enableRelaxedSimd) and fails with E_WASM where
- * the engine has none; bestVariant() picks a variant that loads.
+ * the engine has none; bestVariant() picks a variant that loads. `where` says where the .wasm files are (default: the
+ * package's build/ folder).
  */
-export async function instantiateKernels(variant: KernelVariant = 'release', memory?: WebAssembly.Memory): Promise<Kernels> {
+export async function instantiateKernels(variant: KernelVariant = 'release', memory?: WebAssembly.Memory, where: WasmLocation = {}): Promise<Kernels> {
   if (!(variant in FILES)) {
     throw new SlimwavError('E_WASM', `unknown kernel variant '${variant}' (expected one of ${KERNEL_VARIANTS.join(', ')})`);
   }
-  await nodeReady();
   if (!simdSupported()) {
     throw new SlimwavError('E_WASM', 'this JavaScript engine does not support WebAssembly SIMD (v128); slimwav needs it');
   }
   if (isRelaxedVariant(variant) && !enableRelaxedSimd()) {
     throw new SlimwavError('E_WASM', `kernel variant '${variant}' needs WebAssembly relaxed SIMD, which this engine does not support; use '${variant.replace('relaxed', 'release').replace('release-debug', 'debug')}' (or bestVariant())`);
   }
-  const module = await compileWasm(variant);
+  const module = await compileWasm(variant, where);
   const mem = memory ?? new WebAssembly.Memory(isSharedVariant(variant) ? { initial: 1, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 1 });
   const abort = (msg: number, file: number, line: number, col: number): never => {
     const text = readString(mem, msg) || 'abort';

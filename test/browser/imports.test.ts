@@ -1,6 +1,7 @@
 // What each entry point pulls in, read from the built dist/ by following static imports (dynamic import() is lazy
-// and allowed). slimwav/browser must load where there is no Node: no module it reaches may import node:* or any
-// bare specifier. slimwav (the Node runtime) must not reach the pruner, the ONNX exporter or protobufjs.
+// and allowed in the Node entries). slimwav/browser must load where there is no Node and bundle without
+// configuration: no module it reaches may import node:* or any bare specifier, statically or with import().
+// slimwav (the Node runtime) must not reach the pruner, the ONNX exporter or protobufjs.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,10 +12,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = join(ROOT, 'dist', 'src');
 
 /** Every module reached from `entry` by static imports, and every bare specifier (package or node:*) imported. */
-function reach(entry: string): { modules: string[]; bare: string[] } {
+function reach(entry: string): { modules: string[]; bare: string[]; dynamic: string[] } {
   assert.ok(existsSync(entry), `${entry} is built (npm run build)`);
   const seen = new Set<string>();
   const bare: string[] = [];
+  const dynamic: string[] = [];
   const visit = (file: string): void => {
     if (seen.has(file)) return;
     seen.add(file);
@@ -24,15 +26,34 @@ function reach(entry: string): { modules: string[]; bare: string[] } {
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
       else bare.push(`${file.slice(DIST.length + 1)} imports ${spec}`);
     }
+    // import('x') of anything but a relative literal (node:*, a package, or a computed name a bundler cannot see)
+    const code = src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, ''); // comments may mention import()
+    for (const m of code.matchAll(/\bimport\s*\(\s*([^)]*)\)/g)) {
+      if (!/^['"]\.\.?\//.test(m[1])) dynamic.push(`${file.slice(DIST.length + 1)} has import(${m[1]})`);
+    }
   };
   visit(entry);
-  return { modules: [...seen].map((f) => f.slice(DIST.length + 1)), bare };
+  return { modules: [...seen].map((f) => f.slice(DIST.length + 1)), bare, dynamic };
 }
 
-test('slimwav/browser reaches only relative static imports', () => {
-  const { modules, bare } = reach(join(DIST, 'browser.js'));
+test('slimwav/browser reaches only relative imports, static or dynamic', () => {
+  const { modules, bare, dynamic } = reach(join(DIST, 'browser.js'));
   assert.equal(bare, [], bare.join('\n'));
+  assert.equal(dynamic, [], dynamic.join('\n'));
   assert.ok(modules.length > 10, `walked ${modules.length} modules`);
+  assert.ok(modules.includes('runtime/wasm.js') && modules.includes('runtime/threads.js'), modules.join(' '));
+  assert.ok(!modules.includes('runtime/node-host.js'), 'the Node host module stays out of the browser graph');
+});
+
+test('the shipped worker (slimwav/dist/src/worker.js) reaches only relative imports, static or dynamic', () => {
+  const { bare, dynamic, modules } = reach(join(DIST, 'worker.js'));
+  assert.equal([...bare, ...dynamic], [], [...bare, ...dynamic].join('\n'));
+  assert.ok(modules.includes('browser.js'), modules.join(' '));
+});
+
+test('the dynamic-import check sees a package import() (the Node CLI loads onnxruntime that way)', () => {
+  const { dynamic } = reach(join(DIST, 'cli', 'ort-bench.js'));
+  assert.ok(dynamic.some((d) => d.includes("import('onnxruntime-node')")), dynamic.join('\n'));
 });
 
 test('slimwav (the runtime) reaches neither the pruner, the ONNX exporter nor protobufjs', () => {
