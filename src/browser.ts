@@ -1,6 +1,7 @@
 /**
  * slimwav in a browser (or a Web Worker, or anywhere without a file system): load a model from bytes or a URL.
- * Imports nothing from Node; the kernels are fetched from the package's build/ folder next to dist/.
+ * Imports nothing from Node, not even dynamically; the kernels are fetched from the package's build/ folder next to
+ * dist/ unless the wasmBase / wasmUrl option says where they are.
  *
  *   import { loadFromUrl } from 'slimwav/browser';
  *   const model = await loadFromUrl('/models/my-model/');           // config.json + model.safetensors
@@ -8,7 +9,12 @@
  *   model.dispose();
  *
  * Threads: used only inside a Web Worker of a cross-origin isolated page (COOP same-origin + COEP require-corp);
- * elsewhere the model runs on one thread and says why in one console.warn line.
+ * elsewhere the model runs on one thread and says why in one console.warn line. createWorkerModel() runs the model
+ * in the worker slimwav ships (dist/src/worker.js), with the same extract/dispose API:
+ *
+ *   const model = await createWorkerModel('/models/my-model/', { threads: 4 });
+ *
+ * Bundlers: copy the package's build/*.wasm next to the bundle and pass { wasmBase: '/assets/' } (or wasmUrl).
  */
 import { fail } from './errors.js';
 import { isJsonObject } from './format/json.js';
@@ -23,6 +29,9 @@ export type { ModelConfig } from './arch/config.js';
 export { SlimwavError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { LayerSelection } from './layers.js';
+export { createWorkerModel } from './worker-client.js';
+export type { WorkerModel, WorkerModelOptions } from './worker-client.js';
+export type { WasmLocation } from './runtime/wasm.js';
 
 export interface ModelBuffers {
   /** the parsed config.json (Hugging Face wav2vec2 / HuBERT / WavLM config) */

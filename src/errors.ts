@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'E_MEMORY'  // a model or an input needs more memory than is available (the message says what to change)
   | 'E_WASM'    // WebAssembly (or its SIMD extension) is not available here
   | 'E_TRAP'    // a kernel trapped: a bug in slimwav, reported with the op and layer
+  | 'E_WORKER'  // the Web Worker running a model (createWorkerModel) failed, was terminated or was disposed mid-call
   | 'E_UNSAFE'; // a checkpoint asks for something that would run code (pickle global not on the allow-list)
 
 export class SlimwavError extends Error {

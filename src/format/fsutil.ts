@@ -8,9 +8,21 @@
  * way as a whole (writeModelFolderAtomic). Temp entries of writers that are gone (killed: their pid no longer runs)
  * are removed by the next write of the same target, and a Ctrl-C during a write removes this process's temps
  * before the process ends as it would have.
- * node:fs is imported on first use, so modules that import this one (safetensors.ts) still load in browsers.
+ * node:fs comes through the Node host (nodeModules()), never an import, so modules that import this one
+ * (safetensors.ts) still load and bundle for browsers.
  */
 import { SlimwavError, fail } from '../errors.js';
+import { nodeModules } from '../runtime/host.js';
+
+/** node:fs/promises, or E_IO where there is no file system (a browser). */
+function fsp(path: string): NonNullable<ReturnType<typeof nodeModules>>['fs'] {
+  return nodeModules()?.fs ?? fail('E_IO', `${path}: there is no file system here (not Node); pass the bytes instead`);
+}
+
+/** node:fs (the synchronous calls), or E_IO where there is no file system. */
+function fss(path: string): NonNullable<ReturnType<typeof nodeModules>>['fsSync'] {
+  return nodeModules()?.fsSync ?? fail('E_IO', `${path}: there is no file system here (not Node); pass the bytes instead`);
+}
 
 /** Why an fs call failed, in words, from its errno code. */
 function reason(err: unknown): string {
@@ -32,7 +44,7 @@ function reason(err: unknown): string {
 /** The whole file as a plain Uint8Array (not a Node Buffer). */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
   try {
-    const { readFile } = await import('node:fs/promises');
+    const { readFile } = fsp(path);
     const b = await readFile(path);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (err) {
@@ -114,7 +126,7 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
   const prefix = `.${name}${TAG}`;
   const removed: string[] = [];
   try {
-    const { readdir, rm } = await import('node:fs/promises');
+    const { readdir, rm } = fsp(path);
     for (const e of await readdir(dir)) {
       if (!e.startsWith(prefix)) continue;
       const m = /^(\d+)-[0-9a-f]{16}$/.exec(e.slice(prefix.length));
@@ -129,7 +141,7 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
 
 /** fsync a folder so that a rename in it is durable; file systems that cannot (some network ones) are skipped. */
 async function syncDir(dir: string): Promise<void> {
-  const { open } = await import('node:fs/promises');
+  const { open } = fsp(dir);
   let fh;
   try {
     fh = await open(dir, 'r');
@@ -144,7 +156,7 @@ async function syncDir(dir: string): Promise<void> {
 
 /** Create `path` exclusively (O_CREAT|O_EXCL, so an existing file or symlink there is EEXIST), write, fsync. */
 async function writeNew(path: string, bytes: Uint8Array, created?: () => void): Promise<void> {
-  const { open } = await import('node:fs/promises');
+  const { open } = fsp(path);
   const fh = await open(path, 'wx');
   created?.();
   try {
@@ -168,8 +180,8 @@ export interface AtomicWriteOptions {
  * naming `path` is thrown; `path` is then untouched.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
-  const { rename, unlink, link, lstat } = await import('node:fs/promises');
-  fsSync ??= await import('node:fs');
+  const { rename, unlink, link, lstat } = fsp(path);
+  fsSync ??= fss(path);
   await removeStaleTemps(path);
   const tmp = tempPathFor(path);
   let created = false;
@@ -216,8 +228,8 @@ export interface ModelFolderOptions {
  * Failures are one E_IO line naming `out`; nothing half-written is left under `out`'s name.
  */
 export async function writeModelFolderAtomic(out: string, files: [string, Uint8Array][], opts: ModelFolderOptions = {}): Promise<void> {
-  const { mkdir, rename, rm, unlink } = await import('node:fs/promises');
-  fsSync ??= await import('node:fs');
+  const { mkdir, rename, rm, unlink } = fsp(out);
+  fsSync ??= fss(out);
   const outPath = out.replace(/[\\/]+$/, '') || out;
   await removeStaleTemps(outPath);
   // the last entry renamed is config.json: it is what makes a folder a model

@@ -8,7 +8,9 @@ import { fail } from '../errors.js';
 
 /** The Node built-ins the runtime uses. */
 export interface NodeModules {
-  fs: { readFile(path: URL | string): Promise<Uint8Array<ArrayBuffer>> };
+  fs: typeof import('node:fs/promises');
+  fsSync: typeof import('node:fs');
+
   url: { fileURLToPath(url: URL | string): string };
   v8: { setFlagsFromString(flags: string): void };
   os: { availableParallelism(): number };
@@ -44,6 +46,7 @@ export function nodeModules(): NodeModules | null {
   }
   injected = {
     fs: get('node:fs/promises') as NodeModules['fs'],
+    fsSync: get('node:fs') as NodeModules['fsSync'],
     url: get('node:url') as NodeModules['url'],
     v8: get('node:v8') as NodeModules['v8'],
     os: get('node:os') as NodeModules['os'],
