@@ -71,6 +71,14 @@ of pruned layouts of it, on this machine, next to onnxruntime when installed.
 prints params, MACs, time, real-time factor and the measured speedup.
   --svg <file>    a bar chart of time and params, dense against pruned`,
   },
+  web: {
+    synopsis: 'slimwav web      [--port 8080] [--host 127.0.0.1] [--no-isolation]',
+    details: `Serves the browser demo page (web/) of this install on http://<host>:<port>/web/ until Ctrl-C: read-only,
+with the COOP/COEP headers that let the page use threads, and the kernels as application/wasm.
+  --port N          the port (default 8080; 0 picks a free one)
+  --host H          the address to listen on (default 127.0.0.1, this machine only)
+  --no-isolation    leave out COOP/COEP: the page then runs on one thread and says so`,
+  },
 };
 
 export const USAGE = `usage:\n${Object.values(HELP).map((h) => `  ${h.synopsis}`).join('\n')}

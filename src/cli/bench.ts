@@ -18,6 +18,7 @@ import { randomTensors } from '../arch/random-model.js';
 import { countMacs, countParams } from '../arch/tensors.js';
 import { compact } from '../prune/compact.js';
 import { benchMasks } from '../arch/bench-layout.js';
+import type { ModelConfig } from '../arch/config.js';
 import { readAudioFile } from '../format/audio.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { lineChart } from '../viz/svg.js';

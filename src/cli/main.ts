@@ -169,6 +169,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'prune': return pruneCommand(rest);
     case 'demo': { const { demo } = await import('./demo.js'); await demo(rest); return 0; }
+    case 'web': { const { web } = await import('./serve.js'); await web(rest); return 0; }
     case '--version': case '-v': case 'version': {
       const { packageVersion } = await import('./bundled.js');
       process.stdout.write(packageVersion() + '\n');
