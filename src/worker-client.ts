@@ -19,6 +19,8 @@ import type { ModelBuffers } from './browser.js';
 export interface WorkerModelOptions extends LoadOptions {
   /** Where slimwav's worker module is (default: worker.js next to this module). Set it when a bundler moves files. */
   workerUrl?: string | URL;
+  /** Move the weights' buffer into the worker instead of copying it (it is then detached here; default false). */
+  transferWeights?: boolean;
 }
 
 export interface WorkerModel {
@@ -45,11 +47,12 @@ const absolute = (u: string | URL): string => new URL(String(u), here()).href;
 /** Load a model in slimwav's worker: from a folder URL (config.json + model.safetensors) or from buffers. */
 export async function createWorkerModel(source: string | URL | ModelBuffers, opts: WorkerModelOptions = {}): Promise<WorkerModel> {
   if (typeof Worker !== 'function') fail('E_WORKER', 'createWorkerModel() needs Web Workers, which this environment does not have');
-  const { workerUrl, wasmUrl, wasmBase, ...rest } = opts;
+  const { workerUrl, wasmUrl, wasmBase, transferWeights, ...rest } = opts;
   const wopts: WorkerLoadOptions = { ...rest };
   if (wasmBase !== undefined) wopts.wasmBase = absolute(String(wasmBase).replace(/\/?$/, '/'));
   if (wasmUrl) wopts.wasmUrls = Object.fromEntries(KERNEL_VARIANTS.map((v) => [kernelFile(v), absolute(wasmUrl(kernelFile(v)))]));
   let load: Extract<Request, { type: 'load' }>;
+  const transfer: Transferable[] = [];
   if (typeof source === 'string' || source instanceof URL) {
     load = { type: 'load', url: absolute(String(source).replace(/\/?$/, '/')), opts: wopts };
   } else {
@@ -57,6 +60,7 @@ export async function createWorkerModel(source: string | URL | ModelBuffers, opt
     const w = source.weights;
     if (!(w instanceof Uint8Array || w instanceof ArrayBuffer)) fail('E_ARGS', `createWorkerModel(): weights must be an ArrayBuffer or Uint8Array, found ${Object.prototype.toString.call(w)}`);
     load = { type: 'load', config: source.config, weights: w, name: source.name, opts: wopts };
+    if (transferWeights) transfer.push(w instanceof Uint8Array ? w.buffer as ArrayBuffer : w);
   }
 
   const url = workerUrl !== undefined ? absolute(workerUrl) : new URL('./worker.js', import.meta.url);
@@ -96,7 +100,7 @@ export async function createWorkerModel(source: string | URL | ModelBuffers, opt
 
   let loaded: Extract<WorkerReply, { loaded: unknown }>['loaded'];
   try {
-    const r = await call(load);
+    const r = await call(load, transfer);
     if (!('loaded' in r)) throw new SlimwavError('E_WORKER', 'the slimwav worker answered the load with something else');
     loaded = r.loaded;
   } catch (err) {

@@ -11,7 +11,13 @@ import type { ModelConfig } from './config.js';
 export function benchMasks(cfg: ModelConfig, scale = 0.335, convKeep = 0.52, seed = 1): KeepMasks {
   const rng = new Rng(seed), r = () => rng.next();
   const keep = (n: number, frac: number) => {
-    const order = Array.from({ length: n }, (_, i) => i).sort(() => r() - 0.5);
+    // Fisher–Yates: the same order on every engine (sorting with a random comparator depends on the sort algorithm,
+    // so Node 20's V8 and a newer Chromium's picked different units from the same seed)
+    const order = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
     const m = new Array(n).fill(false);
     order.slice(0, Math.max(1, Math.round(n * frac))).forEach((i) => (m[i] = true));
     return m;

@@ -7,15 +7,8 @@
 // Skipped, with the reason printed, where /usr/bin/chromium is absent (SLIMWAV_CHROMIUM=/nowhere shows it).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startServer, type StaticServer } from './server.js';
+import { launch, skipReason, type Browser } from './chromium.js';
 import { NOT_ISOLATED_WARNING, MAIN_THREAD_WARNING } from '../../src/runtime/threads.js';
-
-const CHROMIUM = process.env.SLIMWAV_CHROMIUM || '/usr/bin/chromium'; // override only to test the skip
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface CaseResult {
   error?: string; layers?: number; threads?: number; kernels?: string; isolated?: boolean; worker?: boolean;
@@ -24,40 +17,20 @@ interface CaseResult {
 
 const s = suite('browser (chromium)');
 
-if (!existsSync(CHROMIUM)) {
-  console.log(`browser test skipped: ${CHROMIUM} not found (apt-get install -y chromium; .ci/run does this)`);
-} else if (!existsSync(join(ROOT, 'dist', 'src', 'browser.js'))) {
-  console.log('browser test skipped: dist/src/browser.js not built (npm run build)');
+const skip = skipReason();
+if (skip) {
+  console.log(`browser test skipped: ${skip}`);
 } else {
-  let server: StaticServer;
-  let profile: string;
-  let context: import('playwright-core').BrowserContext;
-
-  s.before(async () => {
-    const { chromium } = await import('playwright-core');
-    server = await startServer(ROOT);
-    profile = mkdtempSync(join(tmpdir(), 'slimwav-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--no-first-run'],
-      timeout: 60_000,
-    });
-  });
-
-  s.after(async () => {
-    await context?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
-  });
+  let browser: Browser;
+  s.before(async () => { browser = await launch(); });
+  s.after(async () => { await browser?.close(); });
 
   async function run(path: string): Promise<{ result: CaseResult; console: string[] }> {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const lines: string[] = [];
     page.on('console', (m) => { if (m.type() === 'warning') lines.push(m.text()); });
     try {
-      await page.goto(server.origin + path);
+      await page.goto(browser.server.origin + path);
       await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 30_000 });
       const result = await page.evaluate(() => (window as unknown as { __result: Promise<unknown> }).__result, null) as CaseResult;
       if (process.env.SLIMWAV_BROWSER_DEBUG) console.log(path, JSON.stringify(result), lines);
