@@ -227,7 +227,7 @@ $('run').addEventListener('click', async () => {
         threads: m.model.threads, kernels: m.model.info.kernels, warnings: m.model.warnings });
     }
     state.results = results;
-    render(results, runs);
+    render(results);
     status(`done: ${state.audio.name}, ${fmt(seconds, 2)} s of audio, best of ${runs} run${runs > 1 ? 's' : ''} each`);
   } catch (err) {
     status('');
@@ -244,7 +244,7 @@ function stats(x) {
   return { mean: s / x.length, rms: Math.sqrt(q / x.length) };
 }
 
-function render(results, runs) {
+function render(results) {
   $('results').hidden = false;
   $('cards').innerHTML = '';
   for (const r of results) {
@@ -255,7 +255,7 @@ function render(results, runs) {
     card.className = 'card';
     card.dataset.model = r.label;
     card.innerHTML = `<h4>${r.label}</h4><dl>
-      <dt>time</dt><dd><span class="ms" data-k="ms">${fmt(r.ms, 1)}</span> ms <span class="muted">(best of ${runs})</span></dd>
+      <dt>time</dt><dd><span class="ms" data-k="ms">${fmt(r.ms, 1)}</span> ms</dd>
       <dt>real-time factor</dt><dd data-k="rtf">${r.rtf.toFixed(4)}</dd>
       <dt>parameters</dt><dd data-k="params">${(r.params / 1e6).toFixed(2)} M</dd>
       <dt>threads · kernels</dt><dd data-k="threads">${r.threads} · ${r.kernels}</dd>

@@ -9,10 +9,10 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 export function structureSvg(models) {
   const L = Math.max(...models.map((m) => m.cfg.numLayers));
   const cell = 34, labelW = 86, convW = 46, rowH = 92, barH = 56, top = 16;
-  const width = Math.max(560, labelW + convW + L * cell + 10);
+  const width = Math.max(660, labelW + convW + L * cell + 10);
   const height = top + models.length * rowH + 28;
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="11">`];
-  parts.push(`<text x="${labelW}" y="11" fill="${MUTED}"><tspan fill="${CONV}">■</tspan> conv channels  <tspan fill="${ATTN}">■</tspan> attention dims (head count above)  <tspan fill="${FFN}">■</tspan> FFN units — share of the dense layer</text>`);
+  parts.push(`<text x="${labelW}" y="11" fill="${MUTED}"><tspan fill="${CONV}">■</tspan> conv channels  <tspan fill="${ATTN}">■</tspan> attention dims (heads above)  <tspan fill="${FFN}">■</tspan> FFN units, as a share of dense</text>`);
   models.forEach((m, r) => {
     const c = m.cfg;
     const y0 = top + r * rowH + 16, base = y0 + barH;

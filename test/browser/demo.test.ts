@@ -13,6 +13,7 @@ import { launch, skipReason, ROOT, type Browser } from './chromium.js';
 import { buildModel } from '../../src/model.js';
 import { parseSafetensors } from '../../src/format/safetensors.js';
 import { readAudioFile } from '../../src/format/audio.js';
+import { closeTo } from '../ref/fixtures.js';
 
 const s = suite('demo page (chromium)');
 const SPEECH = join(ROOT, 'models', 'speech.wav');
@@ -60,14 +61,12 @@ function assertMatchesNode(shown: Shown[], node: Map<string, Float32Array>): voi
   for (const r of shown) {
     const ref = node.get(r.label)!;
     assert.is(r.last.length, ref.length, `${r.label}: ${r.frames}×${r.dim} values`);
-    let diff = 0, scale = 0, sum = 0, sq = 0;
+    assert.is(closeTo(`${r.label}: page vs Node`, new Float32Array(r.last), ref, 1e-5), '');
+    let sum = 0, sq = 0;
     for (let i = 0; i < ref.length; i++) {
-      diff = Math.max(diff, Math.abs(r.last[i] - ref[i]));
-      scale = Math.max(scale, Math.abs(ref[i]));
       sum += ref[i];
       sq += ref[i] * ref[i];
     }
-    assert.ok(diff <= 1e-5 * Math.max(1, scale), `${r.label}: page vs Node max diff ${diff}`);
     // the numbers printed on the page (7 significant digits) are Node's too
     const close = (shownText: string, want: number, what: string) =>
       assert.ok(Math.abs(Number(shownText) - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${r.label} ${what}: page shows ${shownText}, Node ${want}`);
