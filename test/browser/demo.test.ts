@@ -1,5 +1,5 @@
-// The demo page (web/) in headless Chromium, driven through its UI as a person would: pick speech.wav with the file
-// input, press Run, read what the page shows. The small dense and pruned models are rebuilt here under Node from
+// The demo page (web/) in headless Chromium, driven through its UI as a person would: pick a WAV (the first 3 s of
+// models/speech.wav, to keep the test short) with the file input, press Run, read what the page shows. The small dense and pruned models are rebuilt here under Node from
 // the same seed (web/models.js) and run on the same file, and the page's hidden states must match them within
 // 1e-5·max(1, max|node|): on 2 threads in a cross-origin isolated page (served under /coi/), on one thread with the
 // page's fallback sentence without isolation; a file that is not audio gets a one-sentence error on the page.
@@ -12,11 +12,13 @@ import type { Page } from 'playwright-core';
 import { launch, skipReason, ROOT, type Browser } from './chromium.js';
 import { buildModel } from '../../src/model.js';
 import { parseSafetensors } from '../../src/format/safetensors.js';
-import { readAudioFile } from '../../src/format/audio.js';
+import { readAudioFile, decodeAudio } from '../../src/format/audio.js';
+import { encodeWav } from '../../src/format/wav.js';
 import { closeTo } from '../ref/fixtures.js';
 
 const s = suite('demo page (chromium)');
 const SPEECH = join(ROOT, 'models', 'speech.wav');
+let clip: Buffer; // 3 s of speech.wav as a 16-bit WAV: what the page is given and what Node decodes
 const NOT_ISOLATED = 'This page is not cross-origin isolated, so slimwav runs on one thread: serve it with COOP/COEP headers (npm run web) for threads.';
 
 interface Shown { label: string; threads: number; kernels: string; frames: number; dim: number; last: number[]; text: Record<string, string> }
@@ -27,7 +29,8 @@ async function nodeFeatures(): Promise<Map<string, Float32Array>> {
   const web = await import('../../web/models.js' as string) as { buildPair(c: unknown): Pair; smallConfig(c: unknown): unknown };
   const base = JSON.parse(readFileSync(join(ROOT, 'models', 'wav2vec2-base-random', 'config.json'), 'utf8'));
   const pair = web.buildPair(web.smallConfig(base));
-  const pcm = await readAudioFile(SPEECH);
+  clip = Buffer.from(encodeWav((await readAudioFile(SPEECH)).subarray(0, 3 * 16000), 16000, { bitDepth: 16 }));
+  const pcm = decodeAudio(clip, 'clip.wav');
   const out = new Map<string, Float32Array>();
   for (const label of ['dense', 'pruned'] as const) {
     const { tensors } = parseSafetensors(pair[label].weights, label);
@@ -40,7 +43,7 @@ async function nodeFeatures(): Promise<Map<string, Float32Array>> {
 
 async function runDemo(page: Page, threads: number): Promise<Shown[]> {
   await page.fill('#threads', String(threads));
-  await page.setInputFiles('#audio-file', SPEECH);
+  await page.setInputFiles('#audio-file', { name: 'clip.wav', mimeType: 'audio/wav', buffer: clip });
   await page.waitForFunction(() => !(document.getElementById('run') as HTMLButtonElement).disabled, null, { timeout: 15_000 });
   await page.click('#run');
   await page.waitForFunction(() => /^done/.test(document.getElementById('status')!.textContent ?? '') || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });

@@ -66,7 +66,7 @@ test('slimwav (the runtime) reaches neither the pruner, the ONNX exporter nor pr
 
 test('slimwav/prune and slimwav/onnx are entry points of their own', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { default: string }> };
-  assert.equal(Object.keys(pkg.exports).filter((k) => k !== './package.json').sort(), ['.', './browser', './onnx', './prune', './worker']);
+  assert.equal(Object.keys(pkg.exports).filter((k) => k !== './package.json').sort(), ['.', './browser', './build/*', './onnx', './prune', './worker']);
   for (const [k, v] of Object.entries(pkg.exports)) {
     if (typeof v === 'object') assert.ok(existsSync(join(ROOT, v.default)), `${k} → ${v.default} is built`);
   }
