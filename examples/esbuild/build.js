@@ -1,6 +1,6 @@
 // Bundle the example with esbuild: the app and slimwav's worker as two entry points (the worker is found next to
 // the bundle, as createWorkerModel expects), and the kernels copied beside them. Serve this folder with COOP/COEP
-// for threads. Run: node examples/esbuild/build.js [outdir]
+// for threads. Run: node examples/esbuild/build.js [outdir]   (default examples/esbuild/out)
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,9 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outdir = process.argv[2] ?? join(here, 'out');
-
-export async function bundle(dir = outdir) {
+export async function bundle(dir = join(here, 'out')) {
   mkdirSync(dir, { recursive: true });
   await build({
     entryPoints: { app: join(here, 'app.js'), worker: 'slimwav/worker' },
@@ -30,6 +28,6 @@ export async function bundle(dir = outdir) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const dir = await bundle();
+  const dir = await bundle(process.argv[2]);
   console.log(`bundled into ${dir}; serve ${here} with COOP/COEP and open index.html?model=<folder URL>`);
 }

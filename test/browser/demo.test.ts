@@ -1,4 +1,4 @@
-// The demo page (web/) in headless Chromium, driven through its UI as a person would: pick a WAV (the first 3 s of
+// The demo page (web/) in headless Chromium, driven through its UI as a person would: pick a WAV (the first 2 s of
 // models/speech.wav, to keep the test short) with the file input, press Run, read what the page shows. The small dense and pruned models are rebuilt here under Node from
 // the same seed (web/models.js) and run on the same file, and the page's hidden states must match them within
 // 1e-5·max(1, max|node|): on 2 threads in a cross-origin isolated page (served under /coi/), on one thread with the
@@ -29,7 +29,7 @@ async function nodeFeatures(): Promise<Map<string, Float32Array>> {
   const web = await import('../../web/models.js' as string) as { buildPair(c: unknown): Pair; smallConfig(c: unknown): unknown };
   const base = JSON.parse(readFileSync(join(ROOT, 'models', 'wav2vec2-base-random', 'config.json'), 'utf8'));
   const pair = web.buildPair(web.smallConfig(base));
-  clip = Buffer.from(encodeWav((await readAudioFile(SPEECH)).subarray(0, 3 * 16000), 16000, { bitDepth: 16 }));
+  clip = Buffer.from(encodeWav((await readAudioFile(SPEECH)).subarray(0, 2 * 16000), 16000, { bitDepth: 16 }));
   const pcm = decodeAudio(clip, 'clip.wav');
   const out = new Map<string, Float32Array>();
   for (const label of ['dense', 'pruned'] as const) {
@@ -110,23 +110,20 @@ if (skip) {
     }
   });
 
+  let plain: Page; // the page without isolation, reused by the bad-file case
   s('not isolated: the page says it runs on one thread, and does, with the same numbers', async () => {
-    const page = await browser.context.newPage();
-    try {
-      await page.goto(browser.server.origin + '/web/');
-      assert.is(await page.textContent('#env'), NOT_ISOLATED);
-      const shown = await runDemo(page, 2);
-      assertMatchesNode(shown, node);
-      for (const r of shown) assert.is(r.threads, 1, `${r.label} fell back to 1 thread`);
-    } finally {
-      await page.close();
-    }
+    plain = await browser.context.newPage();
+    await plain.goto(browser.server.origin + '/web/');
+    assert.is(await plain.textContent('#env'), NOT_ISOLATED);
+    const shown = await runDemo(plain, 2);
+    assertMatchesNode(shown, node);
+    for (const r of shown) assert.is(r.threads, 1, `${r.label} fell back to 1 thread`);
   });
 
   s('files that are not audio: one sentence on the page naming the file, Run stays off', async () => {
-    const page = await browser.context.newPage();
+    const page = plain ?? await browser.context.newPage();
+    if (!plain) await page.goto(browser.server.origin + '/web/');
     try {
-      await page.goto(browser.server.origin + '/coi/web/');
       const cases: [string, string, RegExp][] = [
         // not a WAV: the browser's decoder refuses it
         ['notes.mp3', 'these are notes, not audio', /^notes\.mp3 could not be decoded as audio \(.+\): pick a WAV, MP3, OGG or FLAC file\.$/],
