@@ -14,7 +14,8 @@ import { buildModel } from '../../src/model.js';
 import { parseSafetensors } from '../../src/format/safetensors.js';
 import { readAudioFile, decodeAudio } from '../../src/format/audio.js';
 import { encodeWav } from '../../src/format/wav.js';
-import { closeTo } from '../ref/fixtures.js';
+import { closeTo, FIXTURES } from '../ref/fixtures.js';
+import { load } from '../../src/model.js';
 
 const s = suite('demo page (chromium)');
 const SPEECH = join(ROOT, 'models', 'speech.wav');
@@ -138,6 +139,25 @@ if (skip) {
         assert.not.match(msg, /\n/);
         assert.ok(await page.isDisabled('#run'));
       }
+    } finally {
+      if (page !== plain) await page.close();
+    }
+  });
+
+  s('a model picked from disk (config.json + model.safetensors): one card, Node\'s numbers', async () => {
+    const page = plain ?? await browser.context.newPage();
+    if (!plain) await page.goto(browser.server.origin + '/web/');
+    try {
+      const dir = join(FIXTURES, 'tiny-w2v-group');
+      await page.setInputFiles('#model-files', [join(dir, 'config.json'), join(dir, 'model.safetensors')]);
+      assert.ok(await page.isChecked('input[value=disk]'), 'picking files selects "from disk"');
+      const shown = await runDemo(page, 1);
+      assert.equal(shown.map((r) => r.label), ['model']);
+      const model = await load(dir, { threads: 1 });
+      const ref = (await model.extract(decodeAudio(clip, 'clip.wav'), { layers: 'last' })).layers[0];
+      model.dispose();
+      assert.is(closeTo('disk model: page vs Node', new Float32Array(shown[0].last), ref, 1e-5), '');
+      assert.is(await page.textContent('#speedup'), '');
     } finally {
       await page.close();
     }
