@@ -20,9 +20,10 @@ function showError(text) {
   $('error').textContent = text;
   $('error').hidden = false;
 }
+/** Clear the last error; one that makes the page unusable (no SIMD) stays. */
 function clearError() {
-  $('error').hidden = true;
-  $('error').textContent = '';
+  $('error').hidden = !fatal;
+  $('error').textContent = fatal ?? '';
 }
 const status = (text) => { $('status').textContent = text; };
 const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));

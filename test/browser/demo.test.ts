@@ -144,6 +144,23 @@ if (skip) {
     }
   });
 
+  s('a browser without WebAssembly SIMD: one sentence saying so, Run stays off', async () => {
+    const page = await browser.context.newPage();
+    try {
+      // what an engine without SIMD answers: it validates no module that uses v128
+      await page.addInitScript(() => { WebAssembly.validate = () => false; });
+      await page.goto(browser.server.origin + '/coi/web/');
+      assert.is(await page.textContent('#error'), 'This browser has no WebAssembly SIMD, which slimwav needs: use a current Chrome, Edge, Firefox or Safari (16.4+).');
+      assert.ok(await page.isVisible('#error'));
+      await page.setInputFiles('#audio-file', { name: 'clip.wav', mimeType: 'audio/wav', buffer: clip });
+      await page.waitForFunction(() => /clip\.wav: /.test(document.getElementById('audio-info')!.textContent ?? ''), null, { timeout: 15_000 });
+      assert.ok(await page.isDisabled('#run'));
+      assert.match(await page.textContent('#error') ?? '', /^This browser has no WebAssembly SIMD/, 'the sentence stays after a file is picked');
+    } finally {
+      await page.close();
+    }
+  });
+
   s('a model picked from disk (config.json + model.safetensors): one card, Node\'s numbers', async () => {
     const page = plain ?? await browser.context.newPage();
     if (!plain) await page.goto(browser.server.origin + '/web/');
