@@ -2,7 +2,7 @@
  * load(): open a model folder, safetensors file or PyTorch checkpoint from disk (Node) and build the Model
  * (src/model-core.ts, which browsers use through src/browser.ts).
  */
-import './runtime/node-host.js'; // the runtime's Node built-ins (src/runtime/host.ts), injected by this entry only
+import './util/node-host.js'; // slimwav's Node built-ins (src/util/host.ts), injected by this entry only
 import { fail } from './errors.js';
 import { parseConfig } from './arch/config.js';
 import { openModelFiles } from './format/model-files.js';

@@ -8,20 +8,25 @@
  * way as a whole (writeModelFolderAtomic). Temp entries of writers that are gone (killed: their pid no longer runs)
  * are removed by the next write of the same target, and a Ctrl-C during a write removes this process's temps
  * before the process ends as it would have.
- * node:fs comes through the Node host (nodeModules()), never an import, so modules that import this one
- * (safetensors.ts) still load and bundle for browsers.
+ * node:fs comes through src/util/host.ts, never an import, so modules that import this one (safetensors.ts) still
+ * load and bundle for browsers.
  */
 import { SlimwavError, fail } from '../errors.js';
-import { nodeModules } from '../runtime/host.js';
+import { isNode, nodeModules, NO_NODE_HOST } from '../util/host.js';
+
+/** Where there is no node:fs: a browser, or an old Node before the Node entry was imported. */
+function noFs(path: string): never {
+  return fail('E_IO', isNode() ? `${path}: ${NO_NODE_HOST}` : `${path}: there is no file system here (not Node); pass the bytes instead`);
+}
 
 /** node:fs/promises, or E_IO where there is no file system (a browser). */
 function fsp(path: string): NonNullable<ReturnType<typeof nodeModules>>['fs'] {
-  return nodeModules()?.fs ?? fail('E_IO', `${path}: there is no file system here (not Node); pass the bytes instead`);
+  return nodeModules()?.fs ?? noFs(path);
 }
 
 /** node:fs (the synchronous calls), or E_IO where there is no file system. */
 function fss(path: string): NonNullable<ReturnType<typeof nodeModules>>['fsSync'] {
-  return nodeModules()?.fsSync ?? fail('E_IO', `${path}: there is no file system here (not Node); pass the bytes instead`);
+  return nodeModules()?.fsSync ?? noFs(path);
 }
 
 /** Why an fs call failed, in words, from its errno code. */

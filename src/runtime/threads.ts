@@ -16,9 +16,8 @@
  * only inside a Web Worker of an isolated page. threadSupport() says which case applies and why not.
  */
 import { fail } from '../errors.js';
-import type { KernelExports } from './wasm.js';
+import { isNode, nodeModules, type KernelExports } from './wasm.js';
 import { KERNEL_NAMES, type KernelName } from './abi.gen.js';
-import { isNode, nodeModules } from './host.js';
 
 /** Kernels a command may name, by index (the worker resolves the same list): every function the module exports. */
 export const KERNELS: readonly KernelName[] = KERNEL_NAMES;

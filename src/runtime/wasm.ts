@@ -6,11 +6,19 @@
  */
 import { SlimwavError } from '../errors.js';
 import type { KernelExports } from './abi.gen.js';
-import { nodeModules } from './host.js';
+import { fail } from '../errors.js';
+import { isNode, nodeModules as hostModules, NO_NODE_HOST, type NodeModules } from '../util/host.js';
 
 export type { KernelExports } from './abi.gen.js';
 
-export { isNode } from './host.js';
+export { isNode } from '../util/host.js';
+
+/** The Node built-ins under Node (E_WASM where they cannot be had), null elsewhere. */
+export function nodeModules(): NodeModules | null {
+  const m = hostModules();
+  if (!m && isNode()) fail('E_WASM', NO_NODE_HOST);
+  return m;
+}
 
 /**
  * Which build of the kernels. Every build exports the same ABI.

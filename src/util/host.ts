@@ -1,10 +1,9 @@
 /**
- * What the runtime needs from Node, behind one small interface so that the browser build imports nothing from Node
- * (not even dynamically: bundlers follow `import('node:…')`). The Node entry (src/model.ts, through
- * node-host.ts) injects it with static imports; modules loaded on their own under Node (tests, the pruner) get the
- * same built-ins from process.getBuiltinModule (Node >= 20.16), which is a function call, not an import.
+ * What the runtime and the file helpers need from Node, behind one small interface so that what browsers load
+ * imports nothing from Node (not even dynamically: bundlers follow `import('node:…')`). The Node entry
+ * (src/model.ts, through node-host.ts) injects it with static imports; modules loaded on their own under Node
+ * (tests, the pruner) get the same built-ins from process.getBuiltinModule (Node >= 20.16), a call, not an import.
  */
-import { fail } from '../errors.js';
 
 /** The Node built-ins the runtime uses. */
 export interface NodeModules {
@@ -37,13 +36,14 @@ export function setNodeModules(m: NodeModules): void {
   injected = m;
 }
 
-/** The Node built-ins, or null off Node. */
+/** Why nodeModules() is null under Node: too old for getBuiltinModule, and the Node entry was not imported. */
+export const NO_NODE_HOST = 'this Node has no process.getBuiltinModule (it is older than 20.16): import \'slimwav\' before other slimwav modules';
+
+/** The Node built-ins; null off Node, and under Node < 20.16 until the Node entry has injected them. */
 export function nodeModules(): NodeModules | null {
   if (injected || !isNode()) return injected;
   const get = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  if (typeof get !== 'function') {
-    return fail('E_WASM', `Node ${process.version} has no process.getBuiltinModule: import 'slimwav' (or slimwav/dist/src/runtime/node-host.js) before this module`);
-  }
+  if (typeof get !== 'function') return null;
   injected = {
     fs: get('node:fs/promises') as NodeModules['fs'],
     fsSync: get('node:fs') as NodeModules['fsSync'],

@@ -1,5 +1,5 @@
 /**
- * The Node side of host.ts: hands the runtime its Node built-ins through static imports. Imported for its effect by
+ * The Node side of host.ts: hands slimwav its Node built-ins through static imports. Imported for its effect by
  * the Node entry (src/model.ts) only; nothing reachable from slimwav/browser imports it.
  */
 import * as fs from 'node:fs/promises';
