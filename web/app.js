@@ -7,7 +7,7 @@ import { parseConfig } from '../dist/src/arch/config.js';
 import { simdSupported } from '../dist/src/runtime/wasm.js';
 import { decodeAudio } from '../dist/src/format/audio.js';
 import { buildPair, smallConfig } from './models.js';
-import { structureSvg } from './structure.js';
+import { structureSvg, layoutOf } from '../dist/src/viz/structure-svg.js';
 import { drawHeatmap } from './heatmap.js';
 
 const $ = (id) => document.getElementById(id);
@@ -273,7 +273,9 @@ function render(results) {
     : '';
   const warn = [...new Set(results.flatMap((r) => r.warnings))];
   if (warn.length && crossOriginIsolated) showError(warn[0].replace(/^slimwav: /, 'slimwav ran ') + '.');
-  $('structure').innerHTML = structureSvg(results.map((r) => ({ label: r.label, cfg: r.cfg, convDense: results[0].cfg.conv[0].dim })));
+  // the same picture as `slimwav inspect --svg`, one per model, against the first model's conv widths
+  const convDense = results[0].cfg.conv.map((c) => c.dim);
+  $('structure').innerHTML = results.map((r) => `<figure>${structureSvg(layoutOf(r.cfg, convDense), { title: r.label })}</figure>`).join('');
   const hm = $('heat-model'), hl = $('heat-layer');
   hm.innerHTML = results.map((r, i) => `<option value="${i}">${r.label}</option>`).join('');
   hl.innerHTML = results[0].features.indices.map((i) => `<option value="${i}">hidden state ${i}</option>`).join('');
