@@ -59,7 +59,7 @@ export async function createWorkerModel(source: string | URL | ModelBuffers, opt
     if (!source || !isJsonObject(source.config)) fail('E_ARGS', 'createWorkerModel() needs a model folder URL or { config: <parsed config.json object>, weights: <safetensors bytes> }');
     const w = source.weights;
     if (!(w instanceof Uint8Array || w instanceof ArrayBuffer)) fail('E_ARGS', `createWorkerModel(): weights must be an ArrayBuffer or Uint8Array, found ${Object.prototype.toString.call(w)}`);
-    load = { type: 'load', config: source.config, weights: w, name: source.name, opts: wopts };
+    load = { type: 'load', config: source.config, weights: w, name: source.name, preprocessor: source.preprocessor, opts: wopts };
     if (transferWeights) transfer.push(w instanceof Uint8Array ? w.buffer as ArrayBuffer : w);
   }
 

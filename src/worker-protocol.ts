@@ -10,7 +10,7 @@ import type { LayerSelection } from './layers.js';
 export type WorkerLoadOptions = Omit<LoadOptions, 'wasmUrl' | 'wasmBase'> & { wasmBase?: string; wasmUrls?: Record<string, string> };
 
 export type WorkerRequest =
-  | { id: number; type: 'load'; url?: string; config?: Record<string, unknown>; weights?: ArrayBuffer | Uint8Array; name?: string; opts: WorkerLoadOptions }
+  | { id: number; type: 'load'; url?: string; config?: Record<string, unknown>; weights?: ArrayBuffer | Uint8Array; name?: string; preprocessor?: Record<string, unknown>; opts: WorkerLoadOptions }
   | { id: number; type: 'extract'; pcm: Float32Array; layers?: LayerSelection };
 
 export type WorkerReply =

@@ -32,7 +32,7 @@ async function handle(req: WorkerRequest): Promise<void> {
     try {
       model = req.url !== undefined
         ? await loadFromUrl(req.url, load)
-        : await loadFromBuffers({ config: req.config!, weights: req.weights!, name: req.name }, load);
+        : await loadFromBuffers({ config: req.config!, weights: req.weights!, name: req.name, preprocessor: req.preprocessor }, load);
     } finally {
       console.warn = warn;
     }

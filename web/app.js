@@ -52,7 +52,7 @@ async function decode(bytes, name) {
   const head = String.fromCharCode(...new Uint8Array(bytes, 0, Math.min(4, bytes.byteLength)));
   if (head === 'RIFF' || head === 'RIFX' || head === 'RF64') {
     try {
-      return decodeAudio(new Uint8Array(bytes), name);
+      return await decodeAudio(new Uint8Array(bytes), name);
     } catch (err) {
       throw new Error(`${oneLine(err).replace(/\.?$/, '.')}`);
     }
@@ -209,6 +209,7 @@ $('run').addEventListener('click', async () => {
   state.busy = true;
   $('run').disabled = true;
   clearError();
+  status('starting…');
   try {
     const list = await models();
     const runs = Math.max(1, Math.min(20, Math.round(Number($('runs').value) || 1)));

@@ -31,7 +31,7 @@ async function nodeFeatures(): Promise<Map<string, Float32Array>> {
   const base = JSON.parse(readFileSync(join(ROOT, 'models', 'wav2vec2-base-random', 'config.json'), 'utf8'));
   const pair = web.buildPair(web.smallConfig(base));
   clip = Buffer.from(encodeWav((await readAudioFile(SPEECH)).subarray(0, 2 * 16000), 16000, { bitDepth: 16 }));
-  const pcm = decodeAudio(clip, 'clip.wav');
+  const pcm = await decodeAudio(clip, 'clip.wav');
   const out = new Map<string, Float32Array>();
   for (const label of ['dense', 'pruned'] as const) {
     const { tensors } = parseSafetensors(pair[label].weights, label);
@@ -171,7 +171,7 @@ if (skip) {
       const shown = await runDemo(page, 1);
       assert.equal(shown.map((r) => r.label), ['model']);
       const model = await load(dir, { threads: 1 });
-      const ref = (await model.extract(decodeAudio(clip, 'clip.wav'), { layers: 'last' })).layers[0];
+      const ref = (await model.extract(await decodeAudio(clip, 'clip.wav'), { layers: 'last' })).layers[0];
       model.dispose();
       assert.is(closeTo('disk model: page vs Node', new Float32Array(shown[0].last), ref, 1e-5), '');
       assert.is(await page.textContent('#speedup'), '');
