@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
+import { hasRelativeBias } from '../arch/binding.js';
 import { openModelFiles } from '../format/model-files.js';
 import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
@@ -138,7 +139,7 @@ export function finalGates(cfg: ModelConfig, gates: Gates, consts: SizeConstants
   const list = gateList(g), la = gateList(gates.logAlpha);
   const enforce = () => {
     g.conv.forEach((c, i) => { if (!c.some((x) => x === 1)) c[argmax(gates.logAlpha.conv[i])] = 1; });
-    if (cfg.modelType === 'wavlm' && cfg.layers[0].heads.length > 0) {
+    if (hasRelativeBias(cfg)) {
       g.attn[0] = 1;
       if (!g.heads[0].some((x) => x === 1)) g.heads[0][argmax(gates.logAlpha.heads[0])] = 1;
       // the kept head of layer 0 needs a value dimension
