@@ -14,7 +14,7 @@ import { fail } from '../errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
 import { hasRelativeBias } from '../arch/binding.js';
-import { openModelFiles } from '../format/model-files.js';
+import { openModelFiles } from '../arch/model-files.js';
 import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
 import type { RawTensor, TensorTable } from '../format/tensor.js';

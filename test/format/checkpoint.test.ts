@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { readTorchStateDict } from '../../src/format/pytorch.js';
-import { toSlimwavModel } from '../../src/format/checkpoint.js';
+import { toSlimwavModel } from '../../src/arch/checkpoint.js';
 import type { RawTensor } from '../../src/format/tensor.js';
 import { CKPT, assertSameTensors, fixture, throwsCode, twin } from '../fixtures/ckpt/helpers.js';
 

@@ -10,7 +10,7 @@ import { load, parseConfig } from '../../src/index.js';
 import { randomTensors } from '../../src/arch/random-model.js';
 import { hasRelativeBias } from '../../src/arch/binding.js';
 import { serializeSafetensors } from '../../src/format/safetensors.js';
-import { openModelFiles } from '../../src/format/model-files.js';
+import { openModelFiles } from '../../src/arch/model-files.js';
 import { prune, PRUNE_DEFAULTS } from '../../src/prune/train.js';
 import { Student, gateValues, trainingRuntime } from '../../src/prune/student.js';
 import { writeClips } from '../ref/clips.js';

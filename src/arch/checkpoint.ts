@@ -15,14 +15,15 @@
  * Config sources, in order: a config.json given by the caller (passed through), the checkpoint's own config
  * (torchaudio/DPHuBERT `wav2vec2_model` kwargs, converted; or an HF-style dict, passed through),
  * else shapes alone when they match a released architecture exactly; otherwise E_CONFIG.
- * The result is always checked against the tensors by src/arch (every mismatch is E_SHAPE naming the tensor).
+ * The result is always checked against the tensors (arch/tensors.ts; every mismatch is E_SHAPE naming the tensor).
+ * This is model knowledge, so it lives in arch/; src/format/ only reads the bytes (arch/model-files.ts joins the two).
  */
 import { fail } from '../errors.js';
-import { toFloat32, type RawTensor } from './tensor.js';
-import { listNames } from './pytorch.js';
-import { parseConfig, type ModelType } from '../arch/config.js';
-import { checkConfigAgainstTensors } from '../arch/limits.js';
-import { checkTensors } from '../arch/tensors.js';
+import { toFloat32, type RawTensor } from '../format/tensor.js';
+import { listNames } from '../format/pytorch.js';
+import { parseConfig, type ModelType } from './config.js';
+import { checkConfigAgainstTensors } from './limits.js';
+import { checkTensors } from './tensors.js';
 
 export interface SlimwavModel {
   /** config.json contents (docs/format.md) */
@@ -383,3 +384,4 @@ export function toSlimwavModel(
   checkTensors(parsed, out, fileName);
   return { config: cfg, tensors: out, notes };
 }
+
