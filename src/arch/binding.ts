@@ -495,3 +495,13 @@ export function foldWeightNorm(g: Float32Array, v: Float32Array, cout: number, c
   }
   return out;
 }
+
+/**
+ * The inverse of foldWeightNorm for a folded weight W [Cout][Cin/G][Kw]: g[j] = ‖W[:,:,j]‖_F (f64 sums), v = W, so
+ * that g·v/‖v‖ = W. Writers use it to keep a checkpoint's weight-norm spelling.
+ */
+export function unfoldWeightNorm(W: Float32Array, kw: number): { g: Float32Array; v: Float32Array } {
+  const g = new Float64Array(kw);
+  for (let i = 0; i < W.length / kw; i++) for (let k = 0; k < kw; k++) g[k] += W[i * kw + k] ** 2;
+  return { g: Float32Array.from(g, Math.sqrt), v: W };
+}

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
-import { hasRelativeBias } from '../arch/binding.js';
+import { hasRelativeBias, TensorNames, unfoldWeightNorm } from '../arch/binding.js';
 import { openModelFiles } from '../arch/model-files.js';
 import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
@@ -126,7 +126,7 @@ export function distillLayers(L: number): number[] {
 
 function posConvParams(tensors: Map<string, RawTensor>): number {
   let n = 0;
-  for (const [k, t] of tensors) if (k.startsWith('encoder.pos_conv_embed.')) n += numel(t.shape);
+  for (const [k, t] of tensors) if (k.startsWith(`${TensorNames.posConv}.`)) n += numel(t.shape);
   return n;
 }
 
@@ -464,7 +464,7 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
     if (o.finalSteps > 0) {
       outTensors = await finalDistill(c.config, c.tensors, teacher, data, crop, perBatch, o, dataRng, log);
     }
-    const written = await writeModelFolder(o.out, c.config, outTensors, files.source, files.tensors.has('encoder.pos_conv_embed.conv.weight_g'));
+    const written = await writeModelFolder(o.out, c.config, outTensors, files.source, files.tensors.has(TensorNames.posConvWeightG));
     const params = countParams(pcfg, written), macs = countMacs(pcfg, 16000).total;
     log(`prune: wrote ${o.out}: ${params.toLocaleString('en-US')} params (${(100 * (1 - params / n0)).toFixed(1)}% fewer than the teacher's ` +
       `${n0.toLocaleString('en-US')}), ${(macs / 1e9).toFixed(3)} GMACs per second of audio (${(100 * (1 - macs / macs0)).toFixed(1)}% fewer)`);
@@ -661,7 +661,7 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
     await saveCheckpoint();
     const config = { ...sf.config, slimwav_distilled_from: tf.source, slimwav_distill_steps: o.steps };
     const written = await writeModelFolder(o.out, config, d.student.tensors(), String(sf.config.slimwav_pruned_from ?? sf.source),
-      sf.tensors.has('encoder.pos_conv_embed.conv.weight_g'));
+      sf.tensors.has(TensorNames.posConvWeightG));
     const params = countParams(scfg, written), macs = countMacs(scfg, 16000).total;
     log(`prune: wrote ${o.out}: ${params.toLocaleString('en-US')} params (${(100 * (1 - params / n0)).toFixed(1)}% fewer than the teacher's ` +
       `${n0.toLocaleString('en-US')}) after ${o.steps} distillation steps`);
@@ -758,24 +758,23 @@ async function startRun(o: PruneOptions, files: ModelFiles, cfg: ModelConfig): P
 }
 
 /** config.json + model.safetensors into `out` (which holds the checkpoint and log); config.json lands last (fsutil.ts). */
-async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, unfoldWeightNorm: boolean): Promise<Map<string, RawTensor>> {
+async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, weightNorm: boolean): Promise<Map<string, RawTensor>> {
   const cleaned = { ...config };
   for (const k of Object.keys(cleaned)) if (k.startsWith('slimwav_digest')) delete cleaned[k];
   cleaned.slimwav_pruned_from = source;
   const f32 = new Map<string, RawTensor>();
   for (const [k, t] of tensors) f32.set(k, t.dtype === 'F32' ? t : fromFloat32(toFloat32(t, k), t.shape));
-  if (unfoldWeightNorm) {
+  if (weightNorm) {
     // the student trains the positional conv as one folded weight; write it back in the teacher's weight-norm
     // spelling (g = ‖W[:,:,k]‖, v = W, so g·v/‖v‖ = W) so the output has the teacher's tensors and parameter count
-    const name = 'encoder.pos_conv_embed.conv.weight';
+    const name = `${TensorNames.posConv}.weight`;
     const w = f32.get(name);
     if (w) {
-      const W = toFloat32(w, name), [co, ci, kw] = w.shape;
-      const g = new Float64Array(kw);
-      for (let i = 0; i < co * ci; i++) for (let k = 0; k < kw; k++) g[k] += W[i * kw + k] ** 2;
+      const [co, ci, kw] = w.shape;
+      const { g, v } = unfoldWeightNorm(toFloat32(w, name), kw);
       f32.delete(name);
-      f32.set('encoder.pos_conv_embed.conv.weight_g', fromFloat32(Float32Array.from(g, Math.sqrt), [1, 1, kw]));
-      f32.set('encoder.pos_conv_embed.conv.weight_v', fromFloat32(W, [co, ci, kw]));
+      f32.set(TensorNames.posConvWeightG, fromFloat32(g, [1, 1, kw]));
+      f32.set(TensorNames.posConvWeightV, fromFloat32(v, [co, ci, kw]));
     }
   }
   // validate before writing anything: the result must load
