@@ -32,9 +32,10 @@
 import { fail } from '../errors.js';
 import { convFrames, parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
+import { bindWeights, CONV_NORM_EPS, TensorNames, type Norm } from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
-import { fromFloat32, toFloat32, type RawTensor } from '../format/tensor.js';
-import { convToTimeMajor, foldWeightNorm } from '../runtime/pack.js';
+import { fromFloat32, type RawTensor } from '../format/tensor.js';
+import { convToTimeMajor } from '../runtime/pack.js';
 import { LinearMemory, alignUp } from '../runtime/memory.js';
 import { Exec } from '../runtime/exec.js';
 import { ThreadPool } from '../runtime/threads.js';
@@ -43,7 +44,6 @@ import { gateArrays, gatesToMasks as gatesToMasksCfg, type GateArrays } from './
 import type { KeepMasks } from './compact.js';
 import { Ops, type AttentionHead, type AttentionHeadGrads } from './ops.js';
 
-const CONV_NORM_EPS = 1e-5;
 
 /** Gate values (and gate gradients) in the shape of gates.ts GateArrays; all ones = the ungated model. */
 export type GateValues = GateArrays;
@@ -234,119 +234,96 @@ export class Student {
     this.mem = mem;
     this.ops = new Ops(exec, mem);
     const D = (this.D = cfg.hidden);
-    const get = (n: string): Float32Array | null => { const t = tensors.get(n); return t ? toFloat32(t, n) : null; };
-    const need = (n: string): Float32Array => get(n) ?? fail('E_SHAPE', `student: missing tensor ${n}`);
+    const w = bindWeights(cfg, tensors, 'student');
+    const N = TensorNames;
 
     // ---- plan every trainable tensor: name, internal shape, data, layout; "follow" = no alignment gap before it
     interface Spec { name: string; shape: number[]; data: Float32Array; layout: StudentParam['layout']; follow?: boolean; off?: number }
     const specs: Spec[] = [];
+    const used = new Set<string>();
     const add = (name: string, shape: number[], data: Float32Array, layout: StudentParam['layout'] = 'hf', follow = false): Spec => {
       const s: Spec = { name, shape, data, layout, follow };
       specs.push(s);
+      if (data.length > 0) used.add(name);
       return s;
     };
-    const used = new Set<string>();
-    const take = (n: string) => { used.add(n); return need(n); };
+    const addNorm = (p: string, n: Norm, width = n.weight.length, layout: StudentParam['layout'] = 'hf'): [Spec, Spec] =>
+      [add(`${p}.weight`, [width], n.weight, layout), add(`${p}.bias`, [width], n.bias, layout)];
 
-    let cin = 1;
-    const convSpecs = cfg.conv.map((l, i) => {
-      const p = `feature_extractor.conv_layers.${i}`;
-      const w = add(`${p}.conv.weight`, [l.dim, l.kernel, cin], convToTimeMajor(take(`${p}.conv.weight`), l.dim, cin, l.kernel), 'time-major');
-      const b = cfg.convBias ? add(`${p}.conv.bias`, [l.dim], take(`${p}.conv.bias`)) : null;
-      const hasNorm = cfg.featExtractNorm === 'layer' || i === 0;
-      const g = hasNorm ? add(`${p}.layer_norm.weight`, [l.dim], take(`${p}.layer_norm.weight`)) : null;
-      const be = hasNorm ? add(`${p}.layer_norm.bias`, [l.dim], take(`${p}.layer_norm.bias`)) : null;
-      cin = l.dim;
-      return { w, b, g, be };
+    const convSpecs = w.front.conv.map((c, i) => {
+      const wt = add(`${N.conv(i)}.weight`, [c.dim, c.kernel, c.cin], convToTimeMajor(c.weight, c.dim, c.cin, c.kernel), 'time-major');
+      const b = c.bias ? add(`${N.conv(i)}.bias`, [c.dim], c.bias) : null;
+      const nm = c.norm ? addNorm(N.convNorm(i), c.norm) : null;
+      return { w: wt, b, g: nm?.[0] ?? null, be: nm?.[1] ?? null };
     });
-    const dummyT = get('feature_extractor.dummy_weight');
-    if (dummyT) used.add('feature_extractor.dummy_weight');
-    const dummySpec = dummyT ? add('feature_extractor.dummy_weight', [cin], dummyT) : null;
+    const cin = w.front.channels;
+    const dummySpec = w.front.dummy ? add(N.dummy, [cin], w.front.dummy) : null;
     this.cIn = cin;
-    const virt = cfg.featProjLayerNorm && cfg.featProjNormSize > cin;
+    const virt = w.front.virtualZeros;
     this.cTot = virt ? cfg.featProjNormSize : cin;
     const nv = this.cTot - cin;
     let projLnSpec: [Spec, Spec] | null = null;
-    if (cfg.featProjLayerNorm) {
-      const g = take('feature_projection.layer_norm.weight'), b = take('feature_projection.layer_norm.bias');
+    if (w.front.projNorm) {
       const gp = new Float32Array(this.cTot).fill(1), bp = new Float32Array(this.cTot);
-      gp.set(g);
-      bp.set(b);
-      projLnSpec = [add('feature_projection.layer_norm.weight', [this.cTot], gp, virt ? 'padded' : 'hf'),
-        add('feature_projection.layer_norm.bias', [this.cTot], bp, virt ? 'padded' : 'hf')];
+      gp.set(w.front.projNorm.weight);
+      bp.set(w.front.projNorm.bias);
+      projLnSpec = addNorm(N.projNorm, { weight: gp, bias: bp }, this.cTot, virt ? 'padded' : 'hf');
     }
-    const Wp = take('feature_projection.projection.weight');
+    const Wp = w.front.proj.weight;
     let WpPad = Wp;
     if (virt) {
       // virtual zero channels: LayerNorm output shift_t·1 + 0 each, projection columns u / count
-      const u = get('feature_projection.pruned_channel_weight') ?? new Float32Array(D);
-      used.add('feature_projection.pruned_channel_weight');
+      const u = w.front.prunedChannelWeight ?? new Float32Array(D);
+      used.add(N.prunedChannelWeight);
       WpPad = new Float32Array(D * this.cTot);
       for (let d = 0; d < D; d++) {
         WpPad.set(Wp.subarray(d * cin, (d + 1) * cin), d * this.cTot);
         for (let v = 0; v < nv; v++) WpPad[d * this.cTot + cin + v] = u[d] / nv;
       }
     }
-    const projSpec = [add('feature_projection.projection.weight', [D, this.cTot], WpPad, virt ? 'padded' : 'hf'),
-      add('feature_projection.projection.bias', [D], take('feature_projection.projection.bias'))];
+    const projSpec = [add(`${N.proj}.weight`, [D, this.cTot], WpPad, virt ? 'padded' : 'hf'), add(`${N.proj}.bias`, [D], w.front.proj.bias!)];
 
-    const G = cfg.posConvGroups, cg = D / G, Kp = cfg.posConvKernel;
-    const pc = 'encoder.pos_conv_embed.conv';
-    let Wpos = get(`${pc}.weight`);
-    if (Wpos) used.add(`${pc}.weight`);
-    else {
-      Wpos = foldWeightNorm(take(`${pc}.weight_g`), take(`${pc}.weight_v`), D, cg, Kp);
-    }
-    const posSpec = [add(`${pc}.weight`, [D, Kp, cg], convToTimeMajor(Wpos, D, cg, Kp), 'time-major'), add(`${pc}.bias`, [D], take(`${pc}.bias`))];
-    const encSpec = [add('encoder.layer_norm.weight', [D], take('encoder.layer_norm.weight')), add('encoder.layer_norm.bias', [D], take('encoder.layer_norm.bias'))];
-    const wavlm = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
-    const relSpec = wavlm ? add('encoder.layers.0.attention.rel_attn_embed.weight', [cfg.numBuckets, cfg.numHeads], take('encoder.layers.0.attention.rel_attn_embed.weight')) : null;
+    const { cg, kernel: Kp } = w.pos;
+    const posSpec = [add(`${N.posConv}.weight`, [D, Kp, cg], convToTimeMajor(w.pos.weight, D, cg, Kp), 'time-major'), add(`${N.posConv}.bias`, [D], w.pos.bias)];
+    used.add(N.posConvWeightG).add(N.posConvWeightV);
+    const encSpec = addNorm(N.encoderNorm, w.encoderNorm);
+    const relSpec = w.relEmbed ? add(N.relEmbed, [cfg.numBuckets, cfg.numHeads], w.relEmbed) : null;
 
-    const layerSpecs = cfg.layers.map((L, l) => {
-      const p = `encoder.layers.${l}`;
-      const qk = L.qkDims.reduce((a, b) => a + b, 0), v = L.vDims.reduce((a, b) => a + b, 0);
-      const has = L.heads.length > 0;
+    const layerSpecs = w.layers.map((L, l) => {
+      const qk = L.qkTotal, v = L.vTotal;
       const r: Record<string, Spec | null> = {};
-      if (has) {
-        // fused q; k; v weights and biases (back to back)
-        const first = (n: string, rows: number, isFirst: boolean) => add(`${p}.attention.${n}.weight`, [rows, D], rows ? take(`${p}.attention.${n}.weight`) : new Float32Array(0), 'hf', !isFirst);
-        r.q = first('q_proj', qk, true);
-        r.k = first('k_proj', qk, false);
-        r.v = first('v_proj', v, false);
-        const fb = (n: string, rows: number, isFirst: boolean) => add(`${p}.attention.${n}.bias`, [rows], rows ? take(`${p}.attention.${n}.bias`) : new Float32Array(0), 'hf', !isFirst);
-        r.qb = fb('q_proj', qk, true);
-        r.kb = fb('k_proj', qk, false);
-        r.vb = fb('v_proj', v, false);
-        r.out = add(`${p}.attention.out_proj.weight`, [D, v], take(`${p}.attention.out_proj.weight`));
-        r.outB = add(`${p}.attention.out_proj.bias`, [D], take(`${p}.attention.out_proj.bias`));
-        if (wavlm) {
-          r.gru = add(`${p}.attention.gru_rel_pos_linear.weight`, [8, cfg.headDim], take(`${p}.attention.gru_rel_pos_linear.weight`));
-          r.gruB = add(`${p}.attention.gru_rel_pos_linear.bias`, [8], take(`${p}.attention.gru_rel_pos_linear.bias`));
-          r.gruC = add(`${p}.attention.gru_rel_pos_const`, [1, cfg.numHeads, 1, 1], take(`${p}.attention.gru_rel_pos_const`));
+      const a = L.attn;
+      if (a) {
+        // fused q; k; v weights and biases (back to back), views of the binding's fused rows
+        const W = a.qkv.weight, B = a.qkv.bias!;
+        const parts = [[N.q(l), 0, qk], [N.k(l), qk, qk], [N.v(l), 2 * qk, v]] as const;
+        [r.q, r.k, r.v] = parts.map(([p, off, rows], i) => add(`${p}.weight`, [rows, D], W.subarray(off * D, (off + rows) * D), 'hf', i > 0));
+        [r.qb, r.kb, r.vb] = parts.map(([p, off, rows], i) => add(`${p}.bias`, [rows], B.subarray(off, off + rows), 'hf', i > 0));
+        r.out = add(`${N.out(l)}.weight`, [D, v], a.out.weight);
+        r.outB = add(`${N.out(l)}.bias`, [D], a.out.bias!);
+        if (a.gru && a.gruConst) {
+          r.gru = add(`${N.gru(l)}.weight`, [8, cfg.headDim], a.gru.weight);
+          r.gruB = add(`${N.gru(l)}.bias`, [8], a.gru.bias!);
+          r.gruC = add(N.gruConst(l), [1, cfg.numHeads, 1, 1], a.gruConst);
         }
-      } else {
-        const b = get(`${p}.attention.out_proj.bias`);
-        if (b) { used.add(`${p}.attention.out_proj.bias`); r.outB = add(`${p}.attention.out_proj.bias`, [D], b); }
+      } else if (L.attnBias) {
+        r.outB = add(`${N.out(l)}.bias`, [D], L.attnBias);
       }
-      r.ln1g = add(`${p}.layer_norm.weight`, [D], take(`${p}.layer_norm.weight`));
-      r.ln1b = add(`${p}.layer_norm.bias`, [D], take(`${p}.layer_norm.bias`));
-      const f = `${p}.feed_forward`;
-      if (L.ffn > 0) {
-        r.ffn1 = add(`${f}.intermediate_dense.weight`, [L.ffn, D], take(`${f}.intermediate_dense.weight`));
-        r.ffn1B = add(`${f}.intermediate_dense.bias`, [L.ffn], take(`${f}.intermediate_dense.bias`));
-        r.ffn2 = add(`${f}.output_dense.weight`, [D, L.ffn], take(`${f}.output_dense.weight`));
-        r.ffn2B = add(`${f}.output_dense.bias`, [D], take(`${f}.output_dense.bias`));
-      } else {
-        const b = get(`${f}.output_dense.bias`);
-        if (b) { used.add(`${f}.output_dense.bias`); r.ffn2B = add(`${f}.output_dense.bias`, [D], b); }
+      [r.ln1g, r.ln1b] = addNorm(N.norm1(l), L.norm1);
+      if (L.ffn) {
+        r.ffn1 = add(`${N.ffn1(l)}.weight`, [L.plan.ffn, D], L.ffn.in.weight);
+        r.ffn1B = add(`${N.ffn1(l)}.bias`, [L.plan.ffn], L.ffn.in.bias!);
+        r.ffn2 = add(`${N.ffn2(l)}.weight`, [D, L.plan.ffn], L.ffn.out.weight);
+        r.ffn2B = add(`${N.ffn2(l)}.bias`, [D], L.ffn.out.bias!);
+      } else if (L.ffnBias) {
+        r.ffn2B = add(`${N.ffn2(l)}.bias`, [D], L.ffnBias);
       }
-      r.ln2g = add(`${p}.final_layer_norm.weight`, [D], take(`${p}.final_layer_norm.weight`));
-      r.ln2b = add(`${p}.final_layer_norm.bias`, [D], take(`${p}.final_layer_norm.bias`));
-      return { r, qk, v };
+      [r.ln2g, r.ln2b] = addNorm(N.norm2(l), L.norm2);
+      return { r, qk, v, L };
     });
 
     // everything else the teacher had (zero-sized tensors, weights of removed structures) is passed through
-    for (const [n, t] of tensors) if (!used.has(n) && !n.startsWith(`${pc}.weight_`)) this.passthrough.set(n, t);
+    for (const [n, t] of tensors) if (!used.has(n)) this.passthrough.set(n, t);
 
     // ---- lay out the flat regions
     let off = 0;
@@ -396,9 +373,7 @@ export class Student {
     this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
     cfg.layers.forEach((L, l) => {
       const { r, qk, v } = layerSpecs[l];
-      const qOff: number[] = [], vOff: number[] = [];
-      L.qkDims.reduce((o, d) => (qOff.push(o), o + d), 0);
-      L.vDims.reduce((o, d) => (vOff.push(o), o + d), 0);
+      const { qOff, vOff } = layerSpecs[l].L;
       this.layers.push({
         nh: L.heads.length, qk, v, ld: 2 * qk + v, qOff, vOff,
         qkv: at(r.q), qkvB: at(r.qb), gqkv: gat(r.q), gqkvB: gat(r.qb),
@@ -458,7 +433,7 @@ export class Student {
         const [co, kw, ci] = e.shape;
         out.set(e.name, fromFloat32(fromTimeMajor(data, co, ci, kw), [co, ci, kw]));
       } else if (e.layout === 'padded') {
-        if (e.name === 'feature_projection.projection.weight') {
+        if (e.name === `${TensorNames.proj}.weight`) {
           const w = new Float32Array(D * this.cIn), u = new Float64Array(D), bAdd = new Float64Array(D);
           const g = this.projLn ? this.mem.f32(this.projLn.g, this.cTot) : null;
           const b = this.projLn ? this.mem.f32(this.projLn.b, this.cTot) : null;
@@ -471,13 +446,13 @@ export class Student {
             }
           }
           out.set(e.name, fromFloat32(w, [D, this.cIn]));
-          out.set('feature_projection.pruned_channel_weight', fromFloat32(Float32Array.from(u), [D]));
-          const pb = view(byName.get('feature_projection.projection.bias')!);
-          out.set('feature_projection.projection.bias', fromFloat32(Float32Array.from(pb, (x, d) => x + bAdd[d]), [D]));
+          out.set(TensorNames.prunedChannelWeight, fromFloat32(Float32Array.from(u), [D]));
+          const pb = view(byName.get(`${TensorNames.proj}.bias`)!);
+          out.set(`${TensorNames.proj}.bias`, fromFloat32(Float32Array.from(pb, (x, d) => x + bAdd[d]), [D]));
         } else {
           out.set(e.name, fromFloat32(data.slice(0, this.cIn), [this.cIn]));
         }
-      } else if (!(nv > 0 && e.name === 'feature_projection.projection.bias')) {
+      } else if (!(nv > 0 && e.name === `${TensorNames.proj}.bias`)) {
         out.set(e.name, fromFloat32(data, e.shape));
       }
     }
