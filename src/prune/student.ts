@@ -32,7 +32,7 @@
 import { fail } from '../errors.js';
 import { convFrames, parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
-import { bindWeights, CONV_NORM_EPS, TensorNames, type Norm } from '../arch/binding.js';
+import { bindWeights, CONV_NORM_EPS, TensorNames, type LayerStep, type Norm } from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
 import { fromFloat32, type RawTensor } from '../format/tensor.js';
 import { convToTimeMajor } from '../runtime/pack.js';
@@ -138,6 +138,8 @@ interface LayerW {
   gffn2B: number;
   ln2: [number, number];
   gln2: [number, number];
+  /** the block plan of this layer */
+  steps: LayerStep[];
   // gate vectors in memory
   zqkv: number;
   zo: number;
@@ -171,6 +173,8 @@ interface LayerAct {
   relbOwn: boolean;
   zA: number;
   zF: number;
+  /** input pointer of each block-plan step in the saved forward */
+  src: number[];
 }
 
 interface FrontAct {
@@ -373,9 +377,9 @@ export class Student {
     this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
     cfg.layers.forEach((L, l) => {
       const { r, qk, v } = layerSpecs[l];
-      const { qOff, vOff } = layerSpecs[l].L;
+      const { qOff, vOff, steps } = layerSpecs[l].L;
       this.layers.push({
-        nh: L.heads.length, qk, v, ld: 2 * qk + v, qOff, vOff,
+        nh: L.heads.length, qk, v, ld: 2 * qk + v, qOff, vOff, steps,
         qkv: at(r.q), qkvB: at(r.qb), gqkv: gat(r.q), gqkvB: gat(r.qb),
         out: at(r.out), outB: at(r.outB), gout: gat(r.out), goutB: gat(r.outB),
         gru: at(r.gru), gruB: at(r.gruB), gruC: at(r.gruC), ggru: gat(r.gru), ggruB: gat(r.gruB), ggruC: gat(r.gruC),
@@ -565,6 +569,7 @@ export class Student {
       gates: has && this.rel ? this.alloc(W.nh * T) : 0,
       relb: has && this.rel ? this.alloc(cfg.numHeads * (2 * T - 1)) : 0,
       relbOwn: false, zA: 1, zF: 1,
+      src: new Array(W.steps.length).fill(0),
     };
     a.x1 = pre ? a.r1 : this.alloc(TD);
     a.out = pre && l < cfg.numLayers - 1 ? a.r2 : this.alloc(TD);
@@ -777,59 +782,90 @@ export class Student {
   // encoder layer
   // ------------------------------------------------------------------------------------------------------------
 
+  /** The norm a block-plan step names: [gamma, beta, d gamma, d beta] pointers. */
+  private normOf(W: LayerW, norm: 'norm1' | 'norm2' | 'encoder'): [number, number, number, number] {
+    if (norm === 'norm1') return [W.ln1[0], W.ln1[1], W.gln1[0], W.gln1[1]];
+    if (norm === 'norm2') return [W.ln2[0], W.ln2[1], W.gln2[0], W.gln2[1]];
+    return [this.encLn.g, this.encLn.b, this.encLn.gg, this.encLn.gb];
+  }
+
+  /**
+   * Encoder layer l, walking its block plan (arch/binding.ts layerSteps) as the engine does, with the gates where
+   * compaction expects them. Every step's input pointer is saved (a.src) for backLayer, which walks the plan back.
+   */
   private runLayer(l: number, xin: number, T: number, gates: GateValues, relBias: Float32Array | null): number {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], pre = cfg.preLayerNorm, eps = cfg.layerNormEps;
+    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], eps = cfg.layerNormEps;
     const a = this.layerAct(l, T);
     const TD = T * D;
     this.setLayerGates(l, gates, a);
     if (xin !== a.xin) ops.copy2d(1, TD, xin, TD, a.xin, TD);
-    // attention block
-    const attIn = pre ? a.ln1 : a.xin;
-    if (pre) ops.layerNormForward(T, D, a.xin, a.ln1, W.ln1[0], W.ln1[1], eps);
-    let hasA = true;
-    if (W.nh > 0) {
-      ops.linearForward(T, W.ld, D, attIn, D, W.qkv, W.qkvB, a.qkvU, W.ld);
-      ops.mulColsForward(T, W.ld, a.qkvU, W.ld, W.zqkv, a.qkvG, W.ld);
-      const L = cfg.layers[l];
-      if (a.gates) {
-        ops.wavlmGateForward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruB, W.gruC, L.heads, a.gru, a.gates);
-        const n = cfg.numHeads * (2 * T - 1);
-        if (relBias) {
-          if (relBias.length !== n) fail('E_ARGS', `student: relBias has ${relBias.length} values, expected ${n} (H·(2T−1))`);
-          this.mem.f32(a.relb, n).set(relBias);
-          a.relbOwn = false;
-        } else {
-          this.mem.f32(a.relb, n).set(this.relativeBias(T)!);
-          a.relbOwn = true;
+    let x = a.xin, y = 0, out = x;
+    W.steps.forEach((st, i) => {
+      switch (st.op) {
+        case 'norm': {
+          const src = st.from === 'x' ? x : y;
+          const dst = st.to === 'y' ? (st.norm === 'norm1' ? a.ln1 : st.norm === 'norm2' ? a.ln2 : a.out) : (st.norm === 'norm1' ? a.x1 : a.out);
+          const [g, b] = this.normOf(W, st.norm);
+          a.src[i] = src;
+          ops.layerNormForward(T, D, src, dst, g, b, eps);
+          if (st.to === 'y') y = dst;
+          else x = dst;
+          break;
         }
+        case 'attention':
+          a.src[i] = st.from === 'x' ? x : y;
+          this.attentionForward(l, a, a.src[i], T, relBias);
+          ops.residualForward(TD, x, a.A, a.zA, a.r1);
+          x = a.r1;
+          break;
+        case 'attentionBias':
+          ops.copy2d(T, D, W.outB, 0, a.A, D);
+          ops.residualForward(TD, x, a.A, a.zA, a.r1);
+          x = a.r1;
+          break;
+        case 'ffn':
+          a.src[i] = st.from === 'x' ? x : y;
+          ops.linearForward(T, W.F, D, a.src[i], D, W.ffn1, W.ffn1B, a.H, W.F);
+          ops.geluForward(T * W.F, a.H, a.G);
+          ops.mulColsForward(T, W.F, a.G, W.F, W.zf, a.Gg, W.F);
+          ops.linearForward(T, D, W.F, a.Gg, W.F, W.ffn2, W.ffn2B, a.Fo, D);
+          ops.residualForward(TD, x, a.Fo, a.zF, a.r2);
+          x = a.r2;
+          break;
+        case 'ffnBias':
+          ops.copy2d(T, D, W.ffn2B, 0, a.Fo, D);
+          ops.residualForward(TD, x, a.Fo, a.zF, a.r2);
+          x = a.r2;
+          break;
+        case 'emit':
+          out = st.from === 'x' ? x : y;
+          break;
       }
-      ops.attentionForward(T, this.heads(l, a, T), 1 / Math.sqrt(cfg.headDim));
-      ops.mulColsForward(T, W.v, a.O, W.v, W.zo, a.Og, W.v);
-      ops.linearForward(T, D, W.v, a.Og, W.v, W.out, W.outB, a.A, D);
-    } else if (W.outB) {
-      ops.copy2d(T, D, W.outB, 0, a.A, D);
-    } else hasA = false;
-    if (hasA) ops.residualForward(TD, a.xin, a.A, a.zA, a.r1);
-    else ops.copy2d(1, TD, a.xin, TD, a.r1, TD);
-    if (!pre) ops.layerNormForward(T, D, a.r1, a.x1, W.ln1[0], W.ln1[1], eps);
-    // feed-forward block
-    const ffIn = pre ? a.ln2 : a.x1;
-    if (pre) ops.layerNormForward(T, D, a.x1, a.ln2, W.ln2[0], W.ln2[1], eps);
-    let hasF = true;
-    if (W.F > 0) {
-      ops.linearForward(T, W.F, D, ffIn, D, W.ffn1, W.ffn1B, a.H, W.F);
-      ops.geluForward(T * W.F, a.H, a.G);
-      ops.mulColsForward(T, W.F, a.G, W.F, W.zf, a.Gg, W.F);
-      ops.linearForward(T, D, W.F, a.Gg, W.F, W.ffn2, W.ffn2B, a.Fo, D);
-    } else if (W.ffn2B) {
-      ops.copy2d(T, D, W.ffn2B, 0, a.Fo, D);
-    } else hasF = false;
-    if (hasF) ops.residualForward(TD, a.x1, a.Fo, a.zF, a.r2);
-    else ops.copy2d(1, TD, a.x1, TD, a.r2, TD);
-    if (!pre) ops.layerNormForward(T, D, a.r2, a.out, W.ln2[0], W.ln2[1], eps);
-    else if (l === cfg.numLayers - 1) ops.layerNormForward(T, D, a.r2, a.out, this.encLn.g, this.encLn.b, eps);
+    });
     a.T = T;
-    return a.out;
+    return out;
+  }
+
+  /** The attention block's output before its gate, into a.A: out_proj(heads(gated q|k|v of attIn)). */
+  private attentionForward(l: number, a: LayerAct, attIn: number, T: number, relBias: Float32Array | null): void {
+    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l];
+    ops.linearForward(T, W.ld, D, attIn, D, W.qkv, W.qkvB, a.qkvU, W.ld);
+    ops.mulColsForward(T, W.ld, a.qkvU, W.ld, W.zqkv, a.qkvG, W.ld);
+    if (a.gates) {
+      ops.wavlmGateForward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruB, W.gruC, cfg.layers[l].heads, a.gru, a.gates);
+      const n = cfg.numHeads * (2 * T - 1);
+      if (relBias) {
+        if (relBias.length !== n) fail('E_ARGS', `student: relBias has ${relBias.length} values, expected ${n} (H·(2T−1))`);
+        this.mem.f32(a.relb, n).set(relBias);
+        a.relbOwn = false;
+      } else {
+        this.mem.f32(a.relb, n).set(this.relativeBias(T)!);
+        a.relbOwn = true;
+      }
+    }
+    ops.attentionForward(T, this.heads(l, a, T), 1 / Math.sqrt(cfg.headDim));
+    ops.mulColsForward(T, W.v, a.O, W.v, W.zo, a.Og, W.v);
+    ops.linearForward(T, D, W.v, a.Og, W.v, W.out, W.outB, a.A, D);
   }
 
   /** The attention heads of layer l over its saved buffers. */
@@ -846,89 +882,109 @@ export class Student {
     }));
   }
 
-  /** dOut pointer → dIn written into dIn (may not alias dOut). */
+  /**
+   * dOut pointer → dIn written into dIn (may not alias dOut), walking layer l's block plan backwards: dx is the
+   * gradient at the residual stream (s.d1 / s.d2), dy at the normalised copy a pre-LN block reads (s.d4 or dOut).
+   */
   private backLayer(l: number, dOut: number, dIn: number, gateGrad: GateValues): void {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], pre = cfg.preLayerNorm, eps = cfg.layerNormEps;
+    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], eps = cfg.layerNormEps;
     const a = this.acts[l];
     if (!a || a.T === 0) fail('E_ARGS', `student: backward of layer ${l} without its forward`);
-    const T = a.T, TD = T * D, s = this.scratch, L = cfg.layers[l];
-    // d r2
-    const dr2 = s.d1;
-    if (!pre) ops.layerNormBackward(T, D, a.r2, dOut, W.ln2[0], dr2, W.gln2[0], W.gln2[1], eps);
-    else if (l === cfg.numLayers - 1) ops.layerNormBackward(T, D, a.r2, dOut, this.encLn.g, dr2, this.encLn.gg, this.encLn.gb, eps);
-    else ops.copy2d(1, TD, dOut, TD, dr2, TD);
-    // feed-forward block: dx1 = dr2 + (FFN input path)
-    const dx1 = s.d2;
-    ops.copy2d(1, TD, dr2, TD, dx1, TD);
-    if (W.F > 0) {
-      const dFo = s.d3;
-      gateGrad.ffnBlock[l] += ops.residualBackward(TD, a.Fo, a.zF, dr2, 0, dFo);
-      const dG = s.dH;
-      ops.linearBackward(T, D, W.F, a.Gg, W.F, W.ffn2, dFo, D, dG, W.F, W.gffn2, W.gffn2B);
-      const dz = s.vec;
-      ops.fill(W.F, dz);
-      ops.mulColsBackward(T, W.F, a.G, W.F, W.zf, dG, W.F, dG, W.F, dz);
-      this.addTo(gateGrad.ffn[l], dz, W.F);
-      ops.geluBackward(T * W.F, a.H, dG, dG);
-      if (!pre) {
-        ops.linearBackward(T, W.F, D, a.x1, D, W.ffn1, dG, W.F, dx1, D, W.gffn1, W.gffn1B, true);
-      } else {
-        const dln2 = s.d3;
-        ops.linearBackward(T, W.F, D, a.ln2, D, W.ffn1, dG, W.F, dln2, D, W.gffn1, W.gffn1B);
-        ops.layerNormBackward(T, D, a.x1, dln2, W.ln2[0], dx1, W.gln2[0], W.gln2[1], eps, true);
+    const T = a.T, TD = T * D, s = this.scratch;
+    let dx = 0, dy = 0;
+    for (let i = W.steps.length - 1; i >= 0; i--) {
+      const st = W.steps[i];
+      switch (st.op) {
+        case 'emit':
+          if (st.from === 'y') dy = dOut;
+          else { dx = s.d1; ops.copy2d(1, TD, dOut, TD, dx, TD); }
+          break;
+        case 'norm': {
+          const [g, , gg, gb] = this.normOf(W, st.norm);
+          if (st.to === 'y') {
+            // y = LN(x): its gradient joins the residual stream's
+            if (dx) ops.layerNormBackward(T, D, a.src[i], dy, g, dx, gg, gb, eps, true);
+            else { dx = s.d1; ops.layerNormBackward(T, D, a.src[i], dy, g, dx, gg, gb, eps); }
+            dy = 0;
+          } else {
+            const nd = dx === s.d1 ? s.d2 : s.d1;
+            ops.layerNormBackward(T, D, a.src[i], dx, g, nd, gg, gb, eps);
+            dx = nd;
+          }
+          break;
+        }
+        case 'ffn': {
+          const dFo = s.d3;
+          gateGrad.ffnBlock[l] += ops.residualBackward(TD, a.Fo, a.zF, dx, 0, dFo);
+          const dG = s.dH;
+          ops.linearBackward(T, D, W.F, a.Gg, W.F, W.ffn2, dFo, D, dG, W.F, W.gffn2, W.gffn2B);
+          const dz = s.vec;
+          ops.fill(W.F, dz);
+          ops.mulColsBackward(T, W.F, a.G, W.F, W.zf, dG, W.F, dG, W.F, dz);
+          this.addTo(gateGrad.ffn[l], dz, W.F);
+          ops.geluBackward(T * W.F, a.H, dG, dG);
+          const toX = st.from === 'x';
+          if (!toX) dy = s.d4;
+          ops.linearBackward(T, W.F, D, a.src[i], D, W.ffn1, dG, W.F, toX ? dx : dy, D, W.gffn1, W.gffn1B, toX);
+          break;
+        }
+        case 'ffnBias':
+          gateGrad.ffnBlock[l] += this.biasBlockBackward(T, dx, W.ffn2B, W.gffn2B, a.zF);
+          break;
+        case 'attention': {
+          const toX = st.from === 'x';
+          if (!toX) dy = s.d4;
+          this.attentionBackward(l, a, T, dx, a.src[i], toX ? dx : dy, toX, gateGrad);
+          break;
+        }
+        case 'attentionBias':
+          gateGrad.attn[l] += this.biasBlockBackward(T, dx, W.outB, W.goutB, a.zA);
+          break;
       }
-    } else if (W.ffn2B) {
-      gateGrad.ffnBlock[l] += this.biasBlockBackward(T, dr2, W.ffn2B, W.gffn2B, a.zF);
     }
-    // attention block
-    const dxin = dIn;
-    if (!pre) ops.layerNormBackward(T, D, a.r1, dx1, W.ln1[0], dxin, W.gln1[0], W.gln1[1], eps);
-    else ops.copy2d(1, TD, dx1, TD, dxin, TD);
-    const dr1 = pre ? dx1 : dxin; // gradient at r1 (pre-LN: dxin holds the same values)
-    if (W.nh > 0) {
-      const dA = s.d3;
-      gateGrad.attn[l] += ops.residualBackward(TD, a.A, a.zA, dr1, 0, dA);
-      const dO = s.dO;
-      ops.linearBackward(T, D, W.v, a.Og, W.v, W.out, dA, D, dO, W.v, W.gout, W.goutB);
-      const dz = s.vec;
-      ops.fill(W.v, dz);
-      ops.mulColsBackward(T, W.v, a.O, W.v, W.zo, dO, W.v, dO, W.v, dz);
-      {
-        const d = this.mem.f32(dz, W.v), out = gateGrad.heads[l];
-        L.vDims.forEach((dv, k) => { let t = 0; for (let j = 0; j < dv; j++) t += d[W.vOff[k] + j]; out[k] += t; });
-      }
-      const dqkv = s.dqkv;
-      if (a.relb) {
-        ops.fill(cfg.numHeads * (2 * T - 1), s.drelb);
-        ops.fill(W.nh * T, s.dgates);
-      }
-      const heads = this.heads(l, a, T);
-      const grads: AttentionHeadGrads[] = L.heads.map((h, k) => ({
-        dQ: dqkv + W.qOff[k] * 4, dK: dqkv + (W.qk + W.qOff[k]) * 4, lddqk: W.ld,
-        dV: dqkv + (2 * W.qk + W.vOff[k]) * 4, lddv: W.ld,
-        dO: dO + W.vOff[k] * 4, lddo: W.v,
-        drelb: a.relb ? s.drelb + h * (2 * T - 1) * 4 : 0,
-        dgate: a.gates ? s.dgates + k * T * 4 : 0,
-      }));
-      ops.attentionBackward(T, heads, grads, 1 / Math.sqrt(cfg.headDim));
-      const dzq = s.vec2;
-      ops.fill(W.ld, dzq);
-      ops.mulColsBackward(T, W.ld, a.qkvU, W.ld, W.zqkv, dqkv, W.ld, dqkv, W.ld, dzq);
-      {
-        const d = this.mem.f32(dzq, W.ld), gq = gateGrad.qk[l], gv = gateGrad.v[l];
-        for (let j = 0; j < W.qk; j++) gq[j] += d[j] + d[W.qk + j];
-        for (let j = 0; j < W.v; j++) gv[j] += d[2 * W.qk + j];
-      }
-      const attIn = pre ? a.ln1 : a.xin;
-      const dAtt = pre ? s.d4 : dxin;
-      ops.linearBackward(T, W.ld, D, attIn, D, W.qkv, dqkv, W.ld, dAtt, D, W.gqkv, W.gqkvB, !pre);
-      if (a.gates) {
-        ops.wavlmGateBackward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruC, L.heads, a.gru, s.dgates, dAtt, W.ggru, W.ggruB, W.ggruC, true);
-        if (a.relbOwn) this.scatterRelb(T, L.heads, s.drelb);
-      }
-      if (pre) ops.layerNormBackward(T, D, a.xin, dAtt, W.ln1[0], dxin, W.gln1[0], W.gln1[1], eps, true);
-    } else if (W.outB) {
-      gateGrad.attn[l] += this.biasBlockBackward(T, dr1, W.outB, W.goutB, a.zA);
+    ops.copy2d(1, TD, dx, TD, dIn, TD);
+  }
+
+  /** Backward of attentionForward and its gated residual: dr (at the block's output) → dAtt (+= when accumulate). */
+  private attentionBackward(l: number, a: LayerAct, T: number, dr: number, attIn: number, dAtt: number, accumulate: boolean, gateGrad: GateValues): void {
+    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], TD = T * D, s = this.scratch, L = cfg.layers[l];
+    const dA = s.d3;
+    gateGrad.attn[l] += ops.residualBackward(TD, a.A, a.zA, dr, 0, dA);
+    const dO = s.dO;
+    ops.linearBackward(T, D, W.v, a.Og, W.v, W.out, dA, D, dO, W.v, W.gout, W.goutB);
+    const dz = s.vec;
+    ops.fill(W.v, dz);
+    ops.mulColsBackward(T, W.v, a.O, W.v, W.zo, dO, W.v, dO, W.v, dz);
+    {
+      const d = this.mem.f32(dz, W.v), out = gateGrad.heads[l];
+      L.vDims.forEach((dv, k) => { let t = 0; for (let j = 0; j < dv; j++) t += d[W.vOff[k] + j]; out[k] += t; });
+    }
+    const dqkv = s.dqkv;
+    if (a.relb) {
+      ops.fill(cfg.numHeads * (2 * T - 1), s.drelb);
+      ops.fill(W.nh * T, s.dgates);
+    }
+    const heads = this.heads(l, a, T);
+    const grads: AttentionHeadGrads[] = L.heads.map((h, k) => ({
+      dQ: dqkv + W.qOff[k] * 4, dK: dqkv + (W.qk + W.qOff[k]) * 4, lddqk: W.ld,
+      dV: dqkv + (2 * W.qk + W.vOff[k]) * 4, lddv: W.ld,
+      dO: dO + W.vOff[k] * 4, lddo: W.v,
+      drelb: a.relb ? s.drelb + h * (2 * T - 1) * 4 : 0,
+      dgate: a.gates ? s.dgates + k * T * 4 : 0,
+    }));
+    ops.attentionBackward(T, heads, grads, 1 / Math.sqrt(cfg.headDim));
+    const dzq = s.vec2;
+    ops.fill(W.ld, dzq);
+    ops.mulColsBackward(T, W.ld, a.qkvU, W.ld, W.zqkv, dqkv, W.ld, dqkv, W.ld, dzq);
+    {
+      const d = this.mem.f32(dzq, W.ld), gq = gateGrad.qk[l], gv = gateGrad.v[l];
+      for (let j = 0; j < W.qk; j++) gq[j] += d[j] + d[W.qk + j];
+      for (let j = 0; j < W.v; j++) gv[j] += d[2 * W.qk + j];
+    }
+    ops.linearBackward(T, W.ld, D, attIn, D, W.qkv, dqkv, W.ld, dAtt, D, W.gqkv, W.gqkvB, accumulate);
+    if (a.gates) {
+      ops.wavlmGateBackward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruC, L.heads, a.gru, s.dgates, dAtt, W.ggru, W.ggruB, W.ggruC, true);
+      if (a.relbOwn) this.scatterRelb(T, L.heads, s.drelb);
     }
   }
 
