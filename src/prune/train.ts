@@ -14,6 +14,7 @@ import { fail } from '../errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
 import { hasRelativeBias, TensorNames, unfoldWeightNorm } from '../arch/binding.js';
+import { AdamRegion, SmallAdam } from './optim.js';
 import { openModelFiles } from '../arch/model-files.js';
 import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
@@ -91,24 +92,6 @@ interface LogEntry {
   lr: number;
   seconds_per_step: number;
   valid_loss?: number;
-}
-
-/** Adam over a JS array (gate log α, λ); `sign` −1 makes it gradient ascent. */
-class SmallAdam {
-  m: Float64Array;
-  v: Float64Array;
-  constructor(n: number) {
-    this.m = new Float64Array(n);
-    this.v = new Float64Array(n);
-  }
-  step(p: Float32Array | Float64Array, g: ArrayLike<number>, t: number, lr: number, sign = 1, b1 = 0.9, b2 = 0.98, eps = 1e-6): void {
-    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
-    for (let i = 0; i < p.length; i++) {
-      this.m[i] = b1 * this.m[i] + (1 - b1) * g[i];
-      this.v[i] = b2 * this.v[i] + (1 - b2) * g[i] * g[i];
-      p[i] -= sign * lr * (this.m[i] / bc1) / (Math.sqrt(this.v[i] / bc2) + eps);
-    }
-  }
 }
 
 /** Linear warmup over `warm` of the run, then linear decay to 0 at its end. */
@@ -255,7 +238,6 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
     const heads = o.mode === 'full' ? 2 : 0;
     const headFloats = heads * (D * D + D);
     const headPtr = rt.mem.allocWeights(Math.max(1, headFloats)), headGrad = rt.mem.allocWeights(Math.max(1, headFloats));
-    const headM = rt.mem.allocWeights(Math.max(1, headFloats)), headV = rt.mem.allocWeights(Math.max(1, headFloats));
     {
       const h = rt.mem.f32(headPtr, headFloats);
       h.fill(0);
@@ -263,13 +245,10 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
     }
     const headW = (k: number) => headPtr + k * (D * D + D) * 4, headB = (k: number) => headW(k) + D * D * 4;
     const headGW = (k: number) => headGrad + k * (D * D + D) * 4, headGB = (k: number) => headGW(k) + D * D * 4;
-    // student Adam moments over its flat parameter region
+    // AdamW state of the student's flat parameter region and of the heads
     const flat = student.flat;
-    const sM = rt.mem.allocWeights(flat.size), sV = rt.mem.allocWeights(flat.size);
-    rt.mem.f32(sM, flat.size).fill(0);
-    rt.mem.f32(sV, flat.size).fill(0);
-    rt.mem.f32(headM, Math.max(1, headFloats)).fill(0);
-    rt.mem.f32(headV, Math.max(1, headFloats)).fill(0);
+    const studentAdam = new AdamRegion(rt.mem, flat.ptr, flat.grad, flat.size);
+    const headAdam = new AdamRegion(rt.mem, headPtr, headGrad, headFloats);
     const gateLists = gateList(gates.logAlpha);
     const gateAdam = gateLists.map((g) => new SmallAdam(g.data.length));
     const lambda = new Float64Array(4); // λ1, λ2 (params), λ3, λ4 (MACs)
@@ -285,14 +264,8 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
       if (meta.mode !== o.mode || meta.teacherParams !== n0 || meta.flat !== flat.size) {
         fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (mode ${meta.mode}, teacher ${meta.teacherParams} params); use the same --teacher and --mode`);
       }
-      rt.mem.f32(flat.ptr, flat.size).set(need('student'));
-      rt.mem.f32(sM, flat.size).set(need('student.m'));
-      rt.mem.f32(sV, flat.size).set(need('student.v'));
-      if (headFloats) {
-        rt.mem.f32(headPtr, headFloats).set(need('heads'));
-        rt.mem.f32(headM, headFloats).set(need('heads.m'));
-        rt.mem.f32(headV, headFloats).set(need('heads.v'));
-      }
+      studentAdam.restore('student', need);
+      if (headFloats) headAdam.restore('heads', need);
       gateLists.forEach((g, i) => {
         g.data.set(need(`gates.${g.name}`));
         gateAdam[i].m.set(f64(`gates.m.${g.name}`));
@@ -314,14 +287,8 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
       const t: TensorTable = { tensors: new Map(), metadata: {} };
       const put = (n: string, a: Float32Array) => t.tensors.set(n, fromFloat32(a, [a.length]));
       const put64 = (n: string, a: Float64Array) => t.tensors.set(n, { dtype: 'F64', shape: [a.length], data: new Uint8Array(a.slice().buffer) });
-      put('student', rt.mem.f32(flat.ptr, flat.size));
-      put('student.m', rt.mem.f32(sM, flat.size));
-      put('student.v', rt.mem.f32(sV, flat.size));
-      if (headFloats) {
-        put('heads', rt.mem.f32(headPtr, headFloats));
-        put('heads.m', rt.mem.f32(headM, headFloats));
-        put('heads.v', rt.mem.f32(headV, headFloats));
-      }
+      for (const [n, a] of Object.entries(studentAdam.state('student'))) put(n, a);
+      if (headFloats) for (const [n, a] of Object.entries(headAdam.state('heads'))) put(n, a);
       gateLists.forEach((g, i) => {
         put(`gates.${g.name}`, g.data);
         put64(`gates.m.${g.name}`, gateAdam[i].m);
@@ -402,7 +369,7 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
       const ts = performance.now();
       const lrf = lrFactor(step, o.steps, o.lrWarmup);
       student.zeroGrad();
-      rt.mem.f32(headGrad, Math.max(1, headFloats)).fill(0);
+      headAdam.zeroGrad();
       gates.zeroGrad();
       const z = gates.sample(gateRng);
       const dz = gateArrays(cfg, 0);
@@ -432,8 +399,8 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
       gates.backward(dz, dProb);
       // optimiser steps (Adam step counter is 1-based)
       const n = step + 1;
-      student.ops.adamw(flat.size, flat.ptr, flat.grad, sM, sV, n, o.lr * lrf, 0.9, 0.98, 1e-6, 0);
-      if (headFloats) student.ops.adamw(headFloats, headPtr, headGrad, headM, headV, n, o.lr * lrf, 0.9, 0.98, 1e-6, 0);
+      studentAdam.step(student.ops, n, o.lr * lrf);
+      headAdam.step(student.ops, n, o.lr * lrf);
       gateLists.forEach((g, i) => { if (gates.isEnabled(i)) gateAdam[i].step(g.data, gateList(gates.grad)[i].data, n, o.gateLr * lrf); });
       lambdaAdam.step(lambda, lamGrad, n, o.lambdaLr * lrf, -1);
       step++;
@@ -482,21 +449,17 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
  */
 class GateFreeDistiller {
   readonly student: Student;
-  private readonly m: number;
-  private readonly v: number;
+  private readonly adam: AdamRegion;
   private readonly keep: number[];
   private readonly ones: GateArrays;
   private readonly dz: GateArrays;
 
-  constructor(config: Record<string, unknown>, tensors: Map<string, RawTensor>, private readonly rt: TrainingRuntime, private readonly teacher: Model,
+  constructor(config: Record<string, unknown>, tensors: Map<string, RawTensor>, rt: TrainingRuntime, private readonly teacher: Model,
     private readonly lr: number, private readonly lrWarmup: number) {
     this.student = Student.create(config, tensors, rt.exec, rt.mem);
     const cfg = this.student.config, flat = this.student.flat;
     this.keep = distillLayers(cfg.numLayers).filter((k) => k >= 0).concat([-1]).sort((a, b) => a - b);
-    this.m = rt.mem.allocWeights(flat.size);
-    this.v = rt.mem.allocWeights(flat.size);
-    rt.mem.f32(this.m, flat.size).fill(0);
-    rt.mem.f32(this.v, flat.size).fill(0);
+    this.adam = new AdamRegion(rt.mem, flat.ptr, flat.grad, flat.size);
     this.ones = gateArrays(cfg, 1);
     this.dz = gateArrays(cfg, 0);
   }
@@ -519,11 +482,10 @@ class GateFreeDistiller {
 
   /** One optimiser step (0-based `s` of `total`) on a batch; returns the batch's mean loss. */
   async step(batch: Float32Array[], s: number, total: number): Promise<number> {
-    const flat = this.student.flat;
     this.student.zeroGrad();
     let loss = 0;
     for (const wave of batch) loss += (await this.crop(wave, 1 / batch.length, true)) / batch.length;
-    this.student.ops.adamw(flat.size, flat.ptr, flat.grad, this.m, this.v, s + 1, this.lrAt(s, total), 0.9, 0.98, 1e-6, 0);
+    this.adam.step(this.student.ops, s + 1, this.lrAt(s, total));
     return loss;
   }
 
@@ -539,15 +501,11 @@ class GateFreeDistiller {
   }
 
   state(): Record<string, Float32Array> {
-    const n = this.student.flat.size;
-    return { student: this.rt.mem.f32(this.student.flat.ptr, n), 'student.m': this.rt.mem.f32(this.m, n), 'student.v': this.rt.mem.f32(this.v, n) };
+    return this.adam.state('student');
   }
 
   restore(get: (name: string) => Float32Array): void {
-    const n = this.student.flat.size;
-    this.rt.mem.f32(this.student.flat.ptr, n).set(get('student'));
-    this.rt.mem.f32(this.m, n).set(get('student.m'));
-    this.rt.mem.f32(this.v, n).set(get('student.v'));
+    this.adam.restore('student', get);
   }
 }
 
