@@ -36,7 +36,7 @@ import { bindWeights, CONV_NORM_EPS, TensorNames, type LayerStep, type Norm } fr
 import { relativeBucket } from '../arch/wavlm.js';
 import { fromFloat32, type RawTensor } from '../format/tensor.js';
 import { convToTimeMajor } from '../runtime/pack.js';
-import { LinearMemory, alignUp } from '../runtime/memory.js';
+import { ArenaPlan, LinearMemory, alignUp } from '../runtime/memory.js';
 import { Exec } from '../runtime/exec.js';
 import { ThreadPool } from '../runtime/threads.js';
 import { bestVariant, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
@@ -497,31 +497,47 @@ export class Student {
     this.ensureScratch(T);
   }
 
-  private alloc(floats: number): number {
-    return this.mem.allocWeights(Math.max(4, floats));
+  /**
+   * Activation buffers of one part (front, positional conv, a layer), laid out by an ArenaPlan as the engine lays out
+   * its arena, and allocated as one block; a size of 0 gives pointer 0 (absent).
+   */
+  private planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number> {
+    const plan = new ArenaPlan(this.mem.top);
+    const out = {} as Record<K, number>;
+    for (const k of Object.keys(sizes) as K[]) out[k] = sizes[k] > 0 ? plan.add(k, Math.max(4, sizes[k])) : 0;
+    this.mem.allocWeights((plan.end - this.mem.top) / 4);
+    return out;
+  }
+
+  /** Scratch and gradient buffers shared across parts: the Ops workspace (grown on demand, contents not kept). */
+  private buf(name: string, floats: number): number {
+    return this.ops.ws.get(`student.${name}`, floats);
   }
 
   private frontAct(samples: number): FrontAct {
     if (this.front && this.front.samples >= samples) return this.front;
     const cfg = this.config;
     const frames = convFrames(cfg, samples);
-    const f: FrontAct = { samples, n: 0, wave: this.alloc(samples), yc: [], yn: [], u: [], x: [], lnIn: 0, lnOut: 0, proj: 0 };
+    const T = frames[frames.length - 1];
+    const sizes: Record<string, number> = { wave: samples, proj: T * this.D };
     cfg.conv.forEach((l, i) => {
       const n = frames[i] * l.dim;
-      const yc = this.alloc(n);
-      f.yc.push(yc);
-      f.yn.push(this.conv[i].norm ? this.alloc(n) : yc);
-      f.u.push(this.alloc(n));
-      f.x.push(this.alloc(n));
+      Object.assign(sizes, { [`yc${i}`]: n, [`yn${i}`]: this.conv[i].norm ? n : 0, [`u${i}`]: n, [`x${i}`]: n });
     });
-    const T = frames[frames.length - 1];
-    f.lnIn = this.cTot > this.cIn ? this.alloc(T * this.cTot) : f.x[f.x.length - 1];
-    f.lnOut = this.projLn ? this.alloc(T * this.cTot) : f.lnIn;
-    f.proj = this.alloc(T * this.D);
+    sizes.lnIn = this.cTot > this.cIn ? T * this.cTot : 0;
+    sizes.lnOut = this.projLn ? T * this.cTot : 0;
+    const b = this.planBuffers(sizes);
+    const f: FrontAct = {
+      samples, n: 0, wave: b.wave, proj: b.proj,
+      yc: cfg.conv.map((_, i) => b[`yc${i}`]), yn: cfg.conv.map((_, i) => b[`yn${i}`] || b[`yc${i}`]),
+      u: cfg.conv.map((_, i) => b[`u${i}`]), x: cfg.conv.map((_, i) => b[`x${i}`]), lnIn: 0, lnOut: 0,
+    };
+    f.lnIn = b.lnIn || f.x[f.x.length - 1];
+    f.lnOut = b.lnOut || f.lnIn;
     let mx = 0;
     cfg.conv.forEach((l, i) => { mx = Math.max(mx, frames[i] * l.dim); });
-    this.scratch.fA = this.alloc(Math.max(mx, T * this.cTot));
-    this.scratch.fB = this.alloc(Math.max(mx, T * this.cTot));
+    this.scratch.fA = this.buf('fA', Math.max(mx, T * this.cTot));
+    this.scratch.fB = this.buf('fB', Math.max(mx, T * this.cTot));
     this.front = f;
     this.ensureScratch(T);
     return f;
@@ -532,8 +548,8 @@ export class Student {
     const D = this.D, p = this.pos;
     const G = this.config.posConvGroups;
     this.posAct = {
-      cap: T, T: 0, pad: this.alloc(G * (T + 2 * p.pad) * p.cg), pre: this.alloc(T * D), y: this.alloc(T * D),
-      h0: this.config.preLayerNorm ? 0 : this.alloc(T * D),
+      cap: T, T: 0,
+      ...this.planBuffers({ pad: G * (T + 2 * p.pad) * p.cg, pre: T * D, y: T * D, h0: this.config.preLayerNorm ? 0 : T * D }),
     };
     if (!this.posAct.h0) this.posAct.h0 = this.posAct.y;
     this.ensureScratch(T);
@@ -546,33 +562,31 @@ export class Student {
     const cfg = this.config, W = this.layers[l], D = this.D, pre = cfg.preLayerNorm;
     const TD = T * D;
     const has = W.nh > 0;
-    const a: LayerAct = {
-      cap: T, T: 0,
-      xin: this.alloc(TD),
-      ln1: pre ? this.alloc(TD) : 0,
-      qkvU: has ? this.alloc(T * W.ld) : 0,
-      qkvG: has ? this.alloc(T * W.ld) : 0,
-      P: has ? this.alloc(W.nh * T * T) : 0,
-      O: has ? this.alloc(T * W.v) : 0,
-      Og: has ? this.alloc(T * W.v) : 0,
-      A: this.alloc(TD),
-      r1: this.alloc(TD),
-      x1: 0,
-      ln2: pre ? this.alloc(TD) : 0,
-      H: W.F ? this.alloc(T * W.F) : 0,
-      G: W.F ? this.alloc(T * W.F) : 0,
-      Gg: W.F ? this.alloc(T * W.F) : 0,
-      Fo: this.alloc(TD),
-      r2: this.alloc(TD),
-      out: 0,
-      gru: has && this.rel ? this.alloc(T * cfg.numHeads * 8) : 0,
-      gates: has && this.rel ? this.alloc(W.nh * T) : 0,
-      relb: has && this.rel ? this.alloc(cfg.numHeads * (2 * T - 1)) : 0,
-      relbOwn: false, zA: 1, zF: 1,
-      src: new Array(W.steps.length).fill(0),
-    };
-    a.x1 = pre ? a.r1 : this.alloc(TD);
-    a.out = pre && l < cfg.numLayers - 1 ? a.r2 : this.alloc(TD);
+    const b = this.planBuffers({
+      xin: TD,
+      ln1: pre ? TD : 0,
+      qkvU: has ? T * W.ld : 0,
+      qkvG: has ? T * W.ld : 0,
+      P: has ? W.nh * T * T : 0,
+      O: has ? T * W.v : 0,
+      Og: has ? T * W.v : 0,
+      A: TD,
+      r1: TD,
+      x1: pre ? 0 : TD,
+      ln2: pre ? TD : 0,
+      H: T * W.F,
+      G: T * W.F,
+      Gg: T * W.F,
+      Fo: TD,
+      r2: TD,
+      out: pre && l < cfg.numLayers - 1 ? 0 : TD,
+      gru: has && this.rel ? T * cfg.numHeads * 8 : 0,
+      gates: has && this.rel ? W.nh * T : 0,
+      relb: has && this.rel ? cfg.numHeads * (2 * T - 1) : 0,
+    });
+    const a: LayerAct = { cap: T, T: 0, ...b, relbOwn: false, zA: 1, zF: 1, src: new Array(W.steps.length).fill(0) };
+    if (pre) a.x1 = a.r1;
+    if (!a.out) a.out = a.r2;
     this.acts[l] = a;
     this.ensureScratch(T);
     return a;
@@ -585,21 +599,21 @@ export class Student {
     let ld = 1, v = 1, F = 1, nh = 1;
     for (const W of this.layers) { ld = Math.max(ld, W.ld); v = Math.max(v, W.v); F = Math.max(F, W.F); nh = Math.max(nh, W.nh); }
     const s = this.scratch;
-    s.d1 = this.alloc(TD);
-    s.d2 = this.alloc(TD);
-    s.d3 = this.alloc(TD);
-    s.d4 = this.alloc(TD);
-    s.dqkv = this.alloc(T * ld);
-    s.dO = this.alloc(T * v);
-    s.dH = this.alloc(T * F);
-    s.dgates = this.alloc(nh * T);
-    s.drelb = this.alloc(cfg.numHeads * (2 * T - 1));
-    s.vec = this.alloc(Math.max(D, ld, F, v, 16));
-    s.vec2 = this.alloc(Math.max(D, ld, F, v, 16));
+    s.d1 = this.buf('d1', TD);
+    s.d2 = this.buf('d2', TD);
+    s.d3 = this.buf('d3', TD);
+    s.d4 = this.buf('d4', TD);
+    s.dqkv = this.buf('dqkv', T * ld);
+    s.dO = this.buf('dO', T * v);
+    s.dH = this.buf('dH', T * F);
+    s.dgates = this.buf('dgates', nh * T);
+    s.drelb = this.buf('drelb', cfg.numHeads * (2 * T - 1));
+    s.vec = this.buf('vec', Math.max(D, ld, F, v, 16));
+    s.vec2 = this.buf('vec2', Math.max(D, ld, F, v, 16));
     let cmax = 1;
     for (const l of cfg.conv) cmax = Math.max(cmax, l.dim);
-    s.cvec = this.alloc(Math.max(cmax, this.cTot));
-    s.dpad = this.alloc((T + 2 * this.pos.pad) * this.pos.cg);
+    s.cvec = this.buf('cvec', Math.max(cmax, this.cTot));
+    s.dpad = this.buf('dpad', (T + 2 * this.pos.pad) * this.pos.cg);
     this.scratchCap = T;
   }
 
@@ -1062,7 +1076,7 @@ export class Student {
       });
     };
     // two ping-pong buffers outside the layer scratch
-    const g0 = this.gradBuf('g0', TD), g1 = this.gradBuf('g1', TD);
+    const g0 = this.buf('g0', TD), g1 = this.buf('g1', TD);
     let cur = g0, nxt = g1;
     const maxKeep = this.lastKeepMax;
     if (maxKeep >= 0) {
@@ -1082,15 +1096,6 @@ export class Student {
     this.backFront(cur, gateGrad);
   }
 
-  private gradBufs = new Map<string, { ptr: number; n: number }>();
-  private gradBuf(name: string, n: number): number {
-    const b = this.gradBufs.get(name);
-    if (b && b.n >= n) return b.ptr;
-    const ptr = this.alloc(n);
-    this.gradBufs.set(name, { ptr, n });
-    return ptr;
-  }
-
   /** Layer-wise mode: conv stack + feature projection on one crop → the projection output [T][D]. */
   forwardFront(wave: Float32Array, gates: GateValues): Float32Array {
     const T = this.runFront(wave, gates);
@@ -1104,7 +1109,7 @@ export class Student {
     this.checkGates(gateGrad);
     const TD = this.frames(this.front.n) * this.D;
     if (dProj.length !== TD) fail('E_ARGS', `student: dProj has ${dProj.length} values, expected ${TD}`);
-    const p = this.gradBuf('g0', TD);
+    const p = this.buf('g0', TD);
     this.mem.f32(p, TD).set(dProj);
     this.backFront(p, gateGrad);
   }
@@ -1113,7 +1118,7 @@ export class Student {
   forwardPos(proj: Float32Array): Float32Array {
     const D = this.D, T = proj.length / D;
     if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: projection output of ${proj.length} values is not [T][${D}]`);
-    const src = this.gradBuf('posIn', T * D);
+    const src = this.buf('posIn', T * D);
     this.mem.f32(src, T * D).set(proj);
     const h0 = this.runPos(src, T);
     return this.mem.f32(h0, T * D).slice();
@@ -1125,7 +1130,7 @@ export class Student {
     if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without forwardPos');
     const TD = a.T * this.D;
     if (dHidden0.length !== TD) fail('E_ARGS', `student: dHidden0 has ${dHidden0.length} values, expected ${TD}`);
-    const d = this.gradBuf('g0', TD), out = this.gradBuf('g1', TD);
+    const d = this.buf('g0', TD), out = this.buf('g1', TD);
     this.mem.f32(d, TD).set(dHidden0);
     this.backPos(d, out);
     return this.mem.f32(out, TD).slice();
@@ -1155,7 +1160,7 @@ export class Student {
     this.checkGates(gateGrad);
     const TD = a.T * this.D;
     if (dOut.length !== TD) fail('E_ARGS', `student: dOut has ${dOut.length} values, expected ${TD}`);
-    const d = this.gradBuf('g0', TD), out = this.gradBuf('g1', TD);
+    const d = this.buf('g0', TD), out = this.buf('g1', TD);
     this.mem.f32(d, TD).set(dOut);
     this.backLayer(l, d, out, gateGrad);
     return this.mem.f32(out, TD).slice();
