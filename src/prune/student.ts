@@ -42,7 +42,8 @@ import { ThreadPool } from '../runtime/threads.js';
 import { bestVariant, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
 import { gateArrays, gatesToMasks as gatesToMasksCfg, type GateArrays } from './gates.js';
 import type { KeepMasks } from './compact.js';
-import { Ops, type AttentionHead, type AttentionHeadGrads } from './ops.js';
+import { Ops } from './ops.js';
+import { LayerRoom, type LayerW } from './student-layer.js';
 
 
 /** Gate values (and gate gradients) in the shape of gates.ts GateArrays; all ones = the ungated model. */
@@ -104,79 +105,6 @@ interface ConvW {
   z: number; // effective column gate [C] (× dummy_weight on the last layer)
 }
 
-interface LayerW {
-  nh: number;
-  qk: number;
-  v: number;
-  ld: number; // 2·qk + v
-  qOff: number[];
-  vOff: number[];
-  qkv: number; // [ld][D] fused q; k; v
-  qkvB: number;
-  gqkv: number;
-  gqkvB: number;
-  out: number; // [D][v]
-  outB: number; // out_proj.bias (also for a block of bias only), 0 if absent
-  gout: number;
-  goutB: number;
-  gru: number;
-  gruB: number;
-  gruC: number;
-  ggru: number;
-  ggruB: number;
-  ggruC: number;
-  ln1: [number, number];
-  gln1: [number, number];
-  F: number;
-  ffn1: number;
-  ffn1B: number;
-  ffn2: number;
-  ffn2B: number; // also for a block of bias only, 0 if absent
-  gffn1: number;
-  gffn1B: number;
-  gffn2: number;
-  gffn2B: number;
-  ln2: [number, number];
-  gln2: [number, number];
-  /** the block plan of this layer */
-  steps: LayerStep[];
-  // gate vectors in memory
-  zqkv: number;
-  zo: number;
-  zf: number;
-}
-
-/** Saved activations of one encoder layer. */
-interface LayerAct {
-  cap: number; // frames the buffers hold
-  T: number; // frames of the saved forward (0 = none)
-  xin: number;
-  ln1: number;
-  qkvU: number;
-  qkvG: number;
-  P: number;
-  O: number;
-  Og: number;
-  A: number;
-  r1: number;
-  x1: number;
-  ln2: number;
-  H: number;
-  G: number;
-  Gg: number;
-  Fo: number;
-  r2: number;
-  out: number;
-  gru: number;
-  gates: number;
-  relb: number;
-  relbOwn: boolean;
-  zA: number;
-  zF: number;
-  /** input pointer of each block-plan step in the saved forward */
-  src: number[];
-}
-
 interface FrontAct {
   samples: number; // capacity
   n: number; // samples of the saved forward
@@ -208,8 +136,10 @@ export interface StudentForward {
 export class Student {
   readonly config: ModelConfig;
   readonly ops: Ops;
-  private readonly mem: LinearMemory;
-  private readonly D: number;
+  /** @internal (the parts' context) */
+  readonly mem: LinearMemory;
+  /** @internal */
+  readonly D: number;
   private readonly entries: StudentParam[] = [];
   private readonly passthrough = new Map<string, RawTensor>();
   /** the flat parameter and gradient regions */
@@ -221,15 +151,19 @@ export class Student {
   private readonly cIn: number; // stored channels of the last conv layer
   private readonly cTot: number; // LayerNorm width (≥ cIn: virtual zero channels)
   private readonly pos: { w: number; b: number; gw: number; gb: number; cg: number; K: number; pad: number };
-  private readonly encLn: { g: number; b: number; gg: number; gb: number };
-  private readonly rel: { w: number; g: number } | null;
+  /** @internal */
+  readonly encLn: { g: number; b: number; gg: number; gb: number };
+  /** @internal */
+  readonly rel: { w: number; g: number } | null;
   private readonly layers: LayerW[] = [];
+  /** the encoder layers' forward–backward pairs (student-layer.ts) */
+  private readonly rooms: LayerRoom[] = [];
   private readonly ones: number;
   private front: FrontAct | null = null;
   private posAct: PosAct | null = null;
-  private readonly acts: (LayerAct | null)[];
   private scratchCap = 0;
-  private scratch: Record<string, number> = {};
+  /** @internal */
+  readonly scratch: Record<string, number> = {};
   private lastKeepMax = -2;
   private buckets = new Map<number, Int32Array>();
 
@@ -390,7 +324,7 @@ export class Student {
         zqkv: gate(2 * qk + v), zo: gate(v), zf: gate(L.ffn),
       });
     });
-    this.acts = cfg.layers.map(() => null);
+    this.layers.forEach((W, l) => this.rooms.push(new LayerRoom(this, l, W)));
   }
 
   /**
@@ -493,7 +427,7 @@ export class Student {
     this.frontAct(samples);
     const T = this.frames(samples);
     this.posBuffers(T);
-    for (let l = 0; l < this.config.numLayers; l++) this.layerAct(l, T);
+    for (const r of this.rooms) r.buffers(T);
     this.ensureScratch(T);
   }
 
@@ -501,7 +435,8 @@ export class Student {
    * Activation buffers of one part (front, positional conv, a layer), laid out by an ArenaPlan as the engine lays out
    * its arena, and allocated as one block; a size of 0 gives pointer 0 (absent).
    */
-  private planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number> {
+  /** @internal */
+  planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number> {
     const plan = new ArenaPlan(this.mem.top);
     const out = {} as Record<K, number>;
     for (const k of Object.keys(sizes) as K[]) out[k] = sizes[k] > 0 ? plan.add(k, Math.max(4, sizes[k])) : 0;
@@ -556,44 +491,9 @@ export class Student {
     return this.posAct;
   }
 
-  private layerAct(l: number, T: number): LayerAct {
-    const have = this.acts[l];
-    if (have && have.cap >= T) return have;
-    const cfg = this.config, W = this.layers[l], D = this.D, pre = cfg.preLayerNorm;
-    const TD = T * D;
-    const has = W.nh > 0;
-    const b = this.planBuffers({
-      xin: TD,
-      ln1: pre ? TD : 0,
-      qkvU: has ? T * W.ld : 0,
-      qkvG: has ? T * W.ld : 0,
-      P: has ? W.nh * T * T : 0,
-      O: has ? T * W.v : 0,
-      Og: has ? T * W.v : 0,
-      A: TD,
-      r1: TD,
-      x1: pre ? 0 : TD,
-      ln2: pre ? TD : 0,
-      H: T * W.F,
-      G: T * W.F,
-      Gg: T * W.F,
-      Fo: TD,
-      r2: TD,
-      out: pre && l < cfg.numLayers - 1 ? 0 : TD,
-      gru: has && this.rel ? T * cfg.numHeads * 8 : 0,
-      gates: has && this.rel ? W.nh * T : 0,
-      relb: has && this.rel ? cfg.numHeads * (2 * T - 1) : 0,
-    });
-    const a: LayerAct = { cap: T, T: 0, ...b, relbOwn: false, zA: 1, zF: 1, src: new Array(W.steps.length).fill(0) };
-    if (pre) a.x1 = a.r1;
-    if (!a.out) a.out = a.r2;
-    this.acts[l] = a;
-    this.ensureScratch(T);
-    return a;
-  }
-
   /** Backward scratch shared by all layers (sized for T frames). */
-  private ensureScratch(T: number): void {
+  /** @internal */
+  ensureScratch(T: number): void {
     if (this.scratchCap >= T) return;
     const cfg = this.config, D = this.D, TD = T * D;
     let ld = 1, v = 1, F = 1, nh = 1;
@@ -643,21 +543,6 @@ export class Student {
         for (let c = 0; c < l.dim; c++) z[c] *= d[c];
       }
     });
-  }
-
-  private setLayerGates(l: number, g: GateValues, a: LayerAct): void {
-    const W = this.layers[l], L = this.config.layers[l];
-    if (W.nh > 0) {
-      const zq = this.mem.f32(W.zqkv, W.ld);
-      zq.set(g.qk[l], 0);
-      zq.set(g.qk[l], W.qk);
-      zq.set(g.v[l], 2 * W.qk);
-      const zo = this.mem.f32(W.zo, W.v);
-      L.vDims.forEach((dv, k) => zo.fill(g.heads[l][k], W.vOff[k], W.vOff[k] + dv));
-    }
-    if (W.F) this.mem.f32(W.zf, W.F).set(g.ffn[l]);
-    a.zA = g.attn[l];
-    a.zF = g.ffnBlock[l];
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -796,232 +681,12 @@ export class Student {
   // encoder layer
   // ------------------------------------------------------------------------------------------------------------
 
-  /** The norm a block-plan step names: [gamma, beta, d gamma, d beta] pointers. */
-  private normOf(W: LayerW, norm: 'norm1' | 'norm2' | 'encoder'): [number, number, number, number] {
-    if (norm === 'norm1') return [W.ln1[0], W.ln1[1], W.gln1[0], W.gln1[1]];
-    if (norm === 'norm2') return [W.ln2[0], W.ln2[1], W.gln2[0], W.gln2[1]];
-    return [this.encLn.g, this.encLn.b, this.encLn.gg, this.encLn.gb];
-  }
-
-  /**
-   * Encoder layer l, walking its block plan (arch/binding.ts layerSteps) as the engine does, with the gates where
-   * compaction expects them. Every step's input pointer is saved (a.src) for backLayer, which walks the plan back.
-   */
-  private runLayer(l: number, xin: number, T: number, gates: GateValues, relBias: Float32Array | null): number {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], eps = cfg.layerNormEps;
-    const a = this.layerAct(l, T);
-    const TD = T * D;
-    this.setLayerGates(l, gates, a);
-    if (xin !== a.xin) ops.copy2d(1, TD, xin, TD, a.xin, TD);
-    let x = a.xin, y = 0, out = x;
-    W.steps.forEach((st, i) => {
-      switch (st.op) {
-        case 'norm': {
-          const src = st.from === 'x' ? x : y;
-          const dst = st.to === 'y' ? (st.norm === 'norm1' ? a.ln1 : st.norm === 'norm2' ? a.ln2 : a.out) : (st.norm === 'norm1' ? a.x1 : a.out);
-          const [g, b] = this.normOf(W, st.norm);
-          a.src[i] = src;
-          ops.layerNormForward(T, D, src, dst, g, b, eps);
-          if (st.to === 'y') y = dst;
-          else x = dst;
-          break;
-        }
-        case 'attention':
-          a.src[i] = st.from === 'x' ? x : y;
-          this.attentionForward(l, a, a.src[i], T, relBias);
-          ops.residualForward(TD, x, a.A, a.zA, a.r1);
-          x = a.r1;
-          break;
-        case 'attentionBias':
-          ops.copy2d(T, D, W.outB, 0, a.A, D);
-          ops.residualForward(TD, x, a.A, a.zA, a.r1);
-          x = a.r1;
-          break;
-        case 'ffn':
-          a.src[i] = st.from === 'x' ? x : y;
-          ops.linearForward(T, W.F, D, a.src[i], D, W.ffn1, W.ffn1B, a.H, W.F);
-          ops.geluForward(T * W.F, a.H, a.G);
-          ops.mulColsForward(T, W.F, a.G, W.F, W.zf, a.Gg, W.F);
-          ops.linearForward(T, D, W.F, a.Gg, W.F, W.ffn2, W.ffn2B, a.Fo, D);
-          ops.residualForward(TD, x, a.Fo, a.zF, a.r2);
-          x = a.r2;
-          break;
-        case 'ffnBias':
-          ops.copy2d(T, D, W.ffn2B, 0, a.Fo, D);
-          ops.residualForward(TD, x, a.Fo, a.zF, a.r2);
-          x = a.r2;
-          break;
-        case 'emit':
-          out = st.from === 'x' ? x : y;
-          break;
-      }
-    });
-    a.T = T;
-    return out;
-  }
-
-  /** The attention block's output before its gate, into a.A: out_proj(heads(gated q|k|v of attIn)). */
-  private attentionForward(l: number, a: LayerAct, attIn: number, T: number, relBias: Float32Array | null): void {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l];
-    ops.linearForward(T, W.ld, D, attIn, D, W.qkv, W.qkvB, a.qkvU, W.ld);
-    ops.mulColsForward(T, W.ld, a.qkvU, W.ld, W.zqkv, a.qkvG, W.ld);
-    if (a.gates) {
-      ops.wavlmGateForward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruB, W.gruC, cfg.layers[l].heads, a.gru, a.gates);
-      const n = cfg.numHeads * (2 * T - 1);
-      if (relBias) {
-        if (relBias.length !== n) fail('E_ARGS', `student: relBias has ${relBias.length} values, expected ${n} (H·(2T−1))`);
-        this.mem.f32(a.relb, n).set(relBias);
-        a.relbOwn = false;
-      } else {
-        this.mem.f32(a.relb, n).set(this.relativeBias(T)!);
-        a.relbOwn = true;
-      }
-    }
-    ops.attentionForward(T, this.heads(l, a, T), 1 / Math.sqrt(cfg.headDim));
-    ops.mulColsForward(T, W.v, a.O, W.v, W.zo, a.Og, W.v);
-    ops.linearForward(T, D, W.v, a.Og, W.v, W.out, W.outB, a.A, D);
-  }
-
-  /** The attention heads of layer l over its saved buffers. */
-  private heads(l: number, a: LayerAct, T: number): AttentionHead[] {
-    const cfg = this.config, W = this.layers[l], L = cfg.layers[l];
-    return L.heads.map((h, k) => ({
-      dq: L.qkDims[k], dv: L.vDims[k],
-      Q: a.qkvG + W.qOff[k] * 4, K: a.qkvG + (W.qk + W.qOff[k]) * 4, ldqk: W.ld,
-      V: a.qkvG + (2 * W.qk + W.vOff[k]) * 4, ldv: W.ld,
-      O: a.O + W.vOff[k] * 4, ldo: W.v,
-      P: a.P + k * T * T * 4,
-      relb: a.relb ? a.relb + h * (2 * T - 1) * 4 : 0,
-      gate: a.gates ? a.gates + k * T * 4 : 0,
-    }));
-  }
-
-  /**
-   * dOut pointer → dIn written into dIn (may not alias dOut), walking layer l's block plan backwards: dx is the
-   * gradient at the residual stream (s.d1 / s.d2), dy at the normalised copy a pre-LN block reads (s.d4 or dOut).
-   */
-  private backLayer(l: number, dOut: number, dIn: number, gateGrad: GateValues): void {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], eps = cfg.layerNormEps;
-    const a = this.acts[l];
-    if (!a || a.T === 0) fail('E_ARGS', `student: backward of layer ${l} without its forward`);
-    const T = a.T, TD = T * D, s = this.scratch;
-    let dx = 0, dy = 0;
-    for (let i = W.steps.length - 1; i >= 0; i--) {
-      const st = W.steps[i];
-      switch (st.op) {
-        case 'emit':
-          if (st.from === 'y') dy = dOut;
-          else { dx = s.d1; ops.copy2d(1, TD, dOut, TD, dx, TD); }
-          break;
-        case 'norm': {
-          const [g, , gg, gb] = this.normOf(W, st.norm);
-          if (st.to === 'y') {
-            // y = LN(x): its gradient joins the residual stream's
-            if (dx) ops.layerNormBackward(T, D, a.src[i], dy, g, dx, gg, gb, eps, true);
-            else { dx = s.d1; ops.layerNormBackward(T, D, a.src[i], dy, g, dx, gg, gb, eps); }
-            dy = 0;
-          } else {
-            const nd = dx === s.d1 ? s.d2 : s.d1;
-            ops.layerNormBackward(T, D, a.src[i], dx, g, nd, gg, gb, eps);
-            dx = nd;
-          }
-          break;
-        }
-        case 'ffn': {
-          const dFo = s.d3;
-          gateGrad.ffnBlock[l] += ops.residualBackward(TD, a.Fo, a.zF, dx, 0, dFo);
-          const dG = s.dH;
-          ops.linearBackward(T, D, W.F, a.Gg, W.F, W.ffn2, dFo, D, dG, W.F, W.gffn2, W.gffn2B);
-          const dz = s.vec;
-          ops.fill(W.F, dz);
-          ops.mulColsBackward(T, W.F, a.G, W.F, W.zf, dG, W.F, dG, W.F, dz);
-          this.addTo(gateGrad.ffn[l], dz, W.F);
-          ops.geluBackward(T * W.F, a.H, dG, dG);
-          const toX = st.from === 'x';
-          if (!toX) dy = s.d4;
-          ops.linearBackward(T, W.F, D, a.src[i], D, W.ffn1, dG, W.F, toX ? dx : dy, D, W.gffn1, W.gffn1B, toX);
-          break;
-        }
-        case 'ffnBias':
-          gateGrad.ffnBlock[l] += this.biasBlockBackward(T, dx, W.ffn2B, W.gffn2B, a.zF);
-          break;
-        case 'attention': {
-          const toX = st.from === 'x';
-          if (!toX) dy = s.d4;
-          this.attentionBackward(l, a, T, dx, a.src[i], toX ? dx : dy, toX, gateGrad);
-          break;
-        }
-        case 'attentionBias':
-          gateGrad.attn[l] += this.biasBlockBackward(T, dx, W.outB, W.goutB, a.zA);
-          break;
-      }
-    }
-    ops.copy2d(1, TD, dx, TD, dIn, TD);
-  }
-
-  /** Backward of attentionForward and its gated residual: dr (at the block's output) → dAtt (+= when accumulate). */
-  private attentionBackward(l: number, a: LayerAct, T: number, dr: number, attIn: number, dAtt: number, accumulate: boolean, gateGrad: GateValues): void {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], TD = T * D, s = this.scratch, L = cfg.layers[l];
-    const dA = s.d3;
-    gateGrad.attn[l] += ops.residualBackward(TD, a.A, a.zA, dr, 0, dA);
-    const dO = s.dO;
-    ops.linearBackward(T, D, W.v, a.Og, W.v, W.out, dA, D, dO, W.v, W.gout, W.goutB);
-    const dz = s.vec;
-    ops.fill(W.v, dz);
-    ops.mulColsBackward(T, W.v, a.O, W.v, W.zo, dO, W.v, dO, W.v, dz);
-    {
-      const d = this.mem.f32(dz, W.v), out = gateGrad.heads[l];
-      L.vDims.forEach((dv, k) => { let t = 0; for (let j = 0; j < dv; j++) t += d[W.vOff[k] + j]; out[k] += t; });
-    }
-    const dqkv = s.dqkv;
-    if (a.relb) {
-      ops.fill(cfg.numHeads * (2 * T - 1), s.drelb);
-      ops.fill(W.nh * T, s.dgates);
-    }
-    const heads = this.heads(l, a, T);
-    const grads: AttentionHeadGrads[] = L.heads.map((h, k) => ({
-      dQ: dqkv + W.qOff[k] * 4, dK: dqkv + (W.qk + W.qOff[k]) * 4, lddqk: W.ld,
-      dV: dqkv + (2 * W.qk + W.vOff[k]) * 4, lddv: W.ld,
-      dO: dO + W.vOff[k] * 4, lddo: W.v,
-      drelb: a.relb ? s.drelb + h * (2 * T - 1) * 4 : 0,
-      dgate: a.gates ? s.dgates + k * T * 4 : 0,
-    }));
-    ops.attentionBackward(T, heads, grads, 1 / Math.sqrt(cfg.headDim));
-    const dzq = s.vec2;
-    ops.fill(W.ld, dzq);
-    ops.mulColsBackward(T, W.ld, a.qkvU, W.ld, W.zqkv, dqkv, W.ld, dqkv, W.ld, dzq);
-    {
-      const d = this.mem.f32(dzq, W.ld), gq = gateGrad.qk[l], gv = gateGrad.v[l];
-      for (let j = 0; j < W.qk; j++) gq[j] += d[j] + d[W.qk + j];
-      for (let j = 0; j < W.v; j++) gv[j] += d[2 * W.qk + j];
-    }
-    ops.linearBackward(T, W.ld, D, attIn, D, W.qkv, dqkv, W.ld, dAtt, D, W.gqkv, W.gqkvB, accumulate);
-    if (a.gates) {
-      ops.wavlmGateBackward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruC, L.heads, a.gru, s.dgates, dAtt, W.ggru, W.ggruB, W.ggruC, true);
-      if (a.relbOwn) this.scatterRelb(T, L.heads, s.drelb);
-    }
-  }
-
-  /** A block of bias only, out = z·b per frame: d b += z·Σ_t dOut, returns ∂/∂z = Σ_t dOut·b. */
-  private biasBlockBackward(T: number, dOut: number, b: number, gb: number, z: number): number {
-    const D = this.D, cs = this.scratch.vec;
-    this.ops.fill(D, cs);
-    this.ops.colsum(T, D, dOut, D, cs);
-    const dz = this.ops.dot(D, cs, b);
-    if (gb) this.ops.axpy(D, z, cs, gb);
-    return dz;
-  }
-
-  private scatterRelb(T: number, heads: number[], drelb: number): void {
+  /** @internal */
+  scatterRelb(T: number, heads: number[], drelb: number): void {
     const H = this.config.numHeads, n = 2 * T - 1;
     const bk = this.bucketTable(T);
     const d = this.mem.f32(drelb, H * n), g = this.mem.f32(this.rel!.g, this.config.numBuckets * H);
     for (const h of heads) for (let j = 0; j < n; j++) g[bk[j] * H + h] += d[h * n + j];
-  }
-
-  private addTo(out: Float32Array, ptr: number, n: number): void {
-    const d = this.mem.f32(ptr, n);
-    for (let j = 0; j < n; j++) out[j] += d[j];
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -1045,7 +710,7 @@ export class Student {
       let x = this.runPos(this.front!.proj, T);
       emit(0, x);
       for (let l = 0; l < maxKeep; l++) {
-        x = this.runLayer(l, x, T, gates, null);
+        x = this.rooms[l].forward(x, T, gates, null);
         emit(l + 1, x);
       }
     }
@@ -1083,7 +748,7 @@ export class Student {
       ops.fill(TD, cur);
       addGrad(maxKeep, cur);
       for (let l = maxKeep - 1; l >= 0; l--) {
-        this.backLayer(l, cur, nxt, gateGrad);
+        this.rooms[l].backward(cur, nxt, gateGrad);
         [cur, nxt] = [nxt, cur];
         addGrad(l, cur);
       }
@@ -1147,22 +812,22 @@ export class Student {
     if (!Number.isInteger(l) || l < 0 || l >= this.config.numLayers) fail('E_ARGS', `student: layer ${l} is outside 0..${this.config.numLayers - 1}`);
     if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: layer input of ${xIn.length} values is not [T][${D}]`);
     this.checkGates(gates);
-    const a = this.layerAct(l, T);
+    const a = this.rooms[l].buffers(T);
     this.mem.f32(a.xin, T * D).set(xIn);
-    const out = this.runLayer(l, a.xin, T, gates, relBias ?? null);
+    const out = this.rooms[l].forward(a.xin, T, gates, relBias ?? null);
     return this.mem.f32(out, T * D).slice();
   }
 
   /** Backward of forwardLayer(l): accumulates weight and gate gradients, returns ∂loss/∂input. */
   backwardLayer(l: number, dOut: Float32Array, gateGrad: GateValues): Float32Array {
-    const a = this.acts[l];
+    const a = this.rooms[l].act;
     if (!a || a.T === 0) fail('E_ARGS', `student: backwardLayer(${l}) without forwardLayer(${l})`);
     this.checkGates(gateGrad);
     const TD = a.T * this.D;
     if (dOut.length !== TD) fail('E_ARGS', `student: dOut has ${dOut.length} values, expected ${TD}`);
     const d = this.buf('g0', TD), out = this.buf('g1', TD);
     this.mem.f32(d, TD).set(dOut);
-    this.backLayer(l, d, out, gateGrad);
+    this.rooms[l].backward(d, out, gateGrad);
     return this.mem.f32(out, TD).slice();
   }
 }
