@@ -101,7 +101,6 @@ export interface LayerAct {
   src: number[];
 }
 
-
 export class LayerRoom {
   /** the saved forward (null until the first forward or buffers()) */
   act: LayerAct | null = null;

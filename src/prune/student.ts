@@ -44,6 +44,7 @@ import { gateArrays, gatesToMasks as gatesToMasksCfg, type GateArrays } from './
 import type { KeepMasks } from './compact.js';
 import { Ops } from './ops.js';
 import { LayerRoom, type LayerW } from './student-layer.js';
+import { PosRoom, type PosW } from './student-pos.js';
 
 
 /** Gate values (and gate gradients) in the shape of gates.ts GateArrays; all ones = the ungated model. */
@@ -118,15 +119,6 @@ interface FrontAct {
   proj: number;
 }
 
-interface PosAct {
-  cap: number;
-  T: number;
-  pad: number; // [G][(T + 2p)·cg]
-  pre: number;
-  y: number;
-  h0: number;
-}
-
 export interface StudentForward {
   frames: number;
   /** the requested hidden states [T][D], in the order of `keep` (−1 = feature projection output) */
@@ -150,7 +142,7 @@ export class Student {
   private readonly proj: { w: number; b: number; gw: number; gb: number };
   private readonly cIn: number; // stored channels of the last conv layer
   private readonly cTot: number; // LayerNorm width (≥ cIn: virtual zero channels)
-  private readonly pos: { w: number; b: number; gw: number; gb: number; cg: number; K: number; pad: number };
+  private readonly pos: PosW;
   /** @internal */
   readonly encLn: { g: number; b: number; gg: number; gb: number };
   /** @internal */
@@ -160,7 +152,8 @@ export class Student {
   private readonly rooms: LayerRoom[] = [];
   private readonly ones: number;
   private front: FrontAct | null = null;
-  private posAct: PosAct | null = null;
+  /** the positional conv's forward–backward pair (student-pos.ts) */
+  private readonly posRoom: PosRoom;
   private scratchCap = 0;
   /** @internal */
   readonly scratch: Record<string, number> = {};
@@ -307,6 +300,7 @@ export class Student {
     this.projLn = projLnSpec ? { g: at(projLnSpec[0]), b: at(projLnSpec[1]), gg: gat(projLnSpec[0]), gb: gat(projLnSpec[1]) } : null;
     this.proj = { w: at(projSpec[0]), b: at(projSpec[1]), gw: gat(projSpec[0]), gb: gat(projSpec[1]) };
     this.pos = { w: at(posSpec[0]), b: at(posSpec[1]), gw: gat(posSpec[0]), gb: gat(posSpec[1]), cg, K: Kp, pad: Math.floor(Kp / 2) };
+    this.posRoom = new PosRoom(this, this.pos, this.ones, w.encoderSteps.length > 0);
     this.encLn = { g: at(encSpec[0]), b: at(encSpec[1]), gg: gat(encSpec[0]), gb: gat(encSpec[1]) };
     this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
     cfg.layers.forEach((L, l) => {
@@ -426,7 +420,7 @@ export class Student {
   reserve(samples: number): void {
     this.frontAct(samples);
     const T = this.frames(samples);
-    this.posBuffers(T);
+    this.posRoom.buffers(T);
     for (const r of this.rooms) r.buffers(T);
     this.ensureScratch(T);
   }
@@ -476,19 +470,6 @@ export class Student {
     this.front = f;
     this.ensureScratch(T);
     return f;
-  }
-
-  private posBuffers(T: number): PosAct {
-    if (this.posAct && this.posAct.cap >= T) return this.posAct;
-    const D = this.D, p = this.pos;
-    const G = this.config.posConvGroups;
-    this.posAct = {
-      cap: T, T: 0,
-      ...this.planBuffers({ pad: G * (T + 2 * p.pad) * p.cg, pre: T * D, y: T * D, h0: this.config.preLayerNorm ? 0 : T * D }),
-    };
-    if (!this.posAct.h0) this.posAct.h0 = this.posAct.y;
-    this.ensureScratch(T);
-    return this.posAct;
   }
 
   /** Backward scratch shared by all layers (sized for T frames). */
@@ -640,43 +621,6 @@ export class Student {
   // positional conv (+ encoder LayerNorm for post-LN): projection output → hidden state 0
   // ------------------------------------------------------------------------------------------------------------
 
-  private runPos(proj: number, T: number): number {
-    const cfg = this.config, ops = this.ops, D = this.D, p = this.pos, G = cfg.posConvGroups;
-    const a = this.posBuffers(T);
-    const rows = T + 2 * p.pad;
-    for (let g = 0; g < G; g++) {
-      const pad = a.pad + g * rows * p.cg * 4;
-      ops.fill(rows * p.cg, pad);
-      ops.copy2d(T, p.cg, proj + g * p.cg * 4, D, pad + p.pad * p.cg * 4, p.cg);
-      ops.conv1dForward(T, p.cg, p.cg, p.K, 1, pad, p.w + g * p.cg * p.K * p.cg * 4, p.b + g * p.cg * 4, a.pre + g * p.cg * 4, D);
-    }
-    ops.geluForward(T * D, a.pre, a.y);
-    ops.add(T * D, proj, a.y, a.y);
-    if (!cfg.preLayerNorm) ops.layerNormForward(T, D, a.y, a.h0, this.encLn.g, this.encLn.b, cfg.layerNormEps);
-    a.T = T;
-    return a.h0;
-  }
-
-  /** d hidden0 → d proj (written into dProj). */
-  private backPos(dH0: number, dProj: number): void {
-    const cfg = this.config, ops = this.ops, D = this.D, p = this.pos, G = cfg.posConvGroups, a = this.posAct;
-    if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without a forward');
-    const T = a.T, s = this.scratch;
-    const dy = s.d3;
-    if (!cfg.preLayerNorm) ops.layerNormBackward(T, D, a.y, dH0, this.encLn.g, dy, this.encLn.gg, this.encLn.gb, cfg.layerNormEps);
-    else ops.copy2d(1, T * D, dH0, T * D, dy, T * D);
-    ops.copy2d(1, T * D, dy, T * D, dProj, T * D);
-    const dpre = s.d4;
-    ops.geluBackward(T * D, a.pre, dy, dpre);
-    const rows = T + 2 * p.pad;
-    for (let g = 0; g < G; g++) {
-      const pad = a.pad + g * rows * p.cg * 4;
-      ops.conv1dBackward(T, rows, p.cg, p.cg, p.K, 1, pad, p.w + g * p.cg * p.K * p.cg * 4, dpre + g * p.cg * 4, D, s.dpad,
-        p.gw + g * p.cg * p.K * p.cg * 4, p.gb + g * p.cg * 4);
-      ops.mulColsBackward(T, p.cg, 0, 0, this.ones, s.dpad + p.pad * p.cg * 4, p.cg, dProj + g * p.cg * 4, D, 0, true);
-    }
-  }
-
   // ------------------------------------------------------------------------------------------------------------
   // encoder layer
   // ------------------------------------------------------------------------------------------------------------
@@ -707,7 +651,7 @@ export class Student {
     const emit = (idx: number, ptr: number) => keep.forEach((k, j) => { if (k === idx) hidden[j] = this.mem.f32(ptr, T * D).slice(); });
     emit(-1, this.front!.proj);
     if (maxKeep >= 0) {
-      let x = this.runPos(this.front!.proj, T);
+      let x = this.posRoom.forward(this.front!.proj, T);
       emit(0, x);
       for (let l = 0; l < maxKeep; l++) {
         x = this.rooms[l].forward(x, T, gates, null);
@@ -752,7 +696,7 @@ export class Student {
         [cur, nxt] = [nxt, cur];
         addGrad(l, cur);
       }
-      this.backPos(cur, nxt);
+      this.posRoom.backward(cur, nxt);
       [cur, nxt] = [nxt, cur];
     } else {
       ops.fill(TD, cur);
@@ -785,19 +729,19 @@ export class Student {
     if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: projection output of ${proj.length} values is not [T][${D}]`);
     const src = this.buf('posIn', T * D);
     this.mem.f32(src, T * D).set(proj);
-    const h0 = this.runPos(src, T);
+    const h0 = this.posRoom.forward(src, T);
     return this.mem.f32(h0, T * D).slice();
   }
 
   /** Backward of forwardPos: returns ∂loss/∂projection output. */
   backwardPos(dHidden0: Float32Array): Float32Array {
-    const a = this.posAct;
+    const a = this.posRoom.act;
     if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without forwardPos');
     const TD = a.T * this.D;
     if (dHidden0.length !== TD) fail('E_ARGS', `student: dHidden0 has ${dHidden0.length} values, expected ${TD}`);
     const d = this.buf('g0', TD), out = this.buf('g1', TD);
     this.mem.f32(d, TD).set(dHidden0);
-    this.backPos(d, out);
+    this.posRoom.backward(d, out);
     return this.mem.f32(out, TD).slice();
   }
 
