@@ -24,6 +24,8 @@ export interface StudentContext {
   relativeBias(T: number): Float32Array | null;
   scatterRelb(T: number, heads: number[], drelb: number): void;
   planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number>;
+  /** a named scratch buffer of the Ops workspace */
+  buf(name: string, floats: number): number;
   ensureScratch(T: number): void;
 }
 

@@ -30,9 +30,9 @@
  * from the LinearMemory on demand (reserve() up front to place it before other allocations).
  */
 import { fail } from '../errors.js';
-import { convFrames, parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
+import { convFrames, parseConfig, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
-import { bindWeights, CONV_NORM_EPS, TensorNames, type LayerStep, type Norm } from '../arch/binding.js';
+import { bindWeights, TensorNames, type Norm } from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
 import { fromFloat32, type RawTensor } from '../format/tensor.js';
 import { convToTimeMajor } from '../runtime/pack.js';
@@ -45,6 +45,7 @@ import type { KeepMasks } from './compact.js';
 import { Ops } from './ops.js';
 import { LayerRoom, type LayerW } from './student-layer.js';
 import { PosRoom, type PosW } from './student-pos.js';
+import { FrontRoom, type ConvW } from './student-front.js';
 
 
 /** Gate values (and gate gradients) in the shape of gates.ts GateArrays; all ones = the ungated model. */
@@ -96,29 +97,6 @@ export async function trainingRuntime(threads = 1, variant?: KernelVariant): Pro
   return { exec: new Exec(kk.exports, pool), mem, pool, threads: pool ? pool.size : 1, dispose: () => pool?.terminate() };
 }
 
-interface ConvW {
-  w: number; // time-major [C][K][Cin]
-  b: number;
-  norm: [number, number] | null;
-  gw: number; // grads
-  gb: number;
-  gnorm: [number, number] | null;
-  z: number; // effective column gate [C] (× dummy_weight on the last layer)
-}
-
-interface FrontAct {
-  samples: number; // capacity
-  n: number; // samples of the saved forward
-  wave: number;
-  yc: number[];
-  yn: number[];
-  u: number[];
-  x: number[];
-  lnIn: number;
-  lnOut: number;
-  proj: number;
-}
-
 export interface StudentForward {
   frames: number;
   /** the requested hidden states [T][D], in the order of `keep` (−1 = feature projection output) */
@@ -151,7 +129,8 @@ export class Student {
   /** the encoder layers' forward–backward pairs (student-layer.ts) */
   private readonly rooms: LayerRoom[] = [];
   private readonly ones: number;
-  private front: FrontAct | null = null;
+  /** the conv stack + feature projection's forward–backward pair (student-front.ts) */
+  private readonly frontRoom: FrontRoom;
   /** the positional conv's forward–backward pair (student-pos.ts) */
   private readonly posRoom: PosRoom;
   private scratchCap = 0;
@@ -301,6 +280,7 @@ export class Student {
     this.proj = { w: at(projSpec[0]), b: at(projSpec[1]), gw: gat(projSpec[0]), gb: gat(projSpec[1]) };
     this.pos = { w: at(posSpec[0]), b: at(posSpec[1]), gw: gat(posSpec[0]), gb: gat(posSpec[1]), cg, K: Kp, pad: Math.floor(Kp / 2) };
     this.posRoom = new PosRoom(this, this.pos, this.ones, w.encoderSteps.length > 0);
+    this.frontRoom = new FrontRoom(this, { conv: this.conv, dummy: this.dummy, projLn: this.projLn, proj: this.proj, cIn: this.cIn, cTot: this.cTot });
     this.encLn = { g: at(encSpec[0]), b: at(encSpec[1]), gg: gat(encSpec[0]), gb: gat(encSpec[1]) };
     this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
     cfg.layers.forEach((L, l) => {
@@ -418,7 +398,7 @@ export class Student {
 
   /** Allocate activation memory for crops of up to `samples` samples now (otherwise it happens on first use). */
   reserve(samples: number): void {
-    this.frontAct(samples);
+    this.frontRoom.buffers(samples);
     const T = this.frames(samples);
     this.posRoom.buffers(T);
     for (const r of this.rooms) r.buffers(T);
@@ -439,37 +419,9 @@ export class Student {
   }
 
   /** Scratch and gradient buffers shared across parts: the Ops workspace (grown on demand, contents not kept). */
-  private buf(name: string, floats: number): number {
+  /** @internal */
+  buf(name: string, floats: number): number {
     return this.ops.ws.get(`student.${name}`, floats);
-  }
-
-  private frontAct(samples: number): FrontAct {
-    if (this.front && this.front.samples >= samples) return this.front;
-    const cfg = this.config;
-    const frames = convFrames(cfg, samples);
-    const T = frames[frames.length - 1];
-    const sizes: Record<string, number> = { wave: samples, proj: T * this.D };
-    cfg.conv.forEach((l, i) => {
-      const n = frames[i] * l.dim;
-      Object.assign(sizes, { [`yc${i}`]: n, [`yn${i}`]: this.conv[i].norm ? n : 0, [`u${i}`]: n, [`x${i}`]: n });
-    });
-    sizes.lnIn = this.cTot > this.cIn ? T * this.cTot : 0;
-    sizes.lnOut = this.projLn ? T * this.cTot : 0;
-    const b = this.planBuffers(sizes);
-    const f: FrontAct = {
-      samples, n: 0, wave: b.wave, proj: b.proj,
-      yc: cfg.conv.map((_, i) => b[`yc${i}`]), yn: cfg.conv.map((_, i) => b[`yn${i}`] || b[`yc${i}`]),
-      u: cfg.conv.map((_, i) => b[`u${i}`]), x: cfg.conv.map((_, i) => b[`x${i}`]), lnIn: 0, lnOut: 0,
-    };
-    f.lnIn = b.lnIn || f.x[f.x.length - 1];
-    f.lnOut = b.lnOut || f.lnIn;
-    let mx = 0;
-    cfg.conv.forEach((l, i) => { mx = Math.max(mx, frames[i] * l.dim); });
-    this.scratch.fA = this.buf('fA', Math.max(mx, T * this.cTot));
-    this.scratch.fB = this.buf('fB', Math.max(mx, T * this.cTot));
-    this.front = f;
-    this.ensureScratch(T);
-    return f;
   }
 
   /** Backward scratch shared by all layers (sized for T frames). */
@@ -514,108 +466,9 @@ export class Student {
     });
   }
 
-  private setConvGates(g: GateValues): void {
-    const n = this.config.conv.length;
-    this.config.conv.forEach((l, i) => {
-      const z = this.mem.f32(this.conv[i].z, l.dim);
-      z.set(g.conv[i]);
-      if (i === n - 1 && this.dummy) {
-        const d = this.mem.f32(this.dummy.w, l.dim);
-        for (let c = 0; c < l.dim; c++) z[c] *= d[c];
-      }
-    });
-  }
-
   // ------------------------------------------------------------------------------------------------------------
   // front: waveform → conv stack → feature projection
   // ------------------------------------------------------------------------------------------------------------
-
-  private runFront(wave: Float32Array, gates: GateValues): number {
-    const cfg = this.config, ops = this.ops, mem = this.mem;
-    if (!(wave instanceof Float32Array)) fail('E_ARGS', 'student: the waveform must be a Float32Array');
-    const need = receptiveField(cfg);
-    if (wave.length < need) fail('E_AUDIO', `student: ${wave.length} samples is shorter than the receptive field (${need})`);
-    this.checkGates(gates);
-    const f = this.frontAct(wave.length);
-    const frames = convFrames(cfg, wave.length);
-    const T = frames[frames.length - 1];
-    this.ensureScratch(T);
-    const w = mem.f32(f.wave, wave.length);
-    w.set(wave);
-    if (cfg.doNormalize) normalizeInPlace(w);
-    this.setConvGates(gates);
-    let src = f.wave, cin = 1;
-    cfg.conv.forEach((l, i) => {
-      const c = this.conv[i], Ti = frames[i], n = Ti * l.dim;
-      ops.conv1dForward(Ti, l.dim, cin, l.kernel, l.stride, src, c.w, c.b, f.yc[i]);
-      if (c.norm) {
-        if (cfg.featExtractNorm === 'group') ops.groupNormTimeForward(Ti, l.dim, f.yc[i], f.yn[i], c.norm[0], c.norm[1], CONV_NORM_EPS);
-        else ops.layerNormForward(Ti, l.dim, f.yc[i], f.yn[i], c.norm[0], c.norm[1], CONV_NORM_EPS);
-      }
-      ops.geluForward(n, f.yn[i], f.u[i]);
-      ops.mulColsForward(Ti, l.dim, f.u[i], l.dim, c.z, f.x[i], l.dim);
-      src = f.x[i];
-      cin = l.dim;
-    });
-    if (this.cTot > this.cIn) {
-      ops.fill(T * this.cTot, f.lnIn);
-      ops.copy2d(T, this.cIn, src, this.cIn, f.lnIn, this.cTot);
-    }
-    if (this.projLn) ops.layerNormForward(T, this.cTot, f.lnIn, f.lnOut, this.projLn.g, this.projLn.b, cfg.layerNormEps);
-    ops.linearForward(T, this.D, this.cTot, f.lnOut, this.cTot, this.proj.w, this.proj.b, f.proj, this.D);
-    f.n = wave.length;
-    return T;
-  }
-
-  /** dProj [T][D] pointer → weight and conv-gate gradients. */
-  private backFront(dProj: number, gateGrad: GateValues): void {
-    const cfg = this.config, ops = this.ops, f = this.front;
-    if (!f || f.n === 0) fail('E_ARGS', 'student: backwardFront without a forward');
-    const frames = convFrames(cfg, f.n);
-    const T = frames[frames.length - 1], s = this.scratch;
-    const nl = cfg.conv.length;
-    let dA = s.fA, dB = s.fB;
-    // projection (+ LayerNorm)
-    ops.linearBackward(T, this.D, this.cTot, f.lnOut, this.cTot, this.proj.w, dProj, this.D, dA, this.cTot, this.proj.gw, this.proj.gb);
-    if (this.projLn) ops.layerNormBackward(T, this.cTot, f.lnIn, dA, this.projLn.g, dA, this.projLn.gg, this.projLn.gb, cfg.layerNormEps);
-    if (this.cTot > this.cIn) {
-      ops.copy2d(T, this.cIn, dA, this.cTot, dB, this.cIn);
-      [dA, dB] = [dB, dA];
-    }
-    for (let i = nl - 1; i >= 0; i--) {
-      const l = cfg.conv[i], c = this.conv[i], Ti = frames[i], C = l.dim;
-      // gate (× dummy_weight on the last layer): dz_eff = Σ dX·U
-      const dz = s.cvec;
-      ops.fill(C, dz);
-      ops.mulColsBackward(Ti, C, f.u[i], C, c.z, dA, C, dA, C, dz);
-      {
-        const dzv = this.mem.f32(dz, C), out = gateGrad.conv[i];
-        if (i === nl - 1 && this.dummy) {
-          // z_eff = gate·dummy: ∂/∂gate = dz_eff·dummy, ∂/∂dummy = dz_eff·gate
-          const d = this.mem.f32(this.dummy.w, C), gd = this.mem.f32(this.dummy.g, C), gate = this.lastConvGate;
-          for (let k = 0; k < C; k++) {
-            out[k] += dzv[k] * d[k];
-            gd[k] += dzv[k] * gate[k];
-          }
-        } else {
-          for (let k = 0; k < C; k++) out[k] += dzv[k];
-        }
-      }
-      ops.geluBackward(Ti * C, f.yn[i], dA, dA);
-      if (c.norm) {
-        if (cfg.featExtractNorm === 'group') ops.groupNormTimeBackward(Ti, C, f.yc[i], dA, c.norm[0], dA, c.gnorm![0], c.gnorm![1], CONV_NORM_EPS);
-        else ops.layerNormBackward(Ti, C, f.yc[i], dA, c.norm[0], dA, c.gnorm![0], c.gnorm![1], CONV_NORM_EPS);
-      }
-      const cin = i === 0 ? 1 : cfg.conv[i - 1].dim;
-      const Tin = i === 0 ? f.n : frames[i - 1];
-      const src = i === 0 ? f.wave : f.x[i - 1];
-      ops.conv1dBackward(Ti, Tin, C, cin, l.kernel, l.stride, src, c.w, dA, C, i === 0 ? 0 : dB, c.gw, c.gb);
-      [dA, dB] = [dB, dA];
-    }
-  }
-
-  /** the last conv layer's gate values of the last forward (for the dummy_weight gradient where dummy = 0) */
-  private lastConvGate: Float32Array = new Float32Array(0);
 
   // ------------------------------------------------------------------------------------------------------------
   // positional conv (+ encoder LayerNorm for post-LN): projection output → hidden state 0
@@ -644,14 +497,14 @@ export class Student {
   forward(wave: Float32Array, gates: GateValues, keep: number[]): StudentForward {
     const cfg = this.config, D = this.D;
     for (const i of keep) if (!Number.isInteger(i) || i < -1 || i > cfg.numLayers) fail('E_ARGS', `student: hidden state index ${i} is outside −1..${cfg.numLayers}`);
-    const T = this.runFront(wave, gates);
-    this.lastConvGate = Float32Array.from(gates.conv[cfg.conv.length - 1]);
+    this.checkGates(gates);
+    const T = this.frontRoom.forward(wave, gates);
     const maxKeep = Math.max(-1, ...keep);
     const hidden: Float32Array[] = new Array(keep.length);
     const emit = (idx: number, ptr: number) => keep.forEach((k, j) => { if (k === idx) hidden[j] = this.mem.f32(ptr, T * D).slice(); });
-    emit(-1, this.front!.proj);
+    emit(-1, this.frontRoom.act!.proj);
     if (maxKeep >= 0) {
-      let x = this.posRoom.forward(this.front!.proj, T);
+      let x = this.posRoom.forward(this.frontRoom.act!.proj, T);
       emit(0, x);
       for (let l = 0; l < maxKeep; l++) {
         x = this.rooms[l].forward(x, T, gates, null);
@@ -671,10 +524,11 @@ export class Student {
    */
   backward(dHidden: (Float32Array | null | undefined)[], gateGrad: GateValues): void {
     const D = this.D, ops = this.ops;
-    if (this.lastKeepMax < -1 || !this.front || this.front.n === 0) fail('E_ARGS', 'student: backward without a forward');
+    const front = this.frontRoom.act;
+    if (this.lastKeepMax < -1 || !front || front.n === 0) fail('E_ARGS', 'student: backward without a forward');
     if (dHidden.length !== this.lastKeep.length) fail('E_ARGS', `student: ${dHidden.length} gradients for ${this.lastKeep.length} hidden states`);
     this.checkGates(gateGrad);
-    const T = this.frames(this.front.n), TD = T * D;
+    const T = this.frames(front.n), TD = T * D;
     const addGrad = (idx: number, ptr: number) => {
       this.lastKeep.forEach((k, j) => {
         const g = dHidden[j];
@@ -702,25 +556,26 @@ export class Student {
       ops.fill(TD, cur);
     }
     addGrad(-1, cur);
-    this.backFront(cur, gateGrad);
+    this.frontRoom.backward(cur, gateGrad);
   }
 
   /** Layer-wise mode: conv stack + feature projection on one crop → the projection output [T][D]. */
   forwardFront(wave: Float32Array, gates: GateValues): Float32Array {
-    const T = this.runFront(wave, gates);
-    this.lastConvGate = Float32Array.from(gates.conv[this.config.conv.length - 1]);
-    return this.mem.f32(this.front!.proj, T * this.D).slice();
+    this.checkGates(gates);
+    const T = this.frontRoom.forward(wave, gates);
+    return this.mem.f32(this.frontRoom.act!.proj, T * this.D).slice();
   }
 
   /** Backward of forwardFront from ∂loss/∂projection output. */
   backwardFront(dProj: Float32Array, gateGrad: GateValues): void {
-    if (!this.front || this.front.n === 0) fail('E_ARGS', 'student: backwardFront without forwardFront');
+    const front = this.frontRoom.act;
+    if (!front || front.n === 0) fail('E_ARGS', 'student: backwardFront without forwardFront');
     this.checkGates(gateGrad);
-    const TD = this.frames(this.front.n) * this.D;
+    const TD = this.frames(front.n) * this.D;
     if (dProj.length !== TD) fail('E_ARGS', `student: dProj has ${dProj.length} values, expected ${TD}`);
     const p = this.buf('g0', TD);
     this.mem.f32(p, TD).set(dProj);
-    this.backFront(p, gateGrad);
+    this.frontRoom.backward(p, gateGrad);
   }
 
   /** The positional conv (+ encoder LayerNorm for post-LN): projection output [T][D] → hidden state 0. */
@@ -781,15 +636,4 @@ function fromTimeMajor(W: Float32Array, cout: number, cin: number, kw: number): 
   const out = new Float32Array(W.length);
   for (let o = 0; o < cout; o++) for (let j = 0; j < kw; j++) for (let i = 0; i < cin; i++) out[(o * cin + i) * kw + j] = W[(o * kw + j) * cin + i];
   return out;
-}
-
-/** (x − mean)/sqrt(var + 1e-7), as the engine (the HF feature extractor's do_normalize). */
-function normalizeInPlace(w: Float32Array): void {
-  let mean = 0;
-  for (let i = 0; i < w.length; i++) mean += w[i];
-  mean /= w.length;
-  let v = 0;
-  for (let i = 0; i < w.length; i++) v += (w[i] - mean) ** 2;
-  const inv = 1 / Math.sqrt(v / w.length + 1e-7);
-  for (let i = 0; i < w.length; i++) w[i] = (w[i] - mean) * inv;
 }

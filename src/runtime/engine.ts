@@ -706,8 +706,8 @@ export function dftSize(Kw: number, C: number, force: boolean): DftSize | null {
   return { N: best.N, L: best.L, NBp: best.NBp };
 }
 
-/** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm. */
-function normalizeInPlace(w: Float32Array): void {
+/** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm (the pruner's too). */
+export function normalizeInPlace(w: Float32Array): void {
   let mean = 0;
   for (let i = 0; i < w.length; i++) mean += w[i];
   mean /= w.length;
