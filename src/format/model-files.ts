@@ -4,7 +4,7 @@
  *   - one .safetensors file whose __metadata__.config holds the config JSON as a string
  *   - one PyTorch checkpoint that carries its own config (DPHuBERT .pth: {state_dict, config})
  * The result is the bytes read (tensors as stored, any config JSON found); nothing here knows the model: the names
- * and configs are mapped by arch/checkpoint.ts (openModelFiles).
+ * and configs are mapped by arch/checkpoint.ts (arch/model-files.ts openModelFiles).
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';

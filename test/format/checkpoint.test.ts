@@ -1,5 +1,5 @@
 /**
- * src/format/checkpoint.ts: every spelling of the tiny model maps to the same Hugging Face tensors; DPHuBERT configs
+ * src/arch/checkpoint.ts: every spelling of the tiny model maps to the same Hugging Face tensors; DPHuBERT configs
  * convert to exact config.json objects (pruning keys included); config/tensor mismatches are E_SHAPE naming the tensor.
  */
 import { test } from 'uvu';
