@@ -5,7 +5,7 @@
 import './util/node-host.js'; // slimwav's Node built-ins (src/util/host.ts), injected by this entry only
 import { fail } from './errors.js';
 import { parseConfig } from './arch/config.js';
-import { openModelFiles } from './format/model-files.js';
+import { openModelFiles } from './arch/model-files.js';
 import { withPreprocessor } from './format/preprocessor.js';
 import { buildModel, checkThreads, type LoadOptions, type Model } from './model-core.js';
 

@@ -11,6 +11,7 @@
  */
 import { fail } from '../errors.js';
 import type { RawTensor } from '../format/tensor.js';
+import { TensorNames as N } from './binding.js';
 
 /**
  * Caps far above every published wav2vec 2.0 / HuBERT / WavLM shape (XLS-R 2B: 48 layers, width 1920, 16 heads,
@@ -116,12 +117,12 @@ export function checkConfigAgainstTensors(json: unknown, tensors: Map<string, Ra
   }
   const convDim = c.conv_dim;
   if (Array.isArray(convDim) && convs > 0 && convDim.length > convs) {
-    fail('E_CONFIG', `${configSource}: "conv_dim" lists ${convDim.length} conv layers but ${tensorSource} holds ${convs} (feature_extractor.conv_layers.0..${convs - 1})`);
+    fail('E_CONFIG', `${configSource}: "conv_dim" lists ${convDim.length} conv layers but ${tensorSource} holds ${convs} (conv layers 0..${convs - 1})`);
   }
   const D = c.hidden_size;
-  const proj = tensors.get('feature_projection.projection.weight');
+  const proj = tensors.get(`${N.proj}.weight`);
   if (typeof D === 'number' && proj && proj.shape.length === 2 && D > proj.shape[0]) {
-    fail('E_CONFIG', `${configSource}: "hidden_size" is ${D} but ${tensorSource} has feature_projection.projection.weight of width ${proj.shape[0]}`);
+    fail('E_CONFIG', `${configSource}: "hidden_size" is ${D} but ${tensorSource} has ${N.proj}.weight of width ${proj.shape[0]}`);
   }
 }
 

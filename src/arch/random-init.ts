@@ -10,6 +10,7 @@
  *   v    = f32(offset + (2u − 1) · scale)      computed in f64, rounded once to f32
  */
 import { fnv1a32 } from '../util/hash.js';
+import { TensorNames } from './binding.js';
 
 export function hashUniform(seed: number, i: number): number {
   let x = (seed ^ Math.imul(i, 0x9e3779b9)) >>> 0;
@@ -36,10 +37,10 @@ export function hashFill(out: Float32Array, name: string, modelSeed: number, sca
  */
 export function initRule(name: string, shape: number[]): { scale: number; offset: number } {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (name.endsWith('pos_conv_embed.conv.weight_g')) return { scale: 0.5, offset: 1 };
-  if (name.endsWith('pos_conv_embed.conv.weight_v')) return { scale: 1 / Math.sqrt(n / shape[0]), offset: 0 };
+  if (name === TensorNames.posConvWeightG) return { scale: 0.5, offset: 1 };
+  if (name === TensorNames.posConvWeightV) return { scale: 1 / Math.sqrt(n / shape[0]), offset: 0 };
   if (name.endsWith('.bias')) return { scale: 0.1, offset: 0 };
-  if (name.endsWith('gru_rel_pos_const')) return { scale: 0.2, offset: 1 };
+  if (name === TensorNames.gruConst(TensorNames.layerOf(name))) return { scale: 0.2, offset: 1 };
   if (shape.length >= 2) return { scale: 1 / Math.sqrt(n / shape[0]), offset: 0 };
   return { scale: 0.2, offset: 1 };
 }

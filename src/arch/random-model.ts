@@ -6,7 +6,7 @@ import type { RawTensor } from '../format/tensor.js';
 import { fromFloat32 } from '../format/tensor.js';
 import type { ModelConfig } from './config.js';
 import { hashFill, initRule } from './random-init.js';
-import { tensorSpecs } from './tensors.js';
+import { tensorSpecs, TensorNames } from './binding.js';
 
 export function randomTensors(cfg: ModelConfig, seed: number): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
@@ -14,7 +14,7 @@ export function randomTensors(cfg: ModelConfig, seed: number): Map<string, RawTe
     const size = s.shape.reduce((a, b) => a * b, 1);
     if (size === 0 || !s.used) continue;
     // one spelling of the positional conv (weight_g + weight_v); no DPHuBERT channel scale or compaction extras
-    if (['encoder.pos_conv_embed.conv.weight', 'feature_extractor.dummy_weight', 'feature_projection.pruned_channel_weight'].includes(s.name)) continue;
+    if ([`${TensorNames.posConv}.weight`, TensorNames.dummy, TensorNames.prunedChannelWeight].includes(s.name)) continue;
     const { scale, offset } = initRule(s.name, s.shape);
     const data = hashFill(new Float32Array(size), s.name, seed, scale, offset);
     const t = fromFloat32(data, s.shape);

@@ -1,5 +1,6 @@
 /**
- * The tensors a ModelConfig needs (Hugging Face names, docs/format.md), and exact parameter / MAC accounting.
+ * A checkpoint against its config (the tensor list itself is arch/binding.ts's tensorSpecs), and exact parameter /
+ * MAC accounting.
  * `checkTensors` is the single place where a checkpoint is compared with its config: every missing, extra or
  * mis-shaped tensor is refused here, before any memory is planned.
  */
@@ -7,104 +8,9 @@ import { fail } from '../errors.js';
 import type { RawTensor } from '../format/tensor.js';
 import { numel } from '../format/tensor.js';
 import { convFrames, type ModelConfig } from './config.js';
+import { hasRelativeBias, tensorSpecs, TensorNames, type TensorSpec } from './binding.js';
 
-export interface TensorSpec {
-  name: string;
-  shape: number[];
-  /** may be absent (zero-sized tensors, removed blocks' biases, folded/unfolded weight-norm spellings) */
-  optional: boolean;
-  /** counted in `params` when present (false for tensors the forward pass ignores) */
-  used: boolean;
-}
-
-const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
-
-/** Every tensor the config implies. Weight norm of the positional conv is listed in both spellings, optional. */
-export function tensorSpecs(cfg: ModelConfig): TensorSpec[] {
-  const out: TensorSpec[] = [];
-  const req = (name: string, shape: number[]) => out.push({ name, shape, optional: numel(shape) === 0, used: true });
-  const opt = (name: string, shape: number[], used = true) => out.push({ name, shape, optional: true, used });
-
-  let cin = 1;
-  cfg.conv.forEach((l, i) => {
-    const p = `feature_extractor.conv_layers.${i}`;
-    req(`${p}.conv.weight`, [l.dim, cin, l.kernel]);
-    if (cfg.convBias) req(`${p}.conv.bias`, [l.dim]);
-    if (cfg.featExtractNorm === 'layer' || i === 0) {
-      req(`${p}.layer_norm.weight`, [l.dim]);
-      req(`${p}.layer_norm.bias`, [l.dim]);
-    }
-    cin = l.dim;
-  });
-  // DPHuBERT keeps a per-channel scale of the last conv output (docs/format.md); slimwav keeps it too.
-  opt('feature_extractor.dummy_weight', [cin]);
-  if (cfg.featProjLayerNorm) {
-    req('feature_projection.layer_norm.weight', [cin]);
-    req('feature_projection.layer_norm.bias', [cin]);
-  }
-  const D = cfg.hidden;
-  req('feature_projection.projection.weight', [D, cin]);
-  // after compaction of the last conv layer: Σ over pruned channels of projection column × LayerNorm gamma (compact.ts)
-  opt('feature_projection.pruned_channel_weight', [D]);
-  req('feature_projection.projection.bias', [D]);
-  const pc = 'encoder.pos_conv_embed.conv';
-  opt(`${pc}.weight_g`, [1, 1, cfg.posConvKernel]);
-  opt(`${pc}.weight_v`, [D, D / cfg.posConvGroups, cfg.posConvKernel]);
-  opt(`${pc}.weight`, [D, D / cfg.posConvGroups, cfg.posConvKernel]);
-  req(`${pc}.bias`, [D]);
-  req('encoder.layer_norm.weight', [D]);
-  req('encoder.layer_norm.bias', [D]);
-
-  const wavlmBias = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
-  cfg.layers.forEach((L, l) => {
-    const p = `encoder.layers.${l}`;
-    const qk = sum(L.qkDims), v = sum(L.vDims);
-    const hasAttn = L.heads.length > 0;
-    for (const [n, rows] of [['q_proj', qk], ['k_proj', qk], ['v_proj', v]] as const) {
-      if (hasAttn) {
-        req(`${p}.attention.${n}.weight`, [rows, D]);
-        req(`${p}.attention.${n}.bias`, [rows]);
-      } else {
-        opt(`${p}.attention.${n}.weight`, [0, D], false);
-        opt(`${p}.attention.${n}.bias`, [0], false);
-      }
-    }
-    if (hasAttn) {
-      req(`${p}.attention.out_proj.weight`, [D, v]);
-      req(`${p}.attention.out_proj.bias`, [D]);
-    } else {
-      opt(`${p}.attention.out_proj.weight`, [D, 0], false);
-      opt(`${p}.attention.out_proj.bias`, [D]);
-    }
-    if (cfg.modelType === 'wavlm') {
-      if (l === 0) {
-        if (wavlmBias) req(`${p}.attention.rel_attn_embed.weight`, [cfg.numBuckets, cfg.numHeads]);
-        else opt(`${p}.attention.rel_attn_embed.weight`, [cfg.numBuckets, cfg.numHeads], false);
-      }
-      const g = wavlmBias && hasAttn ? req : (n: string, s: number[]) => opt(n, s, false);
-      g(`${p}.attention.gru_rel_pos_linear.weight`, [8, cfg.headDim]);
-      g(`${p}.attention.gru_rel_pos_linear.bias`, [8]);
-      g(`${p}.attention.gru_rel_pos_const`, [1, cfg.numHeads, 1, 1]);
-    }
-    req(`${p}.layer_norm.weight`, [D]);
-    req(`${p}.layer_norm.bias`, [D]);
-    const F = L.ffn;
-    if (F > 0) {
-      req(`${p}.feed_forward.intermediate_dense.weight`, [F, D]);
-      req(`${p}.feed_forward.intermediate_dense.bias`, [F]);
-      req(`${p}.feed_forward.output_dense.weight`, [D, F]);
-      req(`${p}.feed_forward.output_dense.bias`, [D]);
-    } else {
-      opt(`${p}.feed_forward.intermediate_dense.weight`, [0, D], false);
-      opt(`${p}.feed_forward.intermediate_dense.bias`, [0], false);
-      opt(`${p}.feed_forward.output_dense.weight`, [D, 0], false);
-      opt(`${p}.feed_forward.output_dense.bias`, [D]);
-    }
-    req(`${p}.final_layer_norm.weight`, [D]);
-    req(`${p}.final_layer_norm.bias`, [D]);
-  });
-  return out;
-}
+export { tensorSpecs, type TensorSpec };
 
 const shapeStr = (s: readonly number[]) => `[${s.join(', ')}]`;
 
@@ -118,8 +24,7 @@ export function checkTensors(cfg: ModelConfig, tensors: Map<string, RawTensor>, 
   for (const [name, t] of tensors) {
     const s = byName.get(name);
     if (!s) {
-      const hint = /^encoder\.layers\.(\d+)\./.exec(name);
-      const extra = hint && Number(hint[1]) >= cfg.numLayers ? ` (the config has ${cfg.numLayers} layers)` : '';
+      const extra = TensorNames.layerOf(name) >= cfg.numLayers ? ` (the config has ${cfg.numLayers} layers)` : '';
       fail('E_SHAPE', `${source}: unexpected tensor ${name} ${shapeStr(t.shape)} that the config does not use${extra}`);
     }
     if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
@@ -132,7 +37,7 @@ export function checkTensors(cfg: ModelConfig, tensors: Map<string, RawTensor>, 
   for (const s of specs) {
     if (!s.optional && !tensors.has(s.name)) fail('E_SHAPE', `${source}: missing tensor ${s.name} (expected shape ${shapeStr(s.shape)})`);
   }
-  const pc = 'encoder.pos_conv_embed.conv';
+  const pc = TensorNames.posConv;
   const folded = tensors.has(`${pc}.weight`);
   const g = tensors.has(`${pc}.weight_g`), v = tensors.has(`${pc}.weight_v`);
   if (folded && (g || v)) fail('E_SHAPE', `${source}: both ${pc}.weight and ${pc}.weight_g/weight_v are present; keep one spelling`);
@@ -172,7 +77,7 @@ export function countMacs(cfg: ModelConfig, samples = 16000): MacBreakdown {
   const D = cfg.hidden;
   const projection = T * cin * D;
   const posConv = T * D * (D / cfg.posConvGroups) * cfg.posConvKernel;
-  const wavlm = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
+  const wavlm = hasRelativeBias(cfg);
   const layers = cfg.layers.map((L) => {
     let attention = 0;
     L.heads.forEach((_, h) => {

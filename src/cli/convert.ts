@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import { parseConfig } from '../arch/config.js';
 import { checkTensors, countParams } from '../arch/tensors.js';
-import { openModelFiles } from '../format/model-files.js';
+import { openModelFiles } from '../arch/model-files.js';
 import { serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
 import { fromFloat32, toFloat32, type RawTensor } from '../format/tensor.js';

@@ -1,9 +1,10 @@
 /**
- * Opening a model from disk, in every form docs/format.md allows:
+ * Reading a model's files from disk, in every form docs/format.md allows:
  *   - a folder with config.json and model.safetensors (or pytorch_model.bin)
  *   - one .safetensors file whose __metadata__.config holds the config JSON as a string
  *   - one PyTorch checkpoint that carries its own config (DPHuBERT .pth: {state_dict, config})
- * The result is always {config JSON, tensors with slimwav/HF names}; nothing here knows about wasm.
+ * The result is the bytes read (tensors as stored, any config JSON found); nothing here knows the model: the names
+ * and configs are mapped by arch/checkpoint.ts (arch/model-files.ts openModelFiles).
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,18 +14,24 @@ import { isJsonObject, parseJsonBytes, parseJson } from './json.js';
 import { parseSafetensors } from './safetensors.js';
 import type { RawTensor } from './tensor.js';
 import { readTorchStateDict } from './pytorch.js';
-import { toSlimwavModel } from './checkpoint.js';
 import { parsePreprocessor, type Preprocessor } from './preprocessor.js';
 
-export interface ModelFiles {
-  config: Record<string, unknown>;
+/** What a model's files hold, read but not interpreted (arch/checkpoint.ts maps names and configs). */
+export interface ModelSource {
+  /** tensors as stored (weight-norm parametrization spellings canonicalised) */
   tensors: Map<string, RawTensor>;
-  /** the file the tensors came from (named in error messages) */
-  source: string;
-  /** what the loader did that a user may want to know (dropped task heads, renamed keys) */
-  notes: string[];
+  /** a config.json beside the weights, or a single .safetensors file's __metadata__.config */
+  config?: Record<string, unknown>;
+  /** the file `config` came from when it is a config.json beside the weights (named in config errors) */
+  configSource?: string;
   /** preprocessor_config.json beside config.json, or a single file's __metadata__.preprocessor (preprocessor.ts) */
   preprocessor?: Preprocessor;
+  /** a PyTorch checkpoint's own config (DPHuBERT: the kwargs of wav2vec2_model) */
+  checkpointConfig?: Record<string, unknown>;
+  /** the file the tensors came from (named in error messages) */
+  source: string;
+  /** what reading dropped that a user may want to know */
+  notes: string[];
 }
 
 const WEIGHT_NORM_ALIASES: [RegExp, string][] = [
@@ -52,7 +59,7 @@ async function kind(path: string): Promise<'dir' | 'file' | 'missing'> {
   }
 }
 
-export async function openModelFiles(path: string): Promise<ModelFiles> {
+export async function readModelSource(path: string): Promise<ModelSource> {
   const k = await kind(path);
   if (k === 'missing') fail('E_IO', `${path}: no such model file or folder`);
   if (k === 'dir') {
@@ -62,11 +69,11 @@ export async function openModelFiles(path: string): Promise<ModelFiles> {
     if (!isJsonObject(config)) fail('E_CONFIG', `${cfgPath}: expected a JSON object`);
     const prePath = join(path, 'preprocessor_config.json');
     const preJson = (await kind(prePath)) === 'file' ? parseJsonBytes(await readFileBytes(prePath), prePath, 'preprocessor') : undefined;
-    const withPre = (f: ModelFiles): ModelFiles => preJson === undefined ? f : { ...f, preprocessor: parsePreprocessor(preJson, prePath, f.notes) };
+    const withPre = (f: ModelSource): ModelSource => preJson === undefined ? f : { ...f, preprocessor: parsePreprocessor(preJson, prePath, f.notes) };
     const st = join(path, 'model.safetensors');
     if ((await kind(st)) === 'file') {
       const table = parseSafetensors(await readFileBytes(st), st);
-      return withPre(mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, st, config, cfgPath), st));
+      return withPre({ tensors: canonicalNames(table.tensors), config, configSource: cfgPath, source: st, notes: [] });
     }
     const bin = join(path, 'pytorch_model.bin');
     if ((await kind(bin)) === 'file') return withPre(await openTorch(bin, config, undefined, cfgPath));
@@ -79,7 +86,7 @@ export async function openModelFiles(path: string): Promise<ModelFiles> {
     if (cfgText === undefined) fail('E_CONFIG', `${path}: a single .safetensors model needs its config JSON in __metadata__.config (not found); use a folder with config.json instead`);
     const config = parseJson(cfgText, path, '__metadata__.config');
     if (!isJsonObject(config)) fail('E_CONFIG', `${path}: __metadata__.config must be a JSON object`);
-    const files = mapped(toSlimwavModel(canonicalNames(table.tensors), undefined, path, config), path);
+    const files: ModelSource = { tensors: canonicalNames(table.tensors), config, source: path, notes: [] };
     const preText = table.metadata.preprocessor;
     if (preText === undefined) return files;
     const where = `${path} (__metadata__.preprocessor)`;
@@ -88,13 +95,8 @@ export async function openModelFiles(path: string): Promise<ModelFiles> {
   return openTorch(path, undefined, bytes);
 }
 
-function mapped(m: { config: Record<string, unknown>; tensors: Map<string, RawTensor>; notes: string[] }, source: string): ModelFiles {
-  return { config: m.config, tensors: m.tensors, source, notes: m.notes };
-}
-
 /** A PyTorch zip checkpoint: HF pytorch_model.bin (config.json beside it) or one that carries its config (DPHuBERT). */
-async function openTorch(path: string, hfConfig: Record<string, unknown> | undefined, bytes?: Uint8Array, cfgPath?: string): Promise<ModelFiles> {
+async function openTorch(path: string, config: Record<string, unknown> | undefined, bytes?: Uint8Array, configSource?: string): Promise<ModelSource> {
   const sd = readTorchStateDict(bytes ?? (await readFileBytes(path)), path);
-  const m = toSlimwavModel(canonicalNames(sd.tensors), sd.config, path, hfConfig, cfgPath);
-  return { config: m.config, tensors: m.tensors, source: path, notes: [...sd.extra, ...m.notes] };
+  return { tensors: canonicalNames(sd.tensors), config, configSource, checkpointConfig: sd.config, source: path, notes: [...sd.extra] };
 }

@@ -31,10 +31,9 @@
 import { fail } from '../errors.js';
 import { parseConfig, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
+import { bindWeights, CONV_NORM_EPS, TensorNames, type Dense, type LayerWeights, type Norm } from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
 import type { RawTensor } from '../format/tensor.js';
-import { toFloat32 } from '../format/tensor.js';
-import { foldWeightNorm } from '../runtime/pack.js';
 import { F, GraphBuilder } from './graph.js';
 import { DataType, encodeModel, type ModelMsg } from './proto.js';
 
@@ -42,7 +41,6 @@ export const OPSET_MIN = 17;
 export const OPSET_MAX = 21;
 /** IR version that goes with each opset (onnx/helper.py's VERSION_TABLE) */
 const IR_FOR_OPSET: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
-const CONV_NORM_EPS = 1e-5; // GroupNorm / LayerNorm of the conv blocks (as the engine)
 const MAX_PROTO_BYTES = 2 ** 31 - 1; // protobuf's hard message limit; larger models would need ONNX external data
 
 export interface OnnxExportOptions {
@@ -61,8 +59,6 @@ export interface OnnxExport {
   hiddenStates: number;
   hidden: number;
 }
-
-const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
 
 /** The distance from which every relative offset falls into the last bucket of its sign (so |j − i| can be clipped). */
 function bucketSaturation(numBuckets: number, maxDistance: number): number {
@@ -90,17 +86,15 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
   }
   const cfg: ModelConfig = parseConfig(configJson, source);
   checkTensors(cfg, tensors, source);
+  const w = bindWeights(cfg, tensors, source);
   const g = new GraphBuilder(opset);
-  const get = (name: string): Float32Array | null => {
-    const t = tensors.get(name);
-    return t && t.shape.every((d) => d > 0) ? toFloat32(t, name) : null;
-  };
-  const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `${source}: missing tensor ${name}`);
+  const N = TensorNames;
   const init = (name: string, data: Float32Array, dims: number[]) => g.f32(name, data, dims);
-  const param = (name: string, dims: number[]) => init(name, need(name), dims);
   const D = cfg.hidden, H = cfg.numHeads, hd = cfg.headDim, eps = cfg.layerNormEps;
-  const layerNorm = (x: string, p: string, width: number, e = eps) =>
-    g.op('LayerNormalization', [x, param(`${p}.weight`, [width]), param(`${p}.bias`, [width])], { axis: -1, epsilon: F(e) }, 'ln');
+  const layerNorm = (x: string, p: string, n: Norm, e = eps) =>
+    g.op('LayerNormalization', [x, init(`${p}.weight`, n.weight, [n.weight.length]), init(`${p}.bias`, n.bias, [n.bias.length])], { axis: -1, epsilon: F(e) }, 'ln');
+  const linear = (x: string, p: string, d: Dense, name: string) =>
+    g.linear(x, init(`${p}.weight`, d.weight, [d.rows, d.cols]), init(`${p}.bias`, d.bias!, [d.rows]), name);
 
   // ---- waveform [1, N]
   let wave = g.input('waveform');
@@ -112,30 +106,28 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
 
   // ---- conv stack on [1, C, T]
   let x = g.op('Unsqueeze', [wave, g.i64([1])], {}, 'wave_nct');
-  let cin = 1;
-  cfg.conv.forEach((l, i) => {
-    const p = `feature_extractor.conv_layers.${i}`;
-    const inputs = [x, param(`${p}.conv.weight`, [l.dim, cin, l.kernel])];
-    if (cfg.convBias) inputs.push(param(`${p}.conv.bias`, [l.dim]));
-    x = g.op('Conv', inputs, { kernel_shape: [l.kernel], strides: [l.stride] }, `conv${i}`);
-    if (cfg.featExtractNorm === 'group' && i === 0) {
-      x = g.op('InstanceNormalization', [x, param(`${p}.layer_norm.weight`, [l.dim]), param(`${p}.layer_norm.bias`, [l.dim])], { epsilon: F(CONV_NORM_EPS) }, `conv${i}_gn`);
-    } else if (cfg.featExtractNorm === 'layer') {
+  const front = w.front;
+  front.conv.forEach((c, i) => {
+    const inputs = [x, init(`${N.conv(i)}.weight`, c.weight, [c.dim, c.cin, c.kernel])];
+    if (c.bias) inputs.push(init(`${N.conv(i)}.bias`, c.bias, [c.dim]));
+    x = g.op('Conv', inputs, { kernel_shape: [c.kernel], strides: [c.stride] }, `conv${i}`);
+    if (c.norm && cfg.featExtractNorm === 'group') {
+      const p = N.convNorm(i);
+      x = g.op('InstanceNormalization', [x, init(`${p}.weight`, c.norm.weight, [c.dim]), init(`${p}.bias`, c.norm.bias, [c.dim])], { epsilon: F(CONV_NORM_EPS) }, `conv${i}_gn`);
+    } else if (c.norm) {
       const t = g.op('Transpose', [x], { perm: [0, 2, 1] });
-      x = g.op('Transpose', [layerNorm(t, `${p}.layer_norm`, l.dim, CONV_NORM_EPS)], { perm: [0, 2, 1] }, `conv${i}_ln`);
+      x = g.op('Transpose', [layerNorm(t, N.convNorm(i), c.norm, CONV_NORM_EPS)], { perm: [0, 2, 1] }, `conv${i}_ln`);
     }
     x = g.gelu(x, `conv${i}_gelu`);
-    cin = l.dim;
   });
+  const cin = front.channels;
   // time-major [T, C]
   x = g.op('Transpose', [g.op('Squeeze', [x, g.i64([0])])], { perm: [1, 0] }, 'features');
-  const dummy = get('feature_extractor.dummy_weight');
-  if (dummy) x = g.op('Mul', [x, init('feature_extractor.dummy_weight', dummy, [cin])], {}, 'features_scaled');
+  if (front.dummy) x = g.op('Mul', [x, init(N.dummy, front.dummy, [cin])], {}, 'features_scaled');
 
   // ---- feature projection
   let rowShift: string | null = null;
-  const virtualZeros = cfg.featProjLayerNorm && cfg.featProjNormSize > cin;
-  if (virtualZeros) {
+  if (front.projNorm && front.virtualZeros) {
     // LayerNorm over `total` channels of which the last total − n are exact zeros (engine.layerNormVirtualZeros)
     const total = cfg.featProjNormSize, n = cin;
     const mean = g.op('Mul', [g.reduceSum(x, [1], true), g.scalar(1 / total)], {}, 'vz_mean');
@@ -144,39 +136,37 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
     const zeros = g.op('Mul', [g.op('Mul', [mean, mean]), g.scalar(total - n)], {}, 'vz_zero_ss');
     const variance = g.op('Mul', [g.op('Add', [ss, zeros]), g.scalar(1 / total)], {}, 'vz_var');
     const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])], {}, 'vz_inv');
-    const y = g.op('Mul', [g.op('Mul', [d, inv]), param('feature_projection.layer_norm.weight', [n])]);
-    x = g.op('Add', [y, param('feature_projection.layer_norm.bias', [n])], {}, 'proj_ln');
+    const y = g.op('Mul', [g.op('Mul', [d, inv]), init(`${N.projNorm}.weight`, front.projNorm.weight, [n])]);
+    x = g.op('Add', [y, init(`${N.projNorm}.bias`, front.projNorm.bias, [n])], {}, 'proj_ln');
     rowShift = g.op('Neg', [g.op('Mul', [mean, inv])], {}, 'vz_row_shift'); // [T, 1]
-  } else if (cfg.featProjLayerNorm) {
-    x = layerNorm(x, 'feature_projection.layer_norm', cin);
+  } else if (front.projNorm) {
+    x = layerNorm(x, N.projNorm, front.projNorm);
   }
-  x = g.linear(x, param('feature_projection.projection.weight', [D, cin]), param('feature_projection.projection.bias', [D]), 'proj');
-  const pcw = get('feature_projection.pruned_channel_weight');
-  if (pcw && rowShift) {
-    x = g.op('Add', [x, g.op('Mul', [rowShift, init('feature_projection.pruned_channel_weight', pcw, [D])])], {}, 'proj_pruned');
+  x = linear(x, N.proj, front.proj, 'proj');
+  if (front.prunedChannelWeight && rowShift) {
+    x = g.op('Add', [x, g.op('Mul', [rowShift, init(N.prunedChannelWeight, front.prunedChannelWeight, [D])])], {}, 'proj_pruned');
   }
 
-  // ---- positional conv: x += GELU(conv(x))
-  const Kw = cfg.posConvKernel, G = cfg.posConvGroups, cg = D / G, pad = Math.floor(Kw / 2);
-  const pc = 'encoder.pos_conv_embed.conv';
-  const Wpos = get(`${pc}.weight`) ?? foldWeightNorm(need(`${pc}.weight_g`), need(`${pc}.weight_v`), D, cg, Kw);
+  // ---- positional conv: x += GELU(conv(x)) (weight norm folded by the binding)
+  const pos = w.pos, Kw = pos.kernel, pad = Math.floor(Kw / 2);
   let p = g.op('Unsqueeze', [g.op('Transpose', [x], { perm: [1, 0] }), g.i64([0])], {}, 'pos_in'); // [1, D, T]
-  p = g.op('Conv', [p, init(`${pc}.weight`, Wpos, [D, cg, Kw]), param(`${pc}.bias`, [D])], { kernel_shape: [Kw], pads: [pad, pad], group: G }, 'pos_conv');
+  p = g.op('Conv', [p, init(`${N.posConv}.weight`, pos.weight, [D, pos.cg, Kw]), init(`${N.posConv}.bias`, pos.bias, [D])],
+    { kernel_shape: [Kw], pads: [pad, pad], group: pos.groups }, 'pos_conv');
   if (Kw % 2 === 0) p = g.op('Slice', [p, g.i64([0]), g.i64([-1]), g.i64([2])], {}, 'pos_conv_trim');
   p = g.op('Transpose', [g.op('Squeeze', [g.gelu(p, 'pos_gelu'), g.i64([0])])], { perm: [1, 0] }, 'pos_tm');
   x = g.op('Add', [x, p], {}, 'pos_out');
 
   const hidden: string[] = [];
-  if (!cfg.preLayerNorm) x = layerNorm(x, 'encoder.layer_norm', D);
+  // post-LN: the encoder norm before layer 0 (the block plan's encoder steps)
+  w.encoderSteps.forEach(() => { x = layerNorm(x, N.encoderNorm, w.encoderNorm); });
   hidden.push(x);
 
   // ---- WavLM relative position bias: one [T, T] matrix per original head that some layer keeps
-  const wavlmBias = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
   const headBias = new Map<number, string>();
   let relIndex: string | null = null;
   let biasForHead: (h: number) => string = () => fail('E_CONFIG', 'no position bias');
-  if (wavlmBias) {
-    const E = need('encoder.layers.0.attention.rel_attn_embed.weight');
+  if (w.relEmbed) {
+    const E = w.relEmbed;
     const C = bucketSaturation(cfg.numBuckets, cfg.maxBucketDistance);
     const bucketOf = Array.from({ length: 2 * C + 1 }, (_, k) => relativeBucket(k - C, cfg.numBuckets, cfg.maxBucketDistance));
     biasForHead = (h: number) => {
@@ -196,93 +186,85 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
     };
   }
 
-  // ---- encoder layers
+  // ---- encoder layers: each walks its block plan (arch/binding.ts layerSteps)
   const scale = 1 / Math.sqrt(hd);
-  cfg.layers.forEach((L, l) => {
-    const pre = `encoder.layers.${l}`;
-    // attention sub-block
-    const attIn = cfg.preLayerNorm ? layerNorm(x, `${pre}.layer_norm`, D) : x;
-    if (L.heads.length > 0) {
-      const qk = sum(L.qkDims), vt = sum(L.vDims), rows = 2 * qk + vt;
-      const W = new Float32Array(rows * D), b = new Float32Array(rows);
-      if (qk > 0) {
-        const wq = need(`${pre}.attention.q_proj.weight`), bq = need(`${pre}.attention.q_proj.bias`);
-        for (let i = 0; i < qk * D; i++) W[i] = wq[i] * scale;
-        for (let i = 0; i < qk; i++) b[i] = bq[i] * scale;
-        W.set(need(`${pre}.attention.k_proj.weight`), qk * D);
-        b.set(need(`${pre}.attention.k_proj.bias`), qk);
+  const attention = (L: LayerWeights, attIn: string): string => {
+    const l = L.index, a = L.attn!, qk = L.qkTotal, rows = L.rows;
+    // the attention scale folded into the q rows and bias
+    const W = a.qkv.weight.slice(), b = a.qkv.bias!.slice();
+    for (let i = 0; i < qk * D; i++) W[i] *= scale;
+    for (let i = 0; i < qk; i++) b[i] *= scale;
+    const qkv = g.linear(attIn, init(`l${l}_qkv.weight`, W, [rows, D]), init(`l${l}_qkv.bias`, b, [rows]), `l${l}_qkv`);
+
+    let gate: string | null = null;
+    if (a.gru && a.gruConst) {
+      // gru_rel_pos_linear on each head-sized chunk; only the two 4-sums are used, so sum the rows at export
+      const gw = a.gru.weight, gb = a.gru.bias!;
+      const w2 = new Float32Array(hd * 2), b2 = new Float32Array(2);
+      for (let k = 0; k < 2; k++) {
+        for (let r = 4 * k; r < 4 * k + 4; r++) {
+          for (let c = 0; c < hd; c++) w2[c * 2 + k] += gw[r * hd + c];
+          b2[k] += gb[r];
+        }
       }
-      W.set(need(`${pre}.attention.v_proj.weight`), 2 * qk * D);
-      b.set(need(`${pre}.attention.v_proj.bias`), 2 * qk);
-      const qkv = g.linear(attIn, init(`${pre}.attention.qkv.weight`, W, [rows, D]), init(`${pre}.attention.qkv.bias`, b, [rows]), `l${l}_qkv`);
+      const chunks = g.op('Reshape', [attIn, g.i64([-1, H, hd])], {}, `l${l}_gate_in`);
+      const ab = g.op('Sigmoid', [g.op('Add', [g.op('MatMul', [chunks, init(`${N.gru(l)}.w2`, w2, [hd, 2])]), init(`${N.gru(l)}.b2`, b2, [2])])], {}, `l${l}_gate_ab`);
+      const ga = g.sliceLast(ab, 0, 1, `l${l}_gate_a`), gb2 = g.sliceLast(ab, 1, 2, `l${l}_gate_b`); // [T, H, 1]
+      const cst = init(N.gruConst(l), a.gruConst, [H, 1]);
+      const inner = g.op('Sub', [g.op('Mul', [gb2, cst]), g.scalar(1)]);
+      gate = g.op('Squeeze', [g.op('Add', [g.op('Mul', [ga, inner]), g.scalar(2)]), g.i64([2])], {}, `l${l}_gate`); // [T, H]
+    }
 
-      let gate: string | null = null;
-      if (wavlmBias) {
-        // gru_rel_pos_linear on each head-sized chunk; only the two 4-sums are used, so sum the rows at export
-        const gw = need(`${pre}.attention.gru_rel_pos_linear.weight`), gb = need(`${pre}.attention.gru_rel_pos_linear.bias`);
-        const w2 = new Float32Array(hd * 2), b2 = new Float32Array(2);
-        for (let k = 0; k < 2; k++) {
-          for (let r = 4 * k; r < 4 * k + 4; r++) {
-            for (let c = 0; c < hd; c++) w2[c * 2 + k] += gw[r * hd + c];
-            b2[k] += gb[r];
-          }
-        }
-        const chunks = g.op('Reshape', [attIn, g.i64([-1, H, hd])], {}, `l${l}_gate_in`);
-        const ab = g.op('Sigmoid', [g.op('Add', [g.op('MatMul', [chunks, init(`${pre}.attention.gru_rel_pos.w2`, w2, [hd, 2])]), init(`${pre}.attention.gru_rel_pos.b2`, b2, [2])])], {}, `l${l}_gate_ab`);
-        const a = g.sliceLast(ab, 0, 1, `l${l}_gate_a`), bb = g.sliceLast(ab, 1, 2, `l${l}_gate_b`); // [T, H, 1]
-        const cst = param(`${pre}.attention.gru_rel_pos_const`, [H, 1]);
-        const inner = g.op('Sub', [g.op('Mul', [bb, cst]), g.scalar(1)]);
-        gate = g.op('Squeeze', [g.op('Add', [g.op('Mul', [a, inner]), g.scalar(2)]), g.i64([2])], {}, `l${l}_gate`); // [T, H]
+    const outs: string[] = [];
+    L.plan.heads.forEach((h, i) => {
+      const dq = L.plan.qkDims[i], dv = L.plan.vDims[i], qOff = L.qOff[i], vOff = 2 * qk + L.vOff[i];
+      const v = g.sliceLast(qkv, vOff, vOff + dv, `l${l}_h${h}_v`);
+      let scores: string | null = null;
+      if (dq > 0) {
+        const q = g.sliceLast(qkv, qOff, qOff + dq, `l${l}_h${h}_q`);
+        const k = g.sliceLast(qkv, qk + qOff, qk + qOff + dq, `l${l}_h${h}_k`);
+        scores = g.op('Gemm', [q, k], { transB: 1 }, `l${l}_h${h}_scores`);
       }
-
-      const outs: string[] = [];
-      let qOff = 0, vOff = 2 * qk;
-      L.heads.forEach((h, i) => {
-        const dq = L.qkDims[i], dv = L.vDims[i];
-        const v = g.sliceLast(qkv, vOff, vOff + dv, `l${l}_h${h}_v`);
-        let scores: string | null = null;
-        if (dq > 0) {
-          const q = g.sliceLast(qkv, qOff, qOff + dq, `l${l}_h${h}_q`);
-          const k = g.sliceLast(qkv, qk + qOff, qk + qOff + dq, `l${l}_h${h}_k`);
-          scores = g.op('Gemm', [q, k], { transB: 1 }, `l${l}_h${h}_scores`);
+      if (gate) {
+        const gh = g.sliceLast(gate, h, h + 1, `l${l}_h${h}_gate`); // [T, 1]
+        const bias = g.op('Mul', [gh, biasForHead(h)], {}, `l${l}_h${h}_bias`);
+        scores = scores ? g.op('Add', [scores, bias], {}, `l${l}_h${h}_scores_biased`) : bias;
+      }
+      if (scores) {
+        outs.push(g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }, `l${l}_h${h}_probs`), v], {}, `l${l}_h${h}_out`));
+      } else {
+        // all scores zero: a uniform average of the values over time
+        outs.push(g.op('Expand', [g.reduceMean(v, [0], true, `l${l}_h${h}_vmean`), g.op('Shape', [v])], {}, `l${l}_h${h}_out`));
+      }
+    });
+    const o = outs.length === 1 ? outs[0] : g.op('Concat', outs, { axis: 1 }, `l${l}_heads`);
+    return linear(o, N.out(l), a.out, `l${l}_attn`);
+  };
+  for (const L of w.layers) {
+    const l = L.index;
+    let y = x;
+    const slot = (n: 'x' | 'y') => (n === 'x' ? x : y);
+    for (const st of L.steps) {
+      switch (st.op) {
+        case 'norm': {
+          const [p, n] = st.norm === 'norm1' ? [N.norm1(l), L.norm1] : st.norm === 'norm2' ? [N.norm2(l), L.norm2] : [N.encoderNorm, w.encoderNorm];
+          const out = layerNorm(slot(st.from), p, n);
+          if (st.to === 'x') x = out; else y = out;
+          break;
         }
-        if (gate) {
-          const gh = g.sliceLast(gate, h, h + 1, `l${l}_h${h}_gate`); // [T, 1]
-          const bias = g.op('Mul', [gh, biasForHead(h)], {}, `l${l}_h${h}_bias`);
-          scores = scores ? g.op('Add', [scores, bias], {}, `l${l}_h${h}_scores_biased`) : bias;
+        case 'attention': x = g.op('Add', [x, attention(L, slot(st.from))], {}, `l${l}_attn_res`); break;
+        case 'attentionBias': x = g.op('Add', [x, init(`${N.out(l)}.bias`, L.attnBias!, [D])], {}, `l${l}_attn_bias`); break;
+        case 'ffn': {
+          const f = L.ffn!;
+          const h1 = g.gelu(linear(slot(st.from), N.ffn1(l), f.in, `l${l}_ffn1`), `l${l}_ffn_gelu`);
+          x = g.op('Add', [x, linear(h1, N.ffn2(l), f.out, `l${l}_ffn2`)], {}, `l${l}_ffn_res`);
+          break;
         }
-        if (scores) {
-          outs.push(g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }, `l${l}_h${h}_probs`), v], {}, `l${l}_h${h}_out`));
-        } else {
-          // all scores zero: a uniform average of the values over time
-          outs.push(g.op('Expand', [g.reduceMean(v, [0], true, `l${l}_h${h}_vmean`), g.op('Shape', [v])], {}, `l${l}_h${h}_out`));
-        }
-        qOff += dq;
-        vOff += dv;
-      });
-      const o = outs.length === 1 ? outs[0] : g.op('Concat', outs, { axis: 1 }, `l${l}_heads`);
-      const att = g.linear(o, param(`${pre}.attention.out_proj.weight`, [D, vt]), param(`${pre}.attention.out_proj.bias`, [D]), `l${l}_attn`);
-      x = g.op('Add', [x, att], {}, `l${l}_attn_res`);
-    } else {
-      const ob = get(`${pre}.attention.out_proj.bias`);
-      if (ob) x = g.op('Add', [x, init(`${pre}.attention.out_proj.bias`, ob, [D])], {}, `l${l}_attn_bias`);
+        case 'ffnBias': x = g.op('Add', [x, init(`${N.ffn2(l)}.bias`, L.ffnBias!, [D])], {}, `l${l}_ffn_bias`); break;
+        case 'emit': hidden.push(slot(st.from)); break;
+      }
     }
-    if (!cfg.preLayerNorm) x = layerNorm(x, `${pre}.layer_norm`, D);
-
-    // feed-forward sub-block
-    const ffIn = cfg.preLayerNorm ? layerNorm(x, `${pre}.final_layer_norm`, D) : x;
-    const f = `${pre}.feed_forward`;
-    if (L.ffn > 0) {
-      const h1 = g.gelu(g.linear(ffIn, param(`${f}.intermediate_dense.weight`, [L.ffn, D]), param(`${f}.intermediate_dense.bias`, [L.ffn]), `l${l}_ffn1`), `l${l}_ffn_gelu`);
-      const h2 = g.linear(h1, param(`${f}.output_dense.weight`, [D, L.ffn]), param(`${f}.output_dense.bias`, [D]), `l${l}_ffn2`);
-      x = g.op('Add', [x, h2], {}, `l${l}_ffn_res`);
-    } else {
-      const ob = get(`${f}.output_dense.bias`);
-      if (ob) x = g.op('Add', [x, init(`${f}.output_dense.bias`, ob, [D])], {}, `l${l}_ffn_bias`);
-    }
-    if (!cfg.preLayerNorm) x = layerNorm(x, `${pre}.final_layer_norm`, D);
-    hidden.push(cfg.preLayerNorm && l === cfg.numLayers - 1 ? layerNorm(x, 'encoder.layer_norm', D) : x);
-  });
+  }
 
   // ---- outputs
   const stacked = hidden.map((h) => g.op('Unsqueeze', [h, g.i64([0])], {}, 'hs'));

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fail } from '../errors.js';
-import { openModelFiles } from '../format/model-files.js';
+import { openModelFiles } from '../arch/model-files.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { exportOnnx, type OnnxExport } from './export.js';
 

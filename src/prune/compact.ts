@@ -28,8 +28,11 @@
 import { fail } from '../errors.js';
 import { parseConfig, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
+import {
+  bindWeights, hasRelativeBias, headLayout, weightsToTensors,
+  type AttentionWeights, type ConvBlock, type FrontWeights, type LayerWeights,
+} from '../arch/binding.js';
 import type { RawTensor } from '../format/tensor.js';
-import { fromFloat32, toFloat32 } from '../format/tensor.js';
 
 export interface KeepMasks {
   /** [conv layer][channel] */
@@ -99,12 +102,8 @@ function takeConvIn(W: Float32Array, cout: number, cin: number, k: number, keep:
 export function compact(configJson: Record<string, unknown>, tensors: Map<string, RawTensor>, masks: KeepMasks, opts: CompactOptions = {}): CompactResult {
   const cfg: ModelConfig = parseConfig(configJson, 'compact');
   checkTensors(cfg, tensors, 'compact');
+  const w = bindWeights(cfg, tensors, 'compact');
   const notes: string[] = [];
-  const get = (n: string) => toFloat32(tensors.get(n) ?? fail('E_SHAPE', `compact: missing tensor ${n}`), n);
-  const has = (n: string) => tensors.has(n);
-  const out = new Map<string, RawTensor>();
-  const put = (n: string, data: Float32Array, shape: number[]) => out.set(n, fromFloat32(data, shape));
-  const copy = (n: string) => { const t = tensors.get(n); if (t) out.set(n, fromFloat32(toFloat32(t, n), t.shape)); };
   const D = cfg.hidden;
 
   // ---- conv stack
@@ -113,37 +112,33 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
   if (cfg.featExtractNorm === 'layer' && !opts.allowInexact && convKeep.some((k, i) => k.length !== cfg.conv[i].dim)) {
     fail('E_ARGS', 'pruning conv channels under feat_extract_norm "layer" changes each layer\'s LayerNorm statistics, so it cannot be exact; pass allowInexact to do it anyway');
   }
-  let cin = 1, inKeep = [0];
-  cfg.conv.forEach((l, i) => {
-    const p = `feature_extractor.conv_layers.${i}`;
+  const vec = (v: Float32Array, keep: number[]) => takeRows(v, 1, keep);
+  let inKeep = [0];
+  const conv = w.front.conv.map((c, i): ConvBlock => {
     const keep = convKeep[i];
-    const W = takeConvIn(get(`${p}.conv.weight`), l.dim, cin, l.kernel, inKeep);
-    put(`${p}.conv.weight`, takeRows(W, inKeep.length * l.kernel, keep), [keep.length, inKeep.length, l.kernel]);
-    if (has(`${p}.conv.bias`)) put(`${p}.conv.bias`, takeRows(get(`${p}.conv.bias`), 1, keep), [keep.length]);
-    for (const n of ['weight', 'bias']) {
-      if (has(`${p}.layer_norm.${n}`)) put(`${p}.layer_norm.${n}`, takeRows(get(`${p}.layer_norm.${n}`), 1, keep), [keep.length]);
-    }
-    cin = l.dim;
+    const W = takeConvIn(c.weight, c.dim, c.cin, c.kernel, inKeep);
+    const out: ConvBlock = {
+      ...c,
+      weight: takeRows(W, inKeep.length * c.kernel, keep),
+      bias: c.bias && vec(c.bias, keep),
+      norm: c.norm && { weight: vec(c.norm.weight, keep), bias: vec(c.norm.bias, keep) },
+      dim: keep.length,
+      cin: inKeep.length,
+    };
     inKeep = keep;
+    return out;
   });
-  const lastKeep = inKeep, cLast = cfg.conv[cfg.conv.length - 1].dim;
-  if (has('feature_extractor.dummy_weight')) put('feature_extractor.dummy_weight', takeRows(get('feature_extractor.dummy_weight'), 1, lastKeep), [lastKeep.length]);
-  for (const n of ['weight', 'bias']) {
-    const name = `feature_projection.layer_norm.${n}`;
-    if (has(name)) put(name, takeRows(get(name), 1, lastKeep), [lastKeep.length]);
-  }
-  const projW = get('feature_projection.projection.weight');
-  put('feature_projection.projection.weight', takeCols(projW, D, cLast, lastKeep), [D, lastKeep.length]);
-  const projB = get('feature_projection.projection.bias');
+  const f = w.front, lastKeep = inKeep, cLast = f.channels;
+  const projW = f.proj.weight;
+  let projB = f.proj.bias!, pcw = f.prunedChannelWeight;
   const exact = opts.exactLastConv ?? true;
-  if (exact && cfg.featProjLayerNorm && lastKeep.length < cLast) {
+  if (exact && f.projNorm && lastKeep.length < cLast) {
     // A pruned channel enters the LayerNorm as an exact zero, and the LayerNorm turns it into
     // shift_t·gamma_c + beta_c with shift_t = −mean_t/σ_t. Fold Σ W[:,c]·beta_c into the bias and keep
     // u = Σ W[:,c]·gamma_c so the runtime can add shift_t·u: the compacted model stays exact.
-    const gamma = get('feature_projection.layer_norm.weight'), beta = get('feature_projection.layer_norm.bias');
+    const gamma = f.projNorm.weight, beta = f.projNorm.bias;
     const kept = new Set(lastKeep);
-    const u = has('feature_projection.pruned_channel_weight') ? get('feature_projection.pruned_channel_weight') : new Float32Array(D);
-    const uf = Float64Array.from(u), bf = Float64Array.from(projB);
+    const uf = Float64Array.from(pcw ?? new Float32Array(D)), bf = Float64Array.from(projB);
     for (let c = 0; c < cLast; c++) {
       if (kept.has(c)) continue;
       for (let d = 0; d < D; d++) {
@@ -151,52 +146,51 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
         bf[d] += projW[d * cLast + c] * beta[c];
       }
     }
-    put('feature_projection.pruned_channel_weight', Float32Array.from(uf), [D]);
-    put('feature_projection.projection.bias', Float32Array.from(bf), [D]);
-  } else {
-    put('feature_projection.projection.bias', projB, [D]);
-    copy('feature_projection.pruned_channel_weight');
+    pcw = Float32Array.from(uf);
+    projB = Float32Array.from(bf);
   }
-  for (const n of ['weight_g', 'weight_v', 'weight', 'bias']) copy(`encoder.pos_conv_embed.conv.${n}`);
-  copy('encoder.layer_norm.weight');
-  copy('encoder.layer_norm.bias');
-  if (has('encoder.layers.0.attention.rel_attn_embed.weight')) copy('encoder.layers.0.attention.rel_attn_embed.weight');
+  const front: FrontWeights = {
+    conv,
+    channels: lastKeep.length,
+    dummy: f.dummy && vec(f.dummy, lastKeep),
+    projNorm: f.projNorm && { weight: vec(f.projNorm.weight, lastKeep), bias: vec(f.projNorm.bias, lastKeep) },
+    virtualZeros: false,
+    proj: { weight: takeCols(projW, D, cLast, lastKeep), bias: projB, rows: D, cols: lastKeep.length },
+    prunedChannelWeight: pcw,
+  };
 
   // ---- encoder layers
   const layerHeads: number[][] = [], layerQk: number[][] = [], layerV: number[][] = [], layerF: number[] = [];
-  cfg.layers.forEach((L, l) => {
-    const p = `encoder.layers.${l}`;
+  const layers = w.layers.map((L, l): LayerWeights => {
+    const P = L.plan;
     const attnOn = masks.attention?.[l] ?? true;
-    const headOn = idx(masks.heads?.[l], L.heads.length, `layer ${l} heads`);
+    const headOn = idx(masks.heads?.[l], P.heads.length, `layer ${l} heads`);
     const heads: number[] = [], qkDims: number[] = [], vDims: number[] = [];
     const qRows: number[] = [], vRows: number[] = [];
-    let qOff = 0, vOff = 0;
-    L.heads.forEach((h, k) => {
-      const qk = idx(masks.qk?.[l]?.[k], L.qkDims[k], `layer ${l} head ${h} query/key dims`);
-      const v = idx(masks.v?.[l]?.[k], L.vDims[k], `layer ${l} head ${h} value dims`);
+    P.heads.forEach((h, k) => {
+      const qk = idx(masks.qk?.[l]?.[k], P.qkDims[k], `layer ${l} head ${h} query/key dims`);
+      const v = idx(masks.v?.[l]?.[k], P.vDims[k], `layer ${l} head ${h} value dims`);
       if (attnOn && headOn.includes(k) && v.length > 0) {
         heads.push(h);
         qkDims.push(qk.length);
         vDims.push(v.length);
-        qk.forEach((d) => qRows.push(qOff + d));
-        v.forEach((d) => vRows.push(vOff + d));
+        qk.forEach((d) => qRows.push(L.qOff[k] + d));
+        v.forEach((d) => vRows.push(L.vOff[k] + d));
       }
-      qOff += L.qkDims[k];
-      vOff += L.vDims[k];
     });
+    let attn: AttentionWeights | null = null;
+    let attnBias: Float32Array | null = null;
     if (heads.length > 0) {
-      for (const [n, rows, total] of [['q_proj', qRows, qOff], ['k_proj', qRows, qOff], ['v_proj', vRows, vOff]] as const) {
-        if (rows.length === 0) continue;
-        put(`${p}.attention.${n}.weight`, takeRows(get(`${p}.attention.${n}.weight`), D, rows), [rows.length, D]);
-        put(`${p}.attention.${n}.bias`, takeRows(get(`${p}.attention.${n}.bias`), 1, rows), [rows.length]);
-        void total;
-      }
-      put(`${p}.attention.out_proj.weight`, takeCols(get(`${p}.attention.out_proj.weight`), D, vOff, vRows), [D, vRows.length]);
-      copy(`${p}.attention.out_proj.bias`);
-      for (const n of ['gru_rel_pos_linear.weight', 'gru_rel_pos_linear.bias', 'gru_rel_pos_const']) copy(`${p}.attention.${n}`);
+      const a = L.attn!, qk = L.qkTotal;
+      const rows = [...qRows, ...qRows.map((r) => qk + r), ...vRows.map((r) => 2 * qk + r)];
+      attn = {
+        qkv: { weight: takeRows(a.qkv.weight, D, rows), bias: vec(a.qkv.bias!, rows), rows: rows.length, cols: D },
+        out: { ...a.out, weight: takeCols(a.out.weight, D, L.vTotal, vRows), cols: vRows.length },
+        gru: a.gru, gruConst: a.gruConst,
+      };
     } else {
-      if (attnOn) copy(`${p}.attention.out_proj.bias`);
-      if (l === 0 && cfg.modelType === 'wavlm' && L.heads.length > 0 && !opts.allowInexact) {
+      if (attnOn) attnBias = L.attn ? L.attn.out.bias : L.attnBias;
+      if (l === 0 && hasRelativeBias(cfg) && !opts.allowInexact) {
         fail('E_ARGS', 'WavLM: removing every head of layer 0 removes the relative position bias of all layers, which changes the function; keep one head there or pass allowInexact');
       }
     }
@@ -205,23 +199,26 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
     layerV.push(vDims);
 
     const ffnOn = masks.ffnBlock?.[l] ?? true;
-    const units = ffnOn ? idx(masks.ffn?.[l], L.ffn, `layer ${l} FFN units`) : [];
-    const f = `${p}.feed_forward`;
+    const units = ffnOn ? idx(masks.ffn?.[l], P.ffn, `layer ${l} FFN units`) : [];
+    let ffn: LayerWeights['ffn'] = null;
+    let ffnBias: Float32Array | null = null;
     if (units.length > 0) {
-      put(`${f}.intermediate_dense.weight`, takeRows(get(`${f}.intermediate_dense.weight`), D, units), [units.length, D]);
-      put(`${f}.intermediate_dense.bias`, takeRows(get(`${f}.intermediate_dense.bias`), 1, units), [units.length]);
-      put(`${f}.output_dense.weight`, takeCols(get(`${f}.output_dense.weight`), D, L.ffn, units), [D, units.length]);
+      const fw = L.ffn!;
+      ffn = {
+        in: { weight: takeRows(fw.in.weight, D, units), bias: vec(fw.in.bias!, units), rows: units.length, cols: D },
+        out: { ...fw.out, weight: takeCols(fw.out.weight, D, P.ffn, units), cols: units.length },
+      };
+    } else if (ffnOn) {
+      ffnBias = L.ffn ? L.ffn.out.bias : L.ffnBias;
     }
-    if (ffnOn) copy(`${f}.output_dense.bias`);
     layerF.push(units.length);
-    for (const n of ['layer_norm', 'final_layer_norm']) { copy(`${p}.${n}.weight`); copy(`${p}.${n}.bias`); }
+    const plan = { heads, qkDims, vDims, ffn: units.length };
+    return { ...L, ...headLayout(plan), plan, attn, attnBias, ffn, ffnBias, steps: [] };
   });
 
   // WavLM: without heads in layer 0 there is no bias anywhere, so the embedding goes too
-  if (cfg.modelType === 'wavlm' && layerHeads[0]?.length === 0) {
-    out.delete('encoder.layers.0.attention.rel_attn_embed.weight');
-    notes.push('WavLM layer 0 has no heads left: the relative position bias is gone from every layer');
-  }
+  const noLayer0Heads = cfg.modelType === 'wavlm' && layerHeads.length > 0 && layerHeads[0].length === 0;
+  if (noLayer0Heads) notes.push('WavLM layer 0 has no heads left: the relative position bias is gone from every layer');
   const config: Record<string, unknown> = { ...cfg.raw };
   config.conv_dim = convKeep.map((k) => k.length);
   config.layer_heads = layerHeads;
@@ -233,7 +230,9 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
   else delete config.feat_proj_layer_norm_size;
   if (!exact && lastKeep.length < cLast) notes.push('the last conv layer lost channels and the projection LayerNorm was sliced: the function changed slightly (exactLastConv: false)');
   // the result must itself be a valid model
-  checkTensors(parseConfig(config, 'compacted config'), out, 'compacted model');
+  const outCfg = parseConfig(config, 'compacted config');
+  const out = weightsToTensors({ ...w, cfg: outCfg, front, layers, relEmbed: noLayer0Heads ? null : w.relEmbed });
+  checkTensors(outCfg, out, 'compacted model');
   return { config, tensors: out, notes };
 }
 
@@ -244,71 +243,49 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
  */
 export function applyMasks(configJson: Record<string, unknown>, tensors: Map<string, RawTensor>, masks: KeepMasks): Map<string, RawTensor> {
   const cfg = parseConfig(configJson, 'applyMasks');
-  const out = new Map(tensors);
+  const w = bindWeights(cfg, tensors, 'applyMasks'); // fresh F32 copies: edited in place below
   const D = cfg.hidden;
-  const work = new Map<string, Float32Array>();
-  const edit = (n: string, fn: (w: Float32Array) => void) => {
-    const t = out.get(n);
-    if (!t) return;
-    let w = work.get(n);
-    if (!w) work.set(n, (w = toFloat32(t, n)));
-    fn(w);
-  };
-  let cin = 1;
-  cfg.conv.forEach((l, i) => {
+  const conv = w.front.conv;
+  conv.forEach((c, i) => {
     const keep = masks.conv?.[i];
-    if (keep && i + 1 < cfg.conv.length) {
-      const nxt = cfg.conv[i + 1];
-      edit(`feature_extractor.conv_layers.${i + 1}.conv.weight`, (w) => {
-        for (let o = 0; o < nxt.dim; o++) keep.forEach((k, c) => { if (!k) w.fill(0, (o * l.dim + c) * nxt.kernel, (o * l.dim + c + 1) * nxt.kernel); });
-      });
+    const nxt = conv[i + 1];
+    if (keep && nxt) {
+      for (let o = 0; o < nxt.dim; o++) keep.forEach((k, ch) => { if (!k) nxt.weight.fill(0, (o * c.dim + ch) * nxt.kernel, (o * c.dim + ch + 1) * nxt.kernel); });
     }
-    cin = l.dim;
   });
-  const lastMask = masks.conv?.[cfg.conv.length - 1];
+  const lastMask = masks.conv?.[conv.length - 1];
   if (lastMask) {
-    const dw = out.get('feature_extractor.dummy_weight');
-    const base = dw ? toFloat32(dw) : new Float32Array(cin).fill(1);
-    lastMask.forEach((k, c) => { if (!k) base[c] = 0; });
-    out.set('feature_extractor.dummy_weight', fromFloat32(base, [cin]));
+    const dummy = w.front.dummy ?? new Float32Array(w.front.channels).fill(1);
+    lastMask.forEach((k, c) => { if (!k) dummy[c] = 0; });
+    w.front.dummy = dummy;
   }
-  cfg.layers.forEach((L, l) => {
-    const p = `encoder.layers.${l}.attention`;
+  w.layers.forEach((L, l) => {
+    const P = L.plan, a = L.attn, qk = L.qkTotal;
     const attnOn = masks.attention?.[l] ?? true;
-    let qOff = 0, vOff = 0;
-    const qkTotal = L.qkDims.reduce((a, b) => a + b, 0), vTotal = L.vDims.reduce((a, b) => a + b, 0);
-    L.heads.forEach((_, k) => {
+    const zeroRow = (r: number) => { a!.qkv.weight.fill(0, r * D, (r + 1) * D); a!.qkv.bias![r] = 0; };
+    P.heads.forEach((_, k) => {
       const headOn = attnOn && (masks.heads?.[l]?.[k] ?? true);
-      for (let d = 0; d < L.qkDims[k]; d++) {
-        if (masks.qk?.[l]?.[k]?.[d] === false) {
-          for (const n of ['q_proj', 'k_proj']) {
-            edit(`${p}.${n}.weight`, (w) => w.fill(0, (qOff + d) * D, (qOff + d + 1) * D));
-            edit(`${p}.${n}.bias`, (w) => { w[qOff + d] = 0; });
-          }
-        }
+      for (let d = 0; d < P.qkDims[k]; d++) {
+        if (masks.qk?.[l]?.[k]?.[d] === false) { zeroRow(L.qOff[k] + d); zeroRow(qk + L.qOff[k] + d); }
       }
-      for (let d = 0; d < L.vDims[k]; d++) {
+      for (let d = 0; d < P.vDims[k]; d++) {
         if (!headOn || masks.v?.[l]?.[k]?.[d] === false) {
-          edit(`${p}.v_proj.weight`, (w) => w.fill(0, (vOff + d) * D, (vOff + d + 1) * D));
-          edit(`${p}.v_proj.bias`, (w) => { w[vOff + d] = 0; });
-          edit(`${p}.out_proj.weight`, (w) => { for (let r = 0; r < D; r++) w[r * vTotal + vOff + d] = 0; });
+          zeroRow(2 * qk + L.vOff[k] + d);
+          for (let r = 0; r < D; r++) a!.out.weight[r * L.vTotal + L.vOff[k] + d] = 0;
         }
       }
-      qOff += L.qkDims[k];
-      vOff += L.vDims[k];
     });
-    void qkTotal;
-    if (!attnOn) edit(`${p}.out_proj.bias`, (w) => w.fill(0));
-    const f = `encoder.layers.${l}.feed_forward`;
+    if (!attnOn) (a ? a.out.bias : L.attnBias)?.fill(0);
     const ffnOn = masks.ffnBlock?.[l] ?? true;
-    if (!ffnOn) edit(`${f}.output_dense.bias`, (w) => w.fill(0));
-    for (let u = 0; u < L.ffn; u++) {
+    if (!ffnOn) (L.ffn ? L.ffn.out.bias : L.ffnBias)?.fill(0);
+    for (let u = 0; u < P.ffn; u++) {
       if (!ffnOn || masks.ffn?.[l]?.[u] === false) {
-        edit(`${f}.intermediate_dense.weight`, (w) => w.fill(0, u * D, (u + 1) * D));
-        edit(`${f}.intermediate_dense.bias`, (w) => { w[u] = 0; });
+        L.ffn!.in.weight.fill(0, u * D, (u + 1) * D);
+        L.ffn!.in.bias![u] = 0;
       }
     }
   });
-  for (const [n, w] of work) out.set(n, fromFloat32(w, out.get(n)!.shape));
+  const out = new Map(tensors);
+  for (const [n, t] of weightsToTensors(w)) out.set(n, t);
   return out;
 }

@@ -10,6 +10,7 @@
 import { Rng } from '../util/rng.js';
 import { fail } from '../errors.js';
 import type { ModelConfig } from '../arch/config.js';
+import { hasRelativeBias } from '../arch/binding.js';
 import type { KeepMasks } from './compact.js';
 
 export const BETA = 2 / 3;
@@ -124,9 +125,9 @@ export class Gates {
     return this.enabled[index];
   }
 
-  /** WavLM: layer 0's attention block must stay (its relative position bias feeds every layer). */
+  /** WavLM: layer 0's attention block must stay when it holds the relative position bias (it feeds every layer). */
   private pinned(kind: UnitKind, name: string, j: number): boolean {
-    return kind === 'attn' && this.cfg.modelType === 'wavlm' && name === 'attn' && j === 0;
+    return kind === 'attn' && name === 'attn' && j === 0 && hasRelativeBias(this.cfg);
   }
 
   /** Draw binary gate values for one training step (and remember ∂z/∂log α for `backward`). */

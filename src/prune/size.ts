@@ -8,6 +8,7 @@
  * exactLastConv: false) — tested in test/prune-size.test.ts.
  */
 import { convFrames, type ModelConfig } from '../arch/config.js';
+import { TensorNames } from '../arch/binding.js';
 import { gateArrays, type GateArrays } from './gates.js';
 
 export interface SizeConstants {
@@ -37,9 +38,9 @@ export function sizeConstants(cfg: ModelConfig, tensorNames: Set<string>, posCon
   const T = convFrames(cfg, 16000).at(-1)!;
   const fixedMacs = T * D * (D / cfg.posConvGroups) * cfg.posConvKernel;
   return {
-    fixedParams, fixedMacs, dummyWeight: tensorNames.has('feature_extractor.dummy_weight'),
-    attnBias: cfg.layers.map((_, l) => tensorNames.has(`encoder.layers.${l}.attention.out_proj.bias`)),
-    ffnBias: cfg.layers.map((_, l) => tensorNames.has(`encoder.layers.${l}.feed_forward.output_dense.bias`)),
+    fixedParams, fixedMacs, dummyWeight: tensorNames.has(TensorNames.dummy),
+    attnBias: cfg.layers.map((_, l) => tensorNames.has(`${TensorNames.out(l)}.bias`)),
+    ffnBias: cfg.layers.map((_, l) => tensorNames.has(`${TensorNames.ffn2(l)}.bias`)),
   };
 }
 

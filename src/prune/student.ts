@@ -30,20 +30,23 @@
  * from the LinearMemory on demand (reserve() up front to place it before other allocations).
  */
 import { fail } from '../errors.js';
-import { convFrames, parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
+import { convFrames, parseConfig, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
+import { bindWeights, TensorNames, type Norm } from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
-import { fromFloat32, toFloat32, type RawTensor } from '../format/tensor.js';
-import { convToTimeMajor, foldWeightNorm } from '../runtime/pack.js';
-import { LinearMemory, alignUp } from '../runtime/memory.js';
+import { fromFloat32, type RawTensor } from '../format/tensor.js';
+import { convToTimeMajor } from '../runtime/pack.js';
+import { ArenaPlan, LinearMemory, alignUp } from '../runtime/memory.js';
 import { Exec } from '../runtime/exec.js';
 import { ThreadPool } from '../runtime/threads.js';
 import { bestVariant, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
 import { gateArrays, gatesToMasks as gatesToMasksCfg, type GateArrays } from './gates.js';
 import type { KeepMasks } from './compact.js';
-import { Ops, type AttentionHead, type AttentionHeadGrads } from './ops.js';
+import { Ops } from './ops.js';
+import { LayerRoom, type LayerW } from './student-layer.js';
+import { PosRoom, type PosW } from './student-pos.js';
+import { FrontRoom, type ConvW } from './student-front.js';
 
-const CONV_NORM_EPS = 1e-5;
 
 /** Gate values (and gate gradients) in the shape of gates.ts GateArrays; all ones = the ungated model. */
 export type GateValues = GateArrays;
@@ -94,107 +97,6 @@ export async function trainingRuntime(threads = 1, variant?: KernelVariant): Pro
   return { exec: new Exec(kk.exports, pool), mem, pool, threads: pool ? pool.size : 1, dispose: () => pool?.terminate() };
 }
 
-interface ConvW {
-  w: number; // time-major [C][K][Cin]
-  b: number;
-  norm: [number, number] | null;
-  gw: number; // grads
-  gb: number;
-  gnorm: [number, number] | null;
-  z: number; // effective column gate [C] (× dummy_weight on the last layer)
-}
-
-interface LayerW {
-  nh: number;
-  qk: number;
-  v: number;
-  ld: number; // 2·qk + v
-  qOff: number[];
-  vOff: number[];
-  qkv: number; // [ld][D] fused q; k; v
-  qkvB: number;
-  gqkv: number;
-  gqkvB: number;
-  out: number; // [D][v]
-  outB: number; // out_proj.bias (also for a block of bias only), 0 if absent
-  gout: number;
-  goutB: number;
-  gru: number;
-  gruB: number;
-  gruC: number;
-  ggru: number;
-  ggruB: number;
-  ggruC: number;
-  ln1: [number, number];
-  gln1: [number, number];
-  F: number;
-  ffn1: number;
-  ffn1B: number;
-  ffn2: number;
-  ffn2B: number; // also for a block of bias only, 0 if absent
-  gffn1: number;
-  gffn1B: number;
-  gffn2: number;
-  gffn2B: number;
-  ln2: [number, number];
-  gln2: [number, number];
-  // gate vectors in memory
-  zqkv: number;
-  zo: number;
-  zf: number;
-}
-
-/** Saved activations of one encoder layer. */
-interface LayerAct {
-  cap: number; // frames the buffers hold
-  T: number; // frames of the saved forward (0 = none)
-  xin: number;
-  ln1: number;
-  qkvU: number;
-  qkvG: number;
-  P: number;
-  O: number;
-  Og: number;
-  A: number;
-  r1: number;
-  x1: number;
-  ln2: number;
-  H: number;
-  G: number;
-  Gg: number;
-  Fo: number;
-  r2: number;
-  out: number;
-  gru: number;
-  gates: number;
-  relb: number;
-  relbOwn: boolean;
-  zA: number;
-  zF: number;
-}
-
-interface FrontAct {
-  samples: number; // capacity
-  n: number; // samples of the saved forward
-  wave: number;
-  yc: number[];
-  yn: number[];
-  u: number[];
-  x: number[];
-  lnIn: number;
-  lnOut: number;
-  proj: number;
-}
-
-interface PosAct {
-  cap: number;
-  T: number;
-  pad: number; // [G][(T + 2p)·cg]
-  pre: number;
-  y: number;
-  h0: number;
-}
-
 export interface StudentForward {
   frames: number;
   /** the requested hidden states [T][D], in the order of `keep` (−1 = feature projection output) */
@@ -204,8 +106,10 @@ export interface StudentForward {
 export class Student {
   readonly config: ModelConfig;
   readonly ops: Ops;
-  private readonly mem: LinearMemory;
-  private readonly D: number;
+  /** @internal (the parts' context) */
+  readonly mem: LinearMemory;
+  /** @internal */
+  readonly D: number;
   private readonly entries: StudentParam[] = [];
   private readonly passthrough = new Map<string, RawTensor>();
   /** the flat parameter and gradient regions */
@@ -216,16 +120,22 @@ export class Student {
   private readonly proj: { w: number; b: number; gw: number; gb: number };
   private readonly cIn: number; // stored channels of the last conv layer
   private readonly cTot: number; // LayerNorm width (≥ cIn: virtual zero channels)
-  private readonly pos: { w: number; b: number; gw: number; gb: number; cg: number; K: number; pad: number };
-  private readonly encLn: { g: number; b: number; gg: number; gb: number };
-  private readonly rel: { w: number; g: number } | null;
+  private readonly pos: PosW;
+  /** @internal */
+  readonly encLn: { g: number; b: number; gg: number; gb: number };
+  /** @internal */
+  readonly rel: { w: number; g: number } | null;
   private readonly layers: LayerW[] = [];
+  /** the encoder layers' forward–backward pairs (student-layer.ts) */
+  private readonly rooms: LayerRoom[] = [];
   private readonly ones: number;
-  private front: FrontAct | null = null;
-  private posAct: PosAct | null = null;
-  private readonly acts: (LayerAct | null)[];
+  /** the conv stack + feature projection's forward–backward pair (student-front.ts) */
+  private readonly frontRoom: FrontRoom;
+  /** the positional conv's forward–backward pair (student-pos.ts) */
+  private readonly posRoom: PosRoom;
   private scratchCap = 0;
-  private scratch: Record<string, number> = {};
+  /** @internal */
+  readonly scratch: Record<string, number> = {};
   private lastKeepMax = -2;
   private buckets = new Map<number, Int32Array>();
 
@@ -234,119 +144,96 @@ export class Student {
     this.mem = mem;
     this.ops = new Ops(exec, mem);
     const D = (this.D = cfg.hidden);
-    const get = (n: string): Float32Array | null => { const t = tensors.get(n); return t ? toFloat32(t, n) : null; };
-    const need = (n: string): Float32Array => get(n) ?? fail('E_SHAPE', `student: missing tensor ${n}`);
+    const w = bindWeights(cfg, tensors, 'student');
+    const N = TensorNames;
 
     // ---- plan every trainable tensor: name, internal shape, data, layout; "follow" = no alignment gap before it
     interface Spec { name: string; shape: number[]; data: Float32Array; layout: StudentParam['layout']; follow?: boolean; off?: number }
     const specs: Spec[] = [];
+    const used = new Set<string>();
     const add = (name: string, shape: number[], data: Float32Array, layout: StudentParam['layout'] = 'hf', follow = false): Spec => {
       const s: Spec = { name, shape, data, layout, follow };
       specs.push(s);
+      if (data.length > 0) used.add(name);
       return s;
     };
-    const used = new Set<string>();
-    const take = (n: string) => { used.add(n); return need(n); };
+    const addNorm = (p: string, n: Norm, width = n.weight.length, layout: StudentParam['layout'] = 'hf'): [Spec, Spec] =>
+      [add(`${p}.weight`, [width], n.weight, layout), add(`${p}.bias`, [width], n.bias, layout)];
 
-    let cin = 1;
-    const convSpecs = cfg.conv.map((l, i) => {
-      const p = `feature_extractor.conv_layers.${i}`;
-      const w = add(`${p}.conv.weight`, [l.dim, l.kernel, cin], convToTimeMajor(take(`${p}.conv.weight`), l.dim, cin, l.kernel), 'time-major');
-      const b = cfg.convBias ? add(`${p}.conv.bias`, [l.dim], take(`${p}.conv.bias`)) : null;
-      const hasNorm = cfg.featExtractNorm === 'layer' || i === 0;
-      const g = hasNorm ? add(`${p}.layer_norm.weight`, [l.dim], take(`${p}.layer_norm.weight`)) : null;
-      const be = hasNorm ? add(`${p}.layer_norm.bias`, [l.dim], take(`${p}.layer_norm.bias`)) : null;
-      cin = l.dim;
-      return { w, b, g, be };
+    const convSpecs = w.front.conv.map((c, i) => {
+      const wt = add(`${N.conv(i)}.weight`, [c.dim, c.kernel, c.cin], convToTimeMajor(c.weight, c.dim, c.cin, c.kernel), 'time-major');
+      const b = c.bias ? add(`${N.conv(i)}.bias`, [c.dim], c.bias) : null;
+      const nm = c.norm ? addNorm(N.convNorm(i), c.norm) : null;
+      return { w: wt, b, g: nm?.[0] ?? null, be: nm?.[1] ?? null };
     });
-    const dummyT = get('feature_extractor.dummy_weight');
-    if (dummyT) used.add('feature_extractor.dummy_weight');
-    const dummySpec = dummyT ? add('feature_extractor.dummy_weight', [cin], dummyT) : null;
+    const cin = w.front.channels;
+    const dummySpec = w.front.dummy ? add(N.dummy, [cin], w.front.dummy) : null;
     this.cIn = cin;
-    const virt = cfg.featProjLayerNorm && cfg.featProjNormSize > cin;
+    const virt = w.front.virtualZeros;
     this.cTot = virt ? cfg.featProjNormSize : cin;
     const nv = this.cTot - cin;
     let projLnSpec: [Spec, Spec] | null = null;
-    if (cfg.featProjLayerNorm) {
-      const g = take('feature_projection.layer_norm.weight'), b = take('feature_projection.layer_norm.bias');
+    if (w.front.projNorm) {
       const gp = new Float32Array(this.cTot).fill(1), bp = new Float32Array(this.cTot);
-      gp.set(g);
-      bp.set(b);
-      projLnSpec = [add('feature_projection.layer_norm.weight', [this.cTot], gp, virt ? 'padded' : 'hf'),
-        add('feature_projection.layer_norm.bias', [this.cTot], bp, virt ? 'padded' : 'hf')];
+      gp.set(w.front.projNorm.weight);
+      bp.set(w.front.projNorm.bias);
+      projLnSpec = addNorm(N.projNorm, { weight: gp, bias: bp }, this.cTot, virt ? 'padded' : 'hf');
     }
-    const Wp = take('feature_projection.projection.weight');
+    const Wp = w.front.proj.weight;
     let WpPad = Wp;
     if (virt) {
       // virtual zero channels: LayerNorm output shift_t·1 + 0 each, projection columns u / count
-      const u = get('feature_projection.pruned_channel_weight') ?? new Float32Array(D);
-      used.add('feature_projection.pruned_channel_weight');
+      const u = w.front.prunedChannelWeight ?? new Float32Array(D);
+      used.add(N.prunedChannelWeight);
       WpPad = new Float32Array(D * this.cTot);
       for (let d = 0; d < D; d++) {
         WpPad.set(Wp.subarray(d * cin, (d + 1) * cin), d * this.cTot);
         for (let v = 0; v < nv; v++) WpPad[d * this.cTot + cin + v] = u[d] / nv;
       }
     }
-    const projSpec = [add('feature_projection.projection.weight', [D, this.cTot], WpPad, virt ? 'padded' : 'hf'),
-      add('feature_projection.projection.bias', [D], take('feature_projection.projection.bias'))];
+    const projSpec = [add(`${N.proj}.weight`, [D, this.cTot], WpPad, virt ? 'padded' : 'hf'), add(`${N.proj}.bias`, [D], w.front.proj.bias!)];
 
-    const G = cfg.posConvGroups, cg = D / G, Kp = cfg.posConvKernel;
-    const pc = 'encoder.pos_conv_embed.conv';
-    let Wpos = get(`${pc}.weight`);
-    if (Wpos) used.add(`${pc}.weight`);
-    else {
-      Wpos = foldWeightNorm(take(`${pc}.weight_g`), take(`${pc}.weight_v`), D, cg, Kp);
-    }
-    const posSpec = [add(`${pc}.weight`, [D, Kp, cg], convToTimeMajor(Wpos, D, cg, Kp), 'time-major'), add(`${pc}.bias`, [D], take(`${pc}.bias`))];
-    const encSpec = [add('encoder.layer_norm.weight', [D], take('encoder.layer_norm.weight')), add('encoder.layer_norm.bias', [D], take('encoder.layer_norm.bias'))];
-    const wavlm = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
-    const relSpec = wavlm ? add('encoder.layers.0.attention.rel_attn_embed.weight', [cfg.numBuckets, cfg.numHeads], take('encoder.layers.0.attention.rel_attn_embed.weight')) : null;
+    const { cg, kernel: Kp } = w.pos;
+    const posSpec = [add(`${N.posConv}.weight`, [D, Kp, cg], convToTimeMajor(w.pos.weight, D, cg, Kp), 'time-major'), add(`${N.posConv}.bias`, [D], w.pos.bias)];
+    used.add(N.posConvWeightG).add(N.posConvWeightV);
+    const encSpec = addNorm(N.encoderNorm, w.encoderNorm);
+    const relSpec = w.relEmbed ? add(N.relEmbed, [cfg.numBuckets, cfg.numHeads], w.relEmbed) : null;
 
-    const layerSpecs = cfg.layers.map((L, l) => {
-      const p = `encoder.layers.${l}`;
-      const qk = L.qkDims.reduce((a, b) => a + b, 0), v = L.vDims.reduce((a, b) => a + b, 0);
-      const has = L.heads.length > 0;
+    const layerSpecs = w.layers.map((L, l) => {
+      const qk = L.qkTotal, v = L.vTotal;
       const r: Record<string, Spec | null> = {};
-      if (has) {
-        // fused q; k; v weights and biases (back to back)
-        const first = (n: string, rows: number, isFirst: boolean) => add(`${p}.attention.${n}.weight`, [rows, D], rows ? take(`${p}.attention.${n}.weight`) : new Float32Array(0), 'hf', !isFirst);
-        r.q = first('q_proj', qk, true);
-        r.k = first('k_proj', qk, false);
-        r.v = first('v_proj', v, false);
-        const fb = (n: string, rows: number, isFirst: boolean) => add(`${p}.attention.${n}.bias`, [rows], rows ? take(`${p}.attention.${n}.bias`) : new Float32Array(0), 'hf', !isFirst);
-        r.qb = fb('q_proj', qk, true);
-        r.kb = fb('k_proj', qk, false);
-        r.vb = fb('v_proj', v, false);
-        r.out = add(`${p}.attention.out_proj.weight`, [D, v], take(`${p}.attention.out_proj.weight`));
-        r.outB = add(`${p}.attention.out_proj.bias`, [D], take(`${p}.attention.out_proj.bias`));
-        if (wavlm) {
-          r.gru = add(`${p}.attention.gru_rel_pos_linear.weight`, [8, cfg.headDim], take(`${p}.attention.gru_rel_pos_linear.weight`));
-          r.gruB = add(`${p}.attention.gru_rel_pos_linear.bias`, [8], take(`${p}.attention.gru_rel_pos_linear.bias`));
-          r.gruC = add(`${p}.attention.gru_rel_pos_const`, [1, cfg.numHeads, 1, 1], take(`${p}.attention.gru_rel_pos_const`));
+      const a = L.attn;
+      if (a) {
+        // fused q; k; v weights and biases (back to back), views of the binding's fused rows
+        const W = a.qkv.weight, B = a.qkv.bias!;
+        const parts = [[N.q(l), 0, qk], [N.k(l), qk, qk], [N.v(l), 2 * qk, v]] as const;
+        [r.q, r.k, r.v] = parts.map(([p, off, rows], i) => add(`${p}.weight`, [rows, D], W.subarray(off * D, (off + rows) * D), 'hf', i > 0));
+        [r.qb, r.kb, r.vb] = parts.map(([p, off, rows], i) => add(`${p}.bias`, [rows], B.subarray(off, off + rows), 'hf', i > 0));
+        r.out = add(`${N.out(l)}.weight`, [D, v], a.out.weight);
+        r.outB = add(`${N.out(l)}.bias`, [D], a.out.bias!);
+        if (a.gru && a.gruConst) {
+          r.gru = add(`${N.gru(l)}.weight`, [8, cfg.headDim], a.gru.weight);
+          r.gruB = add(`${N.gru(l)}.bias`, [8], a.gru.bias!);
+          r.gruC = add(N.gruConst(l), [1, cfg.numHeads, 1, 1], a.gruConst);
         }
-      } else {
-        const b = get(`${p}.attention.out_proj.bias`);
-        if (b) { used.add(`${p}.attention.out_proj.bias`); r.outB = add(`${p}.attention.out_proj.bias`, [D], b); }
+      } else if (L.attnBias) {
+        r.outB = add(`${N.out(l)}.bias`, [D], L.attnBias);
       }
-      r.ln1g = add(`${p}.layer_norm.weight`, [D], take(`${p}.layer_norm.weight`));
-      r.ln1b = add(`${p}.layer_norm.bias`, [D], take(`${p}.layer_norm.bias`));
-      const f = `${p}.feed_forward`;
-      if (L.ffn > 0) {
-        r.ffn1 = add(`${f}.intermediate_dense.weight`, [L.ffn, D], take(`${f}.intermediate_dense.weight`));
-        r.ffn1B = add(`${f}.intermediate_dense.bias`, [L.ffn], take(`${f}.intermediate_dense.bias`));
-        r.ffn2 = add(`${f}.output_dense.weight`, [D, L.ffn], take(`${f}.output_dense.weight`));
-        r.ffn2B = add(`${f}.output_dense.bias`, [D], take(`${f}.output_dense.bias`));
-      } else {
-        const b = get(`${f}.output_dense.bias`);
-        if (b) { used.add(`${f}.output_dense.bias`); r.ffn2B = add(`${f}.output_dense.bias`, [D], b); }
+      [r.ln1g, r.ln1b] = addNorm(N.norm1(l), L.norm1);
+      if (L.ffn) {
+        r.ffn1 = add(`${N.ffn1(l)}.weight`, [L.plan.ffn, D], L.ffn.in.weight);
+        r.ffn1B = add(`${N.ffn1(l)}.bias`, [L.plan.ffn], L.ffn.in.bias!);
+        r.ffn2 = add(`${N.ffn2(l)}.weight`, [D, L.plan.ffn], L.ffn.out.weight);
+        r.ffn2B = add(`${N.ffn2(l)}.bias`, [D], L.ffn.out.bias!);
+      } else if (L.ffnBias) {
+        r.ffn2B = add(`${N.ffn2(l)}.bias`, [D], L.ffnBias);
       }
-      r.ln2g = add(`${p}.final_layer_norm.weight`, [D], take(`${p}.final_layer_norm.weight`));
-      r.ln2b = add(`${p}.final_layer_norm.bias`, [D], take(`${p}.final_layer_norm.bias`));
-      return { r, qk, v };
+      [r.ln2g, r.ln2b] = addNorm(N.norm2(l), L.norm2);
+      return { r, qk, v, L };
     });
 
     // everything else the teacher had (zero-sized tensors, weights of removed structures) is passed through
-    for (const [n, t] of tensors) if (!used.has(n) && !n.startsWith(`${pc}.weight_`)) this.passthrough.set(n, t);
+    for (const [n, t] of tensors) if (!used.has(n)) this.passthrough.set(n, t);
 
     // ---- lay out the flat regions
     let off = 0;
@@ -392,15 +279,15 @@ export class Student {
     this.projLn = projLnSpec ? { g: at(projLnSpec[0]), b: at(projLnSpec[1]), gg: gat(projLnSpec[0]), gb: gat(projLnSpec[1]) } : null;
     this.proj = { w: at(projSpec[0]), b: at(projSpec[1]), gw: gat(projSpec[0]), gb: gat(projSpec[1]) };
     this.pos = { w: at(posSpec[0]), b: at(posSpec[1]), gw: gat(posSpec[0]), gb: gat(posSpec[1]), cg, K: Kp, pad: Math.floor(Kp / 2) };
+    this.posRoom = new PosRoom(this, this.pos, this.ones, w.encoderSteps.length > 0);
+    this.frontRoom = new FrontRoom(this, { conv: this.conv, dummy: this.dummy, projLn: this.projLn, proj: this.proj, cIn: this.cIn, cTot: this.cTot });
     this.encLn = { g: at(encSpec[0]), b: at(encSpec[1]), gg: gat(encSpec[0]), gb: gat(encSpec[1]) };
     this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
     cfg.layers.forEach((L, l) => {
       const { r, qk, v } = layerSpecs[l];
-      const qOff: number[] = [], vOff: number[] = [];
-      L.qkDims.reduce((o, d) => (qOff.push(o), o + d), 0);
-      L.vDims.reduce((o, d) => (vOff.push(o), o + d), 0);
+      const { qOff, vOff, steps } = layerSpecs[l].L;
       this.layers.push({
-        nh: L.heads.length, qk, v, ld: 2 * qk + v, qOff, vOff,
+        nh: L.heads.length, qk, v, ld: 2 * qk + v, qOff, vOff, steps,
         qkv: at(r.q), qkvB: at(r.qb), gqkv: gat(r.q), gqkvB: gat(r.qb),
         out: at(r.out), outB: at(r.outB), gout: gat(r.out), goutB: gat(r.outB),
         gru: at(r.gru), gruB: at(r.gruB), gruC: at(r.gruC), ggru: gat(r.gru), ggruB: gat(r.gruB), ggruC: gat(r.gruC),
@@ -411,7 +298,7 @@ export class Student {
         zqkv: gate(2 * qk + v), zo: gate(v), zf: gate(L.ffn),
       });
     });
-    this.acts = cfg.layers.map(() => null);
+    this.layers.forEach((W, l) => this.rooms.push(new LayerRoom(this, l, W)));
   }
 
   /**
@@ -458,7 +345,7 @@ export class Student {
         const [co, kw, ci] = e.shape;
         out.set(e.name, fromFloat32(fromTimeMajor(data, co, ci, kw), [co, ci, kw]));
       } else if (e.layout === 'padded') {
-        if (e.name === 'feature_projection.projection.weight') {
+        if (e.name === `${TensorNames.proj}.weight`) {
           const w = new Float32Array(D * this.cIn), u = new Float64Array(D), bAdd = new Float64Array(D);
           const g = this.projLn ? this.mem.f32(this.projLn.g, this.cTot) : null;
           const b = this.projLn ? this.mem.f32(this.projLn.b, this.cTot) : null;
@@ -471,13 +358,13 @@ export class Student {
             }
           }
           out.set(e.name, fromFloat32(w, [D, this.cIn]));
-          out.set('feature_projection.pruned_channel_weight', fromFloat32(Float32Array.from(u), [D]));
-          const pb = view(byName.get('feature_projection.projection.bias')!);
-          out.set('feature_projection.projection.bias', fromFloat32(Float32Array.from(pb, (x, d) => x + bAdd[d]), [D]));
+          out.set(TensorNames.prunedChannelWeight, fromFloat32(Float32Array.from(u), [D]));
+          const pb = view(byName.get(`${TensorNames.proj}.bias`)!);
+          out.set(`${TensorNames.proj}.bias`, fromFloat32(Float32Array.from(pb, (x, d) => x + bAdd[d]), [D]));
         } else {
           out.set(e.name, fromFloat32(data.slice(0, this.cIn), [this.cIn]));
         }
-      } else if (!(nv > 0 && e.name === 'feature_projection.projection.bias')) {
+      } else if (!(nv > 0 && e.name === `${TensorNames.proj}.bias`)) {
         out.set(e.name, fromFloat32(data, e.shape));
       }
     }
@@ -511,115 +398,55 @@ export class Student {
 
   /** Allocate activation memory for crops of up to `samples` samples now (otherwise it happens on first use). */
   reserve(samples: number): void {
-    this.frontAct(samples);
+    this.frontRoom.buffers(samples);
     const T = this.frames(samples);
-    this.posBuffers(T);
-    for (let l = 0; l < this.config.numLayers; l++) this.layerAct(l, T);
+    this.posRoom.buffers(T);
+    for (const r of this.rooms) r.buffers(T);
     this.ensureScratch(T);
   }
 
-  private alloc(floats: number): number {
-    return this.mem.allocWeights(Math.max(4, floats));
+  /**
+   * Activation buffers of one part (front, positional conv, a layer), laid out by an ArenaPlan as the engine lays out
+   * its arena, and allocated as one block; a size of 0 gives pointer 0 (absent).
+   */
+  /** @internal */
+  planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number> {
+    const plan = new ArenaPlan(this.mem.top);
+    const out = {} as Record<K, number>;
+    for (const k of Object.keys(sizes) as K[]) out[k] = sizes[k] > 0 ? plan.add(k, Math.max(4, sizes[k])) : 0;
+    this.mem.allocWeights((plan.end - this.mem.top) / 4);
+    return out;
   }
 
-  private frontAct(samples: number): FrontAct {
-    if (this.front && this.front.samples >= samples) return this.front;
-    const cfg = this.config;
-    const frames = convFrames(cfg, samples);
-    const f: FrontAct = { samples, n: 0, wave: this.alloc(samples), yc: [], yn: [], u: [], x: [], lnIn: 0, lnOut: 0, proj: 0 };
-    cfg.conv.forEach((l, i) => {
-      const n = frames[i] * l.dim;
-      const yc = this.alloc(n);
-      f.yc.push(yc);
-      f.yn.push(this.conv[i].norm ? this.alloc(n) : yc);
-      f.u.push(this.alloc(n));
-      f.x.push(this.alloc(n));
-    });
-    const T = frames[frames.length - 1];
-    f.lnIn = this.cTot > this.cIn ? this.alloc(T * this.cTot) : f.x[f.x.length - 1];
-    f.lnOut = this.projLn ? this.alloc(T * this.cTot) : f.lnIn;
-    f.proj = this.alloc(T * this.D);
-    let mx = 0;
-    cfg.conv.forEach((l, i) => { mx = Math.max(mx, frames[i] * l.dim); });
-    this.scratch.fA = this.alloc(Math.max(mx, T * this.cTot));
-    this.scratch.fB = this.alloc(Math.max(mx, T * this.cTot));
-    this.front = f;
-    this.ensureScratch(T);
-    return f;
-  }
-
-  private posBuffers(T: number): PosAct {
-    if (this.posAct && this.posAct.cap >= T) return this.posAct;
-    const D = this.D, p = this.pos;
-    const G = this.config.posConvGroups;
-    this.posAct = {
-      cap: T, T: 0, pad: this.alloc(G * (T + 2 * p.pad) * p.cg), pre: this.alloc(T * D), y: this.alloc(T * D),
-      h0: this.config.preLayerNorm ? 0 : this.alloc(T * D),
-    };
-    if (!this.posAct.h0) this.posAct.h0 = this.posAct.y;
-    this.ensureScratch(T);
-    return this.posAct;
-  }
-
-  private layerAct(l: number, T: number): LayerAct {
-    const have = this.acts[l];
-    if (have && have.cap >= T) return have;
-    const cfg = this.config, W = this.layers[l], D = this.D, pre = cfg.preLayerNorm;
-    const TD = T * D;
-    const has = W.nh > 0;
-    const a: LayerAct = {
-      cap: T, T: 0,
-      xin: this.alloc(TD),
-      ln1: pre ? this.alloc(TD) : 0,
-      qkvU: has ? this.alloc(T * W.ld) : 0,
-      qkvG: has ? this.alloc(T * W.ld) : 0,
-      P: has ? this.alloc(W.nh * T * T) : 0,
-      O: has ? this.alloc(T * W.v) : 0,
-      Og: has ? this.alloc(T * W.v) : 0,
-      A: this.alloc(TD),
-      r1: this.alloc(TD),
-      x1: 0,
-      ln2: pre ? this.alloc(TD) : 0,
-      H: W.F ? this.alloc(T * W.F) : 0,
-      G: W.F ? this.alloc(T * W.F) : 0,
-      Gg: W.F ? this.alloc(T * W.F) : 0,
-      Fo: this.alloc(TD),
-      r2: this.alloc(TD),
-      out: 0,
-      gru: has && this.rel ? this.alloc(T * cfg.numHeads * 8) : 0,
-      gates: has && this.rel ? this.alloc(W.nh * T) : 0,
-      relb: has && this.rel ? this.alloc(cfg.numHeads * (2 * T - 1)) : 0,
-      relbOwn: false, zA: 1, zF: 1,
-    };
-    a.x1 = pre ? a.r1 : this.alloc(TD);
-    a.out = pre && l < cfg.numLayers - 1 ? a.r2 : this.alloc(TD);
-    this.acts[l] = a;
-    this.ensureScratch(T);
-    return a;
+  /** Scratch and gradient buffers shared across parts: the Ops workspace (grown on demand, contents not kept). */
+  /** @internal */
+  buf(name: string, floats: number): number {
+    return this.ops.ws.get(`student.${name}`, floats);
   }
 
   /** Backward scratch shared by all layers (sized for T frames). */
-  private ensureScratch(T: number): void {
+  /** @internal */
+  ensureScratch(T: number): void {
     if (this.scratchCap >= T) return;
     const cfg = this.config, D = this.D, TD = T * D;
     let ld = 1, v = 1, F = 1, nh = 1;
     for (const W of this.layers) { ld = Math.max(ld, W.ld); v = Math.max(v, W.v); F = Math.max(F, W.F); nh = Math.max(nh, W.nh); }
     const s = this.scratch;
-    s.d1 = this.alloc(TD);
-    s.d2 = this.alloc(TD);
-    s.d3 = this.alloc(TD);
-    s.d4 = this.alloc(TD);
-    s.dqkv = this.alloc(T * ld);
-    s.dO = this.alloc(T * v);
-    s.dH = this.alloc(T * F);
-    s.dgates = this.alloc(nh * T);
-    s.drelb = this.alloc(cfg.numHeads * (2 * T - 1));
-    s.vec = this.alloc(Math.max(D, ld, F, v, 16));
-    s.vec2 = this.alloc(Math.max(D, ld, F, v, 16));
+    s.d1 = this.buf('d1', TD);
+    s.d2 = this.buf('d2', TD);
+    s.d3 = this.buf('d3', TD);
+    s.d4 = this.buf('d4', TD);
+    s.dqkv = this.buf('dqkv', T * ld);
+    s.dO = this.buf('dO', T * v);
+    s.dH = this.buf('dH', T * F);
+    s.dgates = this.buf('dgates', nh * T);
+    s.drelb = this.buf('drelb', cfg.numHeads * (2 * T - 1));
+    s.vec = this.buf('vec', Math.max(D, ld, F, v, 16));
+    s.vec2 = this.buf('vec2', Math.max(D, ld, F, v, 16));
     let cmax = 1;
     for (const l of cfg.conv) cmax = Math.max(cmax, l.dim);
-    s.cvec = this.alloc(Math.max(cmax, this.cTot));
-    s.dpad = this.alloc((T + 2 * this.pos.pad) * this.pos.cg);
+    s.cvec = this.buf('cvec', Math.max(cmax, this.cTot));
+    s.dpad = this.buf('dpad', (T + 2 * this.pos.pad) * this.pos.cg);
     this.scratchCap = T;
   }
 
@@ -639,344 +466,24 @@ export class Student {
     });
   }
 
-  private setConvGates(g: GateValues): void {
-    const n = this.config.conv.length;
-    this.config.conv.forEach((l, i) => {
-      const z = this.mem.f32(this.conv[i].z, l.dim);
-      z.set(g.conv[i]);
-      if (i === n - 1 && this.dummy) {
-        const d = this.mem.f32(this.dummy.w, l.dim);
-        for (let c = 0; c < l.dim; c++) z[c] *= d[c];
-      }
-    });
-  }
-
-  private setLayerGates(l: number, g: GateValues, a: LayerAct): void {
-    const W = this.layers[l], L = this.config.layers[l];
-    if (W.nh > 0) {
-      const zq = this.mem.f32(W.zqkv, W.ld);
-      zq.set(g.qk[l], 0);
-      zq.set(g.qk[l], W.qk);
-      zq.set(g.v[l], 2 * W.qk);
-      const zo = this.mem.f32(W.zo, W.v);
-      L.vDims.forEach((dv, k) => zo.fill(g.heads[l][k], W.vOff[k], W.vOff[k] + dv));
-    }
-    if (W.F) this.mem.f32(W.zf, W.F).set(g.ffn[l]);
-    a.zA = g.attn[l];
-    a.zF = g.ffnBlock[l];
-  }
-
   // ------------------------------------------------------------------------------------------------------------
   // front: waveform → conv stack → feature projection
   // ------------------------------------------------------------------------------------------------------------
-
-  private runFront(wave: Float32Array, gates: GateValues): number {
-    const cfg = this.config, ops = this.ops, mem = this.mem;
-    if (!(wave instanceof Float32Array)) fail('E_ARGS', 'student: the waveform must be a Float32Array');
-    const need = receptiveField(cfg);
-    if (wave.length < need) fail('E_AUDIO', `student: ${wave.length} samples is shorter than the receptive field (${need})`);
-    this.checkGates(gates);
-    const f = this.frontAct(wave.length);
-    const frames = convFrames(cfg, wave.length);
-    const T = frames[frames.length - 1];
-    this.ensureScratch(T);
-    const w = mem.f32(f.wave, wave.length);
-    w.set(wave);
-    if (cfg.doNormalize) normalizeInPlace(w);
-    this.setConvGates(gates);
-    let src = f.wave, cin = 1;
-    cfg.conv.forEach((l, i) => {
-      const c = this.conv[i], Ti = frames[i], n = Ti * l.dim;
-      ops.conv1dForward(Ti, l.dim, cin, l.kernel, l.stride, src, c.w, c.b, f.yc[i]);
-      if (c.norm) {
-        if (cfg.featExtractNorm === 'group') ops.groupNormTimeForward(Ti, l.dim, f.yc[i], f.yn[i], c.norm[0], c.norm[1], CONV_NORM_EPS);
-        else ops.layerNormForward(Ti, l.dim, f.yc[i], f.yn[i], c.norm[0], c.norm[1], CONV_NORM_EPS);
-      }
-      ops.geluForward(n, f.yn[i], f.u[i]);
-      ops.mulColsForward(Ti, l.dim, f.u[i], l.dim, c.z, f.x[i], l.dim);
-      src = f.x[i];
-      cin = l.dim;
-    });
-    if (this.cTot > this.cIn) {
-      ops.fill(T * this.cTot, f.lnIn);
-      ops.copy2d(T, this.cIn, src, this.cIn, f.lnIn, this.cTot);
-    }
-    if (this.projLn) ops.layerNormForward(T, this.cTot, f.lnIn, f.lnOut, this.projLn.g, this.projLn.b, cfg.layerNormEps);
-    ops.linearForward(T, this.D, this.cTot, f.lnOut, this.cTot, this.proj.w, this.proj.b, f.proj, this.D);
-    f.n = wave.length;
-    return T;
-  }
-
-  /** dProj [T][D] pointer → weight and conv-gate gradients. */
-  private backFront(dProj: number, gateGrad: GateValues): void {
-    const cfg = this.config, ops = this.ops, f = this.front;
-    if (!f || f.n === 0) fail('E_ARGS', 'student: backwardFront without a forward');
-    const frames = convFrames(cfg, f.n);
-    const T = frames[frames.length - 1], s = this.scratch;
-    const nl = cfg.conv.length;
-    let dA = s.fA, dB = s.fB;
-    // projection (+ LayerNorm)
-    ops.linearBackward(T, this.D, this.cTot, f.lnOut, this.cTot, this.proj.w, dProj, this.D, dA, this.cTot, this.proj.gw, this.proj.gb);
-    if (this.projLn) ops.layerNormBackward(T, this.cTot, f.lnIn, dA, this.projLn.g, dA, this.projLn.gg, this.projLn.gb, cfg.layerNormEps);
-    if (this.cTot > this.cIn) {
-      ops.copy2d(T, this.cIn, dA, this.cTot, dB, this.cIn);
-      [dA, dB] = [dB, dA];
-    }
-    for (let i = nl - 1; i >= 0; i--) {
-      const l = cfg.conv[i], c = this.conv[i], Ti = frames[i], C = l.dim;
-      // gate (× dummy_weight on the last layer): dz_eff = Σ dX·U
-      const dz = s.cvec;
-      ops.fill(C, dz);
-      ops.mulColsBackward(Ti, C, f.u[i], C, c.z, dA, C, dA, C, dz);
-      {
-        const dzv = this.mem.f32(dz, C), out = gateGrad.conv[i];
-        if (i === nl - 1 && this.dummy) {
-          // z_eff = gate·dummy: ∂/∂gate = dz_eff·dummy, ∂/∂dummy = dz_eff·gate
-          const d = this.mem.f32(this.dummy.w, C), gd = this.mem.f32(this.dummy.g, C), gate = this.lastConvGate;
-          for (let k = 0; k < C; k++) {
-            out[k] += dzv[k] * d[k];
-            gd[k] += dzv[k] * gate[k];
-          }
-        } else {
-          for (let k = 0; k < C; k++) out[k] += dzv[k];
-        }
-      }
-      ops.geluBackward(Ti * C, f.yn[i], dA, dA);
-      if (c.norm) {
-        if (cfg.featExtractNorm === 'group') ops.groupNormTimeBackward(Ti, C, f.yc[i], dA, c.norm[0], dA, c.gnorm![0], c.gnorm![1], CONV_NORM_EPS);
-        else ops.layerNormBackward(Ti, C, f.yc[i], dA, c.norm[0], dA, c.gnorm![0], c.gnorm![1], CONV_NORM_EPS);
-      }
-      const cin = i === 0 ? 1 : cfg.conv[i - 1].dim;
-      const Tin = i === 0 ? f.n : frames[i - 1];
-      const src = i === 0 ? f.wave : f.x[i - 1];
-      ops.conv1dBackward(Ti, Tin, C, cin, l.kernel, l.stride, src, c.w, dA, C, i === 0 ? 0 : dB, c.gw, c.gb);
-      [dA, dB] = [dB, dA];
-    }
-  }
-
-  /** the last conv layer's gate values of the last forward (for the dummy_weight gradient where dummy = 0) */
-  private lastConvGate: Float32Array = new Float32Array(0);
 
   // ------------------------------------------------------------------------------------------------------------
   // positional conv (+ encoder LayerNorm for post-LN): projection output → hidden state 0
   // ------------------------------------------------------------------------------------------------------------
 
-  private runPos(proj: number, T: number): number {
-    const cfg = this.config, ops = this.ops, D = this.D, p = this.pos, G = cfg.posConvGroups;
-    const a = this.posBuffers(T);
-    const rows = T + 2 * p.pad;
-    for (let g = 0; g < G; g++) {
-      const pad = a.pad + g * rows * p.cg * 4;
-      ops.fill(rows * p.cg, pad);
-      ops.copy2d(T, p.cg, proj + g * p.cg * 4, D, pad + p.pad * p.cg * 4, p.cg);
-      ops.conv1dForward(T, p.cg, p.cg, p.K, 1, pad, p.w + g * p.cg * p.K * p.cg * 4, p.b + g * p.cg * 4, a.pre + g * p.cg * 4, D);
-    }
-    ops.geluForward(T * D, a.pre, a.y);
-    ops.add(T * D, proj, a.y, a.y);
-    if (!cfg.preLayerNorm) ops.layerNormForward(T, D, a.y, a.h0, this.encLn.g, this.encLn.b, cfg.layerNormEps);
-    a.T = T;
-    return a.h0;
-  }
-
-  /** d hidden0 → d proj (written into dProj). */
-  private backPos(dH0: number, dProj: number): void {
-    const cfg = this.config, ops = this.ops, D = this.D, p = this.pos, G = cfg.posConvGroups, a = this.posAct;
-    if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without a forward');
-    const T = a.T, s = this.scratch;
-    const dy = s.d3;
-    if (!cfg.preLayerNorm) ops.layerNormBackward(T, D, a.y, dH0, this.encLn.g, dy, this.encLn.gg, this.encLn.gb, cfg.layerNormEps);
-    else ops.copy2d(1, T * D, dH0, T * D, dy, T * D);
-    ops.copy2d(1, T * D, dy, T * D, dProj, T * D);
-    const dpre = s.d4;
-    ops.geluBackward(T * D, a.pre, dy, dpre);
-    const rows = T + 2 * p.pad;
-    for (let g = 0; g < G; g++) {
-      const pad = a.pad + g * rows * p.cg * 4;
-      ops.conv1dBackward(T, rows, p.cg, p.cg, p.K, 1, pad, p.w + g * p.cg * p.K * p.cg * 4, dpre + g * p.cg * 4, D, s.dpad,
-        p.gw + g * p.cg * p.K * p.cg * 4, p.gb + g * p.cg * 4);
-      ops.mulColsBackward(T, p.cg, 0, 0, this.ones, s.dpad + p.pad * p.cg * 4, p.cg, dProj + g * p.cg * 4, D, 0, true);
-    }
-  }
-
   // ------------------------------------------------------------------------------------------------------------
   // encoder layer
   // ------------------------------------------------------------------------------------------------------------
 
-  private runLayer(l: number, xin: number, T: number, gates: GateValues, relBias: Float32Array | null): number {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], pre = cfg.preLayerNorm, eps = cfg.layerNormEps;
-    const a = this.layerAct(l, T);
-    const TD = T * D;
-    this.setLayerGates(l, gates, a);
-    if (xin !== a.xin) ops.copy2d(1, TD, xin, TD, a.xin, TD);
-    // attention block
-    const attIn = pre ? a.ln1 : a.xin;
-    if (pre) ops.layerNormForward(T, D, a.xin, a.ln1, W.ln1[0], W.ln1[1], eps);
-    let hasA = true;
-    if (W.nh > 0) {
-      ops.linearForward(T, W.ld, D, attIn, D, W.qkv, W.qkvB, a.qkvU, W.ld);
-      ops.mulColsForward(T, W.ld, a.qkvU, W.ld, W.zqkv, a.qkvG, W.ld);
-      const L = cfg.layers[l];
-      if (a.gates) {
-        ops.wavlmGateForward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruB, W.gruC, L.heads, a.gru, a.gates);
-        const n = cfg.numHeads * (2 * T - 1);
-        if (relBias) {
-          if (relBias.length !== n) fail('E_ARGS', `student: relBias has ${relBias.length} values, expected ${n} (H·(2T−1))`);
-          this.mem.f32(a.relb, n).set(relBias);
-          a.relbOwn = false;
-        } else {
-          this.mem.f32(a.relb, n).set(this.relativeBias(T)!);
-          a.relbOwn = true;
-        }
-      }
-      ops.attentionForward(T, this.heads(l, a, T), 1 / Math.sqrt(cfg.headDim));
-      ops.mulColsForward(T, W.v, a.O, W.v, W.zo, a.Og, W.v);
-      ops.linearForward(T, D, W.v, a.Og, W.v, W.out, W.outB, a.A, D);
-    } else if (W.outB) {
-      ops.copy2d(T, D, W.outB, 0, a.A, D);
-    } else hasA = false;
-    if (hasA) ops.residualForward(TD, a.xin, a.A, a.zA, a.r1);
-    else ops.copy2d(1, TD, a.xin, TD, a.r1, TD);
-    if (!pre) ops.layerNormForward(T, D, a.r1, a.x1, W.ln1[0], W.ln1[1], eps);
-    // feed-forward block
-    const ffIn = pre ? a.ln2 : a.x1;
-    if (pre) ops.layerNormForward(T, D, a.x1, a.ln2, W.ln2[0], W.ln2[1], eps);
-    let hasF = true;
-    if (W.F > 0) {
-      ops.linearForward(T, W.F, D, ffIn, D, W.ffn1, W.ffn1B, a.H, W.F);
-      ops.geluForward(T * W.F, a.H, a.G);
-      ops.mulColsForward(T, W.F, a.G, W.F, W.zf, a.Gg, W.F);
-      ops.linearForward(T, D, W.F, a.Gg, W.F, W.ffn2, W.ffn2B, a.Fo, D);
-    } else if (W.ffn2B) {
-      ops.copy2d(T, D, W.ffn2B, 0, a.Fo, D);
-    } else hasF = false;
-    if (hasF) ops.residualForward(TD, a.x1, a.Fo, a.zF, a.r2);
-    else ops.copy2d(1, TD, a.x1, TD, a.r2, TD);
-    if (!pre) ops.layerNormForward(T, D, a.r2, a.out, W.ln2[0], W.ln2[1], eps);
-    else if (l === cfg.numLayers - 1) ops.layerNormForward(T, D, a.r2, a.out, this.encLn.g, this.encLn.b, eps);
-    a.T = T;
-    return a.out;
-  }
-
-  /** The attention heads of layer l over its saved buffers. */
-  private heads(l: number, a: LayerAct, T: number): AttentionHead[] {
-    const cfg = this.config, W = this.layers[l], L = cfg.layers[l];
-    return L.heads.map((h, k) => ({
-      dq: L.qkDims[k], dv: L.vDims[k],
-      Q: a.qkvG + W.qOff[k] * 4, K: a.qkvG + (W.qk + W.qOff[k]) * 4, ldqk: W.ld,
-      V: a.qkvG + (2 * W.qk + W.vOff[k]) * 4, ldv: W.ld,
-      O: a.O + W.vOff[k] * 4, ldo: W.v,
-      P: a.P + k * T * T * 4,
-      relb: a.relb ? a.relb + h * (2 * T - 1) * 4 : 0,
-      gate: a.gates ? a.gates + k * T * 4 : 0,
-    }));
-  }
-
-  /** dOut pointer → dIn written into dIn (may not alias dOut). */
-  private backLayer(l: number, dOut: number, dIn: number, gateGrad: GateValues): void {
-    const cfg = this.config, ops = this.ops, D = this.D, W = this.layers[l], pre = cfg.preLayerNorm, eps = cfg.layerNormEps;
-    const a = this.acts[l];
-    if (!a || a.T === 0) fail('E_ARGS', `student: backward of layer ${l} without its forward`);
-    const T = a.T, TD = T * D, s = this.scratch, L = cfg.layers[l];
-    // d r2
-    const dr2 = s.d1;
-    if (!pre) ops.layerNormBackward(T, D, a.r2, dOut, W.ln2[0], dr2, W.gln2[0], W.gln2[1], eps);
-    else if (l === cfg.numLayers - 1) ops.layerNormBackward(T, D, a.r2, dOut, this.encLn.g, dr2, this.encLn.gg, this.encLn.gb, eps);
-    else ops.copy2d(1, TD, dOut, TD, dr2, TD);
-    // feed-forward block: dx1 = dr2 + (FFN input path)
-    const dx1 = s.d2;
-    ops.copy2d(1, TD, dr2, TD, dx1, TD);
-    if (W.F > 0) {
-      const dFo = s.d3;
-      gateGrad.ffnBlock[l] += ops.residualBackward(TD, a.Fo, a.zF, dr2, 0, dFo);
-      const dG = s.dH;
-      ops.linearBackward(T, D, W.F, a.Gg, W.F, W.ffn2, dFo, D, dG, W.F, W.gffn2, W.gffn2B);
-      const dz = s.vec;
-      ops.fill(W.F, dz);
-      ops.mulColsBackward(T, W.F, a.G, W.F, W.zf, dG, W.F, dG, W.F, dz);
-      this.addTo(gateGrad.ffn[l], dz, W.F);
-      ops.geluBackward(T * W.F, a.H, dG, dG);
-      if (!pre) {
-        ops.linearBackward(T, W.F, D, a.x1, D, W.ffn1, dG, W.F, dx1, D, W.gffn1, W.gffn1B, true);
-      } else {
-        const dln2 = s.d3;
-        ops.linearBackward(T, W.F, D, a.ln2, D, W.ffn1, dG, W.F, dln2, D, W.gffn1, W.gffn1B);
-        ops.layerNormBackward(T, D, a.x1, dln2, W.ln2[0], dx1, W.gln2[0], W.gln2[1], eps, true);
-      }
-    } else if (W.ffn2B) {
-      gateGrad.ffnBlock[l] += this.biasBlockBackward(T, dr2, W.ffn2B, W.gffn2B, a.zF);
-    }
-    // attention block
-    const dxin = dIn;
-    if (!pre) ops.layerNormBackward(T, D, a.r1, dx1, W.ln1[0], dxin, W.gln1[0], W.gln1[1], eps);
-    else ops.copy2d(1, TD, dx1, TD, dxin, TD);
-    const dr1 = pre ? dx1 : dxin; // gradient at r1 (pre-LN: dxin holds the same values)
-    if (W.nh > 0) {
-      const dA = s.d3;
-      gateGrad.attn[l] += ops.residualBackward(TD, a.A, a.zA, dr1, 0, dA);
-      const dO = s.dO;
-      ops.linearBackward(T, D, W.v, a.Og, W.v, W.out, dA, D, dO, W.v, W.gout, W.goutB);
-      const dz = s.vec;
-      ops.fill(W.v, dz);
-      ops.mulColsBackward(T, W.v, a.O, W.v, W.zo, dO, W.v, dO, W.v, dz);
-      {
-        const d = this.mem.f32(dz, W.v), out = gateGrad.heads[l];
-        L.vDims.forEach((dv, k) => { let t = 0; for (let j = 0; j < dv; j++) t += d[W.vOff[k] + j]; out[k] += t; });
-      }
-      const dqkv = s.dqkv;
-      if (a.relb) {
-        ops.fill(cfg.numHeads * (2 * T - 1), s.drelb);
-        ops.fill(W.nh * T, s.dgates);
-      }
-      const heads = this.heads(l, a, T);
-      const grads: AttentionHeadGrads[] = L.heads.map((h, k) => ({
-        dQ: dqkv + W.qOff[k] * 4, dK: dqkv + (W.qk + W.qOff[k]) * 4, lddqk: W.ld,
-        dV: dqkv + (2 * W.qk + W.vOff[k]) * 4, lddv: W.ld,
-        dO: dO + W.vOff[k] * 4, lddo: W.v,
-        drelb: a.relb ? s.drelb + h * (2 * T - 1) * 4 : 0,
-        dgate: a.gates ? s.dgates + k * T * 4 : 0,
-      }));
-      ops.attentionBackward(T, heads, grads, 1 / Math.sqrt(cfg.headDim));
-      const dzq = s.vec2;
-      ops.fill(W.ld, dzq);
-      ops.mulColsBackward(T, W.ld, a.qkvU, W.ld, W.zqkv, dqkv, W.ld, dqkv, W.ld, dzq);
-      {
-        const d = this.mem.f32(dzq, W.ld), gq = gateGrad.qk[l], gv = gateGrad.v[l];
-        for (let j = 0; j < W.qk; j++) gq[j] += d[j] + d[W.qk + j];
-        for (let j = 0; j < W.v; j++) gv[j] += d[2 * W.qk + j];
-      }
-      const attIn = pre ? a.ln1 : a.xin;
-      const dAtt = pre ? s.d4 : dxin;
-      ops.linearBackward(T, W.ld, D, attIn, D, W.qkv, dqkv, W.ld, dAtt, D, W.gqkv, W.gqkvB, !pre);
-      if (a.gates) {
-        ops.wavlmGateBackward(T, cfg.numHeads, cfg.headDim, attIn, W.gru, W.gruC, L.heads, a.gru, s.dgates, dAtt, W.ggru, W.ggruB, W.ggruC, true);
-        if (a.relbOwn) this.scatterRelb(T, L.heads, s.drelb);
-      }
-      if (pre) ops.layerNormBackward(T, D, a.xin, dAtt, W.ln1[0], dxin, W.gln1[0], W.gln1[1], eps, true);
-    } else if (W.outB) {
-      gateGrad.attn[l] += this.biasBlockBackward(T, dr1, W.outB, W.goutB, a.zA);
-    }
-  }
-
-  /** A block of bias only, out = z·b per frame: d b += z·Σ_t dOut, returns ∂/∂z = Σ_t dOut·b. */
-  private biasBlockBackward(T: number, dOut: number, b: number, gb: number, z: number): number {
-    const D = this.D, cs = this.scratch.vec;
-    this.ops.fill(D, cs);
-    this.ops.colsum(T, D, dOut, D, cs);
-    const dz = this.ops.dot(D, cs, b);
-    if (gb) this.ops.axpy(D, z, cs, gb);
-    return dz;
-  }
-
-  private scatterRelb(T: number, heads: number[], drelb: number): void {
+  /** @internal */
+  scatterRelb(T: number, heads: number[], drelb: number): void {
     const H = this.config.numHeads, n = 2 * T - 1;
     const bk = this.bucketTable(T);
     const d = this.mem.f32(drelb, H * n), g = this.mem.f32(this.rel!.g, this.config.numBuckets * H);
     for (const h of heads) for (let j = 0; j < n; j++) g[bk[j] * H + h] += d[h * n + j];
-  }
-
-  private addTo(out: Float32Array, ptr: number, n: number): void {
-    const d = this.mem.f32(ptr, n);
-    for (let j = 0; j < n; j++) out[j] += d[j];
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -990,17 +497,17 @@ export class Student {
   forward(wave: Float32Array, gates: GateValues, keep: number[]): StudentForward {
     const cfg = this.config, D = this.D;
     for (const i of keep) if (!Number.isInteger(i) || i < -1 || i > cfg.numLayers) fail('E_ARGS', `student: hidden state index ${i} is outside −1..${cfg.numLayers}`);
-    const T = this.runFront(wave, gates);
-    this.lastConvGate = Float32Array.from(gates.conv[cfg.conv.length - 1]);
+    this.checkGates(gates);
+    const T = this.frontRoom.forward(wave, gates);
     const maxKeep = Math.max(-1, ...keep);
     const hidden: Float32Array[] = new Array(keep.length);
     const emit = (idx: number, ptr: number) => keep.forEach((k, j) => { if (k === idx) hidden[j] = this.mem.f32(ptr, T * D).slice(); });
-    emit(-1, this.front!.proj);
+    emit(-1, this.frontRoom.act!.proj);
     if (maxKeep >= 0) {
-      let x = this.runPos(this.front!.proj, T);
+      let x = this.posRoom.forward(this.frontRoom.act!.proj, T);
       emit(0, x);
       for (let l = 0; l < maxKeep; l++) {
-        x = this.runLayer(l, x, T, gates, null);
+        x = this.rooms[l].forward(x, T, gates, null);
         emit(l + 1, x);
       }
     }
@@ -1017,10 +524,11 @@ export class Student {
    */
   backward(dHidden: (Float32Array | null | undefined)[], gateGrad: GateValues): void {
     const D = this.D, ops = this.ops;
-    if (this.lastKeepMax < -1 || !this.front || this.front.n === 0) fail('E_ARGS', 'student: backward without a forward');
+    const front = this.frontRoom.act;
+    if (this.lastKeepMax < -1 || !front || front.n === 0) fail('E_ARGS', 'student: backward without a forward');
     if (dHidden.length !== this.lastKeep.length) fail('E_ARGS', `student: ${dHidden.length} gradients for ${this.lastKeep.length} hidden states`);
     this.checkGates(gateGrad);
-    const T = this.frames(this.front.n), TD = T * D;
+    const T = this.frames(front.n), TD = T * D;
     const addGrad = (idx: number, ptr: number) => {
       this.lastKeep.forEach((k, j) => {
         const g = dHidden[j];
@@ -1031,72 +539,64 @@ export class Student {
       });
     };
     // two ping-pong buffers outside the layer scratch
-    const g0 = this.gradBuf('g0', TD), g1 = this.gradBuf('g1', TD);
+    const g0 = this.buf('g0', TD), g1 = this.buf('g1', TD);
     let cur = g0, nxt = g1;
     const maxKeep = this.lastKeepMax;
     if (maxKeep >= 0) {
       ops.fill(TD, cur);
       addGrad(maxKeep, cur);
       for (let l = maxKeep - 1; l >= 0; l--) {
-        this.backLayer(l, cur, nxt, gateGrad);
+        this.rooms[l].backward(cur, nxt, gateGrad);
         [cur, nxt] = [nxt, cur];
         addGrad(l, cur);
       }
-      this.backPos(cur, nxt);
+      this.posRoom.backward(cur, nxt);
       [cur, nxt] = [nxt, cur];
     } else {
       ops.fill(TD, cur);
     }
     addGrad(-1, cur);
-    this.backFront(cur, gateGrad);
-  }
-
-  private gradBufs = new Map<string, { ptr: number; n: number }>();
-  private gradBuf(name: string, n: number): number {
-    const b = this.gradBufs.get(name);
-    if (b && b.n >= n) return b.ptr;
-    const ptr = this.alloc(n);
-    this.gradBufs.set(name, { ptr, n });
-    return ptr;
+    this.frontRoom.backward(cur, gateGrad);
   }
 
   /** Layer-wise mode: conv stack + feature projection on one crop → the projection output [T][D]. */
   forwardFront(wave: Float32Array, gates: GateValues): Float32Array {
-    const T = this.runFront(wave, gates);
-    this.lastConvGate = Float32Array.from(gates.conv[this.config.conv.length - 1]);
-    return this.mem.f32(this.front!.proj, T * this.D).slice();
+    this.checkGates(gates);
+    const T = this.frontRoom.forward(wave, gates);
+    return this.mem.f32(this.frontRoom.act!.proj, T * this.D).slice();
   }
 
   /** Backward of forwardFront from ∂loss/∂projection output. */
   backwardFront(dProj: Float32Array, gateGrad: GateValues): void {
-    if (!this.front || this.front.n === 0) fail('E_ARGS', 'student: backwardFront without forwardFront');
+    const front = this.frontRoom.act;
+    if (!front || front.n === 0) fail('E_ARGS', 'student: backwardFront without forwardFront');
     this.checkGates(gateGrad);
-    const TD = this.frames(this.front.n) * this.D;
+    const TD = this.frames(front.n) * this.D;
     if (dProj.length !== TD) fail('E_ARGS', `student: dProj has ${dProj.length} values, expected ${TD}`);
-    const p = this.gradBuf('g0', TD);
+    const p = this.buf('g0', TD);
     this.mem.f32(p, TD).set(dProj);
-    this.backFront(p, gateGrad);
+    this.frontRoom.backward(p, gateGrad);
   }
 
   /** The positional conv (+ encoder LayerNorm for post-LN): projection output [T][D] → hidden state 0. */
   forwardPos(proj: Float32Array): Float32Array {
     const D = this.D, T = proj.length / D;
     if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: projection output of ${proj.length} values is not [T][${D}]`);
-    const src = this.gradBuf('posIn', T * D);
+    const src = this.buf('posIn', T * D);
     this.mem.f32(src, T * D).set(proj);
-    const h0 = this.runPos(src, T);
+    const h0 = this.posRoom.forward(src, T);
     return this.mem.f32(h0, T * D).slice();
   }
 
   /** Backward of forwardPos: returns ∂loss/∂projection output. */
   backwardPos(dHidden0: Float32Array): Float32Array {
-    const a = this.posAct;
+    const a = this.posRoom.act;
     if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without forwardPos');
     const TD = a.T * this.D;
     if (dHidden0.length !== TD) fail('E_ARGS', `student: dHidden0 has ${dHidden0.length} values, expected ${TD}`);
-    const d = this.gradBuf('g0', TD), out = this.gradBuf('g1', TD);
+    const d = this.buf('g0', TD), out = this.buf('g1', TD);
     this.mem.f32(d, TD).set(dHidden0);
-    this.backPos(d, out);
+    this.posRoom.backward(d, out);
     return this.mem.f32(out, TD).slice();
   }
 
@@ -1111,22 +611,22 @@ export class Student {
     if (!Number.isInteger(l) || l < 0 || l >= this.config.numLayers) fail('E_ARGS', `student: layer ${l} is outside 0..${this.config.numLayers - 1}`);
     if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: layer input of ${xIn.length} values is not [T][${D}]`);
     this.checkGates(gates);
-    const a = this.layerAct(l, T);
+    const a = this.rooms[l].buffers(T);
     this.mem.f32(a.xin, T * D).set(xIn);
-    const out = this.runLayer(l, a.xin, T, gates, relBias ?? null);
+    const out = this.rooms[l].forward(a.xin, T, gates, relBias ?? null);
     return this.mem.f32(out, T * D).slice();
   }
 
   /** Backward of forwardLayer(l): accumulates weight and gate gradients, returns ∂loss/∂input. */
   backwardLayer(l: number, dOut: Float32Array, gateGrad: GateValues): Float32Array {
-    const a = this.acts[l];
+    const a = this.rooms[l].act;
     if (!a || a.T === 0) fail('E_ARGS', `student: backwardLayer(${l}) without forwardLayer(${l})`);
     this.checkGates(gateGrad);
     const TD = a.T * this.D;
     if (dOut.length !== TD) fail('E_ARGS', `student: dOut has ${dOut.length} values, expected ${TD}`);
-    const d = this.gradBuf('g0', TD), out = this.gradBuf('g1', TD);
+    const d = this.buf('g0', TD), out = this.buf('g1', TD);
     this.mem.f32(d, TD).set(dOut);
-    this.backLayer(l, d, out, gateGrad);
+    this.rooms[l].backward(d, out, gateGrad);
     return this.mem.f32(out, TD).slice();
   }
 }
@@ -1136,15 +636,4 @@ function fromTimeMajor(W: Float32Array, cout: number, cin: number, kw: number): 
   const out = new Float32Array(W.length);
   for (let o = 0; o < cout; o++) for (let j = 0; j < kw; j++) for (let i = 0; i < cin; i++) out[(o * cin + i) * kw + j] = W[(o * kw + j) * cin + i];
   return out;
-}
-
-/** (x − mean)/sqrt(var + 1e-7), as the engine (the HF feature extractor's do_normalize). */
-function normalizeInPlace(w: Float32Array): void {
-  let mean = 0;
-  for (let i = 0; i < w.length; i++) mean += w[i];
-  mean /= w.length;
-  let v = 0;
-  for (let i = 0; i < w.length; i++) v += (w[i] - mean) ** 2;
-  const inv = 1 / Math.sqrt(v / w.length + 1e-7);
-  for (let i = 0; i < w.length; i++) w[i] = (w[i] - mean) * inv;
 }

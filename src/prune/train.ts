@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js';
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
-import { openModelFiles } from '../format/model-files.js';
+import { hasRelativeBias, TensorNames, unfoldWeightNorm } from '../arch/binding.js';
+import { AdamRegion, SmallAdam } from './optim.js';
+import { openModelFiles } from '../arch/model-files.js';
 import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
 import type { RawTensor, TensorTable } from '../format/tensor.js';
@@ -92,24 +94,6 @@ interface LogEntry {
   valid_loss?: number;
 }
 
-/** Adam over a JS array (gate log α, λ); `sign` −1 makes it gradient ascent. */
-class SmallAdam {
-  m: Float64Array;
-  v: Float64Array;
-  constructor(n: number) {
-    this.m = new Float64Array(n);
-    this.v = new Float64Array(n);
-  }
-  step(p: Float32Array | Float64Array, g: ArrayLike<number>, t: number, lr: number, sign = 1, b1 = 0.9, b2 = 0.98, eps = 1e-6): void {
-    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
-    for (let i = 0; i < p.length; i++) {
-      this.m[i] = b1 * this.m[i] + (1 - b1) * g[i];
-      this.v[i] = b2 * this.v[i] + (1 - b2) * g[i] * g[i];
-      p[i] -= sign * lr * (this.m[i] / bc1) / (Math.sqrt(this.v[i] / bc2) + eps);
-    }
-  }
-}
-
 /** Linear warmup over `warm` of the run, then linear decay to 0 at its end. */
 export function lrFactor(step: number, total: number, warm: number): number {
   const w = Math.max(1, Math.round(total * warm));
@@ -125,7 +109,7 @@ export function distillLayers(L: number): number[] {
 
 function posConvParams(tensors: Map<string, RawTensor>): number {
   let n = 0;
-  for (const [k, t] of tensors) if (k.startsWith('encoder.pos_conv_embed.')) n += numel(t.shape);
+  for (const [k, t] of tensors) if (k.startsWith(`${TensorNames.posConv}.`)) n += numel(t.shape);
   return n;
 }
 
@@ -138,7 +122,7 @@ export function finalGates(cfg: ModelConfig, gates: Gates, consts: SizeConstants
   const list = gateList(g), la = gateList(gates.logAlpha);
   const enforce = () => {
     g.conv.forEach((c, i) => { if (!c.some((x) => x === 1)) c[argmax(gates.logAlpha.conv[i])] = 1; });
-    if (cfg.modelType === 'wavlm' && cfg.layers[0].heads.length > 0) {
+    if (hasRelativeBias(cfg)) {
       g.attn[0] = 1;
       if (!g.heads[0].some((x) => x === 1)) g.heads[0][argmax(gates.logAlpha.heads[0])] = 1;
       // the kept head of layer 0 needs a value dimension
@@ -254,7 +238,6 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
     const heads = o.mode === 'full' ? 2 : 0;
     const headFloats = heads * (D * D + D);
     const headPtr = rt.mem.allocWeights(Math.max(1, headFloats)), headGrad = rt.mem.allocWeights(Math.max(1, headFloats));
-    const headM = rt.mem.allocWeights(Math.max(1, headFloats)), headV = rt.mem.allocWeights(Math.max(1, headFloats));
     {
       const h = rt.mem.f32(headPtr, headFloats);
       h.fill(0);
@@ -262,77 +245,14 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
     }
     const headW = (k: number) => headPtr + k * (D * D + D) * 4, headB = (k: number) => headW(k) + D * D * 4;
     const headGW = (k: number) => headGrad + k * (D * D + D) * 4, headGB = (k: number) => headGW(k) + D * D * 4;
-    // student Adam moments over its flat parameter region
+    // AdamW state of the student's flat parameter region and of the heads
     const flat = student.flat;
-    const sM = rt.mem.allocWeights(flat.size), sV = rt.mem.allocWeights(flat.size);
-    rt.mem.f32(sM, flat.size).fill(0);
-    rt.mem.f32(sV, flat.size).fill(0);
-    rt.mem.f32(headM, Math.max(1, headFloats)).fill(0);
-    rt.mem.f32(headV, Math.max(1, headFloats)).fill(0);
+    const studentAdam = new AdamRegion(rt.mem, flat.ptr, flat.grad, flat.size);
+    const headAdam = new AdamRegion(rt.mem, headPtr, headGrad, headFloats);
     const gateLists = gateList(gates.logAlpha);
     const gateAdam = gateLists.map((g) => new SmallAdam(g.data.length));
     const lambda = new Float64Array(4); // λ1, λ2 (params), λ3, λ4 (MACs)
     const lambdaAdam = new SmallAdam(4);
-    const history: LogEntry[] = [];
-    let step = 0;
-
-    if (o.resume) {
-      const st = parseSafetensors(new Uint8Array(await readFile(ckptPath)), ckptPath);
-      const meta = JSON.parse(st.metadata.state ?? '{}');
-      const need = (n: string) => toFloat32(st.tensors.get(n) ?? fail('E_FORMAT', `${ckptPath}: checkpoint lacks ${n}`), n);
-      const f64 = (n: string) => { const t = st.tensors.get(n) ?? fail('E_FORMAT', `${ckptPath}: checkpoint lacks ${n}`); return new Float64Array(t.data.slice().buffer); };
-      if (meta.mode !== o.mode || meta.teacherParams !== n0 || meta.flat !== flat.size) {
-        fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (mode ${meta.mode}, teacher ${meta.teacherParams} params); use the same --teacher and --mode`);
-      }
-      rt.mem.f32(flat.ptr, flat.size).set(need('student'));
-      rt.mem.f32(sM, flat.size).set(need('student.m'));
-      rt.mem.f32(sV, flat.size).set(need('student.v'));
-      if (headFloats) {
-        rt.mem.f32(headPtr, headFloats).set(need('heads'));
-        rt.mem.f32(headM, headFloats).set(need('heads.m'));
-        rt.mem.f32(headV, headFloats).set(need('heads.v'));
-      }
-      gateLists.forEach((g, i) => {
-        g.data.set(need(`gates.${g.name}`));
-        gateAdam[i].m.set(f64(`gates.m.${g.name}`));
-        gateAdam[i].v.set(f64(`gates.v.${g.name}`));
-      });
-      lambda.set(f64('lambda'));
-      lambdaAdam.m.set(f64('lambda.m'));
-      lambdaAdam.v.set(f64('lambda.v'));
-      step = meta.step;
-      gateRng.state = meta.gateRng;
-      dataRng.state = meta.dataRng;
-      history.push(...(meta.history ?? []));
-      log(`prune: resumed from ${ckptPath} at step ${step}`);
-    } else {
-      await mkdir(o.out, { recursive: true });
-    }
-
-    const saveCheckpoint = async () => {
-      const t: TensorTable = { tensors: new Map(), metadata: {} };
-      const put = (n: string, a: Float32Array) => t.tensors.set(n, fromFloat32(a, [a.length]));
-      const put64 = (n: string, a: Float64Array) => t.tensors.set(n, { dtype: 'F64', shape: [a.length], data: new Uint8Array(a.slice().buffer) });
-      put('student', rt.mem.f32(flat.ptr, flat.size));
-      put('student.m', rt.mem.f32(sM, flat.size));
-      put('student.v', rt.mem.f32(sV, flat.size));
-      if (headFloats) {
-        put('heads', rt.mem.f32(headPtr, headFloats));
-        put('heads.m', rt.mem.f32(headM, headFloats));
-        put('heads.v', rt.mem.f32(headV, headFloats));
-      }
-      gateLists.forEach((g, i) => {
-        put(`gates.${g.name}`, g.data);
-        put64(`gates.m.${g.name}`, gateAdam[i].m);
-        put64(`gates.v.${g.name}`, gateAdam[i].v);
-      });
-      put64('lambda', lambda);
-      put64('lambda.m', lambdaAdam.m);
-      put64('lambda.v', lambdaAdam.v);
-      t.metadata.state = JSON.stringify({ step, mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state, history });
-      await writeFileAtomic(ckptPath, serializeSafetensors(t));
-      await writeFileAtomic(join(o.out, 'train-log.json'), new TextEncoder().encode(JSON.stringify({ options: publicOptions(o), history }, null, 1)));
-    };
 
     const lossOfCrop = async (wave: Float32Array, z: GateArrays, dz: GateArrays | null, scale: number) => {
       let loss = 0, l1 = 0, cos = 0;
@@ -395,63 +315,82 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
 
     const target = (s: number) => o.targetSparsity * Math.min(1, s / Math.max(1, Math.round(o.steps * o.sparsityWarmup)));
     const targetM = (s: number) => (o.targetMacs ?? 0) * Math.min(1, s / Math.max(1, Math.round(o.steps * o.sparsityWarmup)));
-    let stepsThisRun = 0;
-    const t0 = performance.now();
-    while (step < o.steps) {
-      const ts = performance.now();
-      const lrf = lrFactor(step, o.steps, o.lrWarmup);
-      student.zeroGrad();
-      rt.mem.f32(headGrad, Math.max(1, headFloats)).fill(0);
-      gates.zeroGrad();
-      const z = gates.sample(gateRng);
-      const dz = gateArrays(cfg, 0);
-      const batch = sampleBatch(data.train, crop, perBatch, dataRng);
-      let loss = 0, l1 = 0, cos = 0;
-      for (const wave of batch) {
-        const r = await lossOfCrop(wave, z, dz, 1 / batch.length);
-        loss += r.loss / batch.length; l1 += r.l1 / batch.length; cos += r.cos / batch.length;
-      }
-      // Lagrangian on the expected size
-      const probs = gates.probs();
-      const e = expectedSize(cfg, probs, consts);
-      const sHat = 1 - e.params / n0, t = target(step);
-      const dProb = gateArrays(cfg, 0);
-      const dS = lambda[0] + 2 * lambda[1] * (sHat - t); // ∂Lreg/∂ŝ
-      gateList(dProb).forEach((g, i) => { const dp = gateList(e.dParams)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] = -dS * dp[j] / n0; });
-      const lamGrad = [sHat - t, (sHat - t) ** 2, 0, 0];
-      let reg = lambda[0] * (sHat - t) + lambda[1] * (sHat - t) ** 2;
-      if (o.targetMacs !== undefined) {
-        const mHat = 1 - e.macs / macs0, tm = targetM(step);
-        const dM = lambda[2] + 2 * lambda[3] * (mHat - tm);
-        gateList(dProb).forEach((g, i) => { const dm = gateList(e.dMacs)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] += -dM * dm[j] / macs0; });
-        lamGrad[2] = mHat - tm;
-        lamGrad[3] = (mHat - tm) ** 2;
-        reg += lambda[2] * (mHat - tm) + lambda[3] * (mHat - tm) ** 2;
-      }
-      gates.backward(dz, dProb);
-      // optimiser steps (Adam step counter is 1-based)
-      const n = step + 1;
-      student.ops.adamw(flat.size, flat.ptr, flat.grad, sM, sV, n, o.lr * lrf, 0.9, 0.98, 1e-6, 0);
-      if (headFloats) student.ops.adamw(headFloats, headPtr, headGrad, headM, headV, n, o.lr * lrf, 0.9, 0.98, 1e-6, 0);
-      gateLists.forEach((g, i) => { if (gates.isEnabled(i)) gateAdam[i].step(g.data, gateList(gates.grad)[i].data, n, o.gateLr * lrf); });
-      lambdaAdam.step(lambda, lamGrad, n, o.lambdaLr * lrf, -1);
-      step++;
-      stepsThisRun++;
-      const sec = (performance.now() - ts) / 1000;
-      const entry: LogEntry = { step, loss: loss + reg, l1, cos, expected_sparsity: sHat, target: t, lambda: Array.from(lambda), lr: o.lr * lrf, seconds_per_step: sec };
-      if (o.validEvery > 0 && (step % o.validEvery === 0 || step === o.steps)) entry.valid_loss = await validLoss();
-      history.push(entry);
-      if (step % o.logEvery === 0 || step === o.steps || step === 1) {
-        const avg = (performance.now() - t0) / 1000 / stepsThisRun;
-        const eta = avg * (o.steps - step);
-        log(`step ${step}/${o.steps}  loss ${entry.loss.toFixed(4)} (l1 ${l1.toFixed(4)}, cos ${cos.toFixed(4)})  ` +
-          `sparsity ${sHat.toFixed(3)} → ${t.toFixed(3)}  λ ${lambda[0].toFixed(3)}/${lambda[1].toFixed(3)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}` +
-          (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
-      }
-      const stopped = await endOfStep(o, run, step, stepsThisRun, saveCheckpoint, ckptPath, log);
-      if (stopped) return stopped;
-    }
-    await saveCheckpoint();
+    const trainer: Trainer = {
+      save(put, put64) {
+        for (const [n, a] of Object.entries(studentAdam.state('student'))) put(n, a);
+        if (headFloats) for (const [n, a] of Object.entries(headAdam.state('heads'))) put(n, a);
+        gateLists.forEach((g, i) => {
+          put(`gates.${g.name}`, g.data);
+          put64(`gates.m.${g.name}`, gateAdam[i].m);
+          put64(`gates.v.${g.name}`, gateAdam[i].v);
+        });
+        put64('lambda', lambda);
+        put64('lambda.m', lambdaAdam.m);
+        put64('lambda.v', lambdaAdam.v);
+        return { mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state };
+      },
+      restore(need, f64, meta) {
+        if (meta.mode !== o.mode || meta.teacherParams !== n0 || meta.flat !== flat.size) {
+          fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (mode ${meta.mode}, teacher ${meta.teacherParams} params); use the same --teacher and --mode`);
+        }
+        studentAdam.restore('student', need);
+        if (headFloats) headAdam.restore('heads', need);
+        gateLists.forEach((g, i) => {
+          g.data.set(need(`gates.${g.name}`));
+          gateAdam[i].m.set(f64(`gates.m.${g.name}`));
+          gateAdam[i].v.set(f64(`gates.v.${g.name}`));
+        });
+        lambda.set(f64('lambda'));
+        lambdaAdam.m.set(f64('lambda.m'));
+        lambdaAdam.v.set(f64('lambda.v'));
+        gateRng.state = meta.gateRng as number;
+        dataRng.state = meta.dataRng as number;
+      },
+      step: async (step) => {
+        const lrf = lrFactor(step, o.steps, o.lrWarmup);
+        student.zeroGrad();
+        headAdam.zeroGrad();
+        gates.zeroGrad();
+        const z = gates.sample(gateRng);
+        const dz = gateArrays(cfg, 0);
+        const batch = sampleBatch(data.train, crop, perBatch, dataRng);
+        let loss = 0, l1 = 0, cos = 0;
+        for (const wave of batch) {
+          const r = await lossOfCrop(wave, z, dz, 1 / batch.length);
+          loss += r.loss / batch.length; l1 += r.l1 / batch.length; cos += r.cos / batch.length;
+        }
+        // Lagrangian on the expected size
+        const probs = gates.probs();
+        const e = expectedSize(cfg, probs, consts);
+        const sHat = 1 - e.params / n0, t = target(step);
+        const dProb = gateArrays(cfg, 0);
+        const dS = lambda[0] + 2 * lambda[1] * (sHat - t); // ∂Lreg/∂ŝ
+        gateList(dProb).forEach((g, i) => { const dp = gateList(e.dParams)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] = -dS * dp[j] / n0; });
+        const lamGrad = [sHat - t, (sHat - t) ** 2, 0, 0];
+        let reg = lambda[0] * (sHat - t) + lambda[1] * (sHat - t) ** 2;
+        if (o.targetMacs !== undefined) {
+          const mHat = 1 - e.macs / macs0, tm = targetM(step);
+          const dM = lambda[2] + 2 * lambda[3] * (mHat - tm);
+          gateList(dProb).forEach((g, i) => { const dm = gateList(e.dMacs)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] += -dM * dm[j] / macs0; });
+          lamGrad[2] = mHat - tm;
+          lamGrad[3] = (mHat - tm) ** 2;
+          reg += lambda[2] * (mHat - tm) + lambda[3] * (mHat - tm) ** 2;
+        }
+        gates.backward(dz, dProb);
+        // optimiser steps (Adam step counter is 1-based)
+        const n = step + 1;
+        studentAdam.step(student.ops, n, o.lr * lrf);
+        headAdam.step(student.ops, n, o.lr * lrf);
+        gateLists.forEach((g, i) => { if (gates.isEnabled(i)) gateAdam[i].step(g.data, gateList(gates.grad)[i].data, n, o.gateLr * lrf); });
+        lambdaAdam.step(lambda, lamGrad, n, o.lambdaLr * lrf, -1);
+        return { step: step + 1, loss: loss + reg, l1, cos, expected_sparsity: sHat, target: t, lambda: Array.from(lambda), lr: o.lr * lrf, seconds_per_step: 0 };
+      },
+      validLoss,
+      line: (e, avg, eta) => `step ${e.step}/${o.steps}  loss ${e.loss.toFixed(4)} (l1 ${e.l1.toFixed(4)}, cos ${e.cos.toFixed(4)})  ` +
+        `sparsity ${e.expected_sparsity.toFixed(3)} → ${e.target.toFixed(3)}  λ ${e.lambda[0].toFixed(3)}/${e.lambda[1].toFixed(3)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}`,
+    };
+    const { stopped, step } = await trainLoop(o, run, trainer, o.steps, ckptPath, log);
+    if (stopped) return stopped;
 
     // final structure → compaction
     const finalZ = finalGates(cfg, gates, consts, (1 - o.targetSparsity) * n0, n0);
@@ -463,7 +402,7 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
     if (o.finalSteps > 0) {
       outTensors = await finalDistill(c.config, c.tensors, teacher, data, crop, perBatch, o, dataRng, log);
     }
-    const written = await writeModelFolder(o.out, c.config, outTensors, files.source, files.tensors.has('encoder.pos_conv_embed.conv.weight_g'));
+    const written = await writeModelFolder(o.out, c.config, outTensors, files.source, files.tensors.has(TensorNames.posConvWeightG));
     const params = countParams(pcfg, written), macs = countMacs(pcfg, 16000).total;
     log(`prune: wrote ${o.out}: ${params.toLocaleString('en-US')} params (${(100 * (1 - params / n0)).toFixed(1)}% fewer than the teacher's ` +
       `${n0.toLocaleString('en-US')}), ${(macs / 1e9).toFixed(3)} GMACs per second of audio (${(100 * (1 - macs / macs0)).toFixed(1)}% fewer)`);
@@ -481,21 +420,17 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
  */
 class GateFreeDistiller {
   readonly student: Student;
-  private readonly m: number;
-  private readonly v: number;
+  private readonly adam: AdamRegion;
   private readonly keep: number[];
   private readonly ones: GateArrays;
   private readonly dz: GateArrays;
 
-  constructor(config: Record<string, unknown>, tensors: Map<string, RawTensor>, private readonly rt: TrainingRuntime, private readonly teacher: Model,
+  constructor(config: Record<string, unknown>, tensors: Map<string, RawTensor>, rt: TrainingRuntime, private readonly teacher: Model,
     private readonly lr: number, private readonly lrWarmup: number) {
     this.student = Student.create(config, tensors, rt.exec, rt.mem);
     const cfg = this.student.config, flat = this.student.flat;
     this.keep = distillLayers(cfg.numLayers).filter((k) => k >= 0).concat([-1]).sort((a, b) => a - b);
-    this.m = rt.mem.allocWeights(flat.size);
-    this.v = rt.mem.allocWeights(flat.size);
-    rt.mem.f32(this.m, flat.size).fill(0);
-    rt.mem.f32(this.v, flat.size).fill(0);
+    this.adam = new AdamRegion(rt.mem, flat.ptr, flat.grad, flat.size);
     this.ones = gateArrays(cfg, 1);
     this.dz = gateArrays(cfg, 0);
   }
@@ -518,11 +453,10 @@ class GateFreeDistiller {
 
   /** One optimiser step (0-based `s` of `total`) on a batch; returns the batch's mean loss. */
   async step(batch: Float32Array[], s: number, total: number): Promise<number> {
-    const flat = this.student.flat;
     this.student.zeroGrad();
     let loss = 0;
     for (const wave of batch) loss += (await this.crop(wave, 1 / batch.length, true)) / batch.length;
-    this.student.ops.adamw(flat.size, flat.ptr, flat.grad, this.m, this.v, s + 1, this.lrAt(s, total), 0.9, 0.98, 1e-6, 0);
+    this.adam.step(this.student.ops, s + 1, this.lrAt(s, total));
     return loss;
   }
 
@@ -538,15 +472,11 @@ class GateFreeDistiller {
   }
 
   state(): Record<string, Float32Array> {
-    const n = this.student.flat.size;
-    return { student: this.rt.mem.f32(this.student.flat.ptr, n), 'student.m': this.rt.mem.f32(this.m, n), 'student.v': this.rt.mem.f32(this.v, n) };
+    return this.adam.state('student');
   }
 
   restore(get: (name: string) => Float32Array): void {
-    const n = this.student.flat.size;
-    this.rt.mem.f32(this.student.flat.ptr, n).set(get('student'));
-    this.rt.mem.f32(this.m, n).set(get('student.m'));
-    this.rt.mem.f32(this.v, n).set(get('student.v'));
+    this.adam.restore('student', get);
   }
 }
 
@@ -608,59 +538,39 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
     const d = new GateFreeDistiller(sf.config, sf.tensors, rt, teacher, o.lr, o.lrWarmup);
     const flatSize = d.student.flat.size;
     const rng = new Rng(o.seed ^ 0x9e3779b9);
-    const history: LogEntry[] = [];
     const valid = validationCrops(data.valid, crop);
-    let step = 0, initialValid = NaN;
-    if (o.resume) {
-      const st = parseSafetensors(new Uint8Array(await readFile(ckptPath)), ckptPath);
-      const meta = JSON.parse(st.metadata.state ?? '{}');
-      if (meta.mode !== 'student' || meta.teacherParams !== n0 || meta.flat !== flatSize) {
-        fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (${meta.mode === 'student' ? 'another student' : `mode ${meta.mode}`}); use the same --teacher and --student`);
-      }
-      d.restore((n) => toFloat32(st.tensors.get(n) ?? fail('E_FORMAT', `${ckptPath}: checkpoint lacks ${n}`), n));
-      step = meta.step;
-      rng.state = meta.dataRng;
-      initialValid = meta.initialValid ?? NaN;
-      history.push(...(meta.history ?? []));
-      log(`prune: resumed from ${ckptPath} at step ${step}`);
-    } else {
-      await mkdir(o.out, { recursive: true });
-      if (valid.length) {
+    let initialValid = NaN;
+    const trainer: Trainer = {
+      save(put) {
+        for (const [n, a] of Object.entries(d.state())) put(n, a);
+        return { mode: 'student', teacherParams: n0, flat: flatSize, dataRng: rng.state, initialValid };
+      },
+      restore(need, _f64, meta) {
+        if (meta.mode !== 'student' || meta.teacherParams !== n0 || meta.flat !== flatSize) {
+          fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (${meta.mode === 'student' ? 'another student' : `mode ${meta.mode}`}); use the same --teacher and --student`);
+        }
+        d.restore(need);
+        rng.state = meta.dataRng as number;
+        initialValid = (meta.initialValid as number | undefined) ?? NaN;
+      },
+      async start() {
+        if (!valid.length) return;
         initialValid = await d.validLoss(valid);
         log(`prune: validation loss of the student before distillation ${initialValid.toFixed(4)}`);
-      }
-    }
-    const saveCheckpoint = async () => {
-      const t: TensorTable = { tensors: new Map(), metadata: {} };
-      for (const [n, a] of Object.entries(d.state())) t.tensors.set(n, fromFloat32(a, [a.length]));
-      t.metadata.state = JSON.stringify({ step, mode: 'student', teacherParams: n0, flat: flatSize, dataRng: rng.state, initialValid, history });
-      await writeFileAtomic(ckptPath, serializeSafetensors(t));
-      await writeFileAtomic(join(o.out, 'train-log.json'),
-        new TextEncoder().encode(JSON.stringify({ options: publicOptions(o), initial_valid_loss: initialValid, history }, null, 1)));
+      },
+      logExtra: () => ({ initial_valid_loss: initialValid }),
+      async step(step) {
+        const loss = await d.step(sampleBatch(data.train, crop, perBatch, rng), step, o.steps);
+        return { step: step + 1, loss, l1: NaN, cos: NaN, expected_sparsity: 1 - sParams / n0, target: 1 - sParams / n0, lambda: [], lr: d.lrAt(step, o.steps), seconds_per_step: 0 };
+      },
+      validLoss: () => d.validLoss(valid),
+      line: (e, avg, eta) => `distillation ${e.step}/${o.steps}  loss ${e.loss.toFixed(4)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}`,
     };
-    let stepsThisRun = 0;
-    const t0 = performance.now();
-    while (step < o.steps) {
-      const ts = performance.now();
-      const loss = await d.step(sampleBatch(data.train, crop, perBatch, rng), step, o.steps);
-      const lr = d.lrAt(step, o.steps);
-      step++;
-      stepsThisRun++;
-      const entry: LogEntry = { step, loss, l1: NaN, cos: NaN, expected_sparsity: 1 - sParams / n0, target: 1 - sParams / n0, lambda: [], lr, seconds_per_step: (performance.now() - ts) / 1000 };
-      if (o.validEvery > 0 && (step % o.validEvery === 0 || step === o.steps)) entry.valid_loss = await d.validLoss(valid);
-      history.push(entry);
-      if (step % o.logEvery === 0 || step === o.steps || step === 1) {
-        const avg = (performance.now() - t0) / 1000 / stepsThisRun;
-        log(`distillation ${step}/${o.steps}  loss ${loss.toFixed(4)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(avg * (o.steps - step))}` +
-          (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
-      }
-      const stopped = await endOfStep(o, run, step, stepsThisRun, saveCheckpoint, ckptPath, log);
-      if (stopped) return stopped;
-    }
-    await saveCheckpoint();
+    const { stopped, step } = await trainLoop(o, run, trainer, o.steps, ckptPath, log);
+    if (stopped) return stopped;
     const config = { ...sf.config, slimwav_distilled_from: tf.source, slimwav_distill_steps: o.steps };
     const written = await writeModelFolder(o.out, config, d.student.tensors(), String(sf.config.slimwav_pruned_from ?? sf.source),
-      sf.tensors.has('encoder.pos_conv_embed.conv.weight_g'));
+      sf.tensors.has(TensorNames.posConvWeightG));
     const params = countParams(scfg, written), macs = countMacs(scfg, 16000).total;
     log(`prune: wrote ${o.out}: ${params.toLocaleString('en-US')} params (${(100 * (1 - params / n0)).toFixed(1)}% fewer than the teacher's ` +
       `${n0.toLocaleString('en-US')}) after ${o.steps} distillation steps`);
@@ -668,6 +578,76 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
   } finally {
     run.close();
   }
+}
+
+/**
+ * What the one training loop drives (the gated pruner, the gate-free `--student` distillation): a step, a validation
+ * loss, and its state for checkpoint.safetensors (tensors through put/put64, the rest as JSON) and back.
+ */
+interface Trainer {
+  /** one optimiser step, 0-based `step`; the entry's step is the 1-based count after it (seconds filled by the loop) */
+  step(step: number): Promise<LogEntry>;
+  validLoss(): Promise<number>;
+  save(put: (name: string, a: Float32Array) => void, put64: (name: string, a: Float64Array) => void): Record<string, unknown>;
+  restore(need: (name: string) => Float32Array, f64: (name: string) => Float64Array, meta: Record<string, unknown>): void;
+  /** after a fresh start (not on resume) */
+  start?(): Promise<void>;
+  /** the progress line of a logged step (the loop appends the validation loss) */
+  line(entry: LogEntry, secondsPerStep: number, eta: number): string;
+  /** more fields for train-log.json */
+  logExtra?(): Record<string, unknown>;
+}
+
+/**
+ * The training loop of both modes: resume from the checkpoint or start, then step until `total` with the log lines,
+ * validation every `validEvery`, train-log.json and checkpoints, Ctrl-C and `stopAfter` (endOfStep); a last checkpoint
+ * at the end. Returns the "stopped" result, or null and the final step count.
+ */
+async function trainLoop(o: PruneOptions, run: Run, t: Trainer, total: number, ckptPath: string, log: (s: string) => void): Promise<{ stopped: PruneResult | null; step: number }> {
+  const history: LogEntry[] = [];
+  let step = 0;
+  if (o.resume) {
+    const st = parseSafetensors(new Uint8Array(await readFile(ckptPath)), ckptPath);
+    const meta = JSON.parse(st.metadata.state ?? '{}');
+    const get = (n: string) => st.tensors.get(n) ?? fail('E_FORMAT', `${ckptPath}: checkpoint lacks ${n}`);
+    t.restore((n) => toFloat32(get(n), n), (n) => new Float64Array(get(n).data.slice().buffer), meta);
+    step = meta.step;
+    history.push(...(meta.history ?? []));
+    log(`prune: resumed from ${ckptPath} at step ${step}`);
+  } else {
+    await mkdir(o.out, { recursive: true });
+    await t.start?.();
+  }
+  const saveCheckpoint = async () => {
+    const table: TensorTable = { tensors: new Map(), metadata: {} };
+    const meta = t.save(
+      (n, a) => table.tensors.set(n, fromFloat32(a, [a.length])),
+      (n, a) => table.tensors.set(n, { dtype: 'F64', shape: [a.length], data: new Uint8Array(a.slice().buffer) }),
+    );
+    table.metadata.state = JSON.stringify({ step, ...meta, history });
+    await writeFileAtomic(ckptPath, serializeSafetensors(table));
+    await writeFileAtomic(join(o.out, 'train-log.json'),
+      new TextEncoder().encode(JSON.stringify({ options: publicOptions(o), ...t.logExtra?.(), history }, null, 1)));
+  };
+  let stepsThisRun = 0;
+  const t0 = performance.now();
+  while (step < total) {
+    const ts = performance.now();
+    const entry = await t.step(step);
+    step++;
+    stepsThisRun++;
+    entry.seconds_per_step = (performance.now() - ts) / 1000;
+    if (o.validEvery > 0 && (step % o.validEvery === 0 || step === total)) entry.valid_loss = await t.validLoss();
+    history.push(entry);
+    if (step % o.logEvery === 0 || step === total || step === 1) {
+      const avg = (performance.now() - t0) / 1000 / stepsThisRun;
+      log(t.line(entry, avg, avg * (total - step)) + (entry.valid_loss !== undefined ? `  valid ${entry.valid_loss.toFixed(4)}` : ''));
+    }
+    const stopped = await endOfStep(o, run, step, stepsThisRun, saveCheckpoint, ckptPath, log);
+    if (stopped) return { stopped, step };
+  }
+  await saveCheckpoint();
+  return { stopped: null, step };
 }
 
 /** A folder left by a run killed before its first checkpoint: empty, or only temp files of ours (fsutil.ts). */
@@ -757,24 +737,23 @@ async function startRun(o: PruneOptions, files: ModelFiles, cfg: ModelConfig): P
 }
 
 /** config.json + model.safetensors into `out` (which holds the checkpoint and log); config.json lands last (fsutil.ts). */
-async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, unfoldWeightNorm: boolean): Promise<Map<string, RawTensor>> {
+async function writeModelFolder(out: string, config: Record<string, unknown>, tensors: Map<string, RawTensor>, source: string, weightNorm: boolean): Promise<Map<string, RawTensor>> {
   const cleaned = { ...config };
   for (const k of Object.keys(cleaned)) if (k.startsWith('slimwav_digest')) delete cleaned[k];
   cleaned.slimwav_pruned_from = source;
   const f32 = new Map<string, RawTensor>();
   for (const [k, t] of tensors) f32.set(k, t.dtype === 'F32' ? t : fromFloat32(toFloat32(t, k), t.shape));
-  if (unfoldWeightNorm) {
+  if (weightNorm) {
     // the student trains the positional conv as one folded weight; write it back in the teacher's weight-norm
     // spelling (g = ‖W[:,:,k]‖, v = W, so g·v/‖v‖ = W) so the output has the teacher's tensors and parameter count
-    const name = 'encoder.pos_conv_embed.conv.weight';
+    const name = `${TensorNames.posConv}.weight`;
     const w = f32.get(name);
     if (w) {
-      const W = toFloat32(w, name), [co, ci, kw] = w.shape;
-      const g = new Float64Array(kw);
-      for (let i = 0; i < co * ci; i++) for (let k = 0; k < kw; k++) g[k] += W[i * kw + k] ** 2;
+      const [co, ci, kw] = w.shape;
+      const { g, v } = unfoldWeightNorm(toFloat32(w, name), kw);
       f32.delete(name);
-      f32.set('encoder.pos_conv_embed.conv.weight_g', fromFloat32(Float32Array.from(g, Math.sqrt), [1, 1, kw]));
-      f32.set('encoder.pos_conv_embed.conv.weight_v', fromFloat32(W, [co, ci, kw]));
+      f32.set(TensorNames.posConvWeightG, fromFloat32(g, [1, 1, kw]));
+      f32.set(TensorNames.posConvWeightV, fromFloat32(v, [co, ci, kw]));
     }
   }
   // validate before writing anything: the result must load

@@ -12,6 +12,7 @@
  */
 import { fail } from '../errors.js';
 import { convFrames, type ModelConfig } from '../arch/config.js';
+import { TensorNames } from '../arch/binding.js';
 import type { RawTensor } from '../format/tensor.js';
 import { numel } from '../format/tensor.js';
 import { dftSize } from './engine.js';
@@ -57,7 +58,7 @@ function posDft(cfg: ModelConfig, o: BudgetOptions) {
 export function estimateWeightBytes(cfg: ModelConfig, tensors: Map<string, RawTensor>, o: BudgetOptions): number {
   let b = 0;
   for (const [name, t] of tensors) {
-    if (name.startsWith('encoder.pos_conv_embed.conv.weight')) continue; // counted below in its runtime form
+    if (name.startsWith(`${TensorNames.posConv}.weight`)) continue; // counted below in its runtime form
     const rows = t.shape[0] ?? 1, n = numel(t.shape);
     b += bytesOf(packedFloats(rows, rows > 0 ? n / rows : 0) + 8 * (rows > 0 ? n / rows : 0)); // + fusion padding
   }

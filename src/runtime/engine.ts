@@ -13,13 +13,15 @@
  * of v straight out of the fused projection output (no padded copies), and writes its output into the matching
  * columns of O [T][Σdv], which out_proj consumes as one GEMM.
  */
-import { fail } from '../errors.js';
+import { fail, SlimwavError } from '../errors.js';
 import type { RawTensor } from '../format/tensor.js';
-import { toFloat32 } from '../format/tensor.js';
 import { convFrames, receptiveField, type ModelConfig } from '../arch/config.js';
 import { relativeBiasVector, wavlmGates } from '../arch/wavlm.js';
+import {
+  bindWeights, CONV_NORM_EPS, stepName, type Dense, type EncoderStep, type HeadLayout, type LayerStep, type Norm,
+} from '../arch/binding.js';
 import { ArenaPlan, LinearMemory } from './memory.js';
-import { convToTimeMajor, foldWeightNorm, packB, packedFloats } from './pack.js';
+import { convToTimeMajor, packB, packedFloats } from './pack.js';
 import type { KernelExports } from './wasm.js';
 import type { Command, ThreadPool } from './threads.js';
 import { Exec } from './exec.js';
@@ -30,7 +32,6 @@ const GELU = 1;
  * that long inputs stay in bounded memory: conv layer 0 alone at 600 s would need 3.9 GB.
  */
 const CONV_BUDGET_FLOATS = 24 << 20;
-const CONV_NORM_EPS = 1e-5; // nn.GroupNorm / nn.LayerNorm defaults used by both torchaudio and HF for conv blocks
 
 interface Linear {
   w: number; // packed weight
@@ -39,21 +40,24 @@ interface Linear {
   K: number;
 }
 
-interface LayerWeights {
+/** One encoder layer's weights as packed into linear memory (from the binding, arch/binding.ts). */
+interface PackedLayer extends Omit<HeadLayout, 'rows'> {
+  index: number;
+  heads: number[];
+  qkDims: number[];
+  vDims: number[];
+  ffn: number;
   qkv: Linear | null; // fused [q; k; v] rows
-  qkTotal: number;
-  vTotal: number;
-  qOff: number[];
-  vOff: number[];
   out: Linear | null;
-  outBiasOnly: number; // pointer to out_proj.bias when the attention block is removed (0 if absent)
+  attnBias: number; // out_proj.bias of a removed attention block (0 if absent)
   ln1: [number, number];
   ffn1: Linear | null;
   ffn2: Linear | null;
-  ffnBiasOnly: number;
+  ffnBias: number; // output_dense.bias of a removed FFN block (0 if absent)
   ln2: [number, number];
   gru: Linear | null; // WavLM gru_rel_pos_linear
   gruConst: Float32Array | null;
+  steps: LayerStep[];
 }
 
 /** Called with each intermediate stage when a caller asks for it (tests, debugging). */
@@ -77,7 +81,12 @@ export class Engine {
   private readonly proj: Linear;
   private readonly pos: { w: number[]; b: number; cg: number; dft: PosDft | null };
   private readonly encLn: [number, number];
-  private readonly layers: LayerWeights[] = [];
+  private readonly layers: PackedLayer[] = [];
+  private readonly encoderSteps: EncoderStep[];
+  /** where forward() is, for E_TRAP messages: a layer index (-1: front end) and a block-plan step or a stage name */
+  private atLayer = -1;
+  private atStep: LayerStep | string = '';
+  private readonly convNames: string[];
   private readonly relEmbed: Float32Array | null;
   private plannedSamples = 0;
   private plan: ArenaPlan | null = null;
@@ -102,63 +111,57 @@ export class Engine {
     this.mem = mem;
     this.exec = new Exec(k, pool);
     this.threads = this.exec.threads;
-    const get = (name: string): Float32Array | null => {
-      const t = tensors.get(name);
-      return t ? toFloat32(t, name) : null;
-    };
-    const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `missing tensor ${name}`);
+    const bound = bindWeights(cfg, tensors);
     const put = (data: Float32Array | null): number => {
       if (!data || data.length === 0) return 0;
       const p = mem.allocWeights(data.length);
       mem.f32(p, data.length).set(data);
       return p;
     };
-    const linear = (W: Float32Array, N: number, K: number, bias: Float32Array | null): Linear => {
+    const pack = (W: Float32Array, N: number, K: number, bias: Float32Array | null): Linear => {
       const w = mem.allocWeights(packedFloats(N, K));
       packB(W, N, K, mem.f32(w, packedFloats(N, K)), K);
       return { w, b: put(bias), N, K };
     };
-    const ln = (p: string): [number, number] => [put(need(`${p}.weight`)), put(need(`${p}.bias`))];
+    const linear = (d: Dense): Linear => pack(d.weight, d.rows, d.cols, d.bias);
+    const ln = (n: Norm): [number, number] => [put(n.weight), put(n.bias)];
 
     // conv feature extractor (conv 0 is the only layer with a norm in group-norm extractors)
     this.groupNorm0 = cfg.featExtractNorm === 'group';
-    let cin = 1;
-    cfg.conv.forEach((l, i) => {
-      const p = `feature_extractor.conv_layers.${i}`;
-      const W = convToTimeMajor(need(`${p}.conv.weight`), l.dim, cin, l.kernel);
+    this.convNames = cfg.conv.map((_, i) => `conv layer ${i}`);
+    bound.front.conv.forEach((c, i) => {
+      const cin = c.cin;
+      const W = convToTimeMajor(c.weight, c.dim, cin, c.kernel);
       if (i === 0) this.conv0Weights = W;
-      const bias = put(cfg.convBias ? need(`${p}.conv.bias`) : null);
-      const hasNorm = cfg.featExtractNorm === 'layer' || i === 0;
-      const norm = hasNorm ? ln(`${p}.layer_norm`) : null;
-      if (l.kernel === 3 && l.stride === 2 && (algorithms.winograd ?? true)) {
+      const bias = put(c.bias);
+      const norm = c.norm ? ln(c.norm) : null;
+      if (c.kernel === 3 && c.stride === 2 && (algorithms.winograd ?? true)) {
         // Winograd F(2,2) on the even taps (assembly/conv.ts): w0 + w2, [w0|w1] and [w1|w2] from W [Cout][3·Cin]
-        const sum = new Float32Array(l.dim * cin);
-        for (let o = 0; o < l.dim; o++) for (let c = 0; c < cin; c++) sum[o * cin + c] = W[o * 3 * cin + c] + W[o * 3 * cin + 2 * cin + c];
-        const m = linear(sum, l.dim, cin, null).w;
+        const sum = new Float32Array(c.dim * cin);
+        for (let o = 0; o < c.dim; o++) for (let j = 0; j < cin; j++) sum[o * cin + j] = W[o * 3 * cin + j] + W[o * 3 * cin + 2 * cin + j];
+        const m = pack(sum, c.dim, cin, null).w;
         const pairW = (off: number): number => {
-          const p2 = mem.allocWeights(packedFloats(l.dim, 2 * cin));
-          packB(W, l.dim, 2 * cin, mem.f32(p2, packedFloats(l.dim, 2 * cin)), 3 * cin, off);
+          const p2 = mem.allocWeights(packedFloats(c.dim, 2 * cin));
+          packB(W, c.dim, 2 * cin, mem.f32(p2, packedFloats(c.dim, 2 * cin)), 3 * cin, off);
           return p2;
         };
         this.conv.push({ w: 0, b: bias, norm, wino: { m, e: pairW(0), o: pairW(cin) } });
-        this.winoScratch = Math.max(this.winoScratch, k.f32_conv_k3s2_scratch_floats(cin, l.dim));
+        this.winoScratch = Math.max(this.winoScratch, k.f32_conv_k3s2_scratch_floats(cin, c.dim));
       } else if (i === 0 && this.groupNorm0) {
         this.conv.push({ w: 0, b: bias, norm, wino: null }); // packed per input by foldGroupNorm0, from conv0Weights
       } else {
-        this.conv.push({ w: linear(W, l.dim, l.kernel * cin, null).w, b: bias, norm, wino: null });
+        this.conv.push({ w: pack(W, c.dim, c.kernel * cin, null).w, b: bias, norm, wino: null });
       }
-      cin = l.dim;
     });
-    this.dummy = get('feature_extractor.dummy_weight');
-    this.projLn = cfg.featProjLayerNorm ? ln('feature_projection.layer_norm') : null;
-    const D = cfg.hidden;
-    this.proj = linear(need('feature_projection.projection.weight'), D, cin, need('feature_projection.projection.bias'));
-    this.prunedChannelWeight = get('feature_projection.pruned_channel_weight');
+    const f = bound.front;
+    this.dummy = f.dummy;
+    this.projLn = f.projNorm ? ln(f.projNorm) : null;
+    this.proj = linear(f.proj);
+    this.prunedChannelWeight = f.prunedChannelWeight;
 
-    // positional conv: fold weight norm, then per group either the DFT form (posconv.ts) or one packed GEMM weight
-    const G = cfg.posConvGroups, cg = D / G, Kw = cfg.posConvKernel;
-    const pc = 'encoder.pos_conv_embed.conv';
-    const Wpos = get(`${pc}.weight`) ?? foldWeightNorm(need(`${pc}.weight_g`), need(`${pc}.weight_v`), D, cg, Kw);
+    // positional conv (weight norm folded by the binding): per group either the DFT form (posconv.ts) or one packed
+    // GEMM weight
+    const { groups: G, cg, kernel: Kw, weight: Wpos } = bound.pos;
     const size = posConvMethod === 'direct' ? null : dftSize(Kw, cg, posConvMethod === 'dft');
     const posW: number[] = [];
     let dft: PosDft | null = null;
@@ -167,57 +170,32 @@ export class Engine {
     } else {
       for (let g = 0; g < G; g++) {
         const Wg = convToTimeMajor(Wpos.subarray(g * cg * cg * Kw, (g + 1) * cg * cg * Kw), cg, cg, Kw);
-        posW.push(linear(Wg, cg, Kw * cg, null).w);
+        posW.push(pack(Wg, cg, Kw * cg, null).w);
       }
     }
-    this.pos = { w: posW, b: put(need(`${pc}.bias`)), cg, dft };
-    this.encLn = ln('encoder.layer_norm');
+    this.pos = { w: posW, b: put(bound.pos.bias), cg, dft };
+    this.encLn = ln(bound.encoderNorm);
+    this.encoderSteps = bound.encoderSteps;
+    this.relEmbed = bound.relEmbed;
 
-    // WavLM: the relative-position embedding lives in layer 0 and exists only if layer 0 keeps attention
-    const wavlm = cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
-    this.relEmbed = wavlm ? need('encoder.layers.0.attention.rel_attn_embed.weight') : null;
-
-    cfg.layers.forEach((L, l) => {
-      const p = `encoder.layers.${l}`;
-      const qkTotal = L.qkDims.reduce((a, b) => a + b, 0);
-      const vTotal = L.vDims.reduce((a, b) => a + b, 0);
-      const qOff: number[] = [], vOff: number[] = [];
-      L.qkDims.reduce((o, d) => (qOff.push(o), o + d), 0);
-      L.vDims.reduce((o, d) => (vOff.push(o), o + d), 0);
-      let qkv: Linear | null = null, out: Linear | null = null, gru: Linear | null = null;
-      let gruConst: Float32Array | null = null;
-      if (L.heads.length > 0) {
-        const rows = 2 * qkTotal + vTotal;
-        const W = new Float32Array(rows * D), b = new Float32Array(rows);
-        const parts = [['q_proj', qkTotal, 0], ['k_proj', qkTotal, qkTotal], ['v_proj', vTotal, 2 * qkTotal]] as const;
-        for (const [n, r, off] of parts) {
-          if (r === 0) continue;
-          W.set(need(`${p}.attention.${n}.weight`), off * D);
-          b.set(need(`${p}.attention.${n}.bias`), off);
-        }
-        qkv = linear(W, rows, D, b);
-        out = linear(need(`${p}.attention.out_proj.weight`), D, vTotal, need(`${p}.attention.out_proj.bias`));
-        if (wavlm) {
-          gru = linear(need(`${p}.attention.gru_rel_pos_linear.weight`), 8, cfg.headDim, need(`${p}.attention.gru_rel_pos_linear.bias`));
-          gruConst = need(`${p}.attention.gru_rel_pos_const`);
-        }
-      }
-      let ffn1: Linear | null = null, ffn2: Linear | null = null;
-      if (L.ffn > 0) {
-        const f = `${p}.feed_forward`;
-        ffn1 = linear(need(`${f}.intermediate_dense.weight`), L.ffn, D, need(`${f}.intermediate_dense.bias`));
-        ffn2 = linear(need(`${f}.output_dense.weight`), D, L.ffn, need(`${f}.output_dense.bias`));
-      }
+    for (const L of bound.layers) {
+      const a = L.attn;
       this.layers.push({
-        qkv, qkTotal, vTotal, qOff, vOff, out,
-        outBiasOnly: out ? 0 : put(get(`${p}.attention.out_proj.bias`)),
-        ln1: ln(`${p}.layer_norm`),
-        ffn1, ffn2,
-        ffnBiasOnly: ffn2 ? 0 : put(get(`${p}.feed_forward.output_dense.bias`)),
-        ln2: ln(`${p}.final_layer_norm`),
-        gru, gruConst,
+        index: L.index, heads: L.plan.heads, qkDims: L.plan.qkDims, vDims: L.plan.vDims, ffn: L.plan.ffn,
+        qkTotal: L.qkTotal, vTotal: L.vTotal, qOff: L.qOff, vOff: L.vOff,
+        qkv: a ? linear(a.qkv) : null,
+        out: a ? linear(a.out) : null,
+        gru: a?.gru ? linear(a.gru) : null,
+        gruConst: a?.gruConst ?? null,
+        attnBias: put(L.attnBias),
+        ln1: ln(L.norm1),
+        ffn1: L.ffn ? linear(L.ffn.in) : null,
+        ffn2: L.ffn ? linear(L.ffn.out) : null,
+        ffnBias: put(L.ffnBias),
+        ln2: ln(L.norm2),
+        steps: L.steps,
       });
-    });
+    }
   }
 
   /** Bytes of packed weights held in linear memory. */
@@ -233,10 +211,9 @@ export class Engine {
     const T = frames[frames.length - 1];
     const convMax = Math.max(...cfg.conv.map((l, i) => frames[i] * l.dim));
     let qkvMax = 0, vMax = 0, fMax = 0, dqMax = 0;
-    for (const L of cfg.layers) {
-      const qk = L.qkDims.reduce((a, b) => a + b, 0), v = L.vDims.reduce((a, b) => a + b, 0);
-      qkvMax = Math.max(qkvMax, 2 * qk + v);
-      vMax = Math.max(vMax, v);
+    for (const L of this.layers) {
+      qkvMax = Math.max(qkvMax, 2 * L.qkTotal + L.vTotal);
+      vMax = Math.max(vMax, L.vTotal);
       fMax = Math.max(fMax, L.ffn);
       dqMax = Math.max(dqMax, ...L.qkDims, 0);
     }
@@ -288,13 +265,31 @@ export class Engine {
     return plan;
   }
 
-  /** Run the model on 16 kHz mono samples; returns the requested hidden states, each [T][D]. */
+  /**
+   * Run the model on 16 kHz mono samples; returns the requested hidden states, each [T][D]. A kernel that traps (a
+   * slimwav bug) is reported as E_TRAP naming the block-plan step and layer it was running.
+   */
   forward(wave: Float32Array, opts: ForwardOptions): { frames: number; layers: Float32Array[] } {
-    const cfg = this.cfg, k = this.k, mem = this.mem, D = cfg.hidden;
-    const need = receptiveField(cfg);
+    const need = receptiveField(this.cfg);
     if (wave.length < need) {
       fail('E_AUDIO', `audio has ${wave.length} samples (${(wave.length / 16).toFixed(1)} ms); the model needs at least ${need} (${(need / 16).toFixed(1)} ms at 16 kHz) for one frame`);
     }
+    this.atLayer = -1;
+    this.atStep = 'setup';
+    try {
+      return this.run(wave, opts);
+    } catch (err) {
+      const trap = err instanceof WebAssembly.RuntimeError || (err instanceof SlimwavError && err.code === 'E_TRAP')
+        || (err instanceof Error && !(err instanceof SlimwavError) && err.message.startsWith('slimwav kernel'));
+      if (!trap) throw err;
+      const s = this.atStep;
+      const what = typeof s === 'string' ? s : `${this.atLayer >= 0 ? `layer ${this.atLayer} ` : ''}${stepName(s)}`;
+      throw new SlimwavError('E_TRAP', `kernel trapped in ${what} (${(err as Error).message}); this is a slimwav bug, please report it`);
+    }
+  }
+
+  private run(wave: Float32Array, opts: ForwardOptions): { frames: number; layers: Float32Array[] } {
+    const cfg = this.cfg, k = this.k, mem = this.mem, D = cfg.hidden;
     const plan = this.ensurePlan(wave.length);
     const at = (n: string) => plan.offsets.get(n)!;
     const frames = convFrames(cfg, wave.length);
@@ -330,6 +325,7 @@ export class Engine {
     }
 
     // feature projection
+    this.atStep = 'feature projection';
     const x = at('x'), y = at('y');
     let projIn = src;
     if (this.projLn) {
@@ -348,6 +344,7 @@ export class Engine {
     }
     snap('proj', x, T, D);
 
+    this.atStep = 'positional conv';
     // positional conv: x += GELU(conv(x)), group by group (groups spread over the threads): through the DFT, or as
     // one GEMM over a zero-padded copy of the group's columns
     const Kw = cfg.posConvKernel, pad = Math.floor(Kw / 2), cg = this.pos.cg, dft = this.pos.dft;
@@ -379,7 +376,10 @@ export class Engine {
       snap(`hidden.${index}`, ptr, T, D);
     };
     const [encG, encB] = this.encLn;
-    if (!cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, x, D, encG, encB, cfg.layerNormEps);
+    for (const st of this.encoderSteps) {
+      this.atStep = st;
+      k.f32_layernorm(T, D, x, D, x, D, encG, encB, cfg.layerNormEps);
+    }
     emit(0, x);
     const lastWanted = Math.max(...opts.layers, capture ? cfg.numLayers : 0);
 
@@ -391,30 +391,30 @@ export class Engine {
       }
     }
 
+    // encoder layers: each walks its block plan (arch/binding.ts layerSteps)
+    const slot = (n: 'x' | 'y') => (n === 'x' ? x : y);
     for (let l = 0; l < cfg.numLayers && l < lastWanted; l++) {
-      const L = cfg.layers[l], W = this.layers[l];
-      // attention sub-block
-      const attIn = cfg.preLayerNorm ? y : x;
-      if (cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, y, D, W.ln1[0], W.ln1[1], cfg.layerNormEps);
-      if (W.qkv && W.out) this.attention(L.heads, L.qkDims, L.vDims, W, attIn, T, x);
-      else if (W.outBiasOnly) k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.outBiasOnly, 0, 1);
-      if (!cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, x, D, W.ln1[0], W.ln1[1], cfg.layerNormEps);
-      // feed-forward sub-block
-      const ffIn = cfg.preLayerNorm ? y : x;
-      if (cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, y, D, W.ln2[0], W.ln2[1], cfg.layerNormEps);
-      if (W.ffn1 && W.ffn2) {
-        const h = at('h');
-        this.exec.gemm(T, L.ffn, D, ffIn, D, W.ffn1.w, h, L.ffn, W.ffn1.b, GELU, 0);
-        this.exec.gemm(T, D, L.ffn, h, L.ffn, W.ffn2.w, x, D, W.ffn2.b, 0, 1);
-      } else if (W.ffnBiasOnly) {
-        k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.ffnBiasOnly, 0, 1);
-      }
-      if (!cfg.preLayerNorm) k.f32_layernorm(T, D, x, D, x, D, W.ln2[0], W.ln2[1], cfg.layerNormEps);
-      if (cfg.preLayerNorm && l === cfg.numLayers - 1) {
-        k.f32_layernorm(T, D, x, D, y, D, encG, encB, cfg.layerNormEps);
-        emit(l + 1, y);
-      } else {
-        emit(l + 1, x);
+      const W = this.layers[l];
+      this.atLayer = l;
+      for (const st of W.steps) {
+        this.atStep = st;
+        switch (st.op) {
+          case 'norm': {
+            const [g, b] = st.norm === 'norm1' ? W.ln1 : st.norm === 'norm2' ? W.ln2 : this.encLn;
+            k.f32_layernorm(T, D, slot(st.from), D, slot(st.to), D, g, b, cfg.layerNormEps);
+            break;
+          }
+          case 'attention': this.attention(W, slot(st.from), T, x); break;
+          case 'attentionBias': k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.attnBias, 0, 1); break;
+          case 'ffn': {
+            const h = at('h'), F = W.ffn, f1 = W.ffn1!, f2 = W.ffn2!;
+            this.exec.gemm(T, F, D, slot(st.from), D, f1.w, h, F, f1.b, GELU, 0);
+            this.exec.gemm(T, D, F, h, F, f2.w, x, D, f2.b, 0, 1);
+            break;
+          }
+          case 'ffnBias': k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.ffnBias, 0, 1); break;
+          case 'emit': emit(l + 1, slot(st.from)); break;
+        }
       }
     }
     return { frames: T, layers: outputs };
@@ -530,6 +530,7 @@ export class Engine {
    */
   private convLayer(i: number, n: number, cin: number, src: number, dst: number): void {
     const l = this.cfg.conv[i], c = this.conv[i], w = c.wino;
+    this.atStep = this.convNames[i];
     const at = (name: string) => this.plan!.offsets.get(name)!;
     const act = c.norm ? 0 : GELU;
     if (i === 0 && this.groupNorm0) {
@@ -616,7 +617,8 @@ export class Engine {
   }
 
   /** Ragged multi-head attention of one layer; adds out_proj(heads) into the residual `res`. */
-  private attention(heads: number[], qk: number[], vd: number[], W: LayerWeights, inp: number, T: number, res: number): void {
+  private attention(W: PackedLayer, inp: number, T: number, res: number): void {
+    const heads = W.heads, qk = W.qkDims, vd = W.vDims;
     const cfg = this.cfg, k = this.k, plan = this.plan!, D = cfg.hidden;
     const at = (n: string) => plan.offsets.get(n)!;
     const qkv = at('qkv'), o = at('o');
@@ -704,8 +706,8 @@ export function dftSize(Kw: number, C: number, force: boolean): DftSize | null {
   return { N: best.N, L: best.L, NBp: best.NBp };
 }
 
-/** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm. */
-function normalizeInPlace(w: Float32Array): void {
+/** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm (the pruner's too). */
+export function normalizeInPlace(w: Float32Array): void {
   let mean = 0;
   for (let i = 0; i < w.length; i++) mean += w[i];
   mean /= w.length;

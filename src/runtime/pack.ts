@@ -39,27 +39,3 @@ export function convToTimeMajor(W: Float32Array, cout: number, cin: number, kw: 
   }
   return out;
 }
-
-/**
- * Fold weight normalisation over the kernel axis (PyTorch weight_norm with dim=2): W[:,:,j] = g[j]·v[:,:,j]/‖v[:,:,j]‖_F.
- * v is [Cout][Cin/G][Kw], g is [Kw]. Norms are accumulated in f64.
- */
-export function foldWeightNorm(g: Float32Array, v: Float32Array, cout: number, cing: number, kw: number): Float32Array {
-  const norm = new Float64Array(kw);
-  for (let o = 0; o < cout; o++) {
-    for (let i = 0; i < cing; i++) {
-      const row = (o * cing + i) * kw;
-      for (let j = 0; j < kw; j++) norm[j] += v[row + j] * v[row + j];
-    }
-  }
-  const scale = new Float64Array(kw);
-  for (let j = 0; j < kw; j++) scale[j] = norm[j] > 0 ? g[j] / Math.sqrt(norm[j]) : 0;
-  const out = new Float32Array(v.length);
-  for (let o = 0; o < cout; o++) {
-    for (let i = 0; i < cing; i++) {
-      const row = (o * cing + i) * kw;
-      for (let j = 0; j < kw; j++) out[row + j] = v[row + j] * scale[j];
-    }
-  }
-  return out;
-}

@@ -13,7 +13,7 @@ import { parseConfig } from '../../src/arch/config.js';
 import { LIMITS, checkConfigAgainstTensors, firstNonFinite } from '../../src/arch/limits.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/format/safetensors.js';
 import { fromFloat32, toFloat32, type DType, type RawTensor } from '../../src/format/tensor.js';
-import { toSlimwavModel } from '../../src/format/checkpoint.js';
+import { toSlimwavModel } from '../../src/arch/checkpoint.js';
 import { FIXTURES } from '../ref/fixtures.js';
 
 const SRC = join(FIXTURES, 'tiny-w2v-group');

@@ -1,12 +1,12 @@
 /**
- * src/format/checkpoint.ts: every spelling of the tiny model maps to the same Hugging Face tensors; DPHuBERT configs
+ * src/arch/checkpoint.ts: every spelling of the tiny model maps to the same Hugging Face tensors; DPHuBERT configs
  * convert to exact config.json objects (pruning keys included); config/tensor mismatches are E_SHAPE naming the tensor.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { readTorchStateDict } from '../../src/format/pytorch.js';
-import { toSlimwavModel } from '../../src/format/checkpoint.js';
+import { toSlimwavModel } from '../../src/arch/checkpoint.js';
 import type { RawTensor } from '../../src/format/tensor.js';
 import { CKPT, assertSameTensors, fixture, throwsCode, twin } from '../fixtures/ckpt/helpers.js';
 

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { SlimwavError } from '../../src/errors.js';
 import { openZip } from '../../src/format/zip.js';
 import { parseTorchCheckpoint, readTorchStateDict, isRawTensor } from '../../src/format/pytorch.js';
-import { toSlimwavModel } from '../../src/format/checkpoint.js';
+import { toSlimwavModel } from '../../src/arch/checkpoint.js';
 import { DTYPE_BYTES, numel } from '../../src/format/tensor.js';
 import { fixture, makeZip } from '../fixtures/ckpt/helpers.js';
 

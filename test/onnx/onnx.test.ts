@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { buildModel, load, parseConfig } from '../../src/index.js';
 import { compact } from '../../src/prune/index.js';
-import { openModelFiles } from '../../src/format/model-files.js';
+import { openModelFiles } from '../../src/arch/model-files.js';
 import type { RawTensor } from '../../src/format/tensor.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { decodeModel } from '../../src/onnx/proto.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModel, parseConfig, receptiveField } from '../../src/index.js';
-import { openModelFiles } from '../../src/format/model-files.js';
+import { openModelFiles } from '../../src/arch/model-files.js';
 import { parseSafetensors } from '../../src/format/safetensors.js';
 import { toFloat32, type RawTensor } from '../../src/format/tensor.js';
 import { loadAudioFolder } from '../../src/prune/data.js';

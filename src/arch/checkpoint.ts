@@ -15,14 +15,16 @@
  * Config sources, in order: a config.json given by the caller (passed through), the checkpoint's own config
  * (torchaudio/DPHuBERT `wav2vec2_model` kwargs, converted; or an HF-style dict, passed through),
  * else shapes alone when they match a released architecture exactly; otherwise E_CONFIG.
- * The result is always checked against the tensors by src/arch (every mismatch is E_SHAPE naming the tensor).
+ * The result is always checked against the tensors (arch/tensors.ts; every mismatch is E_SHAPE naming the tensor).
+ * This is model knowledge, so it lives in arch/; src/format/ only reads the bytes (arch/model-files.ts joins the two).
  */
 import { fail } from '../errors.js';
-import { toFloat32, type RawTensor } from './tensor.js';
-import { listNames } from './pytorch.js';
-import { parseConfig, type ModelType } from '../arch/config.js';
-import { checkConfigAgainstTensors } from '../arch/limits.js';
-import { checkTensors } from '../arch/tensors.js';
+import { toFloat32, type RawTensor } from '../format/tensor.js';
+import { listNames } from '../format/pytorch.js';
+import { parseConfig, type ModelType } from './config.js';
+import { checkConfigAgainstTensors } from './limits.js';
+import { checkTensors } from './tensors.js';
+import { TensorNames as N } from './binding.js';
 
 export interface SlimwavModel {
   /** config.json contents (docs/format.md) */
@@ -283,27 +285,27 @@ function inferConfig(t: Map<string, RawTensor>, fileName: string, hint: ModelTyp
     convKernel.push(s[2]);
   }
   if (convKernel.join() !== STD_KERNELS.join()) noConfig(`conv kernels [${convKernel.join(', ')}] are not the standard ones, so the strides are unknown`);
-  const norm = t.has('feature_extractor.conv_layers.1.layer_norm.weight') ? 'layer' : 'group';
-  const proj = shape('feature_projection.projection.weight');
-  if (!proj || proj.length !== 2) return noConfig('no feature_projection.projection.weight');
+  const norm = t.has(`${N.convNorm(1)}.weight`) ? 'layer' : 'group';
+  const proj = shape(`${N.proj}.weight`);
+  if (!proj || proj.length !== 2) return noConfig(`no ${N.proj}.weight`);
   const D = proj[0];
   let L = 0;
-  while ([...t.keys()].some((k) => k.startsWith(`encoder.layers.${L}.`))) L++;
-  const ffs = Array.from({ length: L }, (_, l) => shape(`encoder.layers.${l}.feed_forward.intermediate_dense.weight`)?.[0]);
-  const qs = Array.from({ length: L }, (_, l) => shape(`encoder.layers.${l}.attention.q_proj.weight`)?.[0]);
+  while ([...t.keys()].some((k) => N.layerOf(k) === L)) L++;
+  const ffs = Array.from({ length: L }, (_, l) => shape(`${N.ffn1(l)}.weight`)?.[0]);
+  const qs = Array.from({ length: L }, (_, l) => shape(`${N.q(l)}.weight`)?.[0]);
   if (ffs.some((f) => f !== ffs[0]) || qs.some((q) => q !== D)) noConfig('the layers differ in width, so this is a pruned model and its layout must be given');
   const arch = RELEASED.find((a) => a.norm === norm && a.hidden === D && a.layers === L && a.ffn === ffs[0]);
   if (!arch) noConfig(`hidden ${D}, ${L} layers, FFN ${ffs[0]} and ${norm} norm match no released model, so the head count and layer-norm placement are unknown`);
-  const v = shape('encoder.pos_conv_embed.conv.weight_v') ?? shape('encoder.pos_conv_embed.conv.weight');
-  if (!v || v.length !== 3 || D % v[1] !== 0) return noConfig('no usable encoder.pos_conv_embed.conv weight');
-  const wavlm = t.has('encoder.layers.0.attention.rel_attn_embed.weight');
+  const v = shape(N.posConvWeightV) ?? shape(`${N.posConv}.weight`);
+  if (!v || v.length !== 3 || D % v[1] !== 0) return noConfig(`no usable ${N.posConv} weight`);
+  const wavlm = t.has(N.relEmbed);
   const modelType: ModelType = wavlm ? 'wavlm' : hint ?? 'hubert';
   const cfg: Record<string, unknown> = {
     model_type: modelType,
     conv_dim: convDim,
     conv_kernel: convKernel,
     conv_stride: STD_STRIDES,
-    conv_bias: t.has('feature_extractor.conv_layers.0.conv.bias'),
+    conv_bias: t.has(`${N.conv(0)}.bias`),
     feat_extract_norm: norm,
     hidden_size: D,
     num_hidden_layers: L,
@@ -317,7 +319,7 @@ function inferConfig(t: Map<string, RawTensor>, fileName: string, hint: ModelTyp
     do_normalize: arch!.preLN,
   };
   if (wavlm) {
-    cfg.num_buckets = shape('encoder.layers.0.attention.rel_attn_embed.weight')![0];
+    cfg.num_buckets = shape(N.relEmbed)![0];
     cfg.max_bucket_distance = 800;
   }
   notes.push(`no config found: inferred one from the tensor shapes and the released ${D}-wide ${L}-layer models (strides [${STD_STRIDES.join(', ')}], ${D / 64} heads, ${arch!.preLN ? 'pre' : 'post'}-LN, do_normalize ${arch!.preLN}${wavlm ? ', max_bucket_distance 800' : ''}${wavlm || hint ? '' : ', model_type "hubert"'}); put config.json next to it if any of that is wrong`);
@@ -383,3 +385,4 @@ export function toSlimwavModel(
   checkTensors(parsed, out, fileName);
   return { config: cfg, tensors: out, notes };
 }
+

@@ -1,0 +1,507 @@
+/**
+ * The model, written once: tensor names, the tensor list a config implies, the typed per-block weights they bind to,
+ * and the block plan (the order of sub-steps of an encoder layer). The engine (runtime/engine.ts), the pruner's
+ * student (prune/student.ts), compaction (prune/compact.ts) and the ONNX export (onnx/export.ts) all read weights
+ * through bindWeights() and walk layerSteps(); no other module spells a tensor name (the checkpoint importers'
+ * key-mapping tables aside, arch/checkpoint.ts).
+ *
+ * Shapes stay in Hugging Face layout here ([out][in] for linear layers, [Cout][Cin/G][K] for convs): each consumer
+ * packs or re-lays them as it needs. Everything per layer that is derived from the config (fused q|k|v widths and
+ * per-head offsets) is computed here once.
+ */
+import { fail } from '../errors.js';
+import type { RawTensor } from '../format/tensor.js';
+import { fromFloat32, numel, toFloat32 } from '../format/tensor.js';
+import type { LayerPlan, ModelConfig } from './config.js';
+
+/** eps of the conv blocks' GroupNorm / LayerNorm (nn.GroupNorm / nn.LayerNorm defaults, torchaudio and HF alike) */
+export const CONV_NORM_EPS = 1e-5;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tensor names (Hugging Face spelling). A "prefix" names a module whose tensors are `${prefix}.weight` / `.bias`.
+
+const conv = (i: number) => `feature_extractor.conv_layers.${i}`;
+const layer = (l: number) => `encoder.layers.${l}`;
+const POS = 'encoder.pos_conv_embed.conv';
+
+export const TensorNames = {
+  conv: (i: number) => `${conv(i)}.conv`,
+  convNorm: (i: number) => `${conv(i)}.layer_norm`,
+  dummy: 'feature_extractor.dummy_weight',
+  projNorm: 'feature_projection.layer_norm',
+  proj: 'feature_projection.projection',
+  prunedChannelWeight: 'feature_projection.pruned_channel_weight',
+  /** the positional conv: `${posConv}.weight` (folded) or `.weight_g` + `.weight_v` (weight norm), and `.bias` */
+  posConv: POS,
+  posConvWeightG: `${POS}.weight_g`,
+  posConvWeightV: `${POS}.weight_v`,
+  encoderNorm: 'encoder.layer_norm',
+  /** WavLM's relative position embedding [num_buckets][H], held by layer 0 for every layer */
+  relEmbed: `${layer(0)}.attention.rel_attn_embed.weight`,
+  q: (l: number) => `${layer(l)}.attention.q_proj`,
+  k: (l: number) => `${layer(l)}.attention.k_proj`,
+  v: (l: number) => `${layer(l)}.attention.v_proj`,
+  out: (l: number) => `${layer(l)}.attention.out_proj`,
+  gru: (l: number) => `${layer(l)}.attention.gru_rel_pos_linear`,
+  gruConst: (l: number) => `${layer(l)}.attention.gru_rel_pos_const`,
+  norm1: (l: number) => `${layer(l)}.layer_norm`,
+  ffn1: (l: number) => `${layer(l)}.feed_forward.intermediate_dense`,
+  ffn2: (l: number) => `${layer(l)}.feed_forward.output_dense`,
+  norm2: (l: number) => `${layer(l)}.final_layer_norm`,
+  /** the encoder layer a tensor name belongs to, or -1 */
+  layerOf: (name: string): number => {
+    const m = /^encoder\.layers\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) : -1;
+  },
+} as const;
+const N = TensorNames;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rules derived from the config
+
+/**
+ * WavLM's relative position bias exists iff the model is WavLM, has a layer, and layer 0 (which holds the embedding)
+ * keeps attention; then every layer that keeps attention gates it with its own gru_rel_pos_* tensors.
+ */
+export function hasRelativeBias(cfg: ModelConfig): boolean {
+  return cfg.modelType === 'wavlm' && cfg.numLayers > 0 && cfg.layers[0].heads.length > 0;
+}
+
+/** Whether layer `l` adds the (gated) relative position bias to its attention scores. */
+export function layerUsesRelativeBias(cfg: ModelConfig, l: number): boolean {
+  return hasRelativeBias(cfg) && cfg.layers[l].heads.length > 0;
+}
+
+/** Widths and per-head column offsets of a layer's fused [q; k; v] projection output. */
+export interface HeadLayout {
+  /** Σ query/key widths, Σ value widths, fused row count 2·qkTotal + vTotal */
+  qkTotal: number;
+  vTotal: number;
+  rows: number;
+  /** per kept head: first q (and, + qkTotal, k) column; first v column within the v part (+ 2·qkTotal in the fused) */
+  qOff: number[];
+  vOff: number[];
+}
+
+export function headLayout(L: LayerPlan): HeadLayout {
+  const qOff: number[] = [], vOff: number[] = [];
+  let qkTotal = 0, vTotal = 0;
+  L.qkDims.forEach((d) => { qOff.push(qkTotal); qkTotal += d; });
+  L.vDims.forEach((d) => { vOff.push(vTotal); vTotal += d; });
+  return { qkTotal, vTotal, rows: 2 * qkTotal + vTotal, qOff, vOff };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tensor list a config implies
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  /** may be absent (zero-sized tensors, removed blocks' biases, folded/unfolded weight-norm spellings) */
+  optional: boolean;
+  /** counted in `params` when present (false for tensors the forward pass ignores) */
+  used: boolean;
+}
+
+/** Every tensor the config implies. Weight norm of the positional conv is listed in both spellings, optional. */
+export function tensorSpecs(cfg: ModelConfig): TensorSpec[] {
+  const out: TensorSpec[] = [];
+  const req = (name: string, shape: number[]) => out.push({ name, shape, optional: numel(shape) === 0, used: true });
+  const opt = (name: string, shape: number[], used = true) => out.push({ name, shape, optional: true, used });
+  const unused = (name: string, shape: number[]) => opt(name, shape, false);
+  const lin = (add: typeof req, p: string, rows: number, cols: number, bias = true) => {
+    add(`${p}.weight`, [rows, cols]);
+    if (bias) add(`${p}.bias`, [rows]);
+  };
+  const norm = (p: string, n: number) => { req(`${p}.weight`, [n]); req(`${p}.bias`, [n]); };
+
+  let cin = 1;
+  cfg.conv.forEach((l, i) => {
+    req(`${N.conv(i)}.weight`, [l.dim, cin, l.kernel]);
+    if (cfg.convBias) req(`${N.conv(i)}.bias`, [l.dim]);
+    if (convHasNorm(cfg, i)) norm(N.convNorm(i), l.dim);
+    cin = l.dim;
+  });
+  // DPHuBERT keeps a per-channel scale of the last conv output; slimwav keeps it too.
+  opt(N.dummy, [cin]);
+  if (cfg.featProjLayerNorm) norm(N.projNorm, cin);
+  const D = cfg.hidden;
+  req(`${N.proj}.weight`, [D, cin]);
+  // after compaction of the last conv layer: Σ over pruned channels of projection column × LayerNorm gamma (compact.ts)
+  opt(N.prunedChannelWeight, [D]);
+  req(`${N.proj}.bias`, [D]);
+  opt(N.posConvWeightG, [1, 1, cfg.posConvKernel]);
+  opt(N.posConvWeightV, [D, D / cfg.posConvGroups, cfg.posConvKernel]);
+  opt(`${N.posConv}.weight`, [D, D / cfg.posConvGroups, cfg.posConvKernel]);
+  req(`${N.posConv}.bias`, [D]);
+  norm(N.encoderNorm, D);
+
+  const relBias = hasRelativeBias(cfg);
+  cfg.layers.forEach((L, l) => {
+    const { qkTotal: qk, vTotal: v } = headLayout(L);
+    const hasAttn = L.heads.length > 0;
+    const attn = hasAttn ? req : unused;
+    lin(attn, N.q(l), qk, D);
+    lin(attn, N.k(l), qk, D);
+    lin(attn, N.v(l), v, D);
+    attn(`${N.out(l)}.weight`, [D, v]);
+    (hasAttn ? req : opt)(`${N.out(l)}.bias`, [D]);
+    if (cfg.modelType === 'wavlm') {
+      if (l === 0) (relBias ? req : unused)(N.relEmbed, [cfg.numBuckets, cfg.numHeads]);
+      const g = relBias && hasAttn ? req : unused;
+      lin(g, N.gru(l), 8, cfg.headDim);
+      g(N.gruConst(l), [1, cfg.numHeads, 1, 1]);
+    }
+    norm(N.norm1(l), D);
+    const F = L.ffn, ffn = F > 0 ? req : unused;
+    lin(ffn, N.ffn1(l), F, D);
+    ffn(`${N.ffn2(l)}.weight`, [D, F]);
+    (F > 0 ? req : opt)(`${N.ffn2(l)}.bias`, [D]);
+    norm(N.norm2(l), D);
+  });
+  return out;
+}
+
+/** Conv layer i has a norm: every layer under a LayerNorm extractor, layer 0's GroupNorm under a group one. */
+export function convHasNorm(cfg: ModelConfig, i: number): boolean {
+  return cfg.featExtractNorm === 'layer' || i === 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Typed weights
+
+export interface Norm {
+  weight: Float32Array;
+  bias: Float32Array;
+}
+
+/** y = x·weightᵀ + bias, weight [rows][cols] */
+export interface Dense {
+  weight: Float32Array;
+  bias: Float32Array | null;
+  rows: number;
+  cols: number;
+}
+
+export interface ConvBlock {
+  /** [dim][cin][kernel] */
+  weight: Float32Array;
+  bias: Float32Array | null;
+  norm: Norm | null;
+  dim: number;
+  cin: number;
+  kernel: number;
+  stride: number;
+}
+
+export interface FrontWeights {
+  conv: ConvBlock[];
+  /** channels of the last conv layer */
+  channels: number;
+  /** DPHuBERT's per-channel scale of the last conv output */
+  dummy: Float32Array | null;
+  projNorm: Norm | null;
+  /** true when the projection LayerNorm takes its statistics over more channels than are stored (virtual zeros) */
+  virtualZeros: boolean;
+  proj: Dense;
+  /** Σ over compacted-away channels of projection column × LayerNorm gamma (only with virtual zeros) */
+  prunedChannelWeight: Float32Array | null;
+}
+
+export interface PosConvWeights {
+  /** weight norm folded: [D][D/G][K] */
+  weight: Float32Array;
+  bias: Float32Array;
+  groups: number;
+  /** channels per group */
+  cg: number;
+  kernel: number;
+  /** the checkpoint spelled it as weight_g / weight_v (kept so writers can keep the spelling) */
+  weightNorm: { g: Float32Array; v: Float32Array } | null;
+}
+
+export interface AttentionWeights {
+  /** fused [q; k; v] rows: [0, qkTotal) q, [qkTotal, 2·qkTotal) k, [2·qkTotal, rows) v */
+  qkv: Dense;
+  out: Dense;
+  /** WavLM gru_rel_pos_linear [8][headDim] and gru_rel_pos_const [H] (layers that use the relative bias) */
+  gru: Dense | null;
+  gruConst: Float32Array | null;
+}
+
+export interface LayerWeights extends HeadLayout {
+  index: number;
+  plan: LayerPlan;
+  /** null: attention block removed */
+  attn: AttentionWeights | null;
+  /** out_proj.bias of a removed attention block (added to the residual), null when absent */
+  attnBias: Float32Array | null;
+  norm1: Norm;
+  /** null: FFN block removed */
+  ffn: { in: Dense; out: Dense } | null;
+  /** output_dense.bias of a removed FFN block, null when absent */
+  ffnBias: Float32Array | null;
+  norm2: Norm;
+  /** the sub-steps of this layer, in order (block plan) */
+  steps: LayerStep[];
+}
+
+export interface ModelWeights {
+  cfg: ModelConfig;
+  front: FrontWeights;
+  pos: PosConvWeights;
+  encoderNorm: Norm;
+  /** WavLM relative position embedding [num_buckets][H], when hasRelativeBias(cfg) */
+  relEmbed: Float32Array | null;
+  layers: LayerWeights[];
+  /** steps between the positional conv and hidden state 0 */
+  encoderSteps: EncoderStep[];
+}
+
+/**
+ * (config, tensors) → typed weights. The tensors must have passed checkTensors(cfg, …) (arch/tensors.ts); a tensor
+ * the config needs and that is missing is E_SHAPE naming it.
+ */
+export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, source = 'model'): ModelWeights {
+  const get = (name: string): Float32Array | null => {
+    const t = tensors.get(name);
+    return t && numel(t.shape) > 0 ? toFloat32(t, name) : null;
+  };
+  const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `${source}: missing tensor ${name}`);
+  const norm = (p: string): Norm => ({ weight: need(`${p}.weight`), bias: need(`${p}.bias`) });
+  const dense = (p: string, rows: number, cols: number): Dense => ({ weight: need(`${p}.weight`), bias: need(`${p}.bias`), rows, cols });
+  const D = cfg.hidden;
+
+  let cin = 1;
+  const convs = cfg.conv.map((l, i): ConvBlock => {
+    const c: ConvBlock = {
+      weight: need(`${N.conv(i)}.weight`),
+      bias: cfg.convBias ? need(`${N.conv(i)}.bias`) : null,
+      norm: convHasNorm(cfg, i) ? norm(N.convNorm(i)) : null,
+      dim: l.dim, cin, kernel: l.kernel, stride: l.stride,
+    };
+    cin = l.dim;
+    return c;
+  });
+  const virtualZeros = cfg.featProjLayerNorm && cfg.featProjNormSize > cin;
+  const front: FrontWeights = {
+    conv: convs,
+    channels: cin,
+    dummy: get(N.dummy),
+    projNorm: cfg.featProjLayerNorm ? norm(N.projNorm) : null,
+    virtualZeros,
+    proj: dense(N.proj, D, cin),
+    prunedChannelWeight: get(N.prunedChannelWeight),
+  };
+
+  const G = cfg.posConvGroups, cg = D / G, Kw = cfg.posConvKernel;
+  const folded = get(`${N.posConv}.weight`);
+  const wn = folded ? null : { g: need(N.posConvWeightG), v: need(N.posConvWeightV) };
+  const pos: PosConvWeights = {
+    weight: folded ?? foldWeightNorm(wn!.g, wn!.v, D, cg, Kw),
+    bias: need(`${N.posConv}.bias`), groups: G, cg, kernel: Kw, weightNorm: wn,
+  };
+
+  const relBias = hasRelativeBias(cfg);
+  const layers = cfg.layers.map((L, l): LayerWeights => {
+    const hl = headLayout(L);
+    let attn: AttentionWeights | null = null;
+    if (L.heads.length > 0) {
+      const W = new Float32Array(hl.rows * D), b = new Float32Array(hl.rows);
+      const parts = [[N.q(l), 0, hl.qkTotal], [N.k(l), hl.qkTotal, hl.qkTotal], [N.v(l), 2 * hl.qkTotal, hl.vTotal]] as const;
+      for (const [p, off, rows] of parts) {
+        if (rows === 0) continue;
+        W.set(need(`${p}.weight`), off * D);
+        b.set(need(`${p}.bias`), off);
+      }
+      const gate = relBias;
+      attn = {
+        qkv: { weight: W, bias: b, rows: hl.rows, cols: D },
+        out: dense(N.out(l), D, hl.vTotal),
+        gru: gate ? dense(N.gru(l), 8, cfg.headDim) : null,
+        gruConst: gate ? need(N.gruConst(l)) : null,
+      };
+    }
+    const ffn = L.ffn > 0 ? { in: dense(N.ffn1(l), L.ffn, D), out: dense(N.ffn2(l), D, L.ffn) } : null;
+    return {
+      index: l, plan: L, ...hl,
+      attn,
+      attnBias: attn ? null : get(`${N.out(l)}.bias`),
+      norm1: norm(N.norm1(l)),
+      ffn,
+      ffnBias: ffn ? null : get(`${N.ffn2(l)}.bias`),
+      norm2: norm(N.norm2(l)),
+      steps: [],
+    };
+  });
+  layers.forEach((w) => { w.steps = layerSteps(cfg, w); });
+  return {
+    cfg, front, pos,
+    encoderNorm: norm(N.encoderNorm),
+    relEmbed: relBias ? need(N.relEmbed) : null,
+    layers,
+    encoderSteps: cfg.preLayerNorm ? [] : [{ op: 'norm', norm: 'encoder', from: 'x', to: 'x' }],
+  };
+}
+
+/**
+ * The inverse of bindWeights: typed weights → the tensor table (Hugging Face names, F32). Fused q|k|v rows are split
+ * back into q_proj / k_proj / v_proj; the positional conv keeps the checkpoint's spelling (folded weight or
+ * weight_g / weight_v); removed blocks keep their bias when they have one. Tensors the config ignores (gates of
+ * layers without the relative bias) are written when bound, so a round trip loses nothing the forward pass uses.
+ */
+export function weightsToTensors(w: ModelWeights): Map<string, RawTensor> {
+  const cfg = w.cfg, D = cfg.hidden, out = new Map<string, RawTensor>();
+  const put = (name: string, data: Float32Array, shape: number[]) => out.set(name, fromFloat32(data, shape));
+  const norm = (p: string, n: Norm) => { put(`${p}.weight`, n.weight, [n.weight.length]); put(`${p}.bias`, n.bias, [n.bias.length]); };
+  const dense = (p: string, d: Dense) => {
+    put(`${p}.weight`, d.weight, [d.rows, d.cols]);
+    if (d.bias) put(`${p}.bias`, d.bias, [d.rows]);
+  };
+  w.front.conv.forEach((c, i) => {
+    put(`${N.conv(i)}.weight`, c.weight, [c.dim, c.cin, c.kernel]);
+    if (c.bias) put(`${N.conv(i)}.bias`, c.bias, [c.dim]);
+    if (c.norm) norm(N.convNorm(i), c.norm);
+  });
+  const f = w.front;
+  if (f.dummy) put(N.dummy, f.dummy, [f.channels]);
+  if (f.projNorm) norm(N.projNorm, f.projNorm);
+  dense(N.proj, f.proj);
+  if (f.prunedChannelWeight) put(N.prunedChannelWeight, f.prunedChannelWeight, [D]);
+  const p = w.pos;
+  if (p.weightNorm) {
+    put(N.posConvWeightG, p.weightNorm.g, [1, 1, p.kernel]);
+    put(N.posConvWeightV, p.weightNorm.v, [D, p.cg, p.kernel]);
+  } else {
+    put(`${N.posConv}.weight`, p.weight, [D, p.cg, p.kernel]);
+  }
+  put(`${N.posConv}.bias`, p.bias, [D]);
+  norm(N.encoderNorm, w.encoderNorm);
+  if (w.relEmbed) put(N.relEmbed, w.relEmbed, [cfg.numBuckets, cfg.numHeads]);
+  w.layers.forEach((L, l) => {
+    if (L.attn) {
+      const { qkv } = L.attn;
+      const part = (name: string, off: number, rows: number) => {
+        if (rows === 0) return;
+        put(`${name}.weight`, qkv.weight.subarray(off * D, (off + rows) * D), [rows, D]);
+        put(`${name}.bias`, qkv.bias!.subarray(off, off + rows), [rows]);
+      };
+      part(N.q(l), 0, L.qkTotal);
+      part(N.k(l), L.qkTotal, L.qkTotal);
+      part(N.v(l), 2 * L.qkTotal, L.vTotal);
+      dense(N.out(l), L.attn.out);
+      if (L.attn.gru) dense(N.gru(l), L.attn.gru);
+      if (L.attn.gruConst) put(N.gruConst(l), L.attn.gruConst, [1, cfg.numHeads, 1, 1]);
+    } else if (L.attnBias) {
+      put(`${N.out(l)}.bias`, L.attnBias, [D]);
+    }
+    norm(N.norm1(l), L.norm1);
+    if (L.ffn) {
+      dense(N.ffn1(l), L.ffn.in);
+      dense(N.ffn2(l), L.ffn.out);
+    } else if (L.ffnBias) {
+      put(`${N.ffn2(l)}.bias`, L.ffnBias, [D]);
+    }
+    norm(N.norm2(l), L.norm2);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The block plan
+
+/** Activation slots a step reads or writes: x is the residual stream, y a normalised copy (pre-LN). */
+export type Slot = 'x' | 'y';
+
+/**
+ * One sub-step of an encoder layer (or of the encoder's entry / exit):
+ *   norm          to = LayerNorm_norm(from)      (norm1, norm2 of the layer; 'encoder' = encoder.layer_norm)
+ *   attention     x += out_proj(attention(qkv(from)))   (bias included)
+ *   attentionBias x += out_proj.bias             (attention block removed, its bias kept)
+ *   ffn           x += W2·GELU(W1·from + b1) + b2
+ *   ffnBias       x += output_dense.bias         (FFN block removed, its bias kept)
+ *   emit          hidden state l+1 is `from`     (the last step of every layer)
+ */
+export type LayerStep =
+  | { op: 'norm'; norm: 'norm1' | 'norm2' | 'encoder'; from: Slot; to: Slot }
+  | { op: 'attention'; from: Slot }
+  | { op: 'attentionBias' }
+  | { op: 'ffn'; from: Slot }
+  | { op: 'ffnBias' }
+  | { op: 'emit'; from: Slot };
+export type EncoderStep = Extract<LayerStep, { op: 'norm' }>;
+
+/** Block names a step belongs to, for messages ("layer 3 attention"). */
+export function stepName(s: LayerStep): string {
+  switch (s.op) {
+    case 'norm': return s.norm === 'norm1' ? 'layer_norm' : s.norm === 'norm2' ? 'final_layer_norm' : 'encoder layer_norm';
+    case 'attention': case 'attentionBias': return 'attention';
+    case 'ffn': case 'ffnBias': return 'feed-forward';
+    case 'emit': return 'output';
+  }
+}
+
+/**
+ * The sub-steps of layer l, in order.
+ *   post-LN: [attention], x = norm1(x), [ffn], x = norm2(x)            (both norms even when a block is removed)
+ *   pre-LN:  y = norm1(x), [attention from y], y = norm2(x), [ffn from y]; the last layer then y = encoder norm(x)
+ * A removed block with a stored bias adds that bias; without one it adds nothing (and pre-LN skips its norm).
+ */
+export function layerSteps(cfg: ModelConfig, w: Pick<LayerWeights, 'index' | 'attn' | 'attnBias' | 'ffn' | 'ffnBias'>): LayerStep[] {
+  const s: LayerStep[] = [];
+  const attn: LayerStep | null = w.attn ? { op: 'attention', from: cfg.preLayerNorm ? 'y' : 'x' } : w.attnBias ? { op: 'attentionBias' } : null;
+  const ffn: LayerStep | null = w.ffn ? { op: 'ffn', from: cfg.preLayerNorm ? 'y' : 'x' } : w.ffnBias ? { op: 'ffnBias' } : null;
+  if (cfg.preLayerNorm) {
+    if (w.attn) s.push({ op: 'norm', norm: 'norm1', from: 'x', to: 'y' });
+    if (attn) s.push(attn);
+    if (w.ffn) s.push({ op: 'norm', norm: 'norm2', from: 'x', to: 'y' });
+    if (ffn) s.push(ffn);
+    if (w.index === cfg.numLayers - 1) {
+      s.push({ op: 'norm', norm: 'encoder', from: 'x', to: 'y' }, { op: 'emit', from: 'y' });
+    } else {
+      s.push({ op: 'emit', from: 'x' });
+    }
+  } else {
+    if (attn) s.push(attn);
+    s.push({ op: 'norm', norm: 'norm1', from: 'x', to: 'x' });
+    if (ffn) s.push(ffn);
+    s.push({ op: 'norm', norm: 'norm2', from: 'x', to: 'x' }, { op: 'emit', from: 'x' });
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Fold weight normalisation over the kernel axis (PyTorch weight_norm with dim=2): W[:,:,j] = g[j]·v[:,:,j]/‖v[:,:,j]‖_F.
+ * v is [Cout][Cin/G][Kw], g is [Kw]. Norms are accumulated in f64.
+ */
+export function foldWeightNorm(g: Float32Array, v: Float32Array, cout: number, cing: number, kw: number): Float32Array {
+  const norm = new Float64Array(kw);
+  for (let o = 0; o < cout; o++) {
+    for (let i = 0; i < cing; i++) {
+      const row = (o * cing + i) * kw;
+      for (let j = 0; j < kw; j++) norm[j] += v[row + j] * v[row + j];
+    }
+  }
+  const scale = new Float64Array(kw);
+  for (let j = 0; j < kw; j++) scale[j] = norm[j] > 0 ? g[j] / Math.sqrt(norm[j]) : 0;
+  const out = new Float32Array(v.length);
+  for (let o = 0; o < cout; o++) {
+    for (let i = 0; i < cing; i++) {
+      const row = (o * cing + i) * kw;
+      for (let j = 0; j < kw; j++) out[row + j] = v[row + j] * scale[j];
+    }
+  }
+  return out;
+}
+
+/**
+ * The inverse of foldWeightNorm for a folded weight W [Cout][Cin/G][Kw]: g[j] = ‖W[:,:,j]‖_F (f64 sums), v = W, so
+ * that g·v/‖v‖ = W. Writers use it to keep a checkpoint's weight-norm spelling.
+ */
+export function unfoldWeightNorm(W: Float32Array, kw: number): { g: Float32Array; v: Float32Array } {
+  const g = new Float64Array(kw);
+  for (let i = 0; i < W.length / kw; i++) for (let k = 0; k < kw; k++) g[k] += W[i * kw + k] ** 2;
+  return { g: Float32Array.from(g, Math.sqrt), v: W };
+}
