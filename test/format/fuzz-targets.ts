@@ -4,8 +4,7 @@
  * SlimwavError whose one-line message names the file: any other exception, or a case slower than the per-case
  * limit, is a finding.
  *
- * NEW INPUT PATHS GO HERE: add one entry (seed files + the entry point called with `fileName`), e.g. for the
- * compressed audio decoders `{ name: 'flac', fileName: 'f.flac', seeds: [...], run: (b, f) => decodeAudio(b, f) }`.
+ * NEW INPUT PATHS GO HERE: add one entry (seed files + the entry point called with `fileName`).
  * test/format/pytorch-fuzz.test.ts keeps its structure-aware zip and pickle mutations beside these generic ones.
  */
 import { readFileSync } from 'node:fs';
@@ -63,6 +62,14 @@ export const TARGETS: FuzzTarget[] = [
     seeds: () => [file('audio', 'speech16k.wav'), file('audio', 'speech16k-f32.wav'), file('audio', 'speech22k.wav').subarray(0, 20000)],
     run: (b, f) => decodeAudio(b, f),
   },
+  // the compressed formats, through the same entry point as WAV (the decoder packages load on the first such file)
+  ...([['flac', 'speech16k.flac'], ['mp3', 'speech16k.mp3'], ['ogg', 'speech22k.ogg'], ['opus', 'speech16k.opus']] as const)
+    .map(([name, fixture]): FuzzTarget => ({
+      name,
+      fileName: `f.${name}`,
+      seeds: () => [file('audio', fixture)],
+      run: (b, f) => decodeAudio(b, f),
+    })),
   {
     name: 'npy',
     fileName: 'f.npy',
