@@ -143,7 +143,7 @@ export class Model {
 }
 
 /** extract()'s input → checked mono Float32 at 16 kHz (E_ARGS for a wrong type, E_AUDIO for unusable audio). */
-function toPcm16k(input: AudioInput): Float32Array {
+export function toPcm16k(input: AudioInput): Float32Array {
   const kind = (v: unknown) => Object.prototype.toString.call(v);
   if (input instanceof Float32Array) {
     for (let i = 0; i < input.length; i++) {

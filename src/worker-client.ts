@@ -9,7 +9,7 @@
  */
 import { fail, SlimwavError } from './errors.js';
 import { isJsonObject } from './format/json.js';
-import type { Features, LoadOptions, ModelInfo } from './model-core.js';
+import { toPcm16k, type AudioInput, type Features, type LoadOptions, type ModelInfo } from './model-core.js';
 import type { ModelConfig } from './arch/config.js';
 import type { LayerSelection } from './layers.js';
 import { KERNEL_VARIANTS, kernelFile } from './runtime/wasm.js';
@@ -31,7 +31,8 @@ export interface WorkerModel {
   /** the one-line reasons the worker gave for running on fewer threads than asked (empty when none) */
   readonly warnings: string[];
   /** Run the model on mono 16 kHz audio in the worker (the samples are copied; `pcm` stays usable). */
-  extract(pcm16k: Float32Array, opts?: { layers?: LayerSelection }): Promise<Features>;
+  /** the same input forms as Model.extract: a 16 kHz Float32Array, or { samples, sampleRate } (resampled here) */
+  extract(input: AudioInput, opts?: { layers?: LayerSelection }): Promise<Features>;
   /** Stop the worker; calls still running reject with E_WORKER. */
   dispose(): void;
 }
@@ -112,8 +113,8 @@ export async function createWorkerModel(source: string | URL | ModelBuffers, opt
     config: loaded.info.config,
     threads: loaded.threads,
     warnings: loaded.warnings,
-    async extract(pcm16k, eopts = {}) {
-      if (!(pcm16k instanceof Float32Array)) fail('E_ARGS', `extract() needs a Float32Array of 16 kHz samples, found ${Object.prototype.toString.call(pcm16k)}`);
+    async extract(input, eopts = {}) {
+      const pcm16k = toPcm16k(input);
       if (dead?.message === DISPOSED) fail('E_ARGS', 'this model was disposed; load it again');
       const r = await call({ type: 'extract', pcm: pcm16k.slice(), layers: eopts.layers });
       if (!('features' in r)) throw new SlimwavError('E_WORKER', 'the slimwav worker answered extract() with something else');

@@ -42,7 +42,7 @@ if (skip) {
   }
 
   s('isolated page: 2 threads in slimwav\'s worker, every hidden state matches the reference', async () => {
-    type R = { threads: number; kernels: string; warnings: string[]; indices: number[]; layers: number[][]; isolated: boolean };
+    type R = { threads: number; kernels: string; warnings: string[]; indices: number[]; layers: number[][]; isolated: boolean; viaRateSame: boolean; badRate?: { code: string; message: string } };
     const r = await inPage<R>(`
       const refs = await fetch(fixture + 'ref.safetensors');
       const model = await sw.createWorkerModel(fixture, { threads: 2 });
@@ -50,9 +50,14 @@ if (skip) {
       const t = ref.tensors.get('input.speech');
       const pcm = new Float32Array(t.data.slice().buffer);
       const out = await model.extract(pcm, { layers: 'all' });
+      // the Model's other input form, { samples, sampleRate }, resampled on the calling side (here a no-op rate)
+      const viaRate = await model.extract({ samples: pcm, sampleRate: 16000 }, { layers: 'last' });
+      let badRate;
+      try { await model.extract({ samples: pcm, sampleRate: -1 }); } catch (e) { badRate = { code: e.code, message: e.message }; }
       model.dispose();
       return { threads: model.threads, kernels: model.info.kernels, warnings: model.warnings, indices: out.indices,
-        layers: out.layers.map((l) => Array.from(l)), isolated: crossOriginIsolated };`) as R;
+        layers: out.layers.map((l) => Array.from(l)), isolated: crossOriginIsolated,
+        viaRateSame: viaRate.layers[0].every((v, i) => v === out.layers.at(-1)[i]), badRate };`) as R;
     assert.ok(!('code' in r) && r !== ('hang' as unknown), JSON.stringify(r).slice(0, 300));
     assert.is(r.isolated, true);
     assert.is(r.threads, 2);
@@ -62,6 +67,9 @@ if (skip) {
     assert.ok(r.indices.length > 1);
     const failures = r.indices.map((idx, i) => closeTo(`hidden ${idx}`, new Float32Array(r.layers[i]), refs.get(`hidden.speech.${idx}`).data)).filter(Boolean);
     assert.equal(failures, []);
+    assert.ok(r.viaRateSame, '{ samples, sampleRate: 16000 } gives the Float32Array path\'s numbers');
+    assert.is(r.badRate?.code, 'E_ARGS');
+    assert.match(r.badRate!.message, /^extract\(\): sampleRate must be a positive number/);
   });
 
   s('errors keep their code: E_IO for a missing model, E_AUDIO for empty audio, E_ARGS after dispose', async () => {
