@@ -13,6 +13,7 @@ import { fail } from '../errors.js';
 import type { RawTensor } from '../format/tensor.js';
 import { fromFloat32, numel, toFloat32 } from '../format/tensor.js';
 import type { LayerPlan, ModelConfig } from './config.js';
+import { dequantizeRows, quantizeRows, scaleName, sliceRows, type Q8 } from './quant.js';
 
 /** eps of the conv blocks' GroupNorm / LayerNorm (nn.GroupNorm / nn.LayerNorm defaults, torchaudio and HF alike) */
 export const CONV_NORM_EPS = 1e-5;
@@ -175,9 +176,14 @@ export interface Norm {
   bias: Float32Array;
 }
 
-/** y = x·weightᵀ + bias, weight [rows][cols] */
+/**
+ * y = x·weightᵀ + bias, weight [rows][cols]. `q8`: the same weight in int8 with one scale per row (arch/quant.ts),
+ * present when the file holds it that way or the caller asked for quantization; `weight` is then its dequantization,
+ * computed on first use (the engine's q8 path never touches it).
+ */
 export interface Dense {
   weight: Float32Array;
+  q8: Q8 | null;
   bias: Float32Array | null;
   rows: number;
   cols: number;
@@ -186,6 +192,8 @@ export interface Dense {
 export interface ConvBlock {
   /** [dim][cin][kernel] */
   weight: Float32Array;
+  /** int8 [dim][cin·kernel] with one scale per output channel (conv layers ≥ 1 only; see Dense.q8) */
+  q8: Q8 | null;
   bias: Float32Array | null;
   norm: Norm | null;
   dim: number;
@@ -258,28 +266,78 @@ export interface ModelWeights {
   encoderSteps: EncoderStep[];
 }
 
+/** Options of bindWeights. */
+export interface BindOptions {
+  /** quantize every q8-capable f32 weight (arch/quant.ts QUANTIZED) at bind time, as `load(…, { dtype: 'q8' })` does */
+  quantize?: boolean;
+}
+
+/**
+ * Which weights go int8 in a q8 model: every linear layer of the encoder and the feature projection, and the conv
+ * layers from 1 on (conv layer 0 has one input channel and K = kernel taps: too few multiply-adds per output to gain,
+ * and the waveform is its input). The positional conv, WavLM's gate projection and all norms stay f32.
+ */
+export function quantizable(name: string): boolean {
+  if (!name.endsWith('.weight')) return false;
+  const p = name.slice(0, -'.weight'.length);
+  const m = /^feature_extractor\.conv_layers\.(\d+)\.conv$/.exec(p);
+  if (m) return Number(m[1]) >= 1;
+  return p === N.proj || /^encoder\.layers\.\d+\.(attention\.(q_proj|k_proj|v_proj|out_proj)|feed_forward\.(intermediate_dense|output_dense))$/.test(p);
+}
+
+/** Give `obj` a `weight` that is the dequantization of obj.q8, computed on first read and kept. */
+function lazyWeight<T extends { q8: Q8 | null }>(obj: T, rows: number, cols: number): T & { weight: Float32Array } {
+  let cached: Float32Array | null = null;
+  Object.defineProperty(obj, 'weight', {
+    enumerable: true,
+    get: () => (cached ??= dequantizeRows(obj.q8!, rows, cols)),
+    set: (v: Float32Array) => { cached = v; },
+  });
+  return obj as T & { weight: Float32Array };
+}
+
 /**
  * (config, tensors) → typed weights. The tensors must have passed checkTensors(cfg, …) (arch/tensors.ts); a tensor
- * the config needs and that is missing is E_SHAPE naming it.
+ * the config needs and that is missing is E_SHAPE naming it. An int8 (I8) weight is read with its `_scale` tensor
+ * as q8 (only where quantizable() allows; elsewhere I8 is refused); `opts.quantize` quantizes the f32 ones.
  */
-export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, source = 'model'): ModelWeights {
+export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, source = 'model', opts: BindOptions = {}): ModelWeights {
   const get = (name: string): Float32Array | null => {
     const t = tensors.get(name);
+    if (t && t.dtype === 'I8') fail('E_SHAPE', `${source}: tensor ${name} is int8 (I8), but this tensor must be a float type`);
     return t && numel(t.shape) > 0 ? toFloat32(t, name) : null;
   };
   const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `${source}: missing tensor ${name}`);
+  /** a q8-capable weight [rows][cols]: int8 from the file, f32 quantized on request, or plain f32 */
+  const weightOf = (name: string, rows: number, cols: number): { weight: Float32Array; q8: Q8 | null } => {
+    const t = tensors.get(name);
+    if (t && t.dtype === 'I8') {
+      const s = tensors.get(scaleName(name));
+      if (!s) fail('E_SHAPE', `${source}: int8 tensor ${name} has no ${scaleName(name)}`);
+      const q = new Int8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      if (q.length !== rows * cols) fail('E_SHAPE', `${source}: int8 tensor ${name} has ${q.length} values, expected ${rows}×${cols}`);
+      const scale = toFloat32(s, scaleName(name));
+      if (scale.length !== rows) fail('E_SHAPE', `${source}: ${scaleName(name)} has ${scale.length} values, expected ${rows} (one per output channel)`);
+      return lazyWeight({ q8: { q: q.slice(), scale } }, rows, cols);
+    }
+    const weight = need(name);
+    return { weight, q8: opts.quantize ? quantizeRows(weight, rows, cols) : null };
+  };
   const norm = (p: string): Norm => ({ weight: need(`${p}.weight`), bias: need(`${p}.bias`) });
-  const dense = (p: string, rows: number, cols: number): Dense => ({ weight: need(`${p}.weight`), bias: need(`${p}.bias`), rows, cols });
+  const dense = (p: string, rows: number, cols: number, q = true): Dense => {
+    const w = q ? weightOf(`${p}.weight`, rows, cols) : { weight: need(`${p}.weight`), q8: null };
+    return Object.assign(w, { bias: need(`${p}.bias`), rows, cols });
+  };
   const D = cfg.hidden;
 
   let cin = 1;
   const convs = cfg.conv.map((l, i): ConvBlock => {
-    const c: ConvBlock = {
-      weight: need(`${N.conv(i)}.weight`),
+    const w = i >= 1 ? weightOf(`${N.conv(i)}.weight`, l.dim, cin * l.kernel) : { weight: need(`${N.conv(i)}.weight`), q8: null };
+    const c: ConvBlock = Object.assign(w, {
       bias: cfg.convBias ? need(`${N.conv(i)}.bias`) : null,
       norm: convHasNorm(cfg, i) ? norm(N.convNorm(i)) : null,
       dim: l.dim, cin, kernel: l.kernel, stride: l.stride,
-    };
+    });
     cin = l.dim;
     return c;
   });
@@ -307,18 +365,34 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
     const hl = headLayout(L);
     let attn: AttentionWeights | null = null;
     if (L.heads.length > 0) {
-      const W = new Float32Array(hl.rows * D), b = new Float32Array(hl.rows);
       const parts = [[N.q(l), 0, hl.qkTotal], [N.k(l), hl.qkTotal, hl.qkTotal], [N.v(l), 2 * hl.qkTotal, hl.vTotal]] as const;
-      for (const [p, off, rows] of parts) {
-        if (rows === 0) continue;
-        W.set(need(`${p}.weight`), off * D);
-        b.set(need(`${p}.bias`), off);
+      const bound = parts.map(([p, , rows]) => (rows === 0 ? null : weightOf(`${p}.weight`, rows, D)));
+      const anyQ8 = bound.some((b) => b?.q8);
+      const b = new Float32Array(hl.rows);
+      const qkv: Dense = { weight: new Float32Array(0), q8: null, bias: b, rows: hl.rows, cols: D };
+      if (anyQ8) {
+        // fused int8 rows and their scales (a part stored as f32 next to int8 ones is quantized to match)
+        const q = new Int8Array(hl.rows * D), scale = new Float32Array(hl.rows);
+        parts.forEach(([, off, rows], j) => {
+          const w = bound[j];
+          if (!w) return;
+          const q8 = w.q8 ?? quantizeRows(w.weight, rows, D);
+          q.set(q8.q, off * D);
+          scale.set(q8.scale, off);
+        });
+        qkv.q8 = { q, scale };
+        lazyWeight(qkv, hl.rows, D);
+      } else {
+        const W = new Float32Array(hl.rows * D);
+        parts.forEach(([, off], j) => { if (bound[j]) W.set(bound[j]!.weight, off * D); });
+        qkv.weight = W;
       }
+      parts.forEach(([p, off, rows]) => { if (rows > 0) b.set(need(`${p}.bias`), off); });
       const gate = relBias;
       attn = {
-        qkv: { weight: W, bias: b, rows: hl.rows, cols: D },
+        qkv,
         out: dense(N.out(l), D, hl.vTotal),
-        gru: gate ? dense(N.gru(l), 8, cfg.headDim) : null,
+        gru: gate ? dense(N.gru(l), 8, cfg.headDim, false) : null,
         gruConst: gate ? need(N.gruConst(l)) : null,
       };
     }
@@ -349,17 +423,29 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
  * back into q_proj / k_proj / v_proj; the positional conv keeps the checkpoint's spelling (folded weight or
  * weight_g / weight_v); removed blocks keep their bias when they have one. Tensors the config ignores (gates of
  * layers without the relative bias) are written when bound, so a round trip loses nothing the forward pass uses.
+ * With `q8`, every weight that has an int8 form is written as I8 plus its F32 `_scale` tensor (arch/quant.ts);
+ * without it, such weights are written as their f32 dequantization.
  */
-export function weightsToTensors(w: ModelWeights): Map<string, RawTensor> {
+export function weightsToTensors(w: ModelWeights, opts: { q8?: boolean } = {}): Map<string, RawTensor> {
   const cfg = w.cfg, D = cfg.hidden, out = new Map<string, RawTensor>();
   const put = (name: string, data: Float32Array, shape: number[]) => out.set(name, fromFloat32(data, shape));
+  /** a weight with an optional int8 form: I8 + scale when asked for and present, else f32 */
+  const putWeight = (name: string, d: { weight: Float32Array; q8: Q8 | null }, shape: number[]) => {
+    if (opts.q8 && d.q8) {
+      const q = d.q8.q;
+      out.set(name, { dtype: 'I8', shape, data: new Uint8Array(q.buffer, q.byteOffset, q.byteLength) });
+      put(scaleName(name), d.q8.scale, [shape[0]]);
+    } else {
+      put(name, d.weight, shape);
+    }
+  };
   const norm = (p: string, n: Norm) => { put(`${p}.weight`, n.weight, [n.weight.length]); put(`${p}.bias`, n.bias, [n.bias.length]); };
   const dense = (p: string, d: Dense) => {
-    put(`${p}.weight`, d.weight, [d.rows, d.cols]);
+    putWeight(`${p}.weight`, d, [d.rows, d.cols]);
     if (d.bias) put(`${p}.bias`, d.bias, [d.rows]);
   };
   w.front.conv.forEach((c, i) => {
-    put(`${N.conv(i)}.weight`, c.weight, [c.dim, c.cin, c.kernel]);
+    putWeight(`${N.conv(i)}.weight`, c, [c.dim, c.cin, c.kernel]);
     if (c.bias) put(`${N.conv(i)}.bias`, c.bias, [c.dim]);
     if (c.norm) norm(N.convNorm(i), c.norm);
   });
@@ -383,7 +469,8 @@ export function weightsToTensors(w: ModelWeights): Map<string, RawTensor> {
       const { qkv } = L.attn;
       const part = (name: string, off: number, rows: number) => {
         if (rows === 0) return;
-        put(`${name}.weight`, qkv.weight.subarray(off * D, (off + rows) * D), [rows, D]);
+        const q8 = qkv.q8 && opts.q8 ? sliceRows(qkv.q8, D, off, off + rows) : null;
+        putWeight(`${name}.weight`, { weight: q8 ? new Float32Array(0) : qkv.weight.subarray(off * D, (off + rows) * D), q8 }, [rows, D]);
         put(`${name}.bias`, qkv.bias!.subarray(off, off + rows), [rows]);
       };
       part(N.q(l), 0, L.qkTotal);

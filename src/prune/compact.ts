@@ -120,6 +120,7 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
     const out: ConvBlock = {
       ...c,
       weight: takeRows(W, inKeep.length * c.kernel, keep),
+      q8: null,
       bias: c.bias && vec(c.bias, keep),
       norm: c.norm && { weight: vec(c.norm.weight, keep), bias: vec(c.norm.bias, keep) },
       dim: keep.length,
@@ -155,7 +156,7 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
     dummy: f.dummy && vec(f.dummy, lastKeep),
     projNorm: f.projNorm && { weight: vec(f.projNorm.weight, lastKeep), bias: vec(f.projNorm.bias, lastKeep) },
     virtualZeros: false,
-    proj: { weight: takeCols(projW, D, cLast, lastKeep), bias: projB, rows: D, cols: lastKeep.length },
+    proj: { weight: takeCols(projW, D, cLast, lastKeep), q8: null, bias: projB, rows: D, cols: lastKeep.length },
     prunedChannelWeight: pcw,
   };
 
@@ -184,8 +185,8 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
       const a = L.attn!, qk = L.qkTotal;
       const rows = [...qRows, ...qRows.map((r) => qk + r), ...vRows.map((r) => 2 * qk + r)];
       attn = {
-        qkv: { weight: takeRows(a.qkv.weight, D, rows), bias: vec(a.qkv.bias!, rows), rows: rows.length, cols: D },
-        out: { ...a.out, weight: takeCols(a.out.weight, D, L.vTotal, vRows), cols: vRows.length },
+        qkv: { weight: takeRows(a.qkv.weight, D, rows), q8: null, bias: vec(a.qkv.bias!, rows), rows: rows.length, cols: D },
+        out: { ...a.out, weight: takeCols(a.out.weight, D, L.vTotal, vRows), q8: null, cols: vRows.length },
         gru: a.gru, gruConst: a.gruConst,
       };
     } else {
@@ -205,8 +206,8 @@ export function compact(configJson: Record<string, unknown>, tensors: Map<string
     if (units.length > 0) {
       const fw = L.ffn!;
       ffn = {
-        in: { weight: takeRows(fw.in.weight, D, units), bias: vec(fw.in.bias!, units), rows: units.length, cols: D },
-        out: { ...fw.out, weight: takeCols(fw.out.weight, D, P.ffn, units), cols: units.length },
+        in: { weight: takeRows(fw.in.weight, D, units), q8: null, bias: vec(fw.in.bias!, units), rows: units.length, cols: D },
+        out: { ...fw.out, weight: takeCols(fw.out.weight, D, P.ffn, units), q8: null, cols: units.length },
       };
     } else if (ffnOn) {
       ffnBias = L.ffn ? L.ffn.out.bias : L.ffnBias;
