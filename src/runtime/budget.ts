@@ -6,49 +6,38 @@
  * from the config, the input length, the thread count and the options, and refuse with one E_MEMORY line saying
  * what is needed, what is available and what to change.
  *
- * The estimates are upper bounds of what the engine grows to (test/runtime/budget.test.ts checks them against the
- * memory's real size after runs): every buffer the engine lays out is counted with its alignment padding, and the
- * per-thread scratch sizes come from the kernels themselves.
+ * The arena estimate is the engine's own layout (arena-layout.ts: the same function lays the buffers out), summed with
+ * its alignment padding; the weight estimate is an upper bound (test/reliability/budget.test.ts checks both against
+ * the memory's real size after runs).
  */
 import { fail } from '../errors.js';
-import { convFrames, type ModelConfig } from '../arch/config.js';
+import type { ModelConfig } from '../arch/config.js';
 import { TensorNames } from '../arch/binding.js';
 import type { RawTensor } from '../format/tensor.js';
 import { numel } from '../format/tensor.js';
-import { dftSize } from './engine.js';
 import { packedFloats } from './pack.js';
+import {
+  arenaLayout, arenaLayoutBytes, isWinogradLayer, posConvDftSize, type PosConvMethod, type ScratchSizes,
+} from './arena-layout.js';
 import { SHARED_MAX_PAGES } from './wasm.js';
 
 const PAGE = 65536;
 const ALIGN = 64;
 /** the wasm32 address space less one page (memory.ts refuses beyond it) */
 export const WASM32_MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
-/** the engine's default conv budget in floats (engine.ts CONV_BUDGET_FLOATS: 96 MB) */
-const DEFAULT_CONV_FLOATS = 24 << 20;
-
-/** The kernels' own scratch sizes (the engine asks the same functions). */
-export interface ScratchSizes {
-  f32_attention_scratch_floats(T: number): number;
-  f32_conv_k3s2_scratch_floats(Cin: number, Cout: number): number;
-  f32_posconv_dft_scratch_floats(T: number, C: number, Kw: number, N: number, L: number, NBp: number): number;
-}
+export type { ScratchSizes } from './arena-layout.js';
 
 export interface BudgetOptions {
   threads: number;
   /** bytes; engine default 96 MB */
   convMemoryBudget?: number;
-  posConv?: 'auto' | 'direct' | 'dft';
+  posConv?: PosConvMethod;
   winograd?: boolean;
 }
 
 const bytesOf = (floats: number) => Math.ceil((Math.max(floats, 1) * 4) / ALIGN) * ALIGN;
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
 const mib = (b: number) => (b >= 2 ** 30 ? gib(b) : `${(b / 2 ** 20).toFixed(2)} MiB`);
-
-function posDft(cfg: ModelConfig, o: BudgetOptions) {
-  const m = o.posConv ?? 'auto';
-  return m === 'direct' ? null : dftSize(cfg.posConvKernel, cfg.hidden / cfg.posConvGroups, m === 'dft');
-}
 
 /**
  * Upper bound of the bytes the packed weights take (packing pads each weight to whole 8-column panels; Winograd
@@ -65,11 +54,11 @@ export function estimateWeightBytes(cfg: ModelConfig, tensors: Map<string, RawTe
   // Winograd conv layers: w0+w2 [C][Cin] and two [C][2·Cin] pairs, about 5/3 of the layer's own weight
   let cin = 1;
   for (const l of cfg.conv) {
-    if (l.kernel === 3 && l.stride === 2 && (o.winograd ?? true)) b += bytesOf(packedFloats(l.dim, 5 * cin));
+    if (isWinogradLayer(l, o.winograd)) b += bytesOf(packedFloats(l.dim, 5 * cin));
     cin = l.dim;
   }
   const D = cfg.hidden, G = cfg.posConvGroups, C = D / G, Kw = cfg.posConvKernel;
-  const dft = posDft(cfg, o);
+  const dft = posConvDftSize(cfg, o.posConv);
   if (dft) {
     const W2 = 2 * dft.NBp;
     b += bytesOf(packedFloats(W2, dft.N)) + bytesOf(packedFloats(dft.L, W2)) + G * bytesOf(C * C * W2);
@@ -80,48 +69,11 @@ export function estimateWeightBytes(cfg: ModelConfig, tensors: Map<string, RawTe
   return b + bytesOf(D); // positional conv bias
 }
 
-/** Upper bound of the activation arena (bytes) the engine lays out for `samples` samples (engine.ts, ensurePlan). */
+/** The activation arena (bytes) the engine lays out for `samples` samples: its own layout (arena-layout.ts), summed. */
 export function estimateArenaBytes(cfg: ModelConfig, samples: number, o: BudgetOptions, k: ScratchSizes): number {
-  const D = cfg.hidden;
-  const frames = convFrames(cfg, samples);
-  const T = frames[frames.length - 1];
-  let b = bytesOf(samples);
-  const convMax = Math.max(...cfg.conv.map((l, i) => frames[i] * l.dim));
-  const budget = o.convMemoryBudget !== undefined ? Math.floor(o.convMemoryBudget / 4) : DEFAULT_CONV_FLOATS;
-  const cLast = cfg.conv[cfg.conv.length - 1].dim;
-  if (convMax <= budget) {
-    b += 2 * bytesOf(convMax);
-  } else {
-    // chunks of final frames: every layer's window of a chunk fits the budget, or the chunk is one frame
-    let span = 1, one = 0;
-    for (let i = cfg.conv.length - 1; i >= 0; i--) {
-      one = Math.max(one, span * cfg.conv[i].dim);
-      span = (span - 1) * cfg.conv[i].stride + cfg.conv[i].kernel;
-    }
-    b += 2 * bytesOf(Math.min(convMax, Math.max(budget, one))) + 2 * bytesOf(T * cLast);
-  }
-  if (cfg.featExtractNorm === 'group') b += bytesOf(packedFloats(cfg.conv[0].dim, cfg.conv[0].kernel)) + bytesOf(cfg.conv[0].dim);
-  let qkvMax = 0, vMax = 0, fMax = 0, dqMax = 0;
-  for (const L of cfg.layers) {
-    const qk = L.qkDims.reduce((a, x) => a + x, 0), v = L.vDims.reduce((a, x) => a + x, 0);
-    qkvMax = Math.max(qkvMax, 2 * qk + v);
-    vMax = Math.max(vMax, v);
-    fMax = Math.max(fMax, L.ffn);
-    for (const d of L.qkDims) dqMax = Math.max(dqMax, d);
-  }
-  b += 2 * bytesOf(T * D) + bytesOf(T * qkvMax) + bytesOf(T * vMax) + bytesOf(T * fMax);
-  // per thread: Winograd rows, positional conv scratch, transposed keys, attention blocks
-  let wino = 0, cin = 1;
-  for (const l of cfg.conv) {
-    if (l.kernel === 3 && l.stride === 2 && (o.winograd ?? true)) wino = Math.max(wino, k.f32_conv_k3s2_scratch_floats(cin, l.dim));
-    cin = l.dim;
-  }
-  const cg = D / cfg.posConvGroups, Kw = cfg.posConvKernel, dft = posDft(cfg, o);
-  const pos = dft ? k.f32_posconv_dft_scratch_floats(T, cg, Kw, dft.N, dft.L, dft.NBp) : (T + 2 * Math.floor(Kw / 2)) * cg;
-  const perThread = (wino ? bytesOf(wino) : 0) + bytesOf(pos) + bytesOf(dqMax * T) + bytesOf(k.f32_attention_scratch_floats(T));
-  b += o.threads * perThread;
-  if (cfg.modelType === 'wavlm') b += bytesOf(T * cfg.numHeads * 8) + bytesOf(cfg.numHeads * (2 * T - 1)) + bytesOf(cfg.numHeads * T);
-  return b + ALIGN;
+  const convBudgetFloats = o.convMemoryBudget !== undefined ? Math.floor(o.convMemoryBudget / 4) : undefined;
+  const layout = arenaLayout(cfg, samples, { threads: o.threads, convBudgetFloats, posConv: o.posConv, winograd: o.winograd }, k);
+  return arenaLayoutBytes(layout); // the arena starts at the (aligned) end of the weights
 }
 
 /** What one model may grow to: the wasm32 (or shared build's) limit, or the caller's maxMemory if lower. */

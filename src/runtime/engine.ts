@@ -22,16 +22,14 @@ import {
 } from '../arch/binding.js';
 import { ArenaPlan, LinearMemory } from './memory.js';
 import { convToTimeMajor, packB, packedFloats } from './pack.js';
+import {
+  arenaLayout, convChunkRanges, CONV_BUDGET_FLOATS, isWinogradLayer, posConvDftSize, type DftSize, type PosConvMethod,
+} from './arena-layout.js';
 import type { KernelExports } from './wasm.js';
 import type { Command, ThreadPool } from './threads.js';
 import { Exec } from './exec.js';
 
 const GELU = 1;
-/**
- * Above this many floats in one conv activation buffer (96 MB), the conv stack runs in chunks of output frames so
- * that long inputs stay in bounded memory: conv layer 0 alone at 600 s would need 3.9 GB.
- */
-const CONV_BUDGET_FLOATS = 24 << 20;
 
 interface Linear {
   w: number; // packed weight
@@ -90,8 +88,7 @@ export class Engine {
   private readonly relEmbed: Float32Array | null;
   private plannedSamples = 0;
   private plan: ArenaPlan | null = null;
-  /** scratch floats per thread for the Winograd conv layers (0: none) */
-  private winoScratch = 0;
+  private readonly algorithms: Algorithms;
   /** conv layer 0 has a GroupNorm (one group per channel, over time): it is folded into its weights per input */
   private readonly groupNorm0: boolean;
   /** conv layer 0's weights [C0][K0·1] kept unpacked, for folding the GroupNorm statistics into them */
@@ -111,6 +108,7 @@ export class Engine {
     this.mem = mem;
     this.exec = new Exec(k, pool);
     this.threads = this.exec.threads;
+    this.algorithms = { posConv: posConvMethod, winograd: algorithms.winograd ?? true };
     const bound = bindWeights(cfg, tensors);
     const put = (data: Float32Array | null): number => {
       if (!data || data.length === 0) return 0;
@@ -135,7 +133,7 @@ export class Engine {
       if (i === 0) this.conv0Weights = W;
       const bias = put(c.bias);
       const norm = c.norm ? ln(c.norm) : null;
-      if (c.kernel === 3 && c.stride === 2 && (algorithms.winograd ?? true)) {
+      if (isWinogradLayer(c, algorithms.winograd)) {
         // Winograd F(2,2) on the even taps (assembly/conv.ts): w0 + w2, [w0|w1] and [w1|w2] from W [Cout][3·Cin]
         const sum = new Float32Array(c.dim * cin);
         for (let o = 0; o < c.dim; o++) for (let j = 0; j < cin; j++) sum[o * cin + j] = W[o * 3 * cin + j] + W[o * 3 * cin + 2 * cin + j];
@@ -146,7 +144,6 @@ export class Engine {
           return p2;
         };
         this.conv.push({ w: 0, b: bias, norm, wino: { m, e: pairW(0), o: pairW(cin) } });
-        this.winoScratch = Math.max(this.winoScratch, k.f32_conv_k3s2_scratch_floats(cin, c.dim));
       } else if (i === 0 && this.groupNorm0) {
         this.conv.push({ w: 0, b: bias, norm, wino: null }); // packed per input by foldGroupNorm0, from conv0Weights
       } else {
@@ -162,7 +159,7 @@ export class Engine {
     // positional conv (weight norm folded by the binding): per group either the DFT form (posconv.ts) or one packed
     // GEMM weight
     const { groups: G, cg, kernel: Kw, weight: Wpos } = bound.pos;
-    const size = posConvMethod === 'direct' ? null : dftSize(Kw, cg, posConvMethod === 'dft');
+    const size = posConvDftSize(cfg, posConvMethod);
     const posW: number[] = [];
     let dft: PosDft | null = null;
     if (size) {
@@ -203,62 +200,13 @@ export class Engine {
     return this.mem.top - this.mem.base;
   }
 
-  /** Plan (or reuse) the activation arena for inputs of up to `samples` samples. */
+  /** Plan (or reuse) the activation arena for inputs of up to `samples` samples (buffers from arena-layout.ts). */
   private ensurePlan(samples: number): ArenaPlan {
     if (this.plan && samples <= this.plannedSamples) return this.plan;
-    const cfg = this.cfg, D = cfg.hidden;
-    const frames = convFrames(cfg, samples);
-    const T = frames[frames.length - 1];
-    const convMax = Math.max(...cfg.conv.map((l, i) => frames[i] * l.dim));
-    let qkvMax = 0, vMax = 0, fMax = 0, dqMax = 0;
-    for (const L of this.layers) {
-      qkvMax = Math.max(qkvMax, 2 * L.qkTotal + L.vTotal);
-      vMax = Math.max(vMax, L.vTotal);
-      fMax = Math.max(fMax, L.ffn);
-      dqMax = Math.max(dqMax, ...L.qkDims, 0);
-    }
-    const pad = Math.floor(cfg.posConvKernel / 2);
+    const layout = arenaLayout(this.cfg, samples, { threads: this.threads, convBudgetFloats: this.convBudget, ...this.algorithms }, this.k);
     const plan = new ArenaPlan(this.mem.top);
-    plan.add('wave', samples);
-    const cLast = cfg.conv[cfg.conv.length - 1].dim;
-    if (convMax <= this.convBudget) {
-      this.convChunk = 0;
-      plan.add('convA', convMax);
-      plan.add('convB', convMax);
-    } else {
-      // largest chunk of final frames whose every layer fits the budget
-      let chunk = Math.max(1, T);
-      while (chunk > 1 && Math.max(...this.chunkRanges(0, chunk).map((r, i) => (r[1] - r[0]) * cfg.conv[i].dim)) > this.convBudget) {
-        chunk = Math.ceil(chunk / 2);
-      }
-      this.convChunk = chunk;
-      const need = Math.max(...this.chunkRanges(0, chunk).map((r, i) => (r[1] - r[0]) * cfg.conv[i].dim));
-      plan.add('convA', need);
-      plan.add('convB', need);
-      plan.add('convOut', T * cLast);
-      plan.add('projIn', T * cLast);
-    }
-    if (this.groupNorm0) {
-      plan.add('conv0w', packedFloats(cfg.conv[0].dim, cfg.conv[0].kernel));
-      plan.add('conv0b', cfg.conv[0].dim);
-    }
-    plan.add('x', T * D);
-    plan.add('y', T * D);
-    plan.add('qkv', T * qkvMax);
-    plan.add('o', T * vMax);
-    for (let t = 0; t < this.threads; t++) {
-      if (this.winoScratch) plan.add(`wino.${t}`, this.winoScratch);
-      const d = this.pos.dft;
-      plan.add(`pos.${t}`, d ? this.k.f32_posconv_dft_scratch_floats(T, this.pos.cg, cfg.posConvKernel, d.N, d.L, d.NBp) : (T + 2 * pad) * this.pos.cg);
-      plan.add(`kt.${t}`, dqMax * T);
-      plan.add(`s.${t}`, this.k.f32_attention_scratch_floats(T));
-    }
-    plan.add('h', T * fMax);
-    if (this.relEmbed) {
-      plan.add('gru', T * cfg.numHeads * 8);
-      plan.add('relb', cfg.numHeads * (2 * T - 1));
-      plan.add('gates', cfg.numHeads * T);
-    }
+    for (const [name, floats] of layout.buffers) plan.add(name, floats);
+    this.convChunk = layout.convChunk;
     this.mem.ensure(plan.end);
     this.plan = plan;
     this.plannedSamples = samples;
@@ -420,18 +368,6 @@ export class Engine {
     return { frames: T, layers: outputs };
   }
 
-  /** Frame ranges [from, to) of every conv layer's output needed for final frames [a, b). */
-  private chunkRanges(a: number, b: number): [number, number][] {
-    const conv = this.cfg.conv;
-    const out: [number, number][] = new Array(conv.length);
-    for (let i = conv.length - 1; i >= 0; i--) {
-      out[i] = [a, b];
-      a = a * conv[i].stride;
-      b = (b - 1) * conv[i].stride + conv[i].kernel;
-    }
-    return out;
-  }
-
   /**
    * The conv stack over a long input, chunk by chunk of final frames, into convOut [T][C_last].
    * Layers only look at a bounded window, except layer 0's GroupNorm, whose per-channel statistics span the whole
@@ -446,7 +382,7 @@ export class Engine {
     const cLast = cfg.conv[cfg.conv.length - 1].dim;
     for (let a = 0; a < T; a += chunk) {
       const b = Math.min(T, a + chunk);
-      const ranges = this.chunkRanges(a, b);
+      const ranges = convChunkRanges(cfg.conv, a, b);
       let src = at('wave') + ranges[0][0] * l0.stride * 4, cin = 1;
       cfg.conv.forEach((l, i) => {
         const n = ranges[i][1] - ranges[i][0];
@@ -658,8 +594,7 @@ export class Engine {
   }
 }
 
-/** How the positional conv runs: 'auto' takes the DFT form when it does under half the multiply-adds. */
-export type PosConvMethod = 'auto' | 'direct' | 'dft';
+export type { PosConvMethod } from './arena-layout.js';
 
 /** Algorithm choices (all compute the same function; tests compare them). */
 export interface Algorithms {
@@ -675,35 +610,10 @@ interface Wino {
   o: number;
 }
 
-interface DftSize {
-  /** window (transform) length, outputs per window (N − Kw + 1), bins stored per half (N/2 + 1 rounded up to 4) */
-  N: number;
-  L: number;
-  NBp: number;
-}
 interface PosDft extends DftSize {
   fwd: number;
   inv: number;
   H: number[];
-}
-
-/**
- * The DFT window for a Kw-tap grouped conv of C channels per group: the N (even) with the fewest multiply-adds
- * per output frame — forward DFT (2·NBp·N·C per window), channel mixing (4·C²·NBp), inverse (C·2·NBp·L), over L
- * frames — or null when that is not under half the direct Kw·C² (always a size when forced).
- */
-export function dftSize(Kw: number, C: number, force: boolean): DftSize | null {
-  let best: (DftSize & { cost: number }) | null = null;
-  for (let p = 3; p <= 14; p++) {
-    for (const N of [1 << p, 3 << (p - 1)]) {
-      if (N <= Kw) continue;
-      const L = N - Kw + 1, NBp = Math.ceil((N / 2 + 1) / 4) * 4;
-      const cost = (2 * NBp * N * C + 4 * C * C * NBp + C * 2 * NBp * L) / L;
-      if (!best || cost < best.cost) best = { N, L, NBp, cost };
-    }
-  }
-  if (!best || (!force && best.cost > 0.5 * Kw * C * C)) return null;
-  return { N: best.N, L: best.L, NBp: best.NBp };
 }
 
 /** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm (the pruner's too). */

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildModel, parseConfig, SlimwavError } from '../../src/index.js';
 import { randomTensors } from '../../src/arch/random-model.js';
-import { dftSize } from '../../src/runtime/engine.js';
+import { dftSize } from '../../src/runtime/arena-layout.js';
 import * as ref from '../ref/kernels.js';
 
 /** a small wav2vec2 with the given positional conv; two layers are enough (the conv sits before them) */
