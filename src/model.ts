@@ -5,7 +5,7 @@
 import './util/node-host.js'; // slimwav's Node built-ins (src/util/host.ts), injected by this entry only
 import { fail } from './errors.js';
 import { parseConfig } from './arch/config.js';
-import { openModelFiles } from './arch/model-files.js';
+import { openModelFiles, type ModelFiles } from './arch/model-files.js';
 import { withPreprocessor } from './format/preprocessor.js';
 import { buildModel, checkThreads, type LoadOptions, type Model } from './model-core.js';
 
@@ -16,7 +16,12 @@ export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput } fro
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path === '') fail('E_ARGS', `load() needs a path to a model folder or file, found ${JSON.stringify(path)}`);
   checkThreads(opts.threads);
-  const files = await openModelFiles(path);
+  return loadFiles(await openModelFiles(path), opts);
+}
+
+/** load() for a model already opened with openModelFiles (`inspect` also reads how its tensors are stored). */
+export async function loadFiles(files: ModelFiles, opts: LoadOptions = {}): Promise<Model> {
+  checkThreads(opts.threads);
   const cfgSource = files.source.replace(/model\.safetensors$|pytorch_model\.bin$/, 'config.json');
   const config = withPreprocessor(files.config, files.preprocessor, files.notes);
   parseConfig(config, cfgSource);

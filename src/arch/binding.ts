@@ -102,13 +102,18 @@ export interface TensorSpec {
   optional: boolean;
   /** counted in `params` when present (false for tensors the forward pass ignores) */
   used: boolean;
+  /**
+   * may be stored as int8 (I8) with its F32 per-row scales in `scaleName(name)` [shape[0]] (quantizable(name);
+   * arch/quant.ts); every other tensor must be a float type
+   */
+  q8: boolean;
 }
 
 /** Every tensor the config implies. Weight norm of the positional conv is listed in both spellings, optional. */
 export function tensorSpecs(cfg: ModelConfig): TensorSpec[] {
   const out: TensorSpec[] = [];
-  const req = (name: string, shape: number[]) => out.push({ name, shape, optional: numel(shape) === 0, used: true });
-  const opt = (name: string, shape: number[], used = true) => out.push({ name, shape, optional: true, used });
+  const req = (name: string, shape: number[]) => out.push({ name, shape, optional: numel(shape) === 0, used: true, q8: quantizable(name) });
+  const opt = (name: string, shape: number[], used = true) => out.push({ name, shape, optional: true, used, q8: quantizable(name) });
   const unused = (name: string, shape: number[]) => opt(name, shape, false);
   const lin = (add: typeof req, p: string, rows: number, cols: number, bias = true) => {
     add(`${p}.weight`, [rows, cols]);

@@ -32,14 +32,19 @@ safetensors files hold one F32 tensor "features" of that shape, metadata "layers
   },
   inspect: {
     synopsis: 'slimwav inspect  <model> [--json] [--svg <file.svg>]',
-    details: `Prints the layout: params, MACs per second of audio, per-layer heads (q/k and v widths) and FFN width.
-  --json          the same as one JSON object
+    details: `Prints the layout: params, MACs per second of audio, per-layer heads (q/k and v widths) and FFN width,
+and how the weights are stored: dtype (f32, f16, bf16, q8 or mixed) and the weights file's size.
+  --json          the same as one JSON object (with "dtype" and "file_bytes")
   --svg <file>    draws the remaining structure of every layer against the dense shape`,
   },
   convert: {
-    synopsis: 'slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16] [--single-file]',
+    synopsis: 'slimwav convert  <checkpoint-or-folder> --out <folder> [--dtype f32|f16|q8] [--single-file]',
     details: `Converts a Hugging Face / fairseq / DPHuBERT checkpoint into a slimwav model folder (config.json +
-model.safetensors), or one .safetensors file with --single-file.`,
+model.safetensors), or one .safetensors file with --single-file.
+  --dtype f32     every tensor F32 (default); a q8 input is written dequantized (int8 × scale)
+  --dtype f16     every tensor F16, half the size
+  --dtype q8      linear layers and conv layers 1.. as int8 with one F32 scale per output row, the rest F32
+                  (about a quarter of the f32 size; docs/format.md "int8 weights")`,
   },
   'export-onnx': {
     synopsis: 'slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]',

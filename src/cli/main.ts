@@ -4,20 +4,28 @@
  * written atomically, so a failed run leaves nothing behind.
  */
 import { SlimwavError, fail } from '../errors.js';
-import { load, type Model } from '../model.js';
-import { countMacs } from '../arch/tensors.js';
+import { stat } from 'node:fs/promises';
+import { loadFiles, type Model } from '../model.js';
+import { openModelFiles } from '../arch/model-files.js';
+import { countMacs, storageDType } from '../arch/tensors.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { USAGE, commandHelp, parseCommand, threadsOpt, usageError } from './args.js';
 import type { PruneInput } from '../prune/options.js';
 import type { UnitKind } from '../prune/gates.js';
+import type { ConvertDType } from './convert.js';
 
-function layoutJson(model: Model) {
+/** How the weights are stored: dtype of the tensors (arch/tensors.ts storageDType) and the weights file's bytes. */
+interface Storage { dtype: string; fileBytes: number }
+
+function layoutJson(model: Model, storage: Storage) {
   const c = model.config;
   const macs = countMacs(c, 16000);
   return {
     model_type: c.modelType,
     source: model.info.source,
     params: model.info.params,
+    dtype: storage.dtype,
+    file_bytes: storage.fileBytes,
     macs_per_second: macs.total,
     frames_per_second: macs.frames,
     hidden_size: c.hidden,
@@ -47,9 +55,11 @@ const fmtInt = (n: number) => n.toLocaleString('en-US');
 
 async function inspect(argv: string[]): Promise<void> {
   const { values, pos } = parseCommand('inspect', argv, { json: { type: 'boolean' }, svg: { type: 'string' } }, ['model']);
-  const model = await load(pos[0], { threads: 1 });
+  const files = await openModelFiles(pos[0]);
+  const model = await loadFiles(files, { threads: 1 });
   try {
-    const j = layoutJson(model);
+    const storage = { dtype: storageDType(model.config, files.tensors), fileBytes: (await stat(files.source)).size };
+    const j = layoutJson(model, storage);
     if (values.svg !== undefined) {
       const svg = values.svg as string;
       if (!svg.endsWith('.svg')) usageError('inspect', `--svg must name a .svg file, found "${svg}"`);
@@ -64,7 +74,8 @@ async function inspect(argv: string[]): Promise<void> {
     const c = model.config;
     const lines = [
       `${pos[0]}: ${c.modelType}, ${c.numLayers} layers, hidden ${c.hidden}, ${c.numHeads} heads × ${c.headDim}${c.pruned ? ' (pruned layout)' : ''}`,
-      `  params            ${fmtInt(j.params)}`,
+      `  params            ${fmtInt(j.params)}${j.dtype === 'q8' || j.dtype === 'mixed' ? ' (an int8 weight counts once; its per-row scales are not counted)' : ''}`,
+      `  weights           ${j.dtype}, ${(j.file_bytes / 1e6).toFixed(1)} MB (${fmtInt(j.file_bytes)} bytes of ${model.info.source})`,
       `  MACs / s audio    ${fmtInt(j.macs_per_second)} (${(j.macs_per_second / 1e9).toFixed(3)} G; conv ${(j.macs_breakdown.conv / 1e9).toFixed(3)} G)`,
       `  frames / s        ${j.frames_per_second}`,
       `  conv stack        ${c.featExtractNorm}-norm${c.convBias ? ', bias' : ''}: ` + c.conv.map((l) => `${l.dim}/k${l.kernel}/s${l.stride}`).join(' '),
@@ -96,10 +107,10 @@ async function convert(argv: string[]): Promise<void> {
   const out = values.out as string | undefined;
   if (!out) usageError('convert', 'convert needs --out <folder> (or --out <file.safetensors> --single-file)');
   const dtype = (values.dtype as string | undefined) ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16') usageError('convert', `--dtype must be f32 or f16, found "${dtype}"`);
-  const { convertModel } = await import('./convert.js');
+  const { convertModel, CONVERT_DTYPES } = await import('./convert.js');
+  if (!CONVERT_DTYPES.includes(dtype as ConvertDType)) usageError('convert', `--dtype must be f32, f16 or q8, found "${dtype}"`);
   const single = !!values['single-file'];
-  const res = await convertModel(pos[0], out, { dtype, singleFile: single });
+  const res = await convertModel(pos[0], out, { dtype: dtype as ConvertDType, singleFile: single });
   const what = single ? out : `${out} (config.json + model.safetensors)`;
   const notes = res.notes.length ? `; notes: ${res.notes.join('; ')}` : '';
   process.stderr.write(`wrote ${what}: ${dtype.toUpperCase()}, ${fmtInt(res.params)} params${notes}\n`);
