@@ -163,7 +163,7 @@ s('a value beyond the F16 range is refused (naming the tensor) and nothing is wr
 s('API argument checks: dtype, suffixes, missing parent, existing out', async () => {
   const dir = join(FIXTURES, 'tiny-w2v-group');
   const before = readdirSync(work).sort();
-  await rejects(convertModel(dir, fresh(), { dtype: 'bf16' as 'f16' }), 'E_ARGS', '--dtype must be f32 or f16');
+  await rejects(convertModel(dir, fresh(), { dtype: 'bf16' as 'f16' }), 'E_ARGS', '--dtype must be f32, f16 or q8', '"bf16"');
   await rejects(convertModel(dir, fresh('.st'), { singleFile: true }), 'E_ARGS', 'must end in .safetensors');
   await rejects(convertModel(dir, fresh('.safetensors')), 'E_ARGS', '--single-file');
   await rejects(convertModel(dir, join(work, 'no', 'such', 'parent')), 'E_IO', 'parent folder', 'does not exist');
@@ -193,6 +193,42 @@ s('cli: convert folder and --single-file; inspect --json params equal the origin
   assert.equal(JSON.parse(readTable(file).metadata.config), JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
 });
 
+s('cli: convert --dtype q8 (folder, single file, checkpoint); inspect shows dtype and file size', () => {
+  const dir = join(FIXTURES, 'ragged-w2v-a');
+  const orig = JSON.parse(slimwav('inspect', dir, '--json').out);
+  assert.is(orig.dtype, 'f32');
+  assert.is(orig.file_bytes, statSync(join(dir, 'model.safetensors')).size);
+  const folder = fresh();
+  let r = slimwav('convert', dir, '--out', folder, '--dtype', 'q8');
+  assert.is(r.code, 0, r.err);
+  assert.is(r.err.trim().split('\n').length, 1, 'one summary line');
+  assert.match(r.err, /: Q8, [\d,]+ params; notes: quantized 20 weights to int8 with one F32 scale per output row\n$/);
+  const j = JSON.parse(slimwav('inspect', folder, '--json').out);
+  assert.is(j.dtype, 'q8');
+  assert.is(j.params, orig.params, 'scales are not parameters');
+  const bytes = statSync(join(folder, 'model.safetensors')).size;
+  assert.is(j.file_bytes, bytes);
+  assert.ok(bytes < 0.6 * orig.file_bytes, `${bytes} of ${orig.file_bytes}`);
+  const text = slimwav('inspect', folder);
+  assert.is(text.code, 0, text.err);
+  assert.ok(text.out.includes(`  weights           q8, ${(bytes / 1e6).toFixed(1)} MB (${bytes.toLocaleString('en-US')} bytes of`), text.out);
+  assert.ok(text.out.includes('an int8 weight counts once'), text.out);
+  const file = fresh('.safetensors');
+  r = slimwav('convert', folder, '--out', file, '--single-file', '--dtype', 'q8');
+  assert.is(r.code, 0, r.err);
+  assert.is(readTable(file).metadata.slimwav_dtype, 'q8');
+  assert.is(JSON.parse(slimwav('inspect', file, '--json').out).dtype, 'q8');
+  const back = fresh();
+  r = slimwav('convert', file, '--out', back, '--dtype', 'f16');
+  assert.is(r.code, 0, r.err);
+  assert.ok(r.err.includes('int8 weights as F16 (q · scale)'), r.err);
+  assert.is(JSON.parse(slimwav('inspect', back, '--json').out).dtype, 'f16');
+  const ck = fresh();
+  r = slimwav('convert', join(FIXTURES, 'ckpt', 'dphubert.pth'), '--out', ck, '--dtype', 'q8');
+  assert.is(r.code, 0, r.err);
+  assert.is(JSON.parse(slimwav('inspect', ck, '--json').out).dtype, 'q8');
+});
+
 s('cli: a checkpoint converts and the summary carries its notes', () => {
   const out = fresh();
   const r = slimwav('convert', join(FIXTURES, 'ckpt', 'dphubert.pth'), '--out', out);
@@ -217,7 +253,10 @@ s('cli errors: one line, exit ≠ 0, nothing left behind', () => {
   const out = fresh();
   fails(slimwav('convert', join(work, 'missing-model'), '--out', out), 'missing-model', 'no such model file or folder');
   let r = slimwav('convert', dir, '--out', out, '--dtype', 'f8');
-  fails(r, '--dtype must be f32 or f16', 'f8');
+  fails(r, '--dtype must be f32, f16 or q8', 'f8');
+  assert.is(r.code, 2);
+  r = slimwav('convert', dir, '--out', out, '--dtype', 'bogus');
+  fails(r, '--dtype must be f32, f16 or q8', '"bogus"', 'see slimwav convert --help');
   assert.is(r.code, 2);
   fails(slimwav('convert', dir, '--out', existing), existing, 'exists; choose another --out or remove it');
   assert.equal(readdirSync(existing), ['keep']);
