@@ -10,7 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { parseSafetensors } from '../../src/format/safetensors.js';
+import { parseSafetensors, serializeSafetensors } from '../../src/format/safetensors.js';
+import { parseConfig } from '../../src/arch/config.js';
+import { bindWeights, weightsToTensors } from '../../src/arch/binding.js';
+import { checkTensors } from '../../src/arch/tensors.js';
+import { checkConfigAgainstTensors, checkFiniteWeights } from '../../src/arch/limits.js';
 import { openZip } from '../../src/format/zip.js';
 import { unpickle } from '../../src/format/pickle.js';
 import { decodeAudio } from '../../src/format/audio.js';
@@ -32,12 +36,35 @@ const pickleOf = (zipBytes: Uint8Array) => {
   return z.read([...z.entries.keys()].find((k) => k.endsWith('/data.pkl'))!);
 };
 
+/** A q8 model (int8 weights + F32 scales) of a small fixture, and its config (kept apart: the weights are fuzzed). */
+const q8Config = () => JSON.parse(new TextDecoder().decode(file('ragged-w2v-a', 'config.json'))) as Record<string, unknown>;
+const q8Seed = () => {
+  const json = q8Config(), cfg = parseConfig(json);
+  const w = bindWeights(cfg, parseSafetensors(file('ragged-w2v-a', 'model.safetensors'), 'seed').tensors, 'seed', { quantize: true });
+  return serializeSafetensors({ tensors: weightsToTensors(w, { q8: true }), metadata: {} });
+};
+
 export const TARGETS: FuzzTarget[] = [
   {
     name: 'safetensors',
     fileName: 'f.safetensors',
     seeds: () => [file('ckpt', 'tiny.hf.safetensors')],
     run: (b, f) => parseSafetensors(b, f),
+  },
+  {
+    // a q8 weights file through every check load() makes before the engine (as loadFromBuffers: config apart)
+    name: 'q8-safetensors',
+    fileName: 'q8.safetensors',
+    seeds: () => [q8Seed()],
+    run: (b, f) => {
+      const json = q8Config();
+      const { tensors } = parseSafetensors(b, f);
+      checkConfigAgainstTensors(json, tensors, f, f);
+      const cfg = parseConfig(json, f);
+      checkTensors(cfg, tensors, f);
+      checkFiniteWeights(tensors, f);
+      return bindWeights(cfg, tensors, f);
+    },
   },
   {
     name: 'zip',
