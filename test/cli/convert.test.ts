@@ -12,26 +12,15 @@ import { parseSafetensors, serializeSafetensors } from '../../src/format/safeten
 import { fromFloat32, toFloat32, type RawTensor } from '../../src/format/tensor.js';
 import { FIXTURES, maxDiff, readRefs } from '../ref/fixtures.js';
 import { slimwav, fails } from '../ref/cli.js';
+import { hiddenStates, REF_CLIPS } from '../ref/hidden.js';
 
 const TINY = ['tiny-w2v-group', 'tiny-hubert-layer-preln', 'tiny-w2v-layer-postln'];
-const CLIPS = ['sine', 'noise', 'speech'];
+const CLIPS = REF_CLIPS;
 /** f16 storage: max|f16 − f32| of every hidden state relative to max|ref| (measured ≈ 1–2e-3 on these fixtures) */
 const F16_BOUND = 1e-2;
 const work = mkdtempSync(join(tmpdir(), 'slimwav-convert-'));
 let n = 0;
 const fresh = (suffix = '') => join(work, `out${n++}${suffix}`);
-
-async function hiddenStates(path: string, dir: string): Promise<Float32Array[][]> {
-  const refs = readRefs(join(dir, 'ref.safetensors'));
-  const m = await load(path, { threads: 1 });
-  try {
-    const out: Float32Array[][] = [];
-    for (const clip of CLIPS) out.push((await m.extract(refs.get(`input.${clip}`).data, { layers: 'all' })).layers);
-    return out;
-  } finally {
-    m.dispose();
-  }
-}
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const readTable = (f: string) => parseSafetensors(new Uint8Array(readFileSync(f)), f);

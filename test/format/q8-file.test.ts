@@ -15,7 +15,8 @@ import { dequantizeRows, quantizeRows, scaleName } from '../../src/arch/quant.js
 import { parseSafetensors, serializeSafetensors } from '../../src/format/safetensors.js';
 import { fromFloat32, numel, toFloat32, type RawTensor } from '../../src/format/tensor.js';
 import { rejectsCode, throwsCode } from '../ref/assert.js';
-import { FIXTURES, maxDiff, readRefs } from '../ref/fixtures.js';
+import { FIXTURES, maxDiff } from '../ref/fixtures.js';
+import { hiddenStates, REF_CLIPS } from '../ref/hidden.js';
 
 const s = suite('q8 files');
 const work = mkdtempSync(join(tmpdir(), 'slimwav-q8-'));
@@ -24,24 +25,12 @@ const fresh = (suffix = '') => join(work, `m${n++}${suffix}`);
 const readTable = (f: string) => parseSafetensors(new Uint8Array(readFileSync(f)), f);
 const i8 = (t: RawTensor) => Array.from(new Int8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
 const bytesEqual = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-const CLIPS = ['sine', 'noise', 'speech'];
+const CLIPS = REF_CLIPS;
 
 function fixture(name: string) {
   const dir = join(FIXTURES, name);
   const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   return { dir, json, cfg: parseConfig(json), tensors: readTable(join(dir, 'model.safetensors')).tensors };
-}
-
-async function hidden(path: string, refDir: string): Promise<Float32Array[][]> {
-  const refs = readRefs(join(refDir, 'ref.safetensors'));
-  const m = await load(path, { threads: 1 });
-  try {
-    const out: Float32Array[][] = [];
-    for (const c of CLIPS) out.push((await m.extract(refs.get(`input.${c}`).data, { layers: 'all' })).layers);
-    return out;
-  } finally {
-    m.dispose();
-  }
 }
 
 const FIXTURE_NAMES = ['ragged-w2v-a', 'wavlm-ragged-a', 'tiny-w2v-group', 'tiny-hubert-layer-preln', 'ragged-hubert-b'];
@@ -104,11 +93,11 @@ for (const name of FIXTURE_NAMES) {
       assert.ok(bytesEqual(toFloat32(deqTable.tensors.get(tn)!), want), `${tn} = q · scale`);
       assert.not.ok(deqTable.tensors.has(scaleName(tn)), 'no scales in an f32 file');
     }
-    const fromQ8 = await hidden(q8, dir);
-    const fromDeq = await hidden(deq, dir);
+    const fromQ8 = await hiddenStates(q8, dir);
+    const fromDeq = await hiddenStates(deq, dir);
     fromQ8.forEach((layers, c) => layers.forEach((l, i) => assert.ok(bytesEqual(l, fromDeq[c][i]), `${CLIPS[c]} hidden ${i}`)));
     // and close to the f32 model: per-row int8 moves every hidden state by under 3% of its range here
-    const f32 = await hidden(dir, dir);
+    const f32 = await hiddenStates(dir, dir);
     let worst = 0;
     fromQ8.forEach((layers, c) => layers.forEach((l, i) => {
       const { diff, scale } = maxDiff(l, f32[c][i]);
