@@ -138,7 +138,8 @@ function convertTable(input: Map<string, RawTensor>, dtype: ConvertDType, source
         tensors.set(scaleName(name), scale);
       } else {
         const [rows, cols] = rowsCols(t);
-        tensors.set(name, fromFloat32(dequantizeRows(q8Of(t, scale, name), rows, cols), t.shape, to));
+        // through convertTensor, so f16 gets its range check
+        tensors.set(name, convertTensor(name, fromFloat32(dequantizeRows(q8Of(t, scale, name), rows, cols), t.shape), to, source));
         dequantized++;
       }
     } else if (dtype === 'q8' && quantizable(name) && numel(t.shape) > 0) {

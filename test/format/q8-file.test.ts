@@ -293,7 +293,7 @@ s('storageDType: f16, mixed (a quantizable weight left F32 next to int8 ones, or
   assert.is(storageDType(cfg, f32AndF16), 'mixed');
 });
 
-s('convert --dtype q8 refuses a NaN weight (no int8 form) and writes nothing; a bogus dtype is E_ARGS', async () => {
+s('convert --dtype q8 refuses a NaN weight (no int8 form), q8 → f16 beyond the F16 range is refused, nothing written; a bogus dtype is E_ARGS', async () => {
   const { dir, json, tensors } = fixture('ragged-w2v-a');
   const m = new Map(tensors);
   const w = toFloat32(tensors.get(P)!);
@@ -306,6 +306,14 @@ s('convert --dtype q8 refuses a NaN weight (no int8 form) and writes nothing; a 
   await rejectsCode(convertModel(src, out, { dtype: 'q8' }), 'E_SHAPE', src, `tensor ${P} holds a NaN or infinite value (element 7)`, 'use --dtype f32 or f16');
   assert.equal(readdirSync(work).sort(), before, 'nothing written');
   await rejectsCode(convertModel(dir, fresh(), { dtype: 'int8' as 'q8' }), 'E_ARGS', '--dtype must be f32, f16 or q8', '"int8"');
+  // a q8 weight whose dequantization is beyond the F16 range is refused by --dtype f16 as an f32 one would be
+  const { t } = q8Table();
+  const big = new Map(t);
+  big.set(PS, scaleOf(Array.from(toFloat32(t.get(PS)!), () => 1000)));
+  const q8src = fresh('.safetensors');
+  writeFileSync(q8src, serializeSafetensors({ tensors: big, metadata: { config: JSON.stringify(json) } }));
+  await rejectsCode(convertModel(q8src, fresh(), { dtype: 'f16' }), 'E_SHAPE', q8src, `tensor ${P} holds values up to`, 'beyond the F16 range');
+  assert.equal(readdirSync(work).sort(), [...before, q8src.split('/').pop()!].sort(), 'only the input written');
 });
 
 s.run();
