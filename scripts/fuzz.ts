@@ -1,7 +1,8 @@
 /**
  * Fuzz every parser in test/format/fuzz-targets.ts for a time budget each:
  *   npm run fuzz -- --minutes 10                 10 minutes per parser, a fresh seed (printed)
- *   npm run fuzz -- --seconds 3 --seed 1 --json  what npm test runs (test/format/parsers-fuzz.test.ts)
+ *   npm run fuzz -- --runs 60 --seed 1 --json    what npm test runs (test/format/parsers-fuzz.test.ts): a fixed
+ *                                                number of cases, so a loaded machine runs the same ones
  *   npm run fuzz -- --target wav --seed 42       one parser; a finding's seed and path replay it exactly
  * Each parser runs in its own child process with a watchdog (budget + 60 s), so a hang is reported, not waited on.
  * A finding is an exception that is not a SlimwavError, a message that is not one line naming the file, or one
@@ -20,7 +21,8 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function fuzzOne(t: FuzzTarget, seed: number, budgetMs: number, caseMs: number): Promise<Result> {
+/** budgetMs: stop after this long; or, with `runs`, exactly that many cases whatever the time (the test's form: a loaded machine then runs the same cases, only slower). */
+async function fuzzOne(t: FuzzTarget, seed: number, budgetMs: number, caseMs: number, runsWanted = 0): Promise<Result> {
   let runs = 0;
   const t0 = performance.now();
   const property = fc.asyncProperty(inputs(t), async (bytes) => {
@@ -35,7 +37,9 @@ async function fuzzOne(t: FuzzTarget, seed: number, budgetMs: number, caseMs: nu
     const ms = performance.now() - c0;
     if (ms > caseMs) throw new Error(`one case took ${ms.toFixed(0)} ms (limit ${caseMs})`);
   });
-  const out = await fc.check(property, { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false, endOnFailure: true });
+  const out = await fc.check(property, runsWanted > 0
+    ? { seed, numRuns: runsWanted, endOnFailure: true }
+    : { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false, endOnFailure: true });
   const failure = out.failed
     ? `${out.errorInstance instanceof Error ? out.errorInstance.message.split('\n').slice(0, 6).join(' | ') : String(out.errorInstance)} ` +
       `(replay: --target ${t.name} --seed ${seed}, fast-check path ${out.counterexamplePath}; input ${out.counterexample ? Buffer.from(out.counterexample[0] as Uint8Array).toString('base64').slice(0, 400) : '?'})`
@@ -46,16 +50,19 @@ async function fuzzOne(t: FuzzTarget, seed: number, budgetMs: number, caseMs: nu
 const seconds = Number(arg('seconds') ?? 60 * Number(arg('minutes') ?? 1));
 const seed = Number(arg('seed') ?? (Date.now() % 2 ** 31));
 const caseMs = Number(arg('case-ms') ?? 2000);
+const runs = Number(arg('runs') ?? 0);
 const json = process.argv.includes('--json');
 const only = arg('target');
-if (!(seconds > 0) || !Number.isInteger(seed) || !(caseMs > 0)) {
-  process.stderr.write('usage: npm run fuzz -- [--minutes M | --seconds S] [--seed N] [--target NAME] [--case-ms MS] [--json]\n');
+/** the watchdog: the budget (or every case at its limit) plus a minute */
+const watchdogS = (runs > 0 ? (runs * caseMs) / 1000 : seconds) + 60;
+if (!(seconds > 0) || !Number.isInteger(seed) || !(caseMs > 0) || !Number.isInteger(runs) || runs < 0) {
+  process.stderr.write('usage: npm run fuzz -- [--minutes M | --seconds S | --runs N] [--seed N] [--target NAME] [--case-ms MS] [--json]\n');
   process.exit(2);
 }
 
 if (process.argv.includes('--child')) {
   const t = TARGETS.find((x) => x.name === only)!;
-  process.stdout.write(JSON.stringify(await fuzzOne(t, seed, seconds * 1000, caseMs)) + '\n');
+  process.stdout.write(JSON.stringify(await fuzzOne(t, seed, seconds * 1000, caseMs, runs)) + '\n');
 } else {
   const names = only ? [only] : TARGETS.map((t) => t.name);
   const unknown = names.find((n) => !TARGETS.some((t) => t.name === n));
@@ -65,12 +72,12 @@ if (process.argv.includes('--child')) {
   }
   const results: Result[] = [];
   for (const name of names) {
-    if (!json) process.stderr.write(`fuzz: ${name} for ${seconds} s, seed ${seed}\n`);
+    if (!json) process.stderr.write(`fuzz: ${name} for ${runs > 0 ? `${runs} cases` : `${seconds} s`}, seed ${seed}\n`);
     const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--target', name,
-      '--seconds', String(seconds), '--seed', String(seed), '--case-ms', String(caseMs)], { encoding: 'utf8', timeout: (seconds + 60) * 1000, maxBuffer: 1 << 24 });
+      '--seconds', String(seconds), '--runs', String(runs), '--seed', String(seed), '--case-ms', String(caseMs)], { encoding: 'utf8', timeout: watchdogS * 1000, maxBuffer: 1 << 24 });
     let res: Result;
     if (r.status === 0) res = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    else res = { target: name, seed, runs: 0, seconds, failure: r.signal ? `no answer within ${seconds + 60} s (a hang; replay with --target ${name} --seed ${seed})` : `crashed: ${r.stderr.split('\n').slice(0, 8).join(' | ')}` };
+    else res = { target: name, seed, runs: 0, seconds, failure: r.signal ? `no answer within ${watchdogS} s (a hang; replay with --target ${name} --seed ${seed})` : `crashed: ${r.stderr.split('\n').slice(0, 8).join(' | ')}` };
     results.push(res);
     if (!json) process.stderr.write(`fuzz: ${name}: ${res.runs} cases in ${res.seconds.toFixed(1)} s, ${res.failure ? `FINDING: ${res.failure}` : 'no finding'}\n`);
   }
