@@ -23,7 +23,8 @@ import { buildModel, Model, type LoadOptions } from './model-core.js';
 import { parsePreprocessor, withPreprocessor } from './format/preprocessor.js';
 
 export { Model } from './model-core.js';
-export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput } from './model-core.js';
+export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput, StreamOptions } from './model-core.js';
+export type { FeatureStream, StreamFrames, StreamBlock } from './stream.js';
 export { resample } from './format/resample.js';
 export type { ModelConfig } from './arch/config.js';
 export { SlimwavError } from './errors.js';

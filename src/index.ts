@@ -11,7 +11,8 @@
  * 'slimwav/onnx' (ONNX export). Importing this one loads neither the pruner nor protobufjs.
  */
 export { load, buildModel, Model } from './model.js';
-export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput } from './model.js';
+export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput, StreamOptions } from './model.js';
+export type { FeatureStream, StreamFrames, StreamBlock } from './stream.js';
 export type { ModelConfig, LayerPlan, ConvLayer, ModelType } from './arch/config.js';
 export { parseConfig, convFrames, receptiveField } from './arch/config.js';
 export { countParams, countMacs, tensorSpecs } from './arch/tensors.js';

@@ -4,7 +4,7 @@
  * memory, so dispose() releases everything it holds. Nothing here touches the file system (load() in model.ts
  * does), so this module and everything it imports also run in browsers (src/browser.ts).
  */
-import { fail, SlimwavError } from './errors.js';
+import { fail } from './errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from './arch/config.js';
 import { checkTensors, countMacs, countParams } from './arch/tensors.js';
 import { checkConfigAgainstTensors, checkFiniteWeights } from './arch/limits.js';
@@ -17,6 +17,11 @@ import { ThreadPool, threadSupport, resolveThreads } from './runtime/threads.js'
 import { resolveLayers, type LayerSelection } from './layers.js';
 import { toMono } from './format/audio.js';
 import type { Preprocessor } from './format/preprocessor.js';
+import {
+  checkSignal, framesOf, maxWindowSamples, resolveChunking, streamWindowSamples, throwIfAborted, windowAt, windowCount,
+  yieldToEventLoop, type ChunkOptions, type Chunking, type Window,
+} from './runtime/chunking.js';
+import { FeatureStream } from './stream.js';
 
 /**
  * What extract() takes: mono samples at 16 kHz, or mono samples at any rate from 1 kHz to 1 MHz as Float32 (−1..1)
@@ -62,11 +67,30 @@ export interface LoadOptions extends WasmLocation {
   maxMemory?: number;
 }
 
-export interface ExtractOptions {
+export interface ExtractOptions extends ChunkOptions {
   /** 'all' = every hidden state 0..L, 'last' = L (default), or indices; HF output_hidden_states numbering */
   layers?: LayerSelection;
-  /** receives every intermediate stage (conv.i, proj, posconv, hidden.i) as a fresh [rows × cols] array */
+  /**
+   * receives every intermediate stage (conv.i, proj, posconv, hidden.i) as a fresh [rows × cols] array; one pass
+   * only (with capture, chunk 'auto' means 'off', and a chunk length is refused)
+   */
   capture?: StageSink;
+  /**
+   * Stops the run: extract() then rejects with the signal's reason (an AbortError DOMException unless abort() was
+   * given another) at the next layer boundary, and the model stays usable. With a signal the forward pass yields to
+   * the event loop after the front end and after every layer, so a timer or another task can abort it.
+   */
+  signal?: AbortSignal;
+}
+
+/** model.stream()'s options: the chunking of extract() (chunk 'off' is refused: a stream needs windows) */
+export interface StreamOptions {
+  layers?: LayerSelection;
+  /** seconds of audio each window keeps (default 15) */
+  chunk?: number;
+  /** seconds of context on each side (default 0.5); frames arrive chunk + context seconds after their audio */
+  context?: number;
+  signal?: AbortSignal;
 }
 
 export interface Features {
@@ -112,21 +136,110 @@ export class Model {
     return receptiveField(this.config);
   }
 
-  /** Run the model on mono audio: a Float32Array at 16 kHz, or `{ samples, sampleRate }` at any rate. */
+  /**
+   * Run the model on mono audio: a Float32Array at 16 kHz, or `{ samples, sampleRate }` at any rate. Inputs longer
+   * than 30 s run in windows (`chunk`, `context`: src/runtime/chunking.ts) unless `chunk: 'off'`.
+   */
   async extract(input: AudioInput, opts: ExtractOptions = {}): Promise<Features> {
-    const engine = this.engine;
-    if (!engine) fail('E_ARGS', 'this model was disposed; load it again');
+    this.live();
     const pcm16k = toPcm16k(input);
-    checkRunBudget(modelBudgets.get(this)!, pcm16k.length); // E_MEMORY up front (runtime/budget.ts)
     const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
-    try {
-      const { frames, layers } = engine.forward(pcm16k, { layers: indices, capture: opts.capture });
-      return { layers, indices, frames, dim: this.config.hidden };
-    } catch (err) {
-      if (err instanceof SlimwavError) throw err;
+    const signal = checkSignal(opts.signal, 'extract()');
+    if (opts.capture !== undefined && typeof opts.chunk === 'number') fail('E_ARGS', 'extract(): capture needs one pass over the input; leave chunk out or set it to \'off\'');
+    const chunking = opts.capture !== undefined && opts.chunk === undefined ? null : resolveChunking(this.config, opts, 'extract()', pcm16k.length);
+    // one window is the whole input (a chunk at least as long as it): the one-pass run, exactly
+    let windows = chunking ? this.windowsOf(chunking, pcm16k.length) : null;
+    if (windows && windows.length <= 1) windows = null;
+    // E_MEMORY up front (runtime/budget.ts): the arena holds one window, not the input
+    checkRunBudget(modelBudgets.get(this)!, windows ? maxWindowSamples(this.config, chunking!, pcm16k.length) : pcm16k.length);
+    // without a signal and with nothing queued the run is synchronous, as it always was; else it waits its turn
+    if (!signal && this.pending === 0) return this.compute(pcm16k, indices, windows, opts.capture, undefined);
+    return this.enqueue(() => this.compute(pcm16k, indices, windows, opts.capture, signal));
+  }
+
+  /**
+   * A stream: push() 16 kHz blocks of any size as they arrive and get back the hidden-state frames that became final
+   * (their right context arrived); flush() at the end gives the rest. The frames equal extract() of the whole signal
+   * with the same chunk and context (src/stream.ts); latency: chunk + context seconds.
+   */
+  stream(opts: StreamOptions = {}): FeatureStream {
+    this.live();
+    const indices = resolveLayers(opts.layers ?? 'last', this.config.numLayers);
+    const signal = checkSignal(opts.signal, 'stream()');
+    if ((opts.chunk as unknown) === 'off' || (opts.chunk as unknown) === 'auto') fail('E_ARGS', `stream(): chunk must be a number of seconds > 0 (a stream always runs in windows), found '${opts.chunk}'`);
+    const chunking = resolveChunking(this.config, opts, 'stream()')!;
+    checkRunBudget(modelBudgets.get(this)!, streamWindowSamples(this.config, chunking));
+    return new FeatureStream(this.config, chunking, indices, signal,
+      (wave, w) => this.enqueue(() => this.compute(wave, indices, w, undefined, signal)));
+  }
+
+  /** The engine, or E_ARGS once disposed. */
+  private live(): Engine {
+    if (!this.engine) fail('E_ARGS', 'this model was disposed; load it again');
+    return this.engine;
+  }
+
+  private windowsOf(c: Chunking, N: number): Window[] {
+    const T = framesOf(this.config, N);
+    return Array.from({ length: windowCount(c, T) }, (_, k) => windowAt(this.config, c, k, T, N));
+  }
+
+  /**
+   * One pass over `pcm` (windows null), or each window with its kept frames copied out. Without a signal nothing
+   * here awaits before the result is complete (the run happens synchronously within the call, as it always has);
+   * with one, every layer and window is followed by a turn of the event loop and a look at the signal.
+   */
+  private async compute(pcm: Float32Array, layers: number[], windows: Window[] | null, capture: StageSink | undefined,
+    signal: AbortSignal | undefined): Promise<Features> {
+    let engine = this.live();
+    const D = this.config.hidden;
+    const trap = (err: unknown): never => {
       if (err instanceof WebAssembly.RuntimeError) fail('E_TRAP', `a kernel trapped (${err.message}); this is a slimwav bug, please report it`);
       throw err;
+    };
+    if (!signal) {
+      try {
+        if (!windows) {
+          const { frames, layers: out } = engine.forward(pcm, { layers, capture });
+          return { layers: out, indices: layers, frames, dim: D };
+        }
+        const c = collector(windows, layers, D);
+        windows.forEach((w, i) => c.add(i, engine.forward(pcm.subarray(w.start, w.end), { layers })));
+        return c.done();
+      } catch (err) {
+        return trap(err);
+      }
     }
+    const pause = async () => {
+      await yieldToEventLoop();
+      throwIfAborted(signal);
+      engine = this.live(); // disposed while waiting: E_ARGS
+    };
+    throwIfAborted(signal);
+    try {
+      if (!windows) {
+        const { frames, layers: out } = await engine.forwardAsync(pcm, { layers, capture }, pause);
+        return { layers: out, indices: layers, frames, dim: D };
+      }
+      const c = collector(windows, layers, D);
+      for (let i = 0; i < windows.length; i++) {
+        if (i > 0) await pause();
+        c.add(i, await engine.forwardAsync(pcm.subarray(windows[i].start, windows[i].end), { layers }, pause));
+      }
+      return c.done();
+    } catch (err) {
+      return trap(err);
+    }
+  }
+
+  /** runs queued (pending > 0) one after another: a run yielding between layers must not share the arena */
+  private pending = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    this.pending++;
+    const run = this.tail.then(fn).finally(() => { this.pending--; });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** Release the WebAssembly memory. The model cannot be used afterwards. */
@@ -140,6 +253,21 @@ export class Model {
   get threads(): number {
     return this.pool ? this.pool.size : 1;
   }
+}
+
+/** Features of consecutive windows: each window's kept frames copied into place. */
+function collector(windows: Window[], layers: number[], D: number) {
+  const first = windows.length ? windows[0].keepFrom : 0;
+  const T = windows.length ? windows[windows.length - 1].keepTo - first : 0;
+  const out = layers.map(() => new Float32Array(T * D));
+  return {
+    add(i: number, r: { frames: number; layers: Float32Array[] }): void {
+      const w = windows[i], from = w.keepFrom - w.firstFrame, to = w.keepTo - w.firstFrame;
+      if (r.frames < to) fail('E_TRAP', `window ${i} gave ${r.frames} frames, ${to} expected; this is a slimwav bug, please report it`);
+      r.layers.forEach((l, j) => out[j].set(l.subarray(from * D, to * D), (w.keepFrom - first) * D));
+    },
+    done: (): Features => ({ layers: out, indices: layers, frames: T, dim: D }),
+  };
 }
 
 /** extract()'s input → checked mono Float32 at 16 kHz (E_ARGS for a wrong type, E_AUDIO for unusable audio). */

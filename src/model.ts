@@ -10,7 +10,7 @@ import { withPreprocessor } from './format/preprocessor.js';
 import { buildModel, checkThreads, type LoadOptions, type Model } from './model-core.js';
 
 export { Model, buildModel } from './model-core.js';
-export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput } from './model-core.js';
+export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput, StreamOptions } from './model-core.js';
 
 /** Open a model folder, single .safetensors file or PyTorch checkpoint (docs/format.md) and prepare it to run. */
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {

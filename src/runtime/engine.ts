@@ -202,8 +202,10 @@ export class Engine {
 
   /** Plan (or reuse) the activation arena for inputs of up to `samples` samples (buffers from arena-layout.ts). */
   private ensurePlan(samples: number): ArenaPlan {
-    if (this.plan && samples <= this.plannedSamples) return this.plan;
     const layout = arenaLayout(this.cfg, samples, { threads: this.threads, convBudgetFloats: this.convBudget, ...this.algorithms }, this.k);
+    // the conv chunking follows from this input's length alone (not from a longer earlier one's plan), so a run's
+    // numbers never depend on what the model ran before (streamed windows equal the same windows extracted)
+    if (this.plan && samples <= this.plannedSamples && layout.convChunk === this.convChunk) return this.plan;
     const plan = new ArenaPlan(this.mem.top);
     for (const [name, floats] of layout.buffers) plan.add(name, floats);
     this.convChunk = layout.convChunk;
@@ -218,25 +220,58 @@ export class Engine {
    * slimwav bug) is reported as E_TRAP naming the block-plan step and layer it was running.
    */
   forward(wave: Float32Array, opts: ForwardOptions): { frames: number; layers: Float32Array[] } {
+    const steps = this.start(wave, opts);
+    try {
+      for (;;) {
+        const r = steps.next();
+        if (r.done) return r.value;
+      }
+    } catch (err) {
+      return this.rethrow(err);
+    }
+  }
+
+  /**
+   * forward() that awaits `between()` after the front end and after every encoder layer, so the event loop runs (a
+   * timer, an AbortSignal, another task) while a long input is computed; `between` may throw to stop the run (abort).
+   * The caller must not start another run on this engine until this one settles (Model queues its calls).
+   */
+  async forwardAsync(wave: Float32Array, opts: ForwardOptions, between: () => Promise<void>): Promise<{ frames: number; layers: Float32Array[] }> {
+    const steps = this.start(wave, opts);
+    for (;;) {
+      let r: IteratorResult<void, { frames: number; layers: Float32Array[] }>;
+      try {
+        r = steps.next();
+      } catch (err) {
+        return this.rethrow(err);
+      }
+      if (r.done) return r.value;
+      await between();
+    }
+  }
+
+  private start(wave: Float32Array, opts: ForwardOptions): Generator<void, { frames: number; layers: Float32Array[] }, void> {
     const need = receptiveField(this.cfg);
     if (wave.length < need) {
       fail('E_AUDIO', `audio has ${wave.length} samples (${(wave.length / 16).toFixed(1)} ms); the model needs at least ${need} (${(need / 16).toFixed(1)} ms at 16 kHz) for one frame`);
     }
     this.atLayer = -1;
     this.atStep = 'setup';
-    try {
-      return this.run(wave, opts);
-    } catch (err) {
-      const trap = err instanceof WebAssembly.RuntimeError || (err instanceof SlimwavError && err.code === 'E_TRAP')
-        || (err instanceof Error && !(err instanceof SlimwavError) && err.message.startsWith('slimwav kernel'));
-      if (!trap) throw err;
-      const s = this.atStep;
-      const what = typeof s === 'string' ? s : `${this.atLayer >= 0 ? `layer ${this.atLayer} ` : ''}${stepName(s)}`;
-      throw new SlimwavError('E_TRAP', `kernel trapped in ${what} (${(err as Error).message}); this is a slimwav bug, please report it`);
-    }
+    return this.run(wave, opts);
   }
 
-  private run(wave: Float32Array, opts: ForwardOptions): { frames: number; layers: Float32Array[] } {
+  /** A kernel trap (a slimwav bug) as E_TRAP naming the block-plan step and layer it was running; others unchanged. */
+  private rethrow(err: unknown): never {
+    const trap = err instanceof WebAssembly.RuntimeError || (err instanceof SlimwavError && err.code === 'E_TRAP')
+      || (err instanceof Error && !(err instanceof SlimwavError) && err.message.startsWith('slimwav kernel'));
+    if (!trap) throw err;
+    const s = this.atStep;
+    const what = typeof s === 'string' ? s : `${this.atLayer >= 0 ? `layer ${this.atLayer} ` : ''}${stepName(s)}`;
+    throw new SlimwavError('E_TRAP', `kernel trapped in ${what} (${(err as Error).message}); this is a slimwav bug, please report it`);
+  }
+
+  /** The forward pass as steps: it pauses (yields) after the front end and after each encoder layer. */
+  private *run(wave: Float32Array, opts: ForwardOptions): Generator<void, { frames: number; layers: Float32Array[] }, void> {
     const cfg = this.cfg, k = this.k, mem = this.mem, D = cfg.hidden;
     const plan = this.ensurePlan(wave.length);
     const at = (n: string) => plan.offsets.get(n)!;
@@ -329,6 +364,7 @@ export class Engine {
       k.f32_layernorm(T, D, x, D, x, D, encG, encB, cfg.layerNormEps);
     }
     emit(0, x);
+    yield;
     const lastWanted = Math.max(...opts.layers, capture ? cfg.numLayers : 0);
 
     // WavLM: relative-position bias vectors of every original head, computed once per call
@@ -364,6 +400,7 @@ export class Engine {
           case 'emit': emit(l + 1, slot(st.from)); break;
         }
       }
+      if (l + 1 < cfg.numLayers && l + 1 < lastWanted) yield;
     }
     return { frames: T, layers: outputs };
   }

@@ -1,0 +1,109 @@
+// Long audio in windows (src/runtime/chunking.ts): chunk 'off' and a chunk longer than the input are the one-pass
+// run exactly, kept frames line up with the full run's, the frame count is the full run's, and the deviation of
+// chunked features from full-context ones stays under the bound measured for this fixture.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { load, SlimwavError } from '../../src/index.js';
+import { FIXTURES, maxDiff } from '../ref/fixtures.js';
+import { signal } from '../ref/signal.js';
+import { resolveChunking, windowAt, windowCount, framesOf, totalStride } from '../../src/runtime/chunking.js';
+import { receptiveField } from '../../src/arch/config.js';
+
+const s = suite('chunked extraction');
+
+s('chunk off, and a chunk longer than the input, give the one-pass result exactly; auto is one pass up to 30 s', async () => {
+  const m = await load(join(FIXTURES, 'tiny-w2v-group'), { threads: 1 });
+  const x = signal(16000 * 3);
+  const full = await m.extract(x, { layers: 'all', chunk: 'off' });
+  const long = await m.extract(x, { layers: 'all', chunk: 10 });
+  const auto = await m.extract(x, { layers: 'all' });
+  const windowed = await m.extract(x, { layers: 'all', chunk: 0.5, context: 0.1 });
+  m.dispose();
+  full.layers.forEach((l, i) => {
+    assert.equal(long.layers[i], l, `chunk 10 s, hidden ${i}`);
+    assert.equal(auto.layers[i], l, `auto, hidden ${i}`);
+  });
+  assert.is(windowed.frames, full.frames);
+  assert.ok(maxDiff(windowed.layers[2], full.layers[2]).diff > 0, 'windows of 0.5 s do differ from the full context');
+});
+
+s('windows start on the total stride: with context covering the input, every kept frame equals the full run (layer-norm extractor)', async () => {
+  // no waveform or GroupNorm statistics here, so only what a window sees matters: with context ≥ the input every
+  // window sees every frame, and a kept frame can only equal the full run's if it is the same frame
+  const m = await load(join(FIXTURES, 'tiny-hubert-layer-preln'), { threads: 1 });
+  const x = signal(16000 * 2 + 777, 3);
+  const full = await m.extract(x, { layers: 'all', chunk: 'off' });
+  const c = await m.extract(x, { layers: 'all', chunk: 0.3, context: 5 });
+  m.dispose();
+  assert.is(c.frames, full.frames);
+  full.layers.forEach((l, i) => assert.equal(c.layers[i], l, `hidden ${i}`));
+});
+
+s('frame count equals the full run for many lengths and window sizes', async () => {
+  const m = await load(join(FIXTURES, 'ragged-w2v-a'), { threads: 1 });
+  const cfg = m.config, S = totalStride(cfg), R = receptiveField(cfg);
+  for (const n of [R, R + 1, R + S - 1, 5 * S + R, 16000, 16000 + 123, 41000]) {
+    for (const [chunk, context] of [[0.05, 0], [0.1, 0.02], [0.37, 0.3]]) {
+      const c = resolveChunking(cfg, { chunk, context }, 'test', n)!;
+      const T = framesOf(cfg, n);
+      let kept = 0;
+      for (let k = 0; k < windowCount(c, T); k++) {
+        const w = windowAt(cfg, c, k, T, n);
+        assert.is(w.keepFrom, kept);
+        assert.ok(w.start % S === 0 && w.end <= n && framesOf(cfg, w.end - w.start) >= w.keepTo - w.firstFrame);
+        kept = w.keepTo;
+      }
+      assert.is(kept, T, `${n} samples, chunk ${chunk}`);
+      if (n >= 16000) {
+        const r = await m.extract(signal(n), { chunk, context, layers: 'last' });
+        assert.is(r.frames, T);
+        assert.is(r.layers[0].length, T * cfg.hidden);
+      }
+    }
+  }
+  m.dispose();
+});
+
+// measured with this fixture and signal (bench/chunking.ts does the same on the base shape): relative error
+// max|chunked − full| / max|full| per hidden state 0.048, 0.065, 0.065 for 1 s chunks with 0.5 s context (0.074–0.105
+// with 0.25 s, 0.023–0.027 with 1 s); the bound leaves 1.5× room
+s('chunked deviation from full context stays under the measured bound (tiny-w2v-group, 8 s, chunk 1 s, context 0.5 s)', async () => {
+  const m = await load(join(FIXTURES, 'tiny-w2v-group'), { threads: 1 });
+  const x = signal(16000 * 8, 5);
+  const full = await m.extract(x, { layers: 'all', chunk: 'off' });
+  const c = await m.extract(x, { layers: 'all', chunk: 1, context: 0.5 });
+  m.dispose();
+  full.layers.forEach((l, i) => {
+    const { diff, scale } = maxDiff(c.layers[i], l);
+    assert.ok(diff / scale < BOUND, `hidden ${i}: relative error ${(diff / scale).toExponential(2)} ≥ ${BOUND}`);
+  });
+});
+const BOUND = 0.1;
+
+s('bad chunk options: one E_ARGS line', async () => {
+  const m = await load(join(FIXTURES, 'tiny-w2v-group'), { threads: 1 });
+  const x = signal(16000);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ chunk: 0 }, /chunk must be a number of seconds > 0, 'auto' or 'off', found 0/],
+    [{ chunk: 'on' }, /chunk must be .* found "on"/],
+    [{ chunk: 1, context: -1 }, /context must be a number of seconds ≥ 0, found -1/],
+    [{ chunk: 'off', context: 1 }, /context needs chunking/],
+    [{ chunk: 1, capture: () => undefined }, /capture needs one pass/],
+    [{ signal: {} }, /signal must be an AbortSignal/],
+  ];
+  for (const [opts, re] of cases) {
+    try {
+      await m.extract(x, opts as never);
+      assert.unreachable(JSON.stringify(opts));
+    } catch (err) {
+      assert.instance(err, SlimwavError);
+      assert.is((err as SlimwavError).code, 'E_ARGS');
+      assert.match((err as Error).message, re);
+      assert.not.match((err as Error).message, /\n/);
+    }
+  }
+  m.dispose();
+});
+
+s.run();
