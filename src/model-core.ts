@@ -86,9 +86,9 @@ export interface ExtractOptions extends ChunkOptions {
 /** model.stream()'s options: the chunking of extract() (chunk 'off' is refused: a stream needs windows) */
 export interface StreamOptions {
   layers?: LayerSelection;
-  /** seconds of audio each window keeps (default 15) */
+  /** seconds of audio each window keeps (default 20) */
   chunk?: number;
-  /** seconds of context on each side (default 0.5); frames arrive chunk + context seconds after their audio */
+  /** seconds of context on each side (default 1.5); a frame arrives at most chunk + context seconds after its audio */
   context?: number;
   signal?: AbortSignal;
 }
@@ -138,7 +138,7 @@ export class Model {
 
   /**
    * Run the model on mono audio: a Float32Array at 16 kHz, or `{ samples, sampleRate }` at any rate. Inputs longer
-   * than 30 s run in windows (`chunk`, `context`: src/runtime/chunking.ts) unless `chunk: 'off'`.
+   * than 40 s run in windows (`chunk`, `context`: src/runtime/chunking.ts) unless `chunk: 'off'`.
    */
   async extract(input: AudioInput, opts: ExtractOptions = {}): Promise<Features> {
     this.live();

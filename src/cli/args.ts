@@ -27,6 +27,9 @@ current file, prints the summary and exits 130. docs/corpus.md has the details.
   --shard i/N                 only the i-th of N interleaved slices of the sorted inputs (i = 0..N-1)
   --overwrite                 recompute outputs that already exist
   --threads N                 kernel threads (default: every core)
+  --chunk S|off               run in windows keeping S seconds each (default: 20 s windows for audio over 40 s,
+                              one pass below; README "Long audio"); off: always one pass (time grows with length²)
+  --context S                 seconds of context each side of a window, dropped after the run (default 1.5)
 Shapes: [layers, frames, dim]; --pool mean: [layers, dim]; --layer-weights: [frames, dim] (with --pool: [dim]).
 safetensors files hold one F32 tensor "features" of that shape, metadata "layers" lists the hidden-state indices.`,
   },

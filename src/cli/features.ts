@@ -30,6 +30,8 @@ export interface FeatureSpec {
   /** softmax-normalised weights, one per kept layer, or null for no weighted sum */
   weights: Float64Array | null;
   format: OutputFormat;
+  /** --chunk / --context: how long inputs are windowed (extract()'s chunk and context options) */
+  chunking?: { chunk?: number | 'off'; context?: number };
 }
 
 /** Hidden states → the output array and its shape (see `slimwav features --help` for the shapes). */
@@ -101,8 +103,25 @@ function samePath(a: string, b: string): boolean {
 const OPTIONS = {
   out: { type: 'string' }, 'out-dir': { type: 'string' }, layers: { type: 'string' }, threads: { type: 'string' },
   format: { type: 'string' }, pool: { type: 'string' }, 'layer-weights': { type: 'string' }, shard: { type: 'string' },
-  overwrite: { type: 'boolean' },
+  overwrite: { type: 'boolean' }, chunk: { type: 'string' }, context: { type: 'string' },
 } as const;
+
+/** --chunk S|off and --context S, checked in one usage line each; undefined: extract()'s defaults */
+function chunkingOpts(values: Values): { chunk?: number | 'off'; context?: number } {
+  const secs = (name: string, v: string, positive: boolean): number => {
+    const x = /^\s*\d*\.?\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!(positive ? x > 0 : x >= 0)) usageError('features', `--${name} must be a number of seconds ${positive ? '> 0 or off' : '≥ 0'}, found "${v}"`);
+    return x;
+  };
+  const out: { chunk?: number | 'off'; context?: number } = {};
+  const c = values.chunk as string | undefined, x = values.context as string | undefined;
+  if (c !== undefined) out.chunk = c === 'off' ? 'off' : secs('chunk', c, true);
+  if (x !== undefined) {
+    if (out.chunk === 'off') usageError('features', '--context means nothing with --chunk off');
+    out.context = secs('context', x, false);
+  }
+  return out;
+}
 
 /** Returns the exit status: 0, or 130 when a corpus run was stopped by SIGINT (between two files). */
 export async function features(argv: string[]): Promise<number> {
@@ -116,6 +135,7 @@ export async function features(argv: string[]): Promise<number> {
   if (format !== undefined && format !== 'npy' && format !== 'safetensors') usageError('features', `--format must be npy or safetensors, found "${format}"`);
   const threads = threadsOpt('features', values.threads);
   const shard = parseShard(values.shard as string | undefined);
+  const chunking = chunkingOpts(values);
   if (out !== undefined) {
     if (pos.length > 2) usageError('features', `--out takes one audio file; for ${pos.length - 1} inputs use --out-dir <folder>`);
     for (const k of ['shard', 'overwrite']) if (values[k] !== undefined) usageError('features', `--${k} works with --out-dir only`);
@@ -132,6 +152,7 @@ export async function features(argv: string[]): Promise<number> {
     const spec: FeatureSpec = {
       indices, pool: pool as 'none' | 'mean', format: (format ?? 'npy') as OutputFormat,
       weights: lw === undefined ? null : await readLayerWeights(lw, indices.length),
+      chunking,
     };
     if (out !== undefined) {
       const r = await featuresOf(model, pos[1], spec);
@@ -151,7 +172,7 @@ async function featuresOf(model: Model, audioPath: string, spec: FeatureSpec): P
   const pcm = await readAudioFile(audioPath);
   let res;
   try {
-    res = await model.extract(pcm, { layers: spec.indices });
+    res = await model.extract(pcm, { layers: spec.indices, ...spec.chunking });
   } catch (err) {
     if (err instanceof SlimwavError && err.code === 'E_AUDIO') fail('E_AUDIO', `${audioPath}: ${err.message}`);
     throw err;

@@ -17,11 +17,19 @@
 import { fail } from '../errors.js';
 import { convFrames, receptiveField, type ModelConfig } from '../arch/config.js';
 
-/** Default window: chunks of 15 s with 0.5 s of context each side (BENCHMARKS.md, "Long audio: chunked vs full context") */
-export const DEFAULT_CHUNK_SECONDS = 15;
-export const DEFAULT_CONTEXT_SECONDS = 0.5;
-/** chunk: 'auto' chunks inputs longer than this (shorter ones run in one piece, as with 'off') */
-export const AUTO_CHUNK_ABOVE_SECONDS = 30;
+/**
+ * Default window: chunks of 20 s with 1.5 s of context each side. The context covers the positional conv's reach
+ * (64 frames = 1.28 s each side for wav2vec2), below which the deviation from full context jumps; 20 s keeps the
+ * extra work of the context (23/20) and the attention over a 23 s window near 1.2× the 10 s real-time factor
+ * (BENCHMARKS.md, "Long audio: chunked vs full context").
+ */
+export const DEFAULT_CHUNK_SECONDS = 20;
+export const DEFAULT_CONTEXT_SECONDS = 1.5;
+/**
+ * chunk 'auto' windows inputs longer than this (two chunks), shorter ones run in one piece as with 'off': around
+ * 40 s one pass starts to cost more per second than the windows do, and memory stays small either way.
+ */
+export const AUTO_CHUNK_ABOVE_SECONDS = 40;
 
 const RATE = 16000;
 
@@ -33,7 +41,7 @@ export function totalStride(cfg: ModelConfig): number {
 export interface ChunkOptions {
   /** seconds of audio whose frames each window keeps; 'off' = one pass over the whole input; 'auto' (default) = chunks when it pays */
   chunk?: number | 'off' | 'auto';
-  /** seconds of context on each side of a chunk (default 0.5) */
+  /** seconds of context on each side of a chunk (default 1.5) */
   context?: number;
 }
 

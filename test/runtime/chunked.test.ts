@@ -4,7 +4,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { load, SlimwavError } from '../../src/index.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { load, readAudioFile, SlimwavError } from '../../src/index.js';
+import { encodeWav } from '../../src/format/wav.js';
+import { decodeNpy } from '../../src/format/npy.js';
+import { slimwav, fails } from '../ref/cli.js';
 import { FIXTURES, maxDiff } from '../ref/fixtures.js';
 import { signal } from '../ref/signal.js';
 import { resolveChunking, windowAt, windowCount, framesOf, totalStride } from '../../src/runtime/chunking.js';
@@ -12,7 +17,7 @@ import { receptiveField } from '../../src/arch/config.js';
 
 const s = suite('chunked extraction');
 
-s('chunk off, and a chunk longer than the input, give the one-pass result exactly; auto is one pass up to 30 s', async () => {
+s('chunk off, and a chunk longer than the input, give the one-pass result exactly; auto is one pass up to 40 s', async () => {
   const m = await load(join(FIXTURES, 'tiny-w2v-group'), { threads: 1 });
   const x = signal(16000 * 3);
   const full = await m.extract(x, { layers: 'all', chunk: 'off' });
@@ -104,6 +109,31 @@ s('bad chunk options: one E_ARGS line', async () => {
     }
   }
   m.dispose();
+});
+
+s('CLI: features --chunk S --context S gives the API\'s windows; --chunk off one pass; bad values one line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slimwav-chunk-'));
+  try {
+    const x = signal(16000 * 3, 21);
+    const wav = join(dir, 'a.wav');
+    writeFileSync(wav, encodeWav(x, 16000, { bitDepth: 32 }));
+    const m = await load(join(FIXTURES, 'tiny-w2v-group'), { threads: 1 });
+    const pcm = await readAudioFile(wav); // what the CLI reads
+    for (const [flags, opts] of [[['--chunk', '0.5', '--context', '0.1'], { chunk: 0.5, context: 0.1 }], [['--chunk', 'off'], { chunk: 'off' as const }]] as const) {
+      const out = join(dir, 'f.npy');
+      const r = slimwav('features', join(FIXTURES, 'tiny-w2v-group'), wav, '--out', out, '--layers', 'last', '--threads', '1', ...flags);
+      assert.is(r.code, 0, r.err);
+      const npy = decodeNpy(readFileSync(out), out);
+      const api = await m.extract(pcm, { layers: 'last', ...opts });
+      assert.equal(npy.data, api.layers[0], flags.join(' '));
+    }
+    m.dispose();
+    fails(slimwav('features', join(FIXTURES, 'tiny-w2v-group'), wav, '--out', join(dir, 'g.npy'), '--chunk', '0'), '--chunk must be a number of seconds > 0 or off, found "0"');
+    fails(slimwav('features', join(FIXTURES, 'tiny-w2v-group'), wav, '--out', join(dir, 'g.npy'), '--context', 'x'), '--context must be a number of seconds ≥ 0');
+    fails(slimwav('features', join(FIXTURES, 'tiny-w2v-group'), wav, '--out', join(dir, 'g.npy'), '--chunk', 'off', '--context', '1'), '--context means nothing with --chunk off');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 s.run();
