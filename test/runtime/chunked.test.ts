@@ -14,6 +14,7 @@ import { FIXTURES, maxDiff } from '../ref/fixtures.js';
 import { signal } from '../ref/signal.js';
 import { resolveChunking, windowAt, windowCount, framesOf, totalStride } from '../../src/runtime/chunking.js';
 import { receptiveField } from '../../src/arch/config.js';
+import { estimateArenaBytes, modelBudgets } from '../../src/runtime/budget.js';
 
 const s = suite('chunked extraction');
 
@@ -108,6 +109,30 @@ s('bad chunk options: one E_ARGS line', async () => {
       assert.not.match((err as Error).message, /\n/);
     }
   }
+  m.dispose();
+});
+
+s('memory is bounded by the window: under a cap that refuses 60 s in one pass, 60 s in 2 s windows runs within it', async () => {
+  const path = join(FIXTURES, 'tiny-w2v-group');
+  const probe = await load(path, { threads: 1 });
+  const mb = modelBudgets.get(probe)!;
+  const x = signal(16000 * 60, 23);
+  const opts = { chunk: 2, context: 0.5 };
+  const windowNeed = estimateArenaBytes(mb.cfg, (2 + 2 * 0.5 + 0.1) * 16000, mb.opts, mb.scratch);
+  const fullNeed = estimateArenaBytes(mb.cfg, x.length, mb.opts, mb.scratch);
+  const cap = Math.ceil((mb.top + windowNeed) / 65536) * 65536 + 4 * 65536;
+  probe.dispose();
+  assert.ok(mb.top + fullNeed > cap, 'the cap refuses the one-pass run');
+  const m = await load(path, { threads: 1, maxMemory: cap });
+  try {
+    await m.extract(x, { chunk: 'off' });
+    assert.unreachable('one pass should not fit');
+  } catch (err) {
+    assert.is((err as SlimwavError).code, 'E_MEMORY');
+  }
+  const r = await m.extract(x, { layers: 'last', ...opts });
+  assert.is(r.frames, framesOf(m.config, x.length));
+  assert.ok(modelBudgets.get(m)!.memory.buffer.byteLength <= cap, 'memory stayed under the cap');
   m.dispose();
 });
 
