@@ -121,4 +121,13 @@ s('disposed while a run waits between layers: E_ARGS, no hang', async () => {
   }
 });
 
+s('without a signal the run happens within the call, as before (timing loops call extract without awaiting)', async () => {
+  const m = await load(FIX, { threads: 1 });
+  const stages: string[] = [];
+  const p = m.extract(signal(16000), { layers: 'all', capture: (st) => stages.push(st) });
+  assert.ok(stages.includes('hidden.2'), 'every layer ran before extract() returned its promise');
+  await p;
+  m.dispose();
+});
+
 s.run();
