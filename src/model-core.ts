@@ -4,7 +4,7 @@
  * memory, so dispose() releases everything it holds. Nothing here touches the file system (load() in model.ts
  * does), so this module and everything it imports also run in browsers (src/browser.ts).
  */
-import { fail } from './errors.js';
+import { fail, SlimwavError } from './errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from './arch/config.js';
 import { checkTensors, countMacs, countParams } from './arch/tensors.js';
 import { checkConfigAgainstTensors, checkFiniteWeights } from './arch/limits.js';
@@ -151,7 +151,14 @@ export class Model {
     let windows = chunking ? this.windowsOf(chunking, pcm16k.length) : null;
     if (windows && windows.length <= 1) windows = null;
     // E_MEMORY up front (runtime/budget.ts): the arena holds one window, not the input
-    checkRunBudget(modelBudgets.get(this)!, windows ? maxWindowSamples(this.config, chunking!, pcm16k.length) : pcm16k.length);
+    try {
+      checkRunBudget(modelBudgets.get(this)!, windows ? maxWindowSamples(this.config, chunking!, pcm16k.length) : pcm16k.length);
+    } catch (err) {
+      if (windows && err instanceof SlimwavError && err.code === 'E_MEMORY') {
+        fail('E_MEMORY', `extract() runs this ${(pcm16k.length / 16000).toFixed(1)} s input in windows, and one window does not fit: ${err.message}, or a smaller chunk`);
+      }
+      throw err;
+    }
     // without a signal and with nothing queued the run is synchronous, as it always was; else it waits its turn
     if (!signal && this.pending === 0) return this.compute(pcm16k, indices, windows, opts.capture, undefined);
     return this.enqueue(() => this.compute(pcm16k, indices, windows, opts.capture, signal));

@@ -134,6 +134,17 @@ s('memory is bounded by the window: under a cap that refuses 60 s in one pass, 6
   assert.is(r.frames, framesOf(m.config, x.length));
   assert.ok(modelBudgets.get(m)!.memory.buffer.byteLength <= cap, 'memory stayed under the cap');
   m.dispose();
+  // a window that does not fit either: one E_MEMORY line saying the input runs in windows and what to change
+  const small = await load(path, { threads: 1, maxMemory: Math.ceil((mb.top + estimateArenaBytes(mb.cfg, 0.5 * 16000, mb.opts, mb.scratch)) / 65536) * 65536 });
+  try {
+    await small.extract(x, { layers: 'last', ...opts });
+    assert.unreachable('a 3 s window should not fit');
+  } catch (err) {
+    assert.is((err as SlimwavError).code, 'E_MEMORY');
+    assert.match((err as Error).message, /^extract\(\) runs this 60\.0 s input in windows, and one window does not fit: .* of audio needs .*, or a smaller chunk$/);
+    assert.not.match((err as Error).message, /\n/);
+  }
+  small.dispose();
 });
 
 s('CLI: features --chunk S --context S gives the API\'s windows; --chunk off one pass; bad values one line', async () => {
