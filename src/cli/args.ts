@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fail } from '../errors.js';
 import { checkThreads } from '../runtime/threads.js';
 import { PRUNE_DEFAULTS_TEXT } from '../prune/options.js';
+import { AUTO_CHUNK_ABOVE_SECONDS, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS } from '../runtime/chunking.js';
 
 /** Each command's help: the synopsis line(s), then what the options do. `slimwav --help` prints the synopses. */
 export const HELP: Record<string, { synopsis: string; details: string }> = {
@@ -27,9 +28,9 @@ current file, prints the summary and exits 130. docs/corpus.md has the details.
   --shard i/N                 only the i-th of N interleaved slices of the sorted inputs (i = 0..N-1)
   --overwrite                 recompute outputs that already exist
   --threads N                 kernel threads (default: every core)
-  --chunk S|off               run in windows keeping S seconds each (default: 20 s windows for audio over 40 s,
+  --chunk S|off               run in windows keeping S seconds each (default: ${DEFAULT_CHUNK_SECONDS} s windows for audio over ${AUTO_CHUNK_ABOVE_SECONDS} s,
                               one pass below; README "Long audio"); off: always one pass (time grows with length²)
-  --context S                 seconds of context each side of a window, dropped after the run (default 1.5)
+  --context S                 seconds of context each side of a window, dropped after the run (default ${DEFAULT_CONTEXT_SECONDS})
 Shapes: [layers, frames, dim]; --pool mean: [layers, dim]; --layer-weights: [frames, dim] (with --pool: [dim]).
 safetensors files hold one F32 tensor "features" of that shape, metadata "layers" lists the hidden-state indices.`,
   },
