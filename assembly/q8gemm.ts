@@ -21,9 +21,11 @@
 // Kernel choice, measured on this machine per core: i32x4.dot_i16x8_s (plain SIMD128) 68 G MAC/s against 42 for
 // i32x4.relaxed_dot_i8x16_i7x16_add_s and 29 for f32x4 FMA, so both builds (plain and relaxed) run the i16 dot: the
 // same instructions, hence identical results. Weights stay int8 in memory (¼ of f32) and are widened in the tile
-// (one 16-byte load + i16x8.extend_low/high per k pair and 8 columns).
+// (one 16-byte load + i16x8.extend_low/high per k pair and 8 columns). Measured against i16 panels (two 16-byte
+// loads, no widening; 2× the weight memory) on 499×3072×768, 4-row tiles, interleaved runs on a loaded machine:
+// int8 35–38 G MAC/s, i16 38–39; the 3–5% is not worth doubling the weights (the q8 memory target is ≤ ½ of f32).
 // Register tiles (assembly/gen/q8_gemm_MRx8.ts from assembly/templates/q8-gemm-tile.ts.in): MR rows × 8 columns,
-// 2·MR i32x4 accumulators + 2 widened B vectors + one A broadcast + the dot's temporary.
+// 2·MR i32x4 accumulators + 2 widened B vectors + one A broadcast + the dot's temporary; MR = 4 (see below).
 
 import { gelu_cols } from './gemm';
 import { hmax } from './simd';
@@ -34,9 +36,13 @@ import { q8_gemm_4x8 } from './gen/q8_gemm_4x8';
 import { q8_gemm_5x8 } from './gen/q8_gemm_5x8';
 import { q8_gemm_6x8 } from './gen/q8_gemm_6x8';
 
-/** Rows per tile of quantized A (the main register tile's rows). */
+/**
+ * Rows per tile of quantized A (the main register tile's rows; 4, 5 or 6). Measured (bench/kernels.ts shape
+ * 499×3072×768, plain build, one core of a loaded machine, quantize pass included): 4 rows 32–37 G MAC/s, 5 rows
+ * 23.5, 6 rows 26–28 (V8 spills the larger tiles: 2·MR accumulators + 2 widened B vectors + broadcast + temporaries).
+ */
 // @ts-ignore: decorator
-@inline const MR: i32 = 5;
+@inline const MR: i32 = 4;
 
 /** Rows per tile of quantized A: a thread's share of rows must start at a multiple of it. */
 export function q8_tile_rows(): i32 {

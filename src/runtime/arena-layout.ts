@@ -9,6 +9,7 @@ import { convFrames, type ModelConfig, type ConvLayer } from '../arch/config.js'
 import { hasRelativeBias } from '../arch/binding.js';
 import { alignUp } from './memory.js';
 import { packedFloats } from './pack.js';
+import { Q8_ROWS_PER_CALL } from './exec.js';
 
 /**
  * Above this many floats in one conv activation buffer (96 MB), the conv stack runs in chunks of output frames so
@@ -41,7 +42,7 @@ export interface ArenaOptions {
   posConv?: PosConvMethod;
   /** kernel-3 stride-2 conv layers through Winograd (default true) */
   winograd?: boolean;
-  /** the int8 GEMMs (Engine.q8Uses): scratch for the quantized activations of the largest */
+  /** the int8 GEMMs (Engine.q8Uses): scratch for the quantized activations of the largest, at most Q8_ROWS_PER_CALL rows */
   q8?: readonly Q8Use[];
 }
 
@@ -159,7 +160,7 @@ export function arenaLayout(cfg: ModelConfig, samples: number, o: ArenaOptions, 
   add('h', T * fMax);
   if (o.q8?.length) {
     const chunk = convChunk > 0 ? convChunkRanges(conv, 0, convChunk) : null;
-    const rowsOf = (i: number) => (i < 0 ? T : chunk ? chunk[i][1] - chunk[i][0] : frames[i]);
+    const rowsOf = (i: number) => Math.min(Q8_ROWS_PER_CALL, i < 0 ? T : chunk ? chunk[i][1] - chunk[i][0] : frames[i]);
     const bytesOf = k.q8_packed_a_bytes ?? (() => { throw new Error('arenaLayout: q8 GEMMs need q8_packed_a_bytes'); });
     let bytes = 0, rows = 0;
     for (const u of o.q8) {
