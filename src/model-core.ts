@@ -227,7 +227,7 @@ export async function buildModel(
     preprocessor,
   };
   const model = new Model(engine, info, pool);
-  modelBudgets.set(model, { cfg: config, memory: kernels.memory, top: mem.top, opts: budget, limit, scratch: kernels.exports });
+  modelBudgets.set(model, { cfg: config, memory: kernels.memory, top: mem.top, opts: { ...budget, q8: engine.q8Uses }, limit, scratch: kernels.exports });
   return model;
 }
 

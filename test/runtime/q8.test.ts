@@ -15,6 +15,7 @@ import { parseSafetensors } from '../../src/format/safetensors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import { LinearMemory } from '../../src/runtime/memory.js';
 import { instantiateKernels } from '../../src/runtime/wasm.js';
+import { modelBudgets, estimateArenaBytes } from '../../src/runtime/budget.js';
 
 const readTensors = (file: string) => parseSafetensors(readFileSync(file), file).tensors;
 
@@ -145,6 +146,24 @@ s('an int8 model (I8 tensors + scales) runs as stored with dtype auto, and in f3
   assert.is(dequantized.dtype, 'f32');
   asF32.layers.forEach((x, i) => assert.ok(identical(x, dequantized.layers[i]), `hidden ${i}: dtype f32 vs dequantized tensors`));
   asF32.layers.forEach((x, i) => assert.not.ok(identical(x, stored.layers[i]), `hidden ${i}: f32 equals q8`));
+});
+
+s('memory: a q8 run grows memory to exactly the weights + the shared layout (q8 scratch included in the estimate)', async () => {
+  const PAGE = 65536;
+  const wave = (n: number) => Float32Array.from({ length: n }, (_, i) => 0.4 * Math.sin(i * 0.013) + 0.2 * Math.sin(i * 0.31));
+  for (const [name, threads, convMemoryBudget] of [['tiny-w2v-group', 1, undefined], ['ragged-w2v-b', 2, 4096]] as const) {
+    const m = await load(join(FIXTURES, name), { threads, convMemoryBudget, dtype: 'q8' });
+    const mb = modelBudgets.get(m)!;
+    assert.ok(mb.opts.q8 && mb.opts.q8.length > 0);
+    // 96000 samples: conv layer 1 has over 1024 frames, so the scratch is capped at Q8_ROWS_PER_CALL rows
+    for (const n of [3000, 24000, 96000]) {
+      const before = mb.memory.buffer.byteLength;
+      await m.extract(wave(n), { layers: 'all' });
+      const expected = Math.max(before, Math.ceil((mb.top + estimateArenaBytes(mb.cfg, n, mb.opts, mb.scratch)) / PAGE) * PAGE);
+      assert.is(mb.memory.buffer.byteLength, expected, `${name} ${n} samples`);
+    }
+    m.dispose();
+  }
 });
 
 s('a bad dtype is refused (E_ARGS)', async () => {
