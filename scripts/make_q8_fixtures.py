@@ -119,23 +119,8 @@ def make_q8(name: str):
         make_linear(layer.feed_forward.intermediate_dense)
         make_linear(layer.feed_forward.output_dense)
     wav = read_safetensors(os.path.join(folder, 'ref.safetensors'))['input.speech']
-    x = torch.from_numpy(wav.copy())[None]
-    with torch.no_grad():
-        h = x.unsqueeze(1)
-        for layer in model.feature_extractor.conv_layers:
-            h, _ = layer(h, None)
-        proj = enc.feature_projection(h.transpose(1, 2))
-        tr = enc.transformer
-        pc = proj + tr.pos_conv_embed(proj)
-        post_ln = not cfg['do_stable_layer_norm']
-        hs = [tr.layer_norm(pc) if post_ln else pc]
-        y = hs[0]
-        for layer in tr.layers:
-            y = layer(y, None)
-            hs.append(y)
-        if not post_ln:
-            hs[-1] = tr.layer_norm(hs[-1])
-    tensors = [('input.speech', wav)] + [(f'hidden.speech.{i}', t[0].numpy()) for i, t in enumerate(hs)]
+    hs = mf.run_stages(model, cfg, wav)['hidden']  # the stage runner of make_fixtures.py, over the q8 layers
+    tensors = [('input.speech', wav)] + [(f'hidden.speech.{i}', t) for i, t in enumerate(hs)]
     data = mf.safetensors_bytes(tensors, {'format': 'pt', 'slimwav': 'q8 reference activations (scripts/make_q8_fixtures.py), torch float64 integer sums, time-major'})
     mf.write_file(os.path.join(folder, 'ref-q8.safetensors'), data)
     print(f'{name}/ref-q8.safetensors: {len(data)} bytes')
