@@ -181,7 +181,7 @@ function pack_a(rows: i32, K: i32, a: usize, lda4: usize, dst: usize): void {
  * panel's columns right after its tiles stored them (still in L1), so the ~25 constants of the vector erf are set up
  * once per panel rather than once per vector in every tile epilogue (conv layer 0 with GELU: 3 → 6 GFLOP/s).
  */
-function gelu_cols(c: usize, rows: i32, ldc4: usize, n: i32): void {
+export function gelu_cols(c: usize, rows: i32, ldc4: usize, n: i32): void {
   if (n == 8) {
     for (let r = 0; r < rows; r++) {
       const x0 = gelu4(v128.load(c)), x1 = gelu4(v128.load(c, 16));

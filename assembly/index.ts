@@ -6,6 +6,7 @@
 // sources by scripts/gen-abi.js (run by `npm run build:wasm`): change a signature here and the TypeScript callers
 // that no longer match fail to typecheck.
 export { f32_gemm_packed, f32_gemm, f32_pack_b, f32_packed_floats, f32_pack_rows } from './gemm';
+export { q8_gemm, q8_quantize_a, q8_levels, q8_packed_a_bytes, q8_tile_rows } from './q8gemm';
 export { f32_attention, f32_attention_scratch_floats, f32_attn_logits, f32_attn_logits_backward, f32_softmax_rows,
   f32_softmax_rows_backward } from './attention';
 export { f32_layernorm, f32_layernorm_backward, f32_groupnorm_time, f32_groupnorm_time_backward } from './norm';

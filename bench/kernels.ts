@@ -7,11 +7,15 @@
  * (best of N runs, in CPU time), with GFLOP/s and the fraction of the build's peak. ★ marks the GEMM shapes with targets
  * (≥ 85% of the mul+add peak with release, ≥ 80% of the FMA peak with relaxed). Attention is one head, D = 64,
  * WavLM bias and gate, Q/K/V strided in a fused [T][3C] buffer, at T = 499 (10 s of audio), 1499 (30 s) and
- * 30000 (600 s).
+ * 30000 (600 s). The q8 rows: the int8 GEMM (assembly/q8gemm.ts) on the same shapes (conv 0 stays f32 in q8 models),
+ * each timed call quantizing its activations and running q8_gemm; GFLOP/s counts 2 per multiply-accumulate, as the
+ * f32 rows (G MAC/s = half), and "of peak" is left blank (the f32 peaks do not apply).
  *   npx tsx bench/kernels.ts [--variants release,relaxed] [--no-long]      (build first: npm run build:wasm)
  */
 import { instantiateKernels, enableRelaxedSimd, Arena, type KernelVariant, type Kernels } from '../src/runtime/wasm.js';
 import * as ref from '../test/ref/kernels.js';
+import { quantizeRows } from '../src/arch/quant.js';
+import { packQ8, q8PackedBytes, q8ScaleFloats } from '../src/runtime/pack-q8.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
@@ -89,6 +93,33 @@ function bench(variant: KernelVariant, k: Kernels): void {
       ok &&= ref.maxErr(c.subarray(m0 * N, (m0 + 3) * N), want).err <= 1e-5 * scale;
     }
     row(`gemm_packed ${name} [${M}×${N}×${K}]`, best(run, name.startsWith('★') ? 1500 : 400), 2 * M * N * K, ok);
+  }
+
+  // --- int8 GEMM (q8): the same shapes but conv 0 (f32 in q8 models), activations quantized per row in the timed call
+  for (const [name, M, N, K, lda, act] of gemms.slice(1)) {
+    ar.reset();
+    const aLen = (M - 1) * lda + K;
+    const w = quantizeRows(ref.randomArray(N * K, r, -0.05, 0.05), N, K);
+    const bytes = q8PackedBytes(N, K), sf = q8ScaleFloats(N);
+    const A = ar.alloc(aLen), Bq = ar.alloc(Math.ceil(bytes / 4)), sw = ar.alloc(sf);
+    const Aq = ar.alloc(Math.ceil(x.q8_packed_a_bytes(M, K) / 4)), sa = ar.alloc(M), C = ar.alloc(M * N), bias = ar.alloc(N);
+    const a = ref.randomArray(aLen, r), b = ref.randomArray(N, r);
+    ar.f32(A, aLen).set(a);
+    ar.f32(bias, N).set(b);
+    packQ8(w, N, K, new Int8Array(k.memory.buffer, Bq, bytes), ar.f32(sw, sf));
+    const run = () => {
+      x.q8_quantize_a(M, K, A, lda, Aq, sa);
+      x.q8_gemm(M, N, K, Aq, sa, Bq, sw, C, N, bias, act, 0);
+    };
+    run();
+    const c = ar.f32(C, M * N);
+    let ok = true;
+    for (const m0 of [0, M - 3]) {
+      const want = ref.q8Gemm({ M: 3, N, K, A: a.subarray(m0 * lda), lda, w: w.q, sw: w.scale, C: new Float32Array(3 * N), ldc: N,
+        bias: b, act, accumulate: false }).C;
+      ok &&= ref.maxErr(c.subarray(m0 * N, (m0 + 3) * N), want).err <= 1e-5 * Math.max(1, ref.maxErr(want, new Float64Array(want.length)).err);
+    }
+    row(`q8 gemm ${name.replace('★ ', '')} [${M}×${N}×${K}]`, best(run, name.startsWith('★') ? 1500 : 400), 2 * M * N * K, ok, false);
   }
 
   // --- attention: one head of 12, D = 64, Q/K/V strided in a fused [T][3C] buffer -------------------------------

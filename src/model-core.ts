@@ -56,6 +56,13 @@ export interface LoadOptions extends WasmLocation {
    */
   winograd?: boolean;
   /**
+   * What the linear layers and conv layers 1–6 compute in: 'auto' (default) as the file stores them (int8 weights
+   * run the int8 kernels), 'q8' quantizes an f32 model's weights at load (int8, one scale per output channel) and
+   * runs the int8 kernels, 'f32' runs in f32 even for an int8 file (its weights dequantized). model.info.dtype says
+   * which one runs. Attention, the positional conv and conv layer 0 stay f32 either way.
+   */
+  dtype?: 'auto' | 'f32' | 'q8';
+  /**
    * Weights holding NaN or ±Inf are refused (E_SHAPE naming the tensor) because every output would be NaN; true
    * loads them anyway with one warning line (for inspecting a broken checkpoint).
    */
@@ -110,6 +117,8 @@ export interface ModelInfo {
   notes: string[];
   /** the kernel build running this model */
   kernels: KernelVariant;
+  /** what the linear layers compute in: 'q8' (int8 weights and kernels) or 'f32' (see LoadOptions.dtype) */
+  dtype: 'f32' | 'q8';
   /**
    * preprocessor_config.json (or a single file's __metadata__.preprocessor) if the model has one; its
    * `do_normalize` became the config's (config.doNormalize: the waveform is normalised before the model). null: none.
@@ -331,7 +340,9 @@ export async function buildModel(
     const posConv = opts.posConv ?? 'auto';
     if (!['auto', 'direct', 'dft'].includes(posConv)) fail('E_ARGS', `posConv must be "auto", "direct" or "dft", found ${JSON.stringify(posConv)}`);
     if (opts.winograd !== undefined && typeof opts.winograd !== 'boolean') fail('E_ARGS', `winograd must be true or false, found ${JSON.stringify(opts.winograd)}`);
-    engine = new Engine(config, tensors, kernels.exports, mem, pool, { posConv, winograd: opts.winograd });
+    const dtype = opts.dtype ?? 'auto';
+    if (!['auto', 'f32', 'q8'].includes(dtype)) fail('E_ARGS', `dtype must be "auto", "f32" or "q8", found ${JSON.stringify(dtype)}`);
+    engine = new Engine(config, tensors, kernels.exports, mem, pool, { posConv, winograd: opts.winograd, dtype });
     if (opts.convMemoryBudget !== undefined) {
       if (!(opts.convMemoryBudget >= 1024)) fail('E_ARGS', `convMemoryBudget must be at least 1024 bytes, found ${opts.convMemoryBudget}`);
       engine.convBudget = Math.floor(opts.convMemoryBudget / 4);
@@ -347,10 +358,11 @@ export async function buildModel(
     source,
     notes,
     kernels: variant,
+    dtype: engine.dtype,
     preprocessor,
   };
   const model = new Model(engine, info, pool);
-  modelBudgets.set(model, { cfg: config, memory: kernels.memory, top: mem.top, opts: budget, limit, scratch: kernels.exports });
+  modelBudgets.set(model, { cfg: config, memory: kernels.memory, top: mem.top, opts: { ...budget, q8: engine.q8Uses }, limit, scratch: kernels.exports });
   return model;
 }
 

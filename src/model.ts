@@ -12,7 +12,11 @@ import { buildModel, checkThreads, type LoadOptions, type Model } from './model-
 export { Model, buildModel } from './model-core.js';
 export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput, StreamOptions } from './model-core.js';
 
-/** Open a model folder, single .safetensors file or PyTorch checkpoint (docs/format.md) and prepare it to run. */
+/**
+ * Open a model folder, single .safetensors file or PyTorch checkpoint (docs/format.md) and prepare it to run.
+ * `opts.dtype`: 'auto' (default) computes as stored (int8 weights run the int8 kernels), 'q8' quantizes f32 weights
+ * to int8 at load, 'f32' computes in f32 even for an int8 file; model.info.dtype reports it.
+ */
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path === '') fail('E_ARGS', `load() needs a path to a model folder or file, found ${JSON.stringify(path)}`);
   checkThreads(opts.threads);

@@ -10,6 +10,11 @@ export const KERNEL_SIGNATURES = {
   f32_pack_b: { params: ['i32', 'i32', 'i32', 'i32'], results: [] },
   f32_packed_floats: { params: ['i32', 'i32'], results: ['i32'] },
   f32_pack_rows: { params: ['i32', 'i32', 'i32', 'i32', 'i32'], results: [] },
+  q8_gemm: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] },
+  q8_quantize_a: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] },
+  q8_levels: { params: ['i32'], results: ['i32'] },
+  q8_packed_a_bytes: { params: ['i32', 'i32'], results: ['i32'] },
+  q8_tile_rows: { params: [], results: ['i32'] },
   f32_attention: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32', 'i32'], results: [] },
   f32_attention_scratch_floats: { params: ['i32'], results: ['i32'] },
   f32_attn_logits: { params: ['i32', 'i32', 'i32', 'f32', 'i32', 'i32'], results: [] },
@@ -78,6 +83,26 @@ export interface KernelExports {
    * contiguous 8-float copies: the pruner's dX = dY·W and dW = dYᵀ·X use it.)
    */
   f32_pack_rows(K: number, N: number, B: number, ldb: number, Bp: number): void;
+  // assembly/q8gemm.ts
+  /**
+   * C (+)= act(A·Wᵀ + bias) over M rows quantized by q8_quantize_a (Aq, sa) and weights packed in int8 panels (Bq,
+   * sw) (see the header); act: 0 identity, 1 exact GELU; accumulate: 0 overwrite C, 1 add to C.
+   * Row tiles in blocks of about 512 KB of Aq; per block, every panel of B runs over the block's tiles.
+   */
+  q8_gemm(M: number, N: number, K: number, Aq: number, sa: number, Bq: number, sw: number, C: number, ldc: number,
+    bias: number, act: number, accumulate: number): void;
+  /**
+   * Quantize M rows of A (f32, row stride lda floats) into Aq (the tiles' layout) and their scales into sa[M] (see
+   * the header). Aq is row tile 0 of the rows written: a share of rows starting at row m0 (a multiple of MR) goes to
+   * Aq + m0/MR·32·KP, sa + 4·m0.
+   */
+  q8_quantize_a(M: number, K: number, A: number, lda: number, Aq: number, sa: number): void;
+  /** Activation levels L for a reduction of K (see the header): min(2047, floor((2³¹ − 1) / (127·Kp))). */
+  q8_levels(K: number): number;
+  /** Bytes of q8_quantize_a's output for M rows of K: ceil(M/MR)·32·ceil(K/2). */
+  q8_packed_a_bytes(M: number, K: number): number;
+  /** Rows per tile of quantized A: a thread's share of rows must start at a multiple of it. */
+  q8_tile_rows(): number;
   // assembly/attention.ts
   /**
    * One attention head, query rows [i0, i1) (see the header): O = softmax(scale·Q·Kt + bias)·V; S holds

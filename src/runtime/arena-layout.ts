@@ -9,6 +9,7 @@ import { convFrames, type ModelConfig, type ConvLayer } from '../arch/config.js'
 import { hasRelativeBias } from '../arch/binding.js';
 import { alignUp } from './memory.js';
 import { packedFloats } from './pack.js';
+import { Q8_ROWS_PER_CALL } from './exec.js';
 
 /**
  * Above this many floats in one conv activation buffer (96 MB), the conv stack runs in chunks of output frames so
@@ -21,6 +22,14 @@ export interface ScratchSizes {
   f32_attention_scratch_floats(T: number): number;
   f32_conv_k3s2_scratch_floats(Cin: number, Cout: number): number;
   f32_posconv_dft_scratch_floats(T: number, C: number, Kw: number, N: number, L: number, NBp: number): number;
+  /** needed only with ArenaOptions.q8 */
+  q8_packed_a_bytes?(M: number, K: number): number;
+}
+
+/** One int8 GEMM of the model: its rows are conv layer `conv`'s frames (-1: the T final frames), its reduction K. */
+export interface Q8Use {
+  conv: number;
+  K: number;
 }
 
 /** How the positional conv runs: 'auto' takes the DFT form when it does under half the multiply-adds. */
@@ -33,6 +42,8 @@ export interface ArenaOptions {
   posConv?: PosConvMethod;
   /** kernel-3 stride-2 conv layers through Winograd (default true) */
   winograd?: boolean;
+  /** the int8 GEMMs (Engine.q8Uses): scratch for the quantized activations of the largest, at most Q8_ROWS_PER_CALL rows */
+  q8?: readonly Q8Use[];
 }
 
 export interface ArenaLayout {
@@ -147,6 +158,18 @@ export function arenaLayout(cfg: ModelConfig, samples: number, o: ArenaOptions, 
     add(`s.${t}`, k.f32_attention_scratch_floats(T));
   }
   add('h', T * fMax);
+  if (o.q8?.length) {
+    const chunk = convChunk > 0 ? convChunkRanges(conv, 0, convChunk) : null;
+    const rowsOf = (i: number) => Math.min(Q8_ROWS_PER_CALL, i < 0 ? T : chunk ? chunk[i][1] - chunk[i][0] : frames[i]);
+    const bytesOf = k.q8_packed_a_bytes ?? (() => { throw new Error('arenaLayout: q8 GEMMs need q8_packed_a_bytes'); });
+    let bytes = 0, rows = 0;
+    for (const u of o.q8) {
+      bytes = Math.max(bytes, bytesOf(rowsOf(u.conv), u.K));
+      rows = Math.max(rows, rowsOf(u.conv));
+    }
+    add('q8a', Math.ceil(bytes / 4));
+    add('q8s', rows);
+  }
   if (hasRelativeBias(cfg)) {
     add('gru', T * cfg.numHeads * 8);
     add('relb', cfg.numHeads * (2 * T - 1));

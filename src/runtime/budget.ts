@@ -17,7 +17,7 @@ import type { RawTensor } from '../format/tensor.js';
 import { numel } from '../format/tensor.js';
 import { packedFloats } from './pack.js';
 import {
-  arenaLayout, arenaLayoutBytes, isWinogradLayer, posConvDftSize, type PosConvMethod, type ScratchSizes,
+  arenaLayout, arenaLayoutBytes, isWinogradLayer, posConvDftSize, type PosConvMethod, type Q8Use, type ScratchSizes,
 } from './arena-layout.js';
 import { SHARED_MAX_PAGES } from './wasm.js';
 
@@ -33,6 +33,8 @@ export interface BudgetOptions {
   convMemoryBudget?: number;
   posConv?: PosConvMethod;
   winograd?: boolean;
+  /** the model's int8 GEMMs (Engine.q8Uses), known once the engine is built */
+  q8?: readonly Q8Use[];
 }
 
 const bytesOf = (floats: number) => Math.ceil((Math.max(floats, 1) * 4) / ALIGN) * ALIGN;
@@ -72,7 +74,7 @@ export function estimateWeightBytes(cfg: ModelConfig, tensors: Map<string, RawTe
 /** The activation arena (bytes) the engine lays out for `samples` samples: its own layout (arena-layout.ts), summed. */
 export function estimateArenaBytes(cfg: ModelConfig, samples: number, o: BudgetOptions, k: ScratchSizes): number {
   const convBudgetFloats = o.convMemoryBudget !== undefined ? Math.floor(o.convMemoryBudget / 4) : undefined;
-  const layout = arenaLayout(cfg, samples, { threads: o.threads, convBudgetFloats, posConv: o.posConv, winograd: o.winograd }, k);
+  const layout = arenaLayout(cfg, samples, { threads: o.threads, convBudgetFloats, posConv: o.posConv, winograd: o.winograd, q8: o.q8 }, k);
   return arenaLayoutBytes(layout); // the arena starts at the (aligned) end of the weights
 }
 

@@ -24,7 +24,10 @@ import { ArenaPlan, LinearMemory } from './memory.js';
 import { convToTimeMajor, packB, packedFloats } from './pack.js';
 import {
   arenaLayout, convChunkRanges, CONV_BUDGET_FLOATS, isWinogradLayer, posConvDftSize, type DftSize, type PosConvMethod,
+  type Q8Use,
 } from './arena-layout.js';
+import { convTimeMajorColumns, packQ8, q8PackedBytes, q8ScaleFloats } from './pack-q8.js';
+import type { Q8 } from '../arch/quant.js';
 import type { KernelExports } from './wasm.js';
 import type { Command, ThreadPool } from './threads.js';
 import { Exec } from './exec.js';
@@ -32,10 +35,11 @@ import { Exec } from './exec.js';
 const GELU = 1;
 
 interface Linear {
-  w: number; // packed weight
+  w: number; // packed weight: f32 panels (pack.ts), or int8 panels (pack-q8.ts) when s ≠ 0
   b: number; // bias pointer or 0
   N: number;
   K: number;
+  s: number; // q8: the per-column weight scales (pack-q8.ts); 0: an f32 weight
 }
 
 /** One encoder layer's weights as packed into linear memory (from the binding, arch/binding.ts). */
@@ -71,7 +75,7 @@ export class Engine {
   readonly cfg: ModelConfig;
   private readonly k: KernelExports;
   private readonly mem: LinearMemory;
-  private readonly conv: { w: number; b: number; norm: [number, number] | null; wino: Wino | null }[] = [];
+  private readonly conv: { w: number; s: number; b: number; norm: [number, number] | null; wino: Wino | null }[] = [];
   private readonly dummy: Float32Array | null;
   private readonly projLn: [number, number] | null;
   private readonly prunedChannelWeight: Float32Array | null;
@@ -99,6 +103,10 @@ export class Engine {
   convBudget = CONV_BUDGET_FLOATS;
   private readonly exec: Exec;
   private readonly threads: number;
+  /** what the linear layers compute in: 'q8' when at least one weight runs through the int8 GEMM */
+  readonly dtype: 'f32' | 'q8';
+  /** every int8 GEMM (its rows: a conv layer's frames or the T frames; its K), for the quantized-activation scratch */
+  readonly q8Uses: Q8Use[] = [];
 
   constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null,
     algorithms: Algorithms = {}) {
@@ -109,7 +117,10 @@ export class Engine {
     this.exec = new Exec(k, pool);
     this.threads = this.exec.threads;
     this.algorithms = { posConv: posConvMethod, winograd: algorithms.winograd ?? true };
-    const bound = bindWeights(cfg, tensors);
+    const dtype = algorithms.dtype ?? 'auto';
+    // 'auto': int8 where the file holds int8; 'q8': also quantize the f32 weights; 'f32': dequantize int8 weights
+    const bound = bindWeights(cfg, tensors, 'model', { quantize: dtype === 'q8' });
+    const useQ8 = dtype !== 'f32';
     const put = (data: Float32Array | null): number => {
       if (!data || data.length === 0) return 0;
       const p = mem.allocWeights(data.length);
@@ -119,9 +130,17 @@ export class Engine {
     const pack = (W: Float32Array, N: number, K: number, bias: Float32Array | null): Linear => {
       const w = mem.allocWeights(packedFloats(N, K));
       packB(W, N, K, mem.f32(w, packedFloats(N, K)), K);
-      return { w, b: put(bias), N, K };
+      return { w, b: put(bias), N, K, s: 0 };
     };
-    const linear = (d: Dense): Linear => pack(d.weight, d.rows, d.cols, d.bias);
+    // int8 panels and scales (pack-q8.ts); conv = the conv layer whose frames are the GEMM's rows, -1: the T frames
+    const packQ = (q: Q8, N: number, K: number, bias: Float32Array | null, conv: number, col: Int32Array | null = null): Linear => {
+      const bytes = q8PackedBytes(N, K), sf = q8ScaleFloats(N);
+      const w = mem.allocWeights(Math.ceil(bytes / 4)), s = mem.allocWeights(sf);
+      packQ8(q, N, K, new Int8Array(mem.memory.buffer, w, bytes), mem.f32(s, sf), col);
+      this.q8Uses.push({ conv, K });
+      return { w, b: put(bias), N, K, s };
+    };
+    const linear = (d: Dense): Linear => (useQ8 && d.q8 ? packQ(d.q8, d.rows, d.cols, d.bias, -1) : pack(d.weight, d.rows, d.cols, d.bias));
     const ln = (n: Norm): [number, number] => [put(n.weight), put(n.bias)];
 
     // conv feature extractor (conv 0 is the only layer with a norm in group-norm extractors)
@@ -129,6 +148,12 @@ export class Engine {
     this.convNames = cfg.conv.map((_, i) => `conv layer ${i}`);
     bound.front.conv.forEach((c, i) => {
       const cin = c.cin;
+      if (useQ8 && c.q8) {
+        // int8 conv layer: one q8 GEMM over the implicit im2col (no Winograd form), weights reordered time-major
+        const q = packQ(c.q8, c.dim, c.kernel * cin, null, i, convTimeMajorColumns(cin, c.kernel));
+        this.conv.push({ w: q.w, s: q.s, b: put(c.bias), norm: c.norm ? ln(c.norm) : null, wino: null });
+        return;
+      }
       const W = convToTimeMajor(c.weight, c.dim, cin, c.kernel);
       if (i === 0) this.conv0Weights = W;
       const bias = put(c.bias);
@@ -143,11 +168,11 @@ export class Engine {
           packB(W, c.dim, 2 * cin, mem.f32(p2, packedFloats(c.dim, 2 * cin)), 3 * cin, off);
           return p2;
         };
-        this.conv.push({ w: 0, b: bias, norm, wino: { m, e: pairW(0), o: pairW(cin) } });
+        this.conv.push({ w: 0, s: 0, b: bias, norm, wino: { m, e: pairW(0), o: pairW(cin) } });
       } else if (i === 0 && this.groupNorm0) {
-        this.conv.push({ w: 0, b: bias, norm, wino: null }); // packed per input by foldGroupNorm0, from conv0Weights
+        this.conv.push({ w: 0, s: 0, b: bias, norm, wino: null }); // packed per input by foldGroupNorm0, from conv0Weights
       } else {
-        this.conv.push({ w: pack(W, c.dim, c.kernel * cin, null).w, b: bias, norm, wino: null });
+        this.conv.push({ w: pack(W, c.dim, c.kernel * cin, null).w, s: 0, b: bias, norm, wino: null });
       }
     });
     const f = bound.front;
@@ -193,6 +218,17 @@ export class Engine {
         steps: L.steps,
       });
     }
+    this.dtype = this.q8Uses.length ? 'q8' : 'f32';
+  }
+
+  /** C (+)= act(A·Wᵀ + bias) for M rows through one linear layer: the f32 packed GEMM or the int8 one. */
+  private linear(L: Linear, M: number, A: number, lda: number, C: number, ldc: number, act: number, acc: number): void {
+    if (!L.s) {
+      this.exec.gemm(M, L.N, L.K, A, lda, L.w, C, ldc, L.b, act, acc);
+      return;
+    }
+    const at = this.plan!.offsets;
+    this.exec.gemmQ8(M, L.N, L.K, A, lda, L.w, L.s, C, ldc, L.b, act, acc, at.get('q8a')!, at.get('q8s')!);
   }
 
   /** Bytes of packed weights held in linear memory. */
@@ -202,7 +238,8 @@ export class Engine {
 
   /** Plan (or reuse) the activation arena for inputs of up to `samples` samples (buffers from arena-layout.ts). */
   private ensurePlan(samples: number): ArenaPlan {
-    const layout = arenaLayout(this.cfg, samples, { threads: this.threads, convBudgetFloats: this.convBudget, ...this.algorithms }, this.k);
+    const layout = arenaLayout(this.cfg, samples, { threads: this.threads, convBudgetFloats: this.convBudget, ...this.algorithms,
+      q8: this.q8Uses }, this.k);
     // the conv chunking follows from this input's length alone (not from a longer earlier one's plan), so a run's
     // numbers never depend on what the model ran before (streamed windows equal the same windows extracted)
     if (this.plan && samples <= this.plannedSamples && layout.convChunk === this.convChunk) return this.plan;
@@ -319,7 +356,7 @@ export class Engine {
         k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn[0], this.projLn[1], cfg.layerNormEps);
       }
     }
-    this.exec.gemm(T, D, cin, projIn, cin, this.proj.w, x, D, this.proj.b, 0, 0);
+    this.linear(this.proj, T, projIn, cin, x, D, 0, 0);
     if (this.prunedChannelWeight && this.projLn && cfg.featProjNormSize > cin) {
       // the pruned channels' LayerNorm outputs were shift_t·gamma_c + beta_c; beta is folded into the bias
       const u = this.prunedChannelWeight, xv = mem.f32(x, T * D);
@@ -392,8 +429,8 @@ export class Engine {
           case 'attentionBias': k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.attnBias, 0, 1); break;
           case 'ffn': {
             const h = at('h'), F = W.ffn, f1 = W.ffn1!, f2 = W.ffn2!;
-            this.exec.gemm(T, F, D, slot(st.from), D, f1.w, h, F, f1.b, GELU, 0);
-            this.exec.gemm(T, D, F, h, F, f2.w, x, D, f2.b, 0, 1);
+            this.linear(f1, T, slot(st.from), D, h, F, GELU, 0);
+            this.linear(f2, T, h, F, x, D, 0, 1);
             break;
           }
           case 'ffnBias': k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.ffnBias, 0, 1); break;
@@ -518,6 +555,8 @@ export class Engine {
         lists.push(p1 > p0 ? [['f32_conv_k3s2', p0, p1, n, cin, l.dim, src, w.m, w.e, w.o, c.b, dst, act, at(`wino.${t}`)]] : []);
       }
       this.exec.runLists(lists);
+    } else if (c.s) {
+      this.exec.gemmQ8(n, l.dim, l.kernel * cin, src, l.stride * cin, c.w, c.s, dst, l.dim, c.b, act, 0, at('q8a'), at('q8s'));
     } else {
       this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, act, 0);
     }
@@ -597,7 +636,7 @@ export class Engine {
     const qkv = at('qkv'), o = at('o');
     const ld = 2 * W.qkTotal + W.vTotal;
     const qkv_ = W.qkv!;
-    this.exec.gemm(T, ld, D, inp, D, qkv_.w, qkv, ld, qkv_.b, 0, 0);
+    this.linear(qkv_, T, inp, D, qkv, ld, 0, 0);
     let gates = 0, relb = 0;
     if (W.gru && W.gruConst) {
       // the gate sees the attention input split into the original heads: [T·H][headDim] → [T·H][8]
@@ -627,7 +666,7 @@ export class Engine {
     }
     this.exec.runLists(lists);
     const out = W.out!;
-    this.exec.gemm(T, D, W.vTotal, o, W.vTotal, out.w, res, D, out.b, 0, 1);
+    this.linear(out, T, o, W.vTotal, res, D, 0, 1);
   }
 }
 
@@ -636,6 +675,12 @@ export type { PosConvMethod } from './arena-layout.js';
 /** Algorithm choices (all compute the same function; tests compare them). */
 export interface Algorithms {
   posConv?: PosConvMethod;
+  /**
+   * What the quantizable linear layers (arch/binding.ts quantizable) compute in: 'auto' (default) as stored (int8
+   * weights run the int8 GEMM), 'q8' quantizes f32 weights at load, 'f32' dequantizes int8 weights. Not an
+   * algorithm choice like the others: q8 results differ from f32 by the quantization error.
+   */
+  dtype?: 'auto' | 'f32' | 'q8';
   /** kernel-3 stride-2 conv layers through Winograd F(2,2) on their even taps (default true) */
   winograd?: boolean;
 }

@@ -7,6 +7,12 @@
 import type { Command, ThreadPool } from './threads.js';
 import type { KernelExports } from './wasm.js';
 
+/**
+ * Rows one int8 GEMM call quantizes and multiplies at a time (a multiple of every row tile): the quantized-activation
+ * scratch is sized for this many rows (Exec.gemmQ8).
+ */
+export const Q8_ROWS_PER_CALL = 1024;
+
 export class Exec {
   readonly k: KernelExports;
   readonly pool: ThreadPool | null;
@@ -54,6 +60,51 @@ export class Exec {
     }
     this.runLists(lists);
   }
+
+  /**
+   * int8 GEMM (assembly/q8gemm.ts): C (+)= act(A·Wᵀ + bias) with W packed by pack-q8.ts (Bq, sw), A f32 quantized
+   * per row into the scratch (Aq: q8_packed_a_bytes(M, K) bytes, sa: M floats) on the way. Split like gemm(): by
+   * rows (multiples of the kernel's row tile), each thread quantizing its own rows, or by 8-column panels after one
+   * quantize pass here; in calls of at most Q8_ROWS_PER_CALL rows. A row's quantization depends on that row only and the integer sums are exact, so results
+   * do not depend on the thread count.
+   */
+  gemmQ8(M: number, N: number, K: number, A: number, lda: number, Bq: number, sw: number, C: number, ldc: number, bias: number,
+    act: number, acc: number, Aq: number, sa: number): void {
+    // at most Q8_ROWS_PER_CALL rows at a time, so the scratch stays small (conv layer 1 has 16k rows per 10 s)
+    for (let m0 = Q8_ROWS_PER_CALL; m0 < M; m0 += Q8_ROWS_PER_CALL) {
+      this.gemmQ8(Math.min(Q8_ROWS_PER_CALL, M - m0), N, K, A + m0 * lda * 4, lda, Bq, sw, C + m0 * ldc * 4, ldc, bias, act, acc, Aq, sa);
+    }
+    M = Math.min(M, Q8_ROWS_PER_CALL);
+    const T = this.threads, k = this.k;
+    if (T === 1 || 2 * M * N * K < 2e6 || M === 0 || N === 0) {
+      k.q8_quantize_a(M, K, A, lda, Aq, sa);
+      k.q8_gemm(M, N, K, Aq, sa, Bq, sw, C, ldc, bias, act, acc);
+      return;
+    }
+    const KP = (K + 1) >> 1, mr = (this.q8Rows ||= k.q8_tile_rows());
+    const lists: Command[][] = [];
+    if (M >= 16 * T) {
+      const per = Math.ceil(M / T / mr) * mr;
+      for (let t = 0; t < T; t++) {
+        const m0 = t * per, m1 = Math.min(M, m0 + per);
+        const aq = Aq + (m0 / mr) * KP * 32, s = sa + m0 * 4;
+        lists.push(m1 > m0 ? [
+          ['q8_quantize_a', m1 - m0, K, A + m0 * lda * 4, lda, aq, s],
+          ['q8_gemm', m1 - m0, N, K, aq, s, Bq, sw, C + m0 * ldc * 4, ldc, bias, act, acc],
+        ] : []);
+      }
+    } else {
+      k.q8_quantize_a(M, K, A, lda, Aq, sa);
+      const panels = Math.ceil(N / 8), per = Math.ceil(panels / T);
+      for (let t = 0; t < T; t++) {
+        const p0 = t * per, p1 = Math.min(panels, p0 + per), n0 = p0 * 8, n1 = Math.min(N, p1 * 8);
+        lists.push(n1 > n0 ? [['q8_gemm', M, n1 - n0, K, Aq, sa, Bq + p0 * KP * 16, sw + n0 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]] : []);
+      }
+    }
+    this.runLists(lists);
+  }
+
+  private q8Rows = 0;
 
   /** Row LayerNorm in place or out of place (rows split across threads when long). */
   layerNorm(M: number, N: number, X: number, Y: number, g: number, b: number, eps: number): void {

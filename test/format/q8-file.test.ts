@@ -74,10 +74,7 @@ for (const name of FIXTURE_NAMES) {
     assert.is(storageDType(cfg, tensors), 'f32');
   });
 
-  s(`${name}: a q8 file runs as the f32 engine on its dequantized weights (bit for bit), near the f32 model`, async () => {
-    // NOTE for when the int8 kernels and LoadOptions.dtype land: the same q8 file must also give what
-    // load(f32 dir, { dtype: 'q8' }) gives (same int8 values, same kernels). Until then `dtype` is not an option and
-    // the engine runs q8 tables on their dequantization, which is what this test pins down.
+  s(`${name}: a q8 file runs the int8 kernels as load(f32, { dtype: 'q8' }) does, and with dtype 'f32' as the f32 engine on its dequantized weights (bit for bit); near the f32 model`, async () => {
     const { dir } = fixture(name);
     const q8 = fresh();
     await convertModel(dir, q8, { dtype: 'q8' });
@@ -94,8 +91,11 @@ for (const name of FIXTURE_NAMES) {
       assert.not.ok(deqTable.tensors.has(scaleName(tn)), 'no scales in an f32 file');
     }
     const fromQ8 = await hiddenStates(q8, dir);
+    const quantizedAtLoad = await hiddenStates(dir, dir, { dtype: 'q8' });
+    fromQ8.forEach((layers, c) => layers.forEach((l, i) => assert.ok(bytesEqual(l, quantizedAtLoad[c][i]), `${CLIPS[c]} hidden ${i}: q8 file vs dtype q8`)));
+    const asF32 = await hiddenStates(q8, dir, { dtype: 'f32' });
     const fromDeq = await hiddenStates(deq, dir);
-    fromQ8.forEach((layers, c) => layers.forEach((l, i) => assert.ok(bytesEqual(l, fromDeq[c][i]), `${CLIPS[c]} hidden ${i}`)));
+    asF32.forEach((layers, c) => layers.forEach((l, i) => assert.ok(bytesEqual(l, fromDeq[c][i]), `${CLIPS[c]} hidden ${i}: dtype f32 vs dequantized file`)));
     // and close to the f32 model: per-row int8 moves every hidden state by under 3% of its range here
     const f32 = await hiddenStates(dir, dir);
     let worst = 0;

@@ -125,6 +125,14 @@ simd('the gemm k loops are MR×8 f32x4 tiles (MR ≥ 4): broadcast A, 2·MR vect
     assert.ok(tile, `${k}: no vectorised MR×8 tile loop`);
   }
 });
+simd('the q8 GEMM k loop is an MR×8 integer tile in every build: A pair broadcasts, 2·MR i32x4.dot_i16x8_s per k pair', async () => {
+  for (const file of BUILDS) {
+    const text = await disassemble(file);
+    const tile = loops(reach(text, 'q8_gemm')).find(l => count(l, 'v128.load32_splat') >= 4 && count(l, 'i32x4.dot_i16x8_s') >= 8 &&
+      count(l, 'i16x8.extend_low_i8x16_s') >= 1 && count(l, 'i16x8.extend_high_i8x16_s') >= 1);
+    assert.ok(tile, `${file}: q8_gemm has no vectorised MR×8 i16-dot tile loop`);
+  }
+});
 simd('relaxed builds multiply-add with f32x4.relaxed_madd (GEMM tiles included), plain builds never use it', async () => {
   for (const file of BUILDS) {
     const text = await disassemble(file);

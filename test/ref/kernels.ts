@@ -83,6 +83,68 @@ export function packB(N: number, K: number, W: Float32Array): Float32Array {
   return out;
 }
 
+// --- int8 GEMM (assembly/q8gemm.ts) -----------------------------------------------------------------------------
+
+/** Activation levels for a reduction of K: min(2047, floor((2³¹ − 1) / (127·Kp))), Kp = K rounded up to even. */
+export function q8Levels(K: number): number {
+  const kp = K + (K & 1);
+  return kp === 0 ? 2047 : Math.min(2047, Math.floor(2147483647 / (127 * kp)));
+}
+
+/** Round to nearest, ties to even (wasm's f32.nearest). */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x), d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * Rows of A quantized as q8_quantize_a does, in f32 steps: amax = max|row|, inv = f32(L/amax),
+ * q = nearest-even(f32(a·inv)) clamped to ±L, scale f32(amax/L); a zero row: scale 1, q = 0.
+ */
+export function q8QuantizeRows(M: number, K: number, A: Float32Array, lda: number): { q: Int32Array; sa: Float32Array } {
+  const L = q8Levels(K), q = new Int32Array(M * K), sa = new Float32Array(M);
+  for (let m = 0; m < M; m++) {
+    let amax = 0;
+    for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(A[m * lda + k]));
+    const inv = amax > 0 ? Math.fround(L / amax) : 0;
+    sa[m] = amax > 0 ? Math.fround(amax / L) : 1;
+    for (let k = 0; k < K; k++) q[m * K + k] = Math.max(-L, Math.min(L, roundHalfEven(Math.fround(A[m * lda + k] * inv))));
+  }
+  return { q, sa };
+}
+
+export interface Q8GemmArgs {
+  M: number; N: number; K: number;
+  A: Float32Array; lda: number;
+  /** int8 weight [N][K] (PyTorch layout) and its per-row scales */
+  w: Int8Array; sw: Float32Array;
+  C: Float32Array; ldc: number;
+  bias: Float32Array | null; act: number; accumulate: boolean;
+}
+
+/**
+ * q8_gemm after q8_quantize_a, step by step in f32: the exact integer sums acc [M][N], then
+ * C = f32(f32(acc)·f32(sa·sw)) (+ bias, f32) (GELU, exact f64) (+ old C, f32). Untouched entries of C are kept.
+ */
+export function q8Gemm(g: Q8GemmArgs): { C: Float64Array; acc: Float64Array; qa: Int32Array; sa: Float32Array } {
+  const { q: qa, sa } = q8QuantizeRows(g.M, g.K, g.A, g.lda);
+  const out = Float64Array.from(g.C), acc = new Float64Array(g.M * g.N);
+  for (let m = 0; m < g.M; m++) {
+    for (let n = 0; n < g.N; n++) {
+      let s = 0;
+      for (let k = 0; k < g.K; k++) s += qa[m * g.K + k] * g.w[n * g.K + k];
+      acc[m * g.N + n] = s;
+      let x = Math.fround(Math.fround(s) * Math.fround(sa[m] * g.sw[n]));
+      if (g.bias) x = Math.fround(x + g.bias[n]);
+      if (g.act === 1) x = gelu(x);
+      out[m * g.ldc + n] = g.accumulate ? Math.fround(g.C[m * g.ldc + n] + x) : x;
+    }
+  }
+  return { C: out, acc, qa, sa };
+}
+
 export function layernorm(M: number, N: number, X: Float32Array, ldx: number, Y: Float32Array, ldy: number,
                           gamma: Float32Array | null, beta: Float32Array | null, eps: number): Float64Array {
   const out = Float64Array.from(Y);
