@@ -43,6 +43,20 @@ export interface PruneOptions {
   targetSparsity: number;
   /** optional fraction of the teacher's MACs to remove */
   targetMacs?: number;
+  /**
+   * Prune to a speed instead of a size: the written model's time on this machine's runtime (cost.ts) is the teacher's
+   * divided by this (> 1); replaces `targetSparsity` (which must then be left out).
+   */
+  targetSpeedup?: number;
+  /** folder for the cost model's measured table (default: the OS cache folder; null: measure every run, keep nothing) */
+  costCache?: string | null;
+  /** the straight-through estimator (default); false: the hard-concrete relaxation alone (`--no-ste`, gates.ts) */
+  ste: boolean;
+  /**
+   * `student` runs: 'given' distils the student's own weights; 'random' re-initialises them first (the same layout
+   * trained from scratch: the distillation baseline of a pruned model's shape)
+   */
+  init: 'given' | 'random';
   steps: number;
   finalSteps: number;
   mode: 'full' | 'layerwise';
