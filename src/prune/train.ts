@@ -240,7 +240,16 @@ async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, 
     m.dispose();
   }
   const table = calibrateFixed(base, cfg, best);
-  return { table, ms0: expectedTime(cfg, gateArrays(cfg, 1), table).ms };
+  const ms0 = expectedTime(cfg, gateArrays(cfg, 1), table).ms;
+  // the most any mask can save: every prunable unit gone but one channel per conv layer
+  const least = gateArrays(cfg, 0);
+  least.conv.forEach((c) => (c[0] = 1));
+  const most = ms0 / expectedTime(cfg, least, table).ms;
+  if (o.targetSpeedup! > 0.95 * most) {
+    fail('E_ARGS', `--target-speedup ${o.targetSpeedup} is out of reach for ${o.teacher} on this machine: removing every prunable structure ` +
+      `would make it only ${most.toFixed(2)}× faster (the positional conv, LayerNorms and the rest stay); ask for less than ${(0.95 * most).toFixed(2)}`);
+  }
+  return { table, ms0 };
 }
 
 /** Teacher hidden states for the student's distillation targets (projection output = stage 'proj'). */
