@@ -53,6 +53,8 @@ export interface PruneOptions {
   targetSpeedup?: number;
   /** folder for the cost model's measured table (default: the OS cache folder; null: measure every run, keep nothing) */
   costCache?: string | null;
+  /** a cost table to use as it is (its constant part included) instead of measuring one (API only: tests, reuse) */
+  costTable?: CostTable;
   /** the straight-through estimator (default); false: the hard-concrete relaxation alone (`--no-ste`, gates.ts) */
   ste: boolean;
   /**
@@ -226,20 +228,7 @@ function argmax(a: ArrayLike<number>): number {
  * teacher's predicted time.
  */
 async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, log: (s: string) => void): Promise<{ table: CostTable; ms0: number }> {
-  const base = await costTable(cfg, { cacheDir: o.costCache, log });
-  const m = await buildModel(files.config, files.tensors, files.source, files.notes, { threads: 1 });
-  let best = Infinity;
-  try {
-    const wave = new Float32Array(COST_SECONDS * 16000).map((_, i) => 0.1 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 0.31));
-    for (let r = 0; r < 4; r++) {
-      const t0 = performance.now();
-      await m.extract(wave, { layers: 'last' });
-      if (r > 0) best = Math.min(best, performance.now() - t0);
-    }
-  } finally {
-    m.dispose();
-  }
-  const table = calibrateFixed(base, cfg, best);
+  const table = o.costTable ?? calibrateFixed(await costTable(cfg, { cacheDir: o.costCache, log }), cfg, await teacherMs(files));
   const ms0 = expectedTime(cfg, gateArrays(cfg, 1), table).ms;
   // the most any mask can save: every prunable unit gone but one channel per conv layer
   const least = gateArrays(cfg, 0);
@@ -250,6 +239,28 @@ async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, 
       `would make it only ${most.toFixed(2)}× faster (the positional conv, LayerNorms and the rest stay); ask for less than ${(0.95 * most).toFixed(2)}`);
   }
   return { table, ms0 };
+}
+
+/**
+ * The teacher's time (ms) on a COST_SECONDS clip, one thread: the fastest of at least 3 calls after a warm-up, more
+ * while under 3 s have passed (at most 15), so that a quiet moment is likely on a busy machine.
+ */
+async function teacherMs(files: ModelFiles): Promise<number> {
+  const m = await buildModel(files.config, files.tensors, files.source, files.notes, { threads: 1 });
+  try {
+    const wave = new Float32Array(COST_SECONDS * 16000).map((_, i) => 0.1 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 0.31));
+    await m.extract(wave, { layers: 'last' });
+    let best = Infinity;
+    const start = performance.now();
+    for (let r = 0; r < 15 && (r < 3 || performance.now() - start < 3000); r++) {
+      const t0 = performance.now();
+      await m.extract(wave, { layers: 'last' });
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  } finally {
+    m.dispose();
+  }
 }
 
 /** Teacher hidden states for the student's distillation targets (projection output = stage 'proj'). */

@@ -8,8 +8,6 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/index.js';
-import { parseSafetensors } from '../../src/format/safetensors.js';
 import { toFloat32 } from '../../src/format/tensor.js';
 import { prune, PRUNE_DEFAULTS, randomWeights, type PruneOptions } from '../../src/prune/train.js';
 import { BETA, gateArrays, gateList, Gates, LIMIT_L, LIMIT_R } from '../../src/prune/gates.js';
@@ -19,15 +17,15 @@ import { Student, trainingRuntime } from '../../src/prune/student.js';
 import { pruneInput } from '../../src/cli/main.js';
 import { Rng } from '../../src/util/rng.js';
 import { writeClips } from '../ref/clips.js';
-import { FIXTURES, readRefs, closeTo } from '../ref/fixtures.js';
+import { FIXTURES, closeTo, fixtureModel } from '../ref/fixtures.js';
 import { rejectsCode, throwsCode } from '../ref/assert.js';
 
 const TEACHER = join(FIXTURES, 'tiny-w2v-group');
 const work = mkdtempSync(join(tmpdir(), 'slimwav-ablation-'));
 const DATA = join(work, 'data');
 mkdirSync(DATA);
-writeClips(DATA, { count: 12, prefix: 'clip', lcg: [1103515245, 12345], seedStep: 7919, seed0: 1,
-  chirp: [0.3, 150, 40, 0.3], tone: [0.2, 900, 113], noise: 0.1 });
+writeClips(DATA, { count: 12, prefix: 'clip', lcg: [1103515245, 12345], seedStep: 4001, seed0: 9,
+  chirp: [0.3, 160, 45, 0.25], tone: [0.2, 700, 89], noise: 0.1 });
 const quiet = () => undefined;
 const opts = (out: string, more: Partial<PruneOptions> = {}): PruneOptions => ({
   ...PRUNE_DEFAULTS, units: [...PRUNE_DEFAULTS.units], threads: 1, teacher: TEACHER, data: DATA, out: join(work, out), targetSparsity: 0.6,
@@ -35,13 +33,7 @@ const opts = (out: string, more: Partial<PruneOptions> = {}): PruneOptions => ({
 });
 const configOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 
-function fixture(name: string) {
-  const dir = join(FIXTURES, name);
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const tensors = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), name).tensors;
-  const input = readRefs(join(dir, 'ref.safetensors')).get('input.speech').data;
-  return { config, tensors, input, cfg: parseConfig(config) };
-}
+const fixture = fixtureModel;
 
 const units = suite('--units');
 units('presets: fine is every kind, whole-head leaves out the q/k and value dimensions', () => {
