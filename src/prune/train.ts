@@ -224,8 +224,8 @@ function argmax(a: ArrayLike<number>): number {
 
 /**
  * The cost model for `--target-speedup` (cost.ts): the kernels' table for the teacher's shapes (cached), with its
- * constant part set from the teacher's measured time on one thread (best of 3 on a COST_SECONDS clip); ms0 is the
- * teacher's predicted time.
+ * constant part set from the teacher's measured time on one thread (teacherMs); ms0 is the teacher's predicted time.
+ * A target beyond what removing every prunable structure could reach is refused.
  */
 async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, log: (s: string) => void): Promise<{ table: CostTable; ms0: number }> {
   const table = o.costTable ?? calibrateFixed(await costTable(cfg, { cacheDir: o.costCache, log }), cfg, await teacherMs(files));
@@ -396,7 +396,8 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         put64('lambda', lambda);
         put64('lambda.m', lambdaAdam.m);
         put64('lambda.v', lambdaAdam.v);
-        return { mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state };
+        // a speed run keeps its cost table, so that --resume continues with the same one (not a new measurement)
+        return { mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state, ...(speed ? { costTable: speed.table } : {}) };
       },
       restore(need, f64, meta) {
         if (meta.mode !== o.mode || meta.teacherParams !== n0 || meta.flat !== flat.size) {
@@ -414,6 +415,10 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         lambdaAdam.v.set(f64('lambda.v'));
         gateRng.state = meta.gateRng as number;
         dataRng.state = meta.dataRng as number;
+        if (speed && meta.costTable) {
+          speed.table = meta.costTable as CostTable;
+          speed.ms0 = expectedTime(cfg, gateArrays(cfg, 1), speed.table).ms;
+        }
       },
       step: async (step) => {
         const lrf = lrFactor(step, o.steps, o.lrWarmup);
