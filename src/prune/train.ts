@@ -373,7 +373,12 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
 
     const valid = validationCrops(data.valid, crop);
     const validLoss = async () => {
+      // the model the run would write now: kept units at 1, or without the estimator at their deterministic values
       const z = gates.deterministic();
+      if (!o.ste) {
+        const zh = gateList(gates.relaxedValues());
+        gateList(z).forEach((g, i) => { for (let j = 0; j < g.data.length; j++) g.data[j] *= zh[i].data[j]; });
+      }
       let s = 0;
       for (const w of valid) s += (await lossOfCrop(w, z, null, 1)).loss;
       return s / valid.length;
