@@ -345,7 +345,7 @@ export function calibrationShapes(cfg: ModelConfig, seconds: number) {
   const widths = [...new Set([8, 20, 40, 48, Math.round(D / 4) + 3, D, F].map((x) => Math.max(1, Math.round(x))))];
   const gemms: [number, number, number, number][] = [];
   for (const N of widths) for (const K of [Math.max(8, Math.round(D / 4)), D]) gemms.push([rows, N, K, 0]);
-  gemms.push([rows, F, D, GELU], [rows, Math.max(8, Math.round(F / 3)), D, GELU], [T, 48, Math.max(8, Math.round(D / 4)), 0], [T, 20, Math.max(8, Math.round(D / 4)), 0], [T, 8, D, 0], [T, Math.round(D / 4) + 3, Math.max(8, Math.round(D / 4)), 0]);
+  gemms.push([rows, F, D, GELU], [rows, Math.max(8, Math.round(F / 3)), D, GELU], [T, 48, Math.max(8, Math.round(D / 4)), 0], [T, 20, Math.max(8, Math.round(D / 4)), 0], [T, 8, D, 0], [T, 96, Math.max(8, Math.round(D / 4)), GELU], [T, Math.round(D / 4) + 3, Math.max(8, Math.round(D / 4)), 0]);
   const heads: [number, number, number][] = [];
   for (const TT of [T, Math.max(8, Math.round(T / 2))]) for (const [dq, dv] of [[0, 1], [hd, hd], [Math.max(1, hd >> 2), hd], [hd, Math.max(1, hd >> 2)], [1, 1], [hd >> 1, (hd >> 1) + 1]]) heads.push([TT, dq, dv]);
   const C = Math.max(...cfg.conv.map((c) => c.dim));
