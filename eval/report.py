@@ -4,6 +4,7 @@
     /usr/bin/python3 eval/report.py [--out eval/results.md]
     /usr/bin/python3 eval/report.py --split test_more     # the larger second held-out set → eval/results-test_more.md
     /usr/bin/python3 eval/report.py --tag L12 [--split test_more]   # the 12-layer teacher's rows (run_deep.sh)
+    /usr/bin/python3 eval/report.py --ablation    # eval/run_ablation.sh's rows → eval/results-ablation.md
 
 Rows: teacher, random-init, then per sparsity: magnitude (all units: conv channels, q/k and v dims, FFN units),
 magnitude-enc (encoder only: q/k and v dims, FFN units; the conv stack kept whole), each alone and + distillation,
@@ -143,6 +144,93 @@ def val_section(path):
     return '\n'.join(lines) + '\n'
 
 
+ABLATION = [('full', 'full method: fine-grained heads + straight-through estimator'),
+            ('whole-head', '--units whole-head: heads kept or removed whole'),
+            ('no-ste', '--no-ste: the hard-concrete relaxation alone'),
+            ('scratch', "the full run's layout, random init, distilled for the same total steps"),
+            ('speed', '--target-speedup (cost model)'),
+            ('size', '--target-sparsity at about the same measured speed')]
+
+
+def ablation_report(out):
+    """eval/run_ablation.sh's rows (work/results-ablation.jsonl, names <teacher>-<variant>-s<seed>) with their measured
+    times (work/timing-ablation.jsonl, eval/speed.mjs) → the ablation table and the latency-target comparison."""
+    path = os.path.join(HERE, 'work', 'results-ablation.jsonl')
+    if not os.path.exists(path):
+        print(f'no {path}: run eval/run_ablation.sh first', file=sys.stderr)
+        return 1
+    rows = newest_rows(path)
+    tpath = os.path.join(HERE, 'work', 'timing-ablation.jsonl')
+    timing = newest_rows(tpath) if os.path.exists(tpath) else {}
+    clips = json.load(open(os.path.join(DATA, 'test.json')))['clips']
+    y = np.array([c['label'] for c in clips])
+    boots, _ = voice_boots(clips, 0)
+    srng = np.random.default_rng(1)
+
+    def boot(n):
+        c = (np.load(os.path.join(ROOT, rows[n]['pred'])) == y).astype(np.float64)
+        return np.array([c[b].mean() for b in boots])
+
+    def ci(a):
+        return np.percentile(a, [2.5, 97.5])
+
+    text = ['# Pruner ablations and pruning to a latency target', '',
+            'Written by `eval/report.py --ablation` from `eval/run_ablation.sh`\'s runs (72% sparsity unless a speed is the '
+            'target; the same recipe, step budget and seeds for every variant). Probe accuracy on the held-out voices, '
+            'mean ± sd over seeds; intervals: two-level bootstrap (voices paired across models, seeds resampled). Time: '
+            '`eval/speed.mjs time`, one thread, 10 s clip, fastest of 7 calls interleaved with the teacher, each model on '
+            'its own (the teacher\'s) shape.', '']
+    tags = sorted({n.split('-', 1)[0] for n in rows if n.endswith('-teacher')})
+    for T in tags:
+        t = rows.get(f'{T}-teacher')
+        tb = boot(f'{T}-teacher')
+        groups = {g: ns for g, ns in seed_groups({n: r for n, r in rows.items() if n.startswith(T + '-')}).items()}
+        gb = {g: resample_seeds(np.stack([boot(n) for n in ns]), srng) for g, ns in groups.items()}
+        text += [f'## Teacher {T} ({t["params"]:,} params, probe {100 * t["probe_acc"]:.1f}%)', '',
+                 '| variant | seeds | params | MACs / s | time (ms) | speedup | probe acc. (mean ± sd) | 95% CI | vs teacher (95% CI) |',
+                 '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+        for v, what in ABLATION:
+            g = f'{T}-{v}'
+            if g not in groups:
+                text.append(f'| {v}: {what} | – | – | – | – | – | not run | – | – |')
+                continue
+            ns = groups[g]
+            accs = [rows[n]['probe_acc'] for n in ns]
+            tm = [timing[n] for n in ns if n in timing]
+            ms = f'{np.mean([r["ms"] for r in tm]):.1f}' if tm else 'not yet measured'
+            sp = f'{np.mean([r["speedup"] for r in tm]):.2f}×' if tm else '–'
+            lo, hi = ci(gb[g])
+            rlo, rhi = ci(gb[g] / tb)
+            sd = f' ± {100 * np.std(accs, ddof=1):.1f}' if len(accs) > 1 else ''
+            text.append(f'| {v}: {what} | {len(ns)} | {np.mean([rows[n]["params"] for n in ns]):,.0f} | '
+                        f'{np.mean([rows[n]["macs_per_second"] for n in ns]) / 1e6:.0f} M | {ms} | {sp} | '
+                        f'{100 * np.mean(accs):.1f}{sd} | {100 * lo:.1f}–{100 * hi:.1f} | '
+                        f'{100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
+        text.append('')
+        pairs = [(v, 'full') for v in ('whole-head', 'no-ste', 'scratch')] + [('speed', 'size')]
+        for a_, b_ in pairs:
+            ga, gb_ = f'{T}-{a_}', f'{T}-{b_}'
+            if ga not in groups or gb_ not in groups:
+                continue
+            d = gb[ga] - gb[gb_]
+            lo, hi = ci(d)
+            diff = np.mean([rows[n]['probe_acc'] for n in groups[ga]]) - np.mean([rows[n]['probe_acc'] for n in groups[gb_]])
+            clear = 'clearly better' if lo > 0 else 'clearly worse' if hi < 0 else 'not distinguishable'
+            extra = ''
+            if (a_, b_) == ('speed', 'size'):
+                sa = [timing[n]['speedup'] for n in groups[ga] if n in timing]
+                sb = [timing[n]['speedup'] for n in groups[gb_] if n in timing]
+                if sa and sb:
+                    extra = f' (measured speedups {np.mean(sa):.2f}× vs {np.mean(sb):.2f}×: compare only when they are level)'
+            text.append(f'- {T}: {a_} − {b_} = {100 * diff:+.1f} points (95% CI {100 * lo:+.1f} to {100 * hi:+.1f}): {clear}{extra}')
+        text.append('')
+    md = '\n'.join(text) + '\n'
+    with open(out, 'w') as f:
+        f.write(md)
+    print(md)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--split', default='test', choices=('test', 'test_more'),
@@ -152,7 +240,11 @@ def main():
     ap.add_argument('--tag', help='another teacher\'s rows (run_deep.sh: L12): work/results-TAG[-SPLIT].jsonl, rows named '
                     'TAG-<row> → eval/results-TAG[-SPLIT].md; no validation section')
     ap.add_argument('--out', help='default: eval/results.md (test) or eval/results-SPLIT.md')
+    ap.add_argument('--ablation', action='store_true',
+                    help='eval/run_ablation.sh\'s rows (work/results-ablation.jsonl, work/timing-ablation.jsonl) → eval/results-ablation.md')
     args = ap.parse_args()
+    if args.ablation:
+        return ablation_report(args.out or os.path.join(HERE, 'results-ablation.md'))
     sfx = ('' if args.tag is None else f'-{args.tag}') + ('' if args.split == 'test' else f'-{args.split}')
     rows = newest_rows(args.results or os.path.join(HERE, 'work', f'results{sfx}.jsonl'))
     if args.tag:  # TAG-<row> → <row>: the same table logic for another teacher's rows

@@ -57,13 +57,23 @@ model.safetensors), or one .safetensors file with --single-file.
   prune: {
     synopsis: `slimwav prune    --teacher <model> --data <folder-of-audio> --target-sparsity <0..1> --out <folder>
                    [--steps N] [--final-steps N] [--mode full|layerwise] [--resume] [--threads N]
-                   [--target-macs <0..1>] [--units conv,head,qk,v,attn,ffn,ffnblock] [--seed N] [--lr X]
-                   [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N] [--gate-lr X] [--lambda-lr X]
-                   [--sparsity-warmup F]
+                   [--target-macs <0..1>] [--units fine|whole-head|conv,head,qk,v,attn,ffn,ffnblock] [--no-ste]
+                   [--seed N] [--lr X] [--crop-seconds S] [--batch-seconds S] [--checkpoint-every N] [--gate-lr X]
+                   [--lambda-lr X] [--sparsity-warmup F]
+  slimwav prune    --teacher <model> --data <folder-of-audio> --target-speedup <X> --out <folder> [...]
   slimwav prune    --teacher <model> --student <pruned model> --data <folder-of-audio> --out <folder>
-                   [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]   (distillation only, no gates)`,
-    details: `Structured pruning by distillation from the teacher; docs/pruner.md explains every option. Options left out
-resolve as in the prune() API:
+                   [--init given|random] [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]
+                   (distillation only, no gates)`,
+    details: `Structured pruning by distillation from the teacher; docs/pruner.md explains every option.
+  --target-speedup X   prune to a speed instead of a size: the written model's time on this machine (the cost
+                       model of the kernels, measured in a few seconds and cached) is the teacher's / X; instead
+                       of --target-sparsity
+  --units U            what is pruned: fine (default: every kind, each head keeps its own q/k and value widths),
+                       whole-head (heads kept or removed whole), or a list of unit kinds
+  --no-ste             the hard-concrete relaxation alone: the forward pass uses the relaxed gate values instead of
+                       the straight-through estimator's 0/1
+  --init random        with --student: re-initialise the student's weights at random (its layout from scratch)
+Options left out resolve as in the prune() API:
 ${PRUNE_DEFAULTS_TEXT.split('\n').map((l, i) => `${i ? '          ' : 'defaults: '}${l}`).join('\n')}`,
   },
   bench: {

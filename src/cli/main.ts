@@ -10,8 +10,7 @@ import { openModelFiles } from '../arch/model-files.js';
 import { countMacs, storageDType } from '../arch/tensors.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { USAGE, commandHelp, parseCommand, threadsOpt, usageError } from './args.js';
-import type { PruneInput } from '../prune/options.js';
-import type { UnitKind } from '../prune/gates.js';
+import { resolveUnits, type PruneInput } from '../prune/options.js';
 import type { ConvertDType } from './convert.js';
 
 /** How the weights are stored: dtype of the tensors (arch/tensors.ts storageDType) and the weights file's bytes. */
@@ -127,15 +126,24 @@ export function pruneInput(argv: string[]): PruneInput {
     threads: { type: 'string' }, 'target-macs': { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
     lr: { type: 'string' }, 'crop-seconds': { type: 'string' }, 'batch-seconds': { type: 'string' }, 'checkpoint-every': { type: 'string' },
     'log-every': { type: 'string' }, 'valid-every': { type: 'string' }, 'gate-lr': { type: 'string' }, student: { type: 'string' },
-    'lambda-lr': { type: 'string' }, 'sparsity-warmup': { type: 'string' },
+    'lambda-lr': { type: 'string' }, 'sparsity-warmup': { type: 'string' }, 'target-speedup': { type: 'string' },
+    'no-ste': { type: 'boolean' }, init: { type: 'string' },
   }, []);
   const student = values.student as string | undefined;
   if (student !== undefined) {
     // --student distils a given model without gates: every option about gates or the pruning target is an error
-    const gated = ['target-sparsity', 'target-macs', 'units', 'gate-lr', 'lambda-lr', 'sparsity-warmup', 'final-steps', 'mode'].find((k) => values[k] !== undefined);
+    const gated = ['target-sparsity', 'target-macs', 'target-speedup', 'units', 'gate-lr', 'lambda-lr', 'sparsity-warmup', 'final-steps', 'mode', 'no-ste'].find((k) => values[k] !== undefined);
     if (gated) usageError('prune', `--${gated} cannot be combined with --student (it distils the given model without gates; --steps sets the number of distillation steps)`);
   }
-  for (const k of ['teacher', 'data', ...(student === undefined ? ['target-sparsity'] : []), 'out']) if (values[k] === undefined) usageError('prune', `prune needs --${k}`);
+  if (student === undefined && values['target-speedup'] !== undefined && values['target-sparsity'] !== undefined) {
+    usageError('prune', '--target-speedup and --target-sparsity cannot be combined: choose a speed or a size');
+  }
+  if (student === undefined && values.init !== undefined) usageError('prune', '--init needs --student (the layout to train from scratch); a gated run starts from the teacher');
+  if (values.init !== undefined && values.init !== 'given' && values.init !== 'random') usageError('prune', `--init must be given or random, found "${values.init}"`);
+  const needTarget = student === undefined && values['target-speedup'] === undefined;
+  for (const k of ['teacher', 'data', ...(needTarget ? ['target-sparsity'] : []), 'out']) {
+    if (values[k] === undefined) usageError('prune', k === 'target-sparsity' ? 'prune needs --target-sparsity (or --target-speedup)' : `prune needs --${k}`);
+  }
   const num = (k: string): number | undefined => {
     const v = values[k];
     if (v === undefined) return undefined;
@@ -145,10 +153,11 @@ export function pruneInput(argv: string[]): PruneInput {
   };
   return {
     teacher: values.teacher as string, data: values.data as string, out: values.out as string, student,
-    targetSparsity: num('target-sparsity'), targetMacs: num('target-macs'),
+    targetSparsity: num('target-sparsity'), targetMacs: num('target-macs'), targetSpeedup: num('target-speedup'),
+    ste: values['no-ste'] ? false : undefined, init: values.init as 'given' | 'random' | undefined,
     steps: num('steps'), finalSteps: num('final-steps'), mode: values.mode as 'full' | 'layerwise' | undefined,
     resume: values.resume === undefined ? undefined : Boolean(values.resume), threads: threadsOpt('prune', values.threads),
-    units: values.units === undefined ? undefined : (String(values.units).split(',').map((u) => u.trim()) as UnitKind[]),
+    units: values.units === undefined ? undefined : resolveUnits(String(values.units)),
     lr: num('lr'), gateLr: num('gate-lr'), lambdaLr: num('lambda-lr'), sparsityWarmup: num('sparsity-warmup'),
     cropSeconds: num('crop-seconds'), batchSeconds: num('batch-seconds'), seed: num('seed'),
     checkpointEvery: num('checkpoint-every'), logEvery: num('log-every'), validEvery: num('valid-every'),

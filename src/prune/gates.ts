@@ -6,6 +6,12 @@
  * The forward pass uses z_b = 1[z > 0.5]; the backward pass treats ∂z_b/∂z as 1, so ∂L/∂log α = ∂L/∂z_b · ∂z/∂log α
  * with ∂z/∂log α = (r−l)·s(1−s)/β where 0 < z < 1 and 0 where z is clamped. P(z_b = 1) = σ(log α) exactly, which is
  * the probability the size model uses.
+ *
+ * Without the straight-through estimator (`ste: false`, `prune --no-ste`: the hard-concrete relaxation alone, as in
+ * the L0 paper and DPHuBERT) the forward pass uses the relaxed z itself, so the same ∂z/∂log α is now the true
+ * derivative of the forward pass (∂L/∂log α = ∂L/∂z · ∂z/∂log α, no estimator); a unit is absent iff z = 0, so the
+ * size model uses P(z > 0) = σ(log α − β·ln(−l/r)); the deterministic value of a unit is the L0 paper's
+ * ẑ = clamp(σ(log α)·(r−l) + l, 0, 1), folded into the weights when the model is compacted (foldGateScales, train.ts).
  */
 import { Rng } from '../util/rng.js';
 import { fail } from '../errors.js';
@@ -104,9 +110,12 @@ export class Gates {
   private readonly enabled: boolean[];
   /** ∂z/∂log α of the last sample (0 where clamped) */
   private readonly dz: GateArrays;
+  /** forward with z_b = 1[z > 0.5] (straight-through) or with the relaxed z */
+  readonly ste: boolean;
 
-  constructor(cfg: ModelConfig, kinds: Iterable<UnitKind>, rng: Rng) {
+  constructor(cfg: ModelConfig, kinds: Iterable<UnitKind>, rng: Rng, opts: { ste?: boolean } = {}) {
     this.cfg = cfg;
+    this.ste = opts.ste ?? true;
     this.kinds = new Set(kinds);
     for (const k of this.kinds) if (!UNIT_KINDS.includes(k)) fail('E_ARGS', `unknown unit kind "${k}"; choose from ${UNIT_KINDS.join(', ')}`);
     this.logAlpha = gateArrays(cfg, 0);
@@ -130,7 +139,10 @@ export class Gates {
     return kind === 'attn' && name === 'attn' && j === 0 && hasRelativeBias(this.cfg);
   }
 
-  /** Draw binary gate values for one training step (and remember ∂z/∂log α for `backward`). */
+  /**
+   * Draw gate values for one training step (and remember ∂z/∂log α for `backward`): binary z_b with the
+   * straight-through estimator, the relaxed z in [0, 1] without it.
+   */
   sample(rng: Rng): GateArrays {
     const out = gateArrays(this.cfg, 1);
     const la = gateList(this.logAlpha), dz = gateList(this.dz), o = gateList(out);
@@ -141,14 +153,17 @@ export class Gates {
         const u = EPS + (1 - 2 * EPS) * rng.next();
         const s = sigmoid((Math.log(u) - Math.log(1 - u) + g.data[j]) / BETA);
         const z = s * (LIMIT_R - LIMIT_L) + LIMIT_L;
-        o[i].data[j] = z > 0.5 ? 1 : 0;
+        o[i].data[j] = this.ste ? (z > 0.5 ? 1 : 0) : Math.min(1, Math.max(0, z));
         dz[i].data[j] = z > 0 && z < 1 ? ((LIMIT_R - LIMIT_L) * s * (1 - s)) / BETA : 0;
       }
     });
     return out;
   }
 
-  /** Accumulate ∂L/∂log α from ∂L/∂z_b (straight-through) plus ∂L/∂p from the size terms (p = σ(log α)). */
+  /**
+   * Accumulate ∂L/∂log α from ∂L/∂z (the sampled gate values: straight-through for z_b, exact for the relaxed z) plus
+   * ∂L/∂p from the size terms (p = probs()).
+   */
   backward(dGate: GateArrays | null, dProb: GateArrays | null): void {
     const la = gateList(this.logAlpha), gr = gateList(this.grad), dz = gateList(this.dz);
     const dg = dGate ? gateList(dGate) : null, dp = dProb ? gateList(dProb) : null;
@@ -158,7 +173,7 @@ export class Gates {
         if (this.pinned(g.kind, g.name, j)) continue;
         let d = 0;
         if (dg) d += dg[i].data[j] * dz[i].data[j];
-        if (dp) { const p = sigmoid(g.data[j]); d += dp[i].data[j] * p * (1 - p); }
+        if (dp) { const p = sigmoid(g.data[j] - this.shift); d += dp[i].data[j] * p * (1 - p); }
         gr[i].data[j] += d;
       }
     });
@@ -168,21 +183,42 @@ export class Gates {
     for (const g of gateList(this.grad)) g.data.fill(0);
   }
 
-  /** P(z_b = 1) = σ(log α) per unit (1 for units that are not pruned). */
+  /** log α − logit(P(unit present)): 0 with the estimator (P(z_b = 1) = σ(log α)), β·ln(−l/r) without (P(z > 0)). */
+  private get shift(): number {
+    return this.ste ? 0 : BETA * Math.log(-LIMIT_L / LIMIT_R);
+  }
+
+  /** P(unit present) per unit: σ(log α) with the estimator, P(z > 0) without (1 for units that are not pruned). */
   probs(): GateArrays {
     const out = gateArrays(this.cfg, 1);
     const la = gateList(this.logAlpha), o = gateList(out);
     la.forEach((g, i) => {
       if (!this.enabled[i]) return;
-      for (let j = 0; j < g.data.length; j++) o[i].data[j] = this.pinned(g.kind, g.name, j) ? 1 : sigmoid(g.data[j]);
+      for (let j = 0; j < g.data.length; j++) o[i].data[j] = this.pinned(g.kind, g.name, j) ? 1 : sigmoid(g.data[j] - this.shift);
     });
     return out;
   }
 
-  /** Deterministic binary gates: a unit stays iff log α > 0 (p > 0.5). */
+  /** Deterministic binary gates: a unit stays iff it is more likely present than not (p > 0.5). */
   deterministic(): GateArrays {
     const p = this.probs();
     for (const g of gateList(p)) for (let j = 0; j < g.data.length; j++) g.data[j] = g.data[j] > 0.5 ? 1 : 0;
     return p;
+  }
+
+  /**
+   * The L0 paper's deterministic gate values ẑ = clamp(σ(log α)·(r−l) + l, 0, 1) (1 for units that are not pruned):
+   * what a unit of a run without the estimator is scaled by once training ends.
+   */
+  relaxedValues(): GateArrays {
+    const out = gateArrays(this.cfg, 1);
+    const la = gateList(this.logAlpha), o = gateList(out);
+    la.forEach((g, i) => {
+      if (!this.enabled[i]) return;
+      for (let j = 0; j < g.data.length; j++) {
+        if (!this.pinned(g.kind, g.name, j)) o[i].data[j] = Math.min(1, Math.max(0, sigmoid(g.data[j]) * (LIMIT_R - LIMIT_L) + LIMIT_L));
+      }
+    });
+    return out;
   }
 }

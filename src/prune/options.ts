@@ -4,7 +4,8 @@
  * which is written from the same values.
  */
 import { resolveThreads } from '../runtime/threads.js';
-import { UNIT_KINDS } from './gates.js';
+import { fail } from '../errors.js';
+import { UNIT_KINDS, type UnitKind } from './gates.js';
 import type { PruneOptions } from './train.js';
 
 /**
@@ -17,10 +18,36 @@ export const PRUNE_DEFAULTS = {
   targetMacs: undefined, steps: 2000, finalSteps: 0, mode: 'full' as const, resume: false,
   units: UNIT_KINDS, lr: 2e-4, gateLr: 0.02, lambdaLr: 0.02, sparsityWarmup: 0.3, lrWarmup: 0.3,
   cropSeconds: 2, batchSeconds: 4, seed: 2022, checkpointEvery: 100, logEvery: 10, validEvery: 200,
+  ste: true, init: 'given' as const,
 };
 
+/**
+ * `--units` presets: `fine` = every unit kind (the published method: each head keeps its own q/k and value widths);
+ * `whole-head` = the same without `qk` and `v`, so heads are kept or removed whole (DPHuBERT's granularity).
+ */
+export const UNIT_PRESETS: Record<'fine' | 'whole-head', UnitKind[]> = {
+  fine: [...UNIT_KINDS],
+  'whole-head': UNIT_KINDS.filter((k) => k !== 'qk' && k !== 'v'),
+};
+
+/** `--units` as the API takes it: a preset name or unit kinds; unknown names are refused with one line. */
+export function resolveUnits(spec: string | readonly string[]): UnitKind[] {
+  if (typeof spec === 'string') {
+    if (spec in UNIT_PRESETS) return [...UNIT_PRESETS[spec as keyof typeof UNIT_PRESETS]];
+    return resolveUnits(spec.split(',').map((u) => u.trim()));
+  }
+  if (spec.length === 0) fail('E_ARGS', '--units is empty');
+  for (const u of spec) {
+    if (!UNIT_KINDS.includes(u as UnitKind)) fail('E_ARGS', `unknown unit kind "${u}" in --units; choose fine, whole-head or a list of ${UNIT_KINDS.join(', ')}`);
+  }
+  return [...new Set(spec as UnitKind[])];
+}
+
 /** What `prune()` takes: teacher, data and out, the target (unless `student`), and any other option to override. */
-export type PruneInput = Pick<PruneOptions, 'teacher' | 'data' | 'out'> & Partial<Omit<PruneOptions, 'teacher' | 'data' | 'out'>>;
+export type PruneInput = Pick<PruneOptions, 'teacher' | 'data' | 'out'> & Partial<Omit<PruneOptions, 'teacher' | 'data' | 'out' | 'units'>> & {
+  /** unit kinds, or a preset: 'fine' (all kinds) or 'whole-head' (no per-head q/k or value dimensions) */
+  units?: UnitKind[] | 'fine' | 'whole-head';
+};
 
 /** Every option of a run: given values kept, the others from PRUNE_DEFAULTS and the step-scaled rules above. */
 export async function resolvePruneOptions(input: PruneInput): Promise<PruneOptions> {
@@ -30,10 +57,11 @@ export async function resolvePruneOptions(input: PruneInput): Promise<PruneOptio
   const every = (cap: number, parts: number) => Math.max(1, Math.min(cap, Math.ceil(steps / parts)));
   return {
     ...d,
-    targetSparsity: input.student !== undefined ? 0 : NaN, // NaN: validation says the target is missing
+    // NaN: validation says the target is missing (a run to a speed has no parameter target)
+    targetSparsity: input.student !== undefined || input.targetSpeedup !== undefined ? 0 : NaN,
     ...given,
     steps,
-    units: given.units ?? [...d.units],
+    units: given.units === undefined ? [...d.units] : resolveUnits(given.units),
     gateLr: given.gateLr ?? Math.max(d.gateLr, 10 / steps),
     checkpointEvery: given.checkpointEvery ?? every(d.checkpointEvery, 10),
     logEvery: given.logEvery ?? every(d.logEvery, 20),

@@ -29,6 +29,9 @@ import { Rng } from '../util/rng.js';
 import { expectedSize, sizeConstants, type SizeConstants } from './size.js';
 import { Student, trainingRuntime, type TrainingRuntime } from './student.js';
 import { resolvePruneOptions, type PruneInput } from './options.js';
+import { calibrateFixed, costTable, COST_SECONDS, expectedTime, type CostTable } from './cost.js';
+import { foldGateScales } from './fold.js';
+import { hashFill, initRule } from '../arch/random-init.js';
 
 export interface PruneOptions {
   teacher: string;
@@ -43,6 +46,22 @@ export interface PruneOptions {
   targetSparsity: number;
   /** optional fraction of the teacher's MACs to remove */
   targetMacs?: number;
+  /**
+   * Prune to a speed instead of a size: the written model's time on this machine's runtime (cost.ts) is the teacher's
+   * divided by this (> 1); replaces `targetSparsity` (which must then be left out).
+   */
+  targetSpeedup?: number;
+  /** folder for the cost model's measured table (default: the OS cache folder; null: measure every run, keep nothing) */
+  costCache?: string | null;
+  /** a cost table to use as it is (its constant part included) instead of measuring one (API only: tests, reuse) */
+  costTable?: CostTable;
+  /** the straight-through estimator (default); false: the hard-concrete relaxation alone (`--no-ste`, gates.ts) */
+  ste: boolean;
+  /**
+   * `student` runs: 'given' distils the student's own weights; 'random' re-initialises them first (the same layout
+   * trained from scratch: the distillation baseline of a pruned model's shape)
+   */
+  init: 'given' | 'random';
   steps: number;
   finalSteps: number;
   mode: 'full' | 'layerwise';
@@ -117,7 +136,8 @@ function posConvParams(tensors: Map<string, RawTensor>): number {
  * Final binary gates: log α > 0, then units nearest the threshold are added or removed (cheapest in parameters
  * per unit of evidence first) until the compacted size is within 0.5% of the target; structural minimums kept.
  */
-export function finalGates(cfg: ModelConfig, gates: Gates, consts: SizeConstants, targetParams: number, n0: number): GateArrays {
+export function finalGates(cfg: ModelConfig, gates: Gates, consts: SizeConstants, targetParams: number, n0: number,
+  measure?: (g: GateArrays) => { params: number; dParams: GateArrays }): GateArrays {
   const g = gates.deterministic();
   const list = gateList(g), la = gateList(gates.logAlpha);
   const enforce = () => {
@@ -144,13 +164,15 @@ export function finalGates(cfg: ModelConfig, gates: Gates, consts: SizeConstants
     for (let j = 0; j < a.data.length; j++) units.push({ i, j, la: la[i].data[j] });
   });
   units.sort((a, b) => a.la - b.la);
-  const size = () => expectedSize(cfg, g, consts);
+  // what is walked to the target: parameters (default), or another exact measure with per-unit costs (the cost
+  // model's time for --target-speedup)
+  const size = () => (measure ? measure(g) : expectedSize(cfg, g, consts));
   let e = size();
   let single = false;
   const stuck = new Set<string>();
   for (let round = 0; round < 100000; round++) {
     const diff = e.params - targetParams;
-    if (diff === 0) break;
+    if (diff === 0 || (measure && Math.abs(diff) <= 1e-9 * Math.abs(targetParams))) break;
     const remove = diff > 0;
     const dp = gateList(e.dParams);
     // units whose flip moves the count toward the target without overshooting it by more than the gap
@@ -200,6 +222,47 @@ function argmax(a: ArrayLike<number>): number {
   return b;
 }
 
+/**
+ * The cost model for `--target-speedup` (cost.ts): the kernels' table for the teacher's shapes (cached), with its
+ * constant part set from the teacher's measured time on one thread (teacherMs); ms0 is the teacher's predicted time.
+ * A target beyond what removing every prunable structure could reach is refused.
+ */
+async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, log: (s: string) => void): Promise<{ table: CostTable; ms0: number }> {
+  const table = o.costTable ?? calibrateFixed(await costTable(cfg, { cacheDir: o.costCache, log }), cfg, await teacherMs(files));
+  const ms0 = expectedTime(cfg, gateArrays(cfg, 1), table).ms;
+  // the most any mask can save: every prunable unit gone but one channel per conv layer
+  const least = gateArrays(cfg, 0);
+  least.conv.forEach((c) => (c[0] = 1));
+  const most = ms0 / expectedTime(cfg, least, table).ms;
+  if (o.targetSpeedup! > 0.95 * most) {
+    fail('E_ARGS', `--target-speedup ${o.targetSpeedup} is out of reach for ${o.teacher} on this machine: removing every prunable structure ` +
+      `would make it only ${most.toFixed(2)}× faster (the positional conv, LayerNorms and the rest stay); ask for less than ${(0.95 * most).toFixed(2)}`);
+  }
+  return { table, ms0 };
+}
+
+/**
+ * The teacher's time (ms) on a COST_SECONDS clip, one thread: the fastest of at least 3 calls after a warm-up, more
+ * while under 3 s have passed (at most 15), so that a quiet moment is likely on a busy machine.
+ */
+async function teacherMs(files: ModelFiles): Promise<number> {
+  const m = await buildModel(files.config, files.tensors, files.source, files.notes, { threads: 1 });
+  try {
+    const wave = new Float32Array(COST_SECONDS * 16000).map((_, i) => 0.1 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 0.31));
+    await m.extract(wave, { layers: 'last' });
+    let best = Infinity;
+    const start = performance.now();
+    for (let r = 0; r < 15 && (r < 3 || performance.now() - start < 3000); r++) {
+      const t0 = performance.now();
+      await m.extract(wave, { layers: 'last' });
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  } finally {
+    m.dispose();
+  }
+}
+
 /** Teacher hidden states for the student's distillation targets (projection output = stage 'proj'). */
 async function teacherTargets(teacher: Model, wave: Float32Array, keep: number[]): Promise<Float32Array[]> {
   const stages = new Map<string, Float32Array>();
@@ -225,12 +288,15 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
   const run = await startRun(o, files, cfg);
   const { teacher, rt, data, crop, perBatch, n0, macs0 } = run;
   try {
+    const speed = o.targetSpeedup !== undefined ? await speedModel(o, files, cfg, log) : null;
     log(`prune: teacher ${o.teacher} (${cfg.modelType}, ${n0.toLocaleString('en-US')} params), ` +
-      `${data.train.length} training clips (${data.seconds.toFixed(0)} s), ${data.valid.length} held out; ${o.mode} mode, ${o.steps} steps, target sparsity ${o.targetSparsity}`);
+      `${data.train.length} training clips (${data.seconds.toFixed(0)} s), ${data.valid.length} held out; ${o.mode} mode, ${o.steps} steps, ` +
+      (speed ? `target speedup ${o.targetSpeedup} (predicted ${speed.ms0.toFixed(1)} ms → ${(speed.ms0 / o.targetSpeedup!).toFixed(1)} ms per ${COST_SECONDS} s of audio, one thread)` : `target sparsity ${o.targetSparsity}`) +
+      (o.ste ? '' : '; no straight-through estimator'));
     const student = Student.create(files.config, files.tensors, rt.exec, rt.mem);
     const consts = sizeConstants(cfg, new Set(files.tensors.keys()), posConvParams(files.tensors));
     const gateRng = new Rng(o.seed), dataRng = new Rng(o.seed ^ 0x9e3779b9);
-    const gates = new Gates(cfg, o.units, gateRng);
+    const gates = new Gates(cfg, o.units, gateRng, { ste: o.ste });
     const keep = o.mode === 'full' ? distillLayers(cfg.numLayers) : [];
     const D = cfg.hidden;
 
@@ -307,13 +373,21 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
 
     const valid = validationCrops(data.valid, crop);
     const validLoss = async () => {
+      // the model the run would write now: kept units at 1, or without the estimator at their deterministic values
       const z = gates.deterministic();
+      if (!o.ste) {
+        const zh = gateList(gates.relaxedValues());
+        gateList(z).forEach((g, i) => { for (let j = 0; j < g.data.length; j++) g.data[j] *= zh[i].data[j]; });
+      }
       let s = 0;
       for (const w of valid) s += (await lossOfCrop(w, z, null, 1)).loss;
       return s / valid.length;
     };
 
-    const target = (s: number) => o.targetSparsity * Math.min(1, s / Math.max(1, Math.round(o.steps * o.sparsityWarmup)));
+    // the constrained quantity: sparsity 1 − E[params]/N0, or with a speed target the time saved 1 − E[ms]/ms0 (whose
+    // target 1 − 1/X is the requested speedup X)
+    const finalTarget = speed ? 1 - 1 / o.targetSpeedup! : o.targetSparsity;
+    const target = (s: number) => finalTarget * Math.min(1, s / Math.max(1, Math.round(o.steps * o.sparsityWarmup)));
     const targetM = (s: number) => (o.targetMacs ?? 0) * Math.min(1, s / Math.max(1, Math.round(o.steps * o.sparsityWarmup)));
     const trainer: Trainer = {
       save(put, put64) {
@@ -327,7 +401,8 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         put64('lambda', lambda);
         put64('lambda.m', lambdaAdam.m);
         put64('lambda.v', lambdaAdam.v);
-        return { mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state };
+        // a speed run keeps its cost table, so that --resume continues with the same one (not a new measurement)
+        return { mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state, ...(speed ? { costTable: speed.table } : {}) };
       },
       restore(need, f64, meta) {
         if (meta.mode !== o.mode || meta.teacherParams !== n0 || meta.flat !== flat.size) {
@@ -345,6 +420,10 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         lambdaAdam.v.set(f64('lambda.v'));
         gateRng.state = meta.gateRng as number;
         dataRng.state = meta.dataRng as number;
+        if (speed && meta.costTable) {
+          speed.table = meta.costTable as CostTable;
+          speed.ms0 = expectedTime(cfg, gateArrays(cfg, 1), speed.table).ms;
+        }
       },
       step: async (step) => {
         const lrf = lrFactor(step, o.steps, o.lrWarmup);
@@ -362,10 +441,12 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         // Lagrangian on the expected size
         const probs = gates.probs();
         const e = expectedSize(cfg, probs, consts);
-        const sHat = 1 - e.params / n0, t = target(step);
+        const et = speed ? expectedTime(cfg, probs, speed.table) : null;
+        const [amount, dAmount, whole] = et ? [et.ms, et.dMs, speed!.ms0] : [e.params, e.dParams, n0];
+        const sHat = 1 - amount / whole, t = target(step);
         const dProb = gateArrays(cfg, 0);
         const dS = lambda[0] + 2 * lambda[1] * (sHat - t); // ∂Lreg/∂ŝ
-        gateList(dProb).forEach((g, i) => { const dp = gateList(e.dParams)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] = -dS * dp[j] / n0; });
+        gateList(dProb).forEach((g, i) => { const dp = gateList(dAmount)[i].data; for (let j = 0; j < g.data.length; j++) g.data[j] = -dS * dp[j] / whole; });
         const lamGrad = [sHat - t, (sHat - t) ** 2, 0, 0];
         let reg = lambda[0] * (sHat - t) + lambda[1] * (sHat - t) ** 2;
         if (o.targetMacs !== undefined) {
@@ -387,16 +468,22 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
       },
       validLoss,
       line: (e, avg, eta) => `step ${e.step}/${o.steps}  loss ${e.loss.toFixed(4)} (l1 ${e.l1.toFixed(4)}, cos ${e.cos.toFixed(4)})  ` +
-        `sparsity ${e.expected_sparsity.toFixed(3)} → ${e.target.toFixed(3)}  λ ${e.lambda[0].toFixed(3)}/${e.lambda[1].toFixed(3)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}`,
+        `${speed ? 'time saved' : 'sparsity'} ${e.expected_sparsity.toFixed(3)} → ${e.target.toFixed(3)}  λ ${e.lambda[0].toFixed(3)}/${e.lambda[1].toFixed(3)}  ${avg.toFixed(2)} s/step  ETA ${fmtTime(eta)}`,
     };
     const { stopped, step } = await trainLoop(o, run, trainer, o.steps, ckptPath, log);
     if (stopped) return stopped;
 
     // final structure → compaction
-    const finalZ = finalGates(cfg, gates, consts, (1 - o.targetSparsity) * n0, n0);
+    const finalZ = speed
+      ? finalGates(cfg, gates, consts, speed.ms0 / o.targetSpeedup!, n0, (g) => { const r = expectedTime(cfg, g, speed.table); return { params: r.ms, dParams: r.dMs }; })
+      : finalGates(cfg, gates, consts, (1 - o.targetSparsity) * n0, n0);
     const masks = gatesToMasks(cfg, finalZ);
-    log(`prune: final structure has ${expectedSize(cfg, finalZ, consts).params.toLocaleString('en-US')} params (target ${Math.round((1 - o.targetSparsity) * n0).toLocaleString('en-US')})`);
-    const c = compact(files.config, student.tensors(), masks, { exactLastConv: false, allowInexact: true });
+    log(`prune: final structure has ${expectedSize(cfg, finalZ, consts).params.toLocaleString('en-US')} params ` + (speed
+      ? `and a predicted speedup of ${(speed.ms0 / expectedTime(cfg, finalZ, speed.table).ms).toFixed(3)} (target ${o.targetSpeedup})`
+      : `(target ${Math.round((1 - o.targetSparsity) * n0).toLocaleString('en-US')})`));
+    // without the estimator the student trained with fractional gates: keep each unit at its deterministic value
+    const trained = o.ste ? student.tensors() : foldGateScales(cfg, student.tensors(), gates.relaxedValues());
+    const c = compact(files.config, trained, masks, { exactLastConv: false, allowInexact: true });
     let outTensors = c.tensors;
     const pcfg = parseConfig(c.config);
     if (o.finalSteps > 0) {
@@ -499,6 +586,27 @@ export async function finalDistill(config: Record<string, unknown>, tensors: Map
   }
 }
 
+/**
+ * Fresh weights of the same shapes (`prune --student S --init random`: S's layout trained from scratch), deterministic
+ * in `seed`: biases 0, LayerNorm/GroupNorm weights 1, every other weight uniform in ±1/√fan_in (PyTorch's default
+ * scale for linear and conv layers; the fixture generator's rule, arch/random-init.ts, for the rest: WavLM's gate
+ * constants and the positional conv's weight-norm g).
+ */
+export function randomWeights(tensors: Map<string, RawTensor>, seed: number): Map<string, RawTensor> {
+  const out = new Map<string, RawTensor>();
+  for (const [name, t] of tensors) {
+    const data = new Float32Array(numel(t.shape));
+    if (name.endsWith('.bias')) data.fill(0);
+    else if (t.shape.length === 1 && name.endsWith('.weight')) data.fill(1);
+    else {
+      const r = initRule(name, t.shape);
+      hashFill(data, name, seed >>> 0, r.scale, r.offset);
+    }
+    out.set(name, fromFloat32(data, t.shape));
+  }
+  return out;
+}
+
 /** Why `student` cannot be distilled from `teacher` (different skeleton), or null when it can. */
 export function studentMismatch(teacher: ModelConfig, student: ModelConfig): string | null {
   const what = (name: string, s: unknown, t: unknown) => `${name} ${s} where the teacher has ${t}`;
@@ -535,7 +643,9 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
     const sParams = countParams(scfg, sf.tensors);
     log(`prune: distilling ${o.student} (${sParams.toLocaleString('en-US')} params) from ${o.teacher} (${n0.toLocaleString('en-US')} params) without gates, ` +
       `${data.train.length} training clips (${data.seconds.toFixed(0)} s), ${data.valid.length} held out; ${o.steps} steps`);
-    const d = new GateFreeDistiller(sf.config, sf.tensors, rt, teacher, o.lr, o.lrWarmup);
+    const init = o.init === 'random' ? randomWeights(sf.tensors, o.seed) : sf.tensors;
+    if (o.init === 'random') log(`prune: the student's weights are re-initialised at random (seed ${o.seed}); its layout is kept`);
+    const d = new GateFreeDistiller(sf.config, init, rt, teacher, o.lr, o.lrWarmup);
     const flatSize = d.student.flat.size;
     const rng = new Rng(o.seed ^ 0x9e3779b9);
     const valid = validationCrops(data.valid, crop);
@@ -779,9 +889,17 @@ function validate(o: PruneOptions): void {
   const bad = (m: string): never => fail('E_ARGS', m);
   if (o.student !== undefined) {
     if (o.targetMacs !== undefined) bad('--target-macs cannot be combined with --student (it distils the given model without gates)');
+    if (o.targetSpeedup !== undefined) bad('--target-speedup cannot be combined with --student (it distils the given model without gates)');
+    if (!o.ste) bad('--no-ste cannot be combined with --student (it distils the given model without gates)');
     if (o.finalSteps !== 0) bad('--final-steps cannot be combined with --student (--steps sets the number of distillation steps)');
     if (o.mode !== 'full') bad('--mode cannot be combined with --student (it distils hidden states as --final-steps does)');
+  } else if (o.targetSpeedup !== undefined) {
+    if (!Number.isNaN(o.targetSparsity) && o.targetSparsity !== 0) bad('--target-speedup and --target-sparsity cannot be combined: choose a speed or a size');
+    if (o.targetMacs !== undefined) bad('--target-speedup and --target-macs cannot be combined: choose a speed or a size');
+    if (!(o.targetSpeedup > 1 && o.targetSpeedup <= 20)) bad(`--target-speedup must be a speed factor above 1 (at most 20), found ${o.targetSpeedup}`);
   } else if (!(o.targetSparsity > 0 && o.targetSparsity < 1)) bad(`--target-sparsity must be between 0 and 1 (exclusive), found ${o.targetSparsity}`);
+  if (o.init !== 'given' && o.init !== 'random') bad(`--init must be given or random, found "${o.init}"`);
+  if (o.init === 'random' && o.student === undefined) bad('--init random needs --student (the layout to train from scratch); a gated run starts from the teacher');
   if (o.targetMacs !== undefined && !(o.targetMacs > 0 && o.targetMacs < 1)) bad(`--target-macs must be between 0 and 1 (exclusive), found ${o.targetMacs}`);
   if (!(Number.isInteger(o.steps) && o.steps >= 1)) bad(`--steps must be a positive whole number, found ${o.steps}`);
   if (!(Number.isInteger(o.finalSteps) && o.finalSteps >= 0)) bad(`--final-steps must be a whole number ≥ 0, found ${o.finalSteps}`);

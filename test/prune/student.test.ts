@@ -3,27 +3,18 @@
 // functions compose to the full forward and their gradients add up to the full backward.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildModel, parseConfig } from '../../src/index.js';
 import { compact, applyMasks } from '../../src/prune/index.js';
-import { parseSafetensors } from '../../src/format/safetensors.js';
 import type { RawTensor } from '../../src/format/tensor.js';
 import { gateList } from '../../src/prune/gates.js';
 import { Rng } from '../../src/util/rng.js';
 import { Student, gateValues, gatesToMasks, trainingRuntime, type GateValues, type TrainingRuntime } from '../../src/prune/student.js';
 import { distillLoss } from '../../src/prune/ops.js';
-import { FIXTURES, readRefs, closeTo } from '../ref/fixtures.js';
+import { closeTo, fixtureModel } from '../ref/fixtures.js';
 
 const FIX = ['tiny-w2v-group', 'tiny-hubert-layer-preln', 'ragged-w2v-a', 'wavlm-ragged-a'];
 
-function fixture(name: string) {
-  const dir = join(FIXTURES, name);
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const tensors = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), name).tensors;
-  const input = readRefs(join(dir, 'ref.safetensors')).get('input.speech').data;
-  return { config, tensors, input, cfg: parseConfig(config) };
-}
+const fixture = fixtureModel;
 
 /** every hidden state of the inference engine, and the projection output */
 async function engine(config: Record<string, unknown>, tensors: Map<string, RawTensor>, input: Float32Array) {

@@ -4,6 +4,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '../../src/format/safetensors.js';
 import { toFloat32 } from '../../src/format/tensor.js';
+import { parseConfig } from '../../src/arch/config.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
@@ -45,4 +46,13 @@ export function closeTo(what: string, ours: Float32Array, ref: Float32Array, tol
   const { diff, scale } = maxDiff(ours, ref);
   const bound = tol * Math.max(1, scale);
   return diff <= bound ? '' : `${what}: max|ours − ref| = ${diff.toExponential(3)} > ${bound.toExponential(3)} (max|ref| ${scale.toFixed(3)})`;
+}
+
+/** A committed fixture model: its config (raw and parsed), tensors, and the reference input waveform. */
+export function fixtureModel(name: string) {
+  const dir = join(FIXTURES, name);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const tensors = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), name).tensors;
+  const input = readRefs(join(dir, 'ref.safetensors')).get('input.speech').data;
+  return { config, tensors, input, cfg: parseConfig(config) };
 }
