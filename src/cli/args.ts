@@ -51,8 +51,10 @@ model.safetensors), or one .safetensors file with --single-file.
                   (about a quarter of the f32 size; docs/format.md "int8 weights")`,
   },
   'export-onnx': {
-    synopsis: 'slimwav export-onnx <model> --out <file.onnx> [--opset 17..21]',
-    details: 'Writes the model as an ONNX graph: input waveform [1, samples], outputs every hidden state.',
+    synopsis: 'slimwav export-onnx <model> --out <file.onnx> [--opset 17..21] [--dtype f32|q8]',
+    details: `Writes the model as an ONNX graph: input waveform [1, samples], outputs every hidden state.
+  --dtype q8      int8 weights (slimwav's, per output channel) in onnxruntime's dynamic-quantization ops:
+                  DynamicQuantizeLinear + MatMulInteger / ConvInteger (docs/onnx.md); default f32`,
   },
   prune: {
     synopsis: `slimwav prune    --teacher <model> --data <folder-of-audio> --target-sparsity <0..1> --out <folder>

@@ -27,6 +27,17 @@
  *     E[bucket(d)][h], d ∈ [−C, C], computed at export with slimwav's own bucket function (C = the distance from
  *     which every bucket is the last one, checked at export, so clipping is exact). Gate per row from
  *     gru_rel_pos_linear (its two 4-sums folded into a 2-column weight at export), Sigmoid, a·(b·const − 1) + 2.
+ *
+ * dtype 'q8': the graph onnxruntime's dynamic quantization (quantize_dynamic, IntegerOps) writes, built from
+ * slimwav's own int8 weights (arch/quant.ts: per output channel, symmetric) instead of re-quantizing:
+ *   - every weight the binding holds in int8 (linear layers, conv layers ≥ 1): the input goes through
+ *     DynamicQuantizeLinear (uint8, one scale and zero point per tensor, computed per run), then MatMulInteger
+ *     (weight Wᵀ int8 [in][out]) or ConvInteger (int8 [Cout][Cin][K]) with weight zero point 0, Cast to float,
+ *     Mul by x_scale · w_scale (w_scale: one per output channel, slimwav's scales as they are), Add of the bias.
+ *     One DynamicQuantizeLinear per quantized value, shared by its consumers.
+ *   - the attention scale is not folded into int8 q rows: the score Gemm carries it as alpha.
+ *   - everything else (conv layer 0, positional conv, norms, WavLM's gate, attention itself) is the f32 graph above.
+ * A model whose file already holds int8 weights exports them as they are; with dtype 'f32' they are dequantized.
  */
 import { fail } from '../errors.js';
 import { parseConfig, type ModelConfig } from '../arch/config.js';
@@ -36,6 +47,10 @@ import { relativeBucket } from '../arch/wavlm.js';
 import type { RawTensor } from '../format/tensor.js';
 import { F, GraphBuilder } from './graph.js';
 import { DataType, encodeModel, type ModelMsg } from './proto.js';
+
+/** Weight types of the exported graph: 'f32' (Gemm/Conv on float weights) or 'q8' (int8 weights, see the header). */
+export const ONNX_DTYPES = ['f32', 'q8'] as const;
+export type OnnxDtype = (typeof ONNX_DTYPES)[number];
 
 export const OPSET_MIN = 17;
 export const OPSET_MAX = 21;
@@ -48,11 +63,14 @@ export interface OnnxExportOptions {
   opset?: number;
   /** name used in error messages */
   source?: string;
+  /** 'f32' (default) or 'q8': int8 weights with onnxruntime's dynamic-quantization ops (see the header) */
+  dtype?: OnnxDtype;
 }
 
 export interface OnnxExport {
   bytes: Uint8Array;
   opset: number;
+  dtype: OnnxDtype;
   nodes: number;
   initializers: number;
   /** hidden states produced: L + 1 */
@@ -84,17 +102,44 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
   if (!Number.isInteger(opset) || opset < OPSET_MIN || opset > OPSET_MAX) {
     fail('E_ARGS', `ONNX opset must be an integer from ${OPSET_MIN} to ${OPSET_MAX}, found ${JSON.stringify(opset)}`);
   }
+  const dtype = opts.dtype ?? 'f32';
+  if (!(ONNX_DTYPES as readonly string[]).includes(dtype)) {
+    fail('E_ARGS', `ONNX dtype must be one of ${ONNX_DTYPES.join(', ')}, found ${JSON.stringify(dtype)}`);
+  }
+  const q8 = dtype === 'q8';
   const cfg: ModelConfig = parseConfig(configJson, source);
   checkTensors(cfg, tensors, source);
-  const w = bindWeights(cfg, tensors, source);
+  const w = bindWeights(cfg, tensors, source, { quantize: q8 });
   const g = new GraphBuilder(opset);
   const N = TensorNames;
   const init = (name: string, data: Float32Array, dims: number[]) => g.f32(name, data, dims);
   const D = cfg.hidden, H = cfg.numHeads, hd = cfg.headDim, eps = cfg.layerNormEps;
   const layerNorm = (x: string, p: string, n: Norm, e = eps) =>
     g.op('LayerNormalization', [x, init(`${p}.weight`, n.weight, [n.weight.length]), init(`${p}.bias`, n.bias, [n.bias.length])], { axis: -1, epsilon: F(e) }, 'ln');
+  /** uint8 per-tensor activations [quantized, scale, zero point]: one DynamicQuantizeLinear per value */
+  const quantized = new Map<string, string[]>();
+  const quantizeInput = (x: string): string[] => {
+    let r = quantized.get(x);
+    if (!r) quantized.set(x, (r = g.node('DynamicQuantizeLinear', [x], {}, 3, `${x}_quant`)));
+    return r;
+  };
+  /** integer accumulator (int32) → float, times x_scale · w_scale (w_scale shaped to broadcast), plus the bias */
+  const rescale = (acc: string, xScale: string, p: string, scale: Float32Array, dims: number[], bias: Float32Array | null, name: string) => {
+    const s = g.op('Mul', [xScale, init(`${p}.weight_scale`, scale, dims)], {}, `${name}_scales`);
+    const y = g.op('Mul', [g.op('Cast', [acc], { to: DataType.FLOAT }, `${name}_acc`), s], {}, bias ? `${name}_nobias` : name);
+    return bias ? g.op('Add', [y, init(`${p}.bias`, bias, dims)], {}, name) : y;
+  };
+  /** x·Wᵀ + b with W int8: DynamicQuantizeLinear → MatMulInteger(x_q, Wᵀ [cols][rows], x_zp, 0) → rescale */
+  const linearQ8 = (x: string, p: string, d: Dense, name: string) => {
+    const [xq, xs, xz] = quantizeInput(x);
+    const { q, scale } = d.q8!;
+    const wt = new Int8Array(q.length);
+    for (let r = 0; r < d.rows; r++) for (let c = 0; c < d.cols; c++) wt[c * d.rows + r] = q[r * d.cols + c];
+    const acc = g.op('MatMulInteger', [xq, g.i8(`${p}.weight_quantized`, wt, [d.cols, d.rows]), xz, g.i8Scalar(0)], {}, `${name}_int`);
+    return rescale(acc, xs, p, scale, [d.rows], d.bias, name);
+  };
   const linear = (x: string, p: string, d: Dense, name: string) =>
-    g.linear(x, init(`${p}.weight`, d.weight, [d.rows, d.cols]), init(`${p}.bias`, d.bias!, [d.rows]), name);
+    q8 && d.q8 ? linearQ8(x, p, d, name) : g.linear(x, init(`${p}.weight`, d.weight, [d.rows, d.cols]), init(`${p}.bias`, d.bias!, [d.rows]), name);
 
   // ---- waveform [1, N]
   let wave = g.input('waveform');
@@ -108,9 +153,18 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
   let x = g.op('Unsqueeze', [wave, g.i64([1])], {}, 'wave_nct');
   const front = w.front;
   front.conv.forEach((c, i) => {
-    const inputs = [x, init(`${N.conv(i)}.weight`, c.weight, [c.dim, c.cin, c.kernel])];
-    if (c.bias) inputs.push(init(`${N.conv(i)}.bias`, c.bias, [c.dim]));
-    x = g.op('Conv', inputs, { kernel_shape: [c.kernel], strides: [c.stride] }, `conv${i}`);
+    const attrs = { kernel_shape: [c.kernel], strides: [c.stride] };
+    if (q8 && c.q8) {
+      // ConvInteger(x_q, W int8 [Cout][Cin][K], x_zp, 0) → rescale per output channel ([Cout, 1] against [1, Cout, T])
+      const [xq, xs, xz] = quantizeInput(x);
+      const wq = g.i8(`${N.conv(i)}.weight_quantized`, c.q8.q, [c.dim, c.cin, c.kernel]);
+      const acc = g.op('ConvInteger', [xq, wq, xz, g.i8Scalar(0)], attrs, `conv${i}_int`);
+      x = rescale(acc, xs, N.conv(i), c.q8.scale, [c.dim, 1], c.bias, `conv${i}`);
+    } else {
+      const inputs = [x, init(`${N.conv(i)}.weight`, c.weight, [c.dim, c.cin, c.kernel])];
+      if (c.bias) inputs.push(init(`${N.conv(i)}.bias`, c.bias, [c.dim]));
+      x = g.op('Conv', inputs, attrs, `conv${i}`);
+    }
     if (c.norm && cfg.featExtractNorm === 'group') {
       const p = N.convNorm(i);
       x = g.op('InstanceNormalization', [x, init(`${p}.weight`, c.norm.weight, [c.dim]), init(`${p}.bias`, c.norm.bias, [c.dim])], { epsilon: F(CONV_NORM_EPS) }, `conv${i}_gn`);
@@ -190,11 +244,18 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
   const scale = 1 / Math.sqrt(hd);
   const attention = (L: LayerWeights, attIn: string): string => {
     const l = L.index, a = L.attn!, qk = L.qkTotal, rows = L.rows;
-    // the attention scale folded into the q rows and bias
-    const W = a.qkv.weight.slice(), b = a.qkv.bias!.slice();
-    for (let i = 0; i < qk * D; i++) W[i] *= scale;
-    for (let i = 0; i < qk; i++) b[i] *= scale;
-    const qkv = g.linear(attIn, init(`l${l}_qkv.weight`, W, [rows, D]), init(`l${l}_qkv.bias`, b, [rows]), `l${l}_qkv`);
+    let qkv: string, alpha = 1;
+    if (q8 && a.qkv.q8) {
+      // int8 rows stay as the binding has them; the score Gemm applies the attention scale
+      qkv = linearQ8(attIn, `l${l}_qkv`, a.qkv, `l${l}_qkv`);
+      alpha = scale;
+    } else {
+      // the attention scale folded into the q rows and bias
+      const W = a.qkv.weight.slice(), b = a.qkv.bias!.slice();
+      for (let i = 0; i < qk * D; i++) W[i] *= scale;
+      for (let i = 0; i < qk; i++) b[i] *= scale;
+      qkv = g.linear(attIn, init(`l${l}_qkv.weight`, W, [rows, D]), init(`l${l}_qkv.bias`, b, [rows]), `l${l}_qkv`);
+    }
 
     let gate: string | null = null;
     if (a.gru && a.gruConst) {
@@ -223,7 +284,7 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
       if (dq > 0) {
         const q = g.sliceLast(qkv, qOff, qOff + dq, `l${l}_h${h}_q`);
         const k = g.sliceLast(qkv, qk + qOff, qk + qOff + dq, `l${l}_h${h}_k`);
-        scores = g.op('Gemm', [q, k], { transB: 1 }, `l${l}_h${h}_scores`);
+        scores = g.op('Gemm', [q, k], alpha === 1 ? { transB: 1 } : { transB: 1, alpha: F(alpha) }, `l${l}_h${h}_scores`);
       }
       if (gate) {
         const gh = g.sliceLast(gate, h, h + 1, `l${l}_h${h}_gate`); // [T, 1]
@@ -285,6 +346,7 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
     opsetImport: [{ domain: '', version: opset }],
     metadataProps: [
       { key: 'slimwav_config', value: JSON.stringify(configJson) },
+      { key: 'slimwav_dtype', value: dtype },
       { key: 'hidden_states', value: `[${L1}, frames, ${D}]: index 0 = encoder input, i = output of layer i (Hugging Face output_hidden_states, batch dim dropped)` },
     ],
     graph: {
@@ -299,5 +361,5 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
     },
   };
   const bytes = encodeModel(model);
-  return { bytes, opset, nodes: g.nodes.length, initializers: g.initializers.length, hiddenStates: L1, hidden: D };
+  return { bytes, opset, dtype, nodes: g.nodes.length, initializers: g.initializers.length, hiddenStates: L1, hidden: D };
 }

@@ -7,10 +7,12 @@ import { dirname } from 'node:path';
 import { fail } from '../errors.js';
 import { openModelFiles } from '../arch/model-files.js';
 import { writeFileAtomic } from '../format/fsutil.js';
-import { exportOnnx, type OnnxExport } from './export.js';
+import { exportOnnx, type OnnxDtype, type OnnxExport } from './export.js';
 
 export interface ExportOnnxFileOptions {
   opset?: number;
+  /** 'f32' (default) or 'q8' (exportOnnx) */
+  dtype?: OnnxDtype;
 }
 
 /** Export the model at `modelPath` (folder, .safetensors or checkpoint) to the ONNX file `outPath`. */
@@ -21,7 +23,7 @@ export async function exportOnnxFile(modelPath: string, outPath: string, opts: E
   const outStat = await stat(outPath).catch(() => null);
   if (outStat?.isDirectory()) fail('E_IO', `${outPath}: cannot write: is a directory, expected a file`);
   const files = await openModelFiles(modelPath);
-  const res = exportOnnx(files.config, files.tensors, { opset: opts.opset, source: files.source });
+  const res = exportOnnx(files.config, files.tensors, { opset: opts.opset, dtype: opts.dtype, source: files.source });
   await writeFileAtomic(outPath, res.bytes);
   return res;
 }

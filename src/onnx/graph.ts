@@ -53,6 +53,28 @@ export class GraphBuilder {
     return name;
   }
 
+  /** An int8 initializer (copied as it is). */
+  i8(prefix: string, data: Int8Array, dims: number[]): string {
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (size !== data.length) throw new Error(`initializer ${prefix}: ${data.length} values for shape [${dims}]`);
+    const name = this.name(prefix);
+    this.initializers.push({ name, dims, dataType: DataType.INT8, rawData: bytesOf(data) });
+    this.initBytes += data.byteLength;
+    return name;
+  }
+
+  /** An int8 scalar constant (rank 0, shared): the zero point of symmetric int8 weights. */
+  i8Scalar(v: number): string {
+    const key = `i8:${v}`;
+    let name = this.consts.get(key);
+    if (!name) {
+      name = this.name('const_i8');
+      this.initializers.push({ name, dims: [], dataType: DataType.INT8, rawData: bytesOf(new Int8Array([v])) });
+      this.consts.set(key, name);
+    }
+    return name;
+  }
+
   /** An int64 constant (shared between all users of the same value and shape). */
   i64(values: number[], dims: number[] = [values.length]): string {
     const key = `i64:${dims.join('x')}:${values.join(',')}`;
