@@ -2,7 +2,10 @@
 // onnxruntime-node (native CPU EP), on the wav2vec2-base shape (random weights) and on the ~28%-params pruned
 // layout of it that the other benches use.
 //
-//   npx tsx bench/ort.ts [--seconds 10] [--threads 1,2] [--runs 3] [--json]
+//   npx tsx bench/ort.ts [--seconds 10] [--threads 1,2] [--runs 3] [--dtype f32,q8] [--json]
+//
+// --dtype q8 times the int8 graph of the same weights (export-onnx --dtype q8: DynamicQuantizeLinear +
+// MatMulInteger / ConvInteger, what transformers.js's q8 models run); the default is f32 alone.
 //
 // Each figure is the wall time of the best of 3 runs after one warm-up; "cpu" is the least process CPU time of a run
 // (all threads), which for one thread stays near the wall time only on an otherwise idle machine. The measuring
@@ -26,6 +29,8 @@ async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '10'));
   const runs = Number(arg('runs', '3'));
   const threadList = arg('threads', '1,2').split(',').map(Number);
+  const dtypes = arg('dtype', 'f32').split(',');
+  if (dtypes.some((d) => d !== 'f32' && d !== 'q8')) throw new Error(`--dtype must list f32 and/or q8, found "${arg('dtype', '')}"`);
   const jsonOut = process.argv.includes('--json');
   const log = (s = '') => { if (!jsonOut) console.log(s); };
 
@@ -48,12 +53,12 @@ async function main(): Promise<void> {
   for (const m of models) {
     const params = countParams(parseConfig(m.config), m.tensors);
     log(`\n${m.name}: ${(params / 1e6).toFixed(2)} M params`);
-    for (const threads of threadList) {
-      const r = await runOrtBench(m.config, m.tensors, pcm, threads, runs);
-      log(`  ${threads} thread(s)  onnxruntime-web (wasm SIMD) ${fmt(r.ortWebMs, r.detail.web?.cpuMs)}   ` +
+    for (const dtype of dtypes as ('f32' | 'q8')[]) for (const threads of threadList) {
+      const r = await runOrtBench(m.config, m.tensors, pcm, threads, runs, dtype);
+      log(`  ${dtype} ${threads} thread(s)  onnxruntime-web (wasm SIMD) ${fmt(r.ortWebMs, r.detail.web?.cpuMs)}   ` +
         `onnxruntime-node (CPU EP) ${fmt(r.ortNodeMs, r.detail.node?.cpuMs)}   ` +
         `(ONNX ${(r.detail.onnxBytes / 1e6).toFixed(0)} MB, web vs node ${r.detail.webVsNode?.toExponential(1) ?? '-'})`);
-      rows.push({ model: m.name, params, threads, ...r });
+      rows.push({ model: m.name, params, threads, dtype, ...r });
     }
   }
   log(`\nload average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

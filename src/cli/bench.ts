@@ -122,7 +122,7 @@ interface Row {
   vs_ort_node: number | null;
 }
 
-type OrtRunner = (config: Record<string, unknown>, tensors: Map<string, RawTensor>, pcm: Float32Array, threads: number, iterations: number)
+type OrtRunner = (config: Record<string, unknown>, tensors: Map<string, RawTensor>, pcm: Float32Array, threads: number, iterations: number, dtype?: 'f32' | 'q8')
   => Promise<{ ortWebMs: number | null; ortNodeMs: number | null }>;
 
 async function loadOrtRunner(): Promise<OrtRunner | null> {
@@ -132,6 +132,86 @@ async function loadOrtRunner(): Promise<OrtRunner | null> {
     return mod.runOrtBench;
   } catch {
     return null;
+  }
+}
+
+// ---- q8 rows: slimwav's int8 engine (load(…, { dtype: 'q8' })) and ONNX Runtime on the q8 graph of the same
+// weights (export-onnx --dtype q8), next to our f32 and onnxruntime-node f32 on the same model, build and threads.
+
+export interface Q8Row {
+  model: string;
+  runtime: string;
+  build: string;
+  threads: number;
+  ms: number;
+  rtf: number;
+  /** our f32 ms on the same model, build and threads / this row's ms (slimwav rows) */
+  vs_our_f32: number | null;
+  /** onnxruntime-web q8 ms / this row's ms, onnxruntime-node q8 ms / this row's ms, onnxruntime-node f32 ms / this row's ms */
+  vs_ort_web_q8: number | null;
+  vs_ort_node_q8: number | null;
+  vs_ort_node_f32: number | null;
+}
+
+interface BenchModel { name: string; config: Record<string, unknown>; tensors: Map<string, RawTensor> }
+
+/**
+ * The q8 rows: for every model, build and thread count slimwav at dtype q8; for every model and thread count
+ * onnxruntime-web and onnxruntime-node on the q8 ONNX graph (when `ort` is given). `ourF32` holds our f32 ms by
+ * `model/build/threads`, `ortF32` onnxruntime's f32 ms by `model/threads`.
+ */
+export async function q8Rows(
+  models: BenchModel[], builds: { name: string; simd: 'plain' | 'relaxed' }[], threadList: number[], pcm: Float32Array, iterations: number,
+  ourF32: Map<string, number>, ortF32: Map<string, { web: number | null; node: number | null }>, ort: OrtRunner | null,
+): Promise<Q8Row[]> {
+  const seconds = pcm.length / 16000;
+  const rows: Q8Row[] = [];
+  const row = (model: string, runtime: string, build: string, threads: number, ms: number): Q8Row =>
+    ({ model, runtime, build, threads, ms, rtf: ms / 1000 / seconds, vs_our_f32: null, vs_ort_web_q8: null, vs_ort_node_q8: null, vs_ort_node_f32: null });
+  for (const m of models) {
+    for (const b of builds) {
+      for (const threads of threadList) {
+        const opts = { threads, simd: b.simd, dtype: 'q8' as const };
+        const model = await buildModel(m.config, m.tensors, m.name, [], opts);
+        const ms = await best(() => void model.extract(pcm, { layers: 'last' }), iterations);
+        model.dispose();
+        const r = row(m.name, 'slimwav q8', b.name, threads, ms);
+        const f32 = ourF32.get(`${m.name}/${b.name}/${threads}`);
+        r.vs_our_f32 = f32 ? f32 / ms : null;
+        rows.push(r);
+      }
+    }
+  }
+  const ortQ8 = new Map<string, { web: number | null; node: number | null }>();
+  if (ort) {
+    for (const m of models) {
+      for (const threads of threadList) {
+        const r = await ort(m.config, m.tensors, pcm, threads, iterations, 'q8');
+        ortQ8.set(`${m.name}/${threads}`, { web: r.ortWebMs, node: r.ortNodeMs });
+        if (r.ortWebMs !== null) rows.push(row(m.name, 'onnxruntime-web q8', 'wasm simd', threads, r.ortWebMs));
+        if (r.ortNodeMs !== null) rows.push(row(m.name, 'onnxruntime-node q8', 'native', threads, r.ortNodeMs));
+      }
+    }
+  }
+  for (const r of rows) {
+    const q = ortQ8.get(`${r.model}/${r.threads}`), f = ortF32.get(`${r.model}/${r.threads}`);
+    if (q?.web && r.runtime !== 'onnxruntime-web q8') r.vs_ort_web_q8 = q.web / r.ms;
+    if (q?.node && r.runtime !== 'onnxruntime-node q8') r.vs_ort_node_q8 = q.node / r.ms;
+    if (f?.node) r.vs_ort_node_f32 = f.node / r.ms;
+  }
+  return rows;
+}
+
+/** The q8 table, in the style of the main one. */
+function printQ8Rows(rows: Q8Row[], seconds: number, say: (s?: string) => void): void {
+  const width = Math.max(7, ...rows.map((r) => r.model.length));
+  const f = (x: number | null) => (x === null ? '-' : x.toFixed(2) + '×');
+  say();
+  say(`q8 (int8 weights), ${seconds} s of speech: slimwav at dtype q8, ONNX Runtime on the q8 graph of the same weights (export-onnx --dtype q8)`);
+  say(`${'model'.padEnd(width)} runtime              build      thr        ms     RTF  vs our f32  vs ort-web q8  vs ort-node q8  vs ort-node f32`);
+  for (const r of rows) {
+    say(`${r.model.padEnd(width)} ${r.runtime.padEnd(20)} ${r.build.padEnd(9)} ${String(r.threads).padStart(4)} ${r.ms.toFixed(0).padStart(9)} ${r.rtf.toFixed(3).padStart(7)} ` +
+      `${f(r.vs_our_f32).padStart(11)} ${f(r.vs_ort_web_q8).padStart(14)} ${f(r.vs_ort_node_q8).padStart(15)} ${f(r.vs_ort_node_f32).padStart(16)}`);
   }
 }
 
@@ -246,6 +326,7 @@ export async function bench(argv: string[]): Promise<void> {
     r.vs_ort_web = o?.web ? o.web / r.ms : null;
     r.vs_ort_node = o?.node ? o.node / r.ms : null;
   }
+  const q8 = await q8Rows(models, builds, threadList, pcm, iterations, ours, ortMs, ort);
   tensors.clear();
 
   say();
@@ -261,6 +342,7 @@ export async function bench(argv: string[]): Promise<void> {
   say('GFLOP/s = 2 × the model\'s nominal multiply-adds / time. slimwav does fewer than nominal (Winograd conv layers, the');
   say('positional conv through the DFT: about 8% fewer on the dense shape), so its "of peak" is an effective rate.');
   if (!ort && !values['no-ort']) say('(onnxruntime-web / onnxruntime-node not installed: comparison columns are empty; npm ci in a clone installs them)');
+  printQ8Rows(q8, seconds, say);
 
   const memory: { seconds: number; frames: number; ms: number; maxRssMB: number }[] = [];
   if (values.memory) {
@@ -281,6 +363,6 @@ export async function bench(argv: string[]): Promise<void> {
     say(`chart: ${svg}`);
   }
   if (values.json) {
-    process.stdout.write(JSON.stringify({ machine, date: new Date().toISOString().slice(0, 10), seconds, peaks_gflops: peaks, gemm, rows, memory }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ machine, date: new Date().toISOString().slice(0, 10), seconds, peaks_gflops: peaks, gemm, rows, q8_rows: q8, memory }, null, 2) + '\n');
   }
 }
