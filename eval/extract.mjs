@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Mean-pooled hidden states of every clip of some int16 .npy splits, through slimwav's own runtime.
 //
-//   node eval/extract.mjs <model> <out-dir> <split.npy>… [--threads N]
+//   node eval/extract.mjs <model> <out-dir> <split.npy>… [--threads N] [--dtype f32|q8]
 //
+// --dtype q8 (or the environment's SLIMWAV_DTYPE=q8) runs the model with int8 weights, load(…, { dtype: 'q8' });
+// info.json records the dtype, so probe.py never reuses features of the other one.
 // For each split `name.npy` (int16 [N, 16000], from eval/make_data.py) writes <out-dir>/name.npy, float32
 // [N, L+1, hidden]: every hidden state (HF output_hidden_states numbering, `--layers all`) averaged over frames.
 // Also writes <out-dir>/info.json: params and MACs/s as slimwav counts them, frames per clip, seconds taken.
@@ -30,20 +32,24 @@ function readInt16Npy(path) {
 
 const args = process.argv.slice(2);
 let threads = 2;
+let dtype = process.env.SLIMWAV_DTYPE || 'f32';
 const pos = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--threads') threads = Number(args[++i]);
+  else if (args[i] === '--dtype') dtype = args[++i];
   else pos.push(args[i]);
 }
-if (pos.length < 3) {
-  process.stderr.write('usage: node eval/extract.mjs <model> <out-dir> <split.npy>… [--threads N]\n');
+if (pos.length < 3 || !['f32', 'q8'].includes(dtype)) {
+  if (pos.length >= 3) process.stderr.write(`extract.mjs: --dtype must be f32 or q8, found "${dtype}"\n`);
+  process.stderr.write('usage: node eval/extract.mjs <model> <out-dir> <split.npy>… [--threads N] [--dtype f32|q8]\n');
   process.exit(2);
 }
 const [modelPath, outDir, ...splits] = pos;
 mkdirSync(outDir, { recursive: true });
 const t0 = Date.now();
-const model = await load(modelPath, { threads });
-const info = { model: resolve(modelPath), params: model.info.params, macs_per_second: model.info.macsPerSecond, splits: {} };
+const model = await load(modelPath, dtype === 'q8' ? { threads, dtype } : { threads });
+if (model.info.dtype !== undefined && model.info.dtype !== dtype) throw new Error(`asked for dtype ${dtype}, the model runs ${model.info.dtype}`);
+const info = { model: resolve(modelPath), dtype, params: model.info.params, macs_per_second: model.info.macsPerSecond, splits: {} };
 try {
   for (const sp of splits) {
     const t1 = Date.now();

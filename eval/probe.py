@@ -48,19 +48,20 @@ def inspect(model):
     return json.loads(out)
 
 
-def features(model, name, threads, splits=SPLITS):
+def features(model, name, threads, splits=SPLITS, dtype='f32'):
     fdir = os.path.join(WORK, 'features', name)
     info_p = os.path.join(fdir, 'info.json')
     src = [os.path.join(model, f) for f in os.listdir(model)] if os.path.isdir(model) else [model]
     newest = max(os.path.getmtime(p) for p in src)
     fresh = os.path.exists(info_p) and os.path.getmtime(info_p) > newest and \
-        json.load(open(info_p)).get('model') == os.path.abspath(model)
+        json.load(open(info_p)).get('model') == os.path.abspath(model) and \
+        json.load(open(info_p)).get('dtype', 'f32') == dtype
     # a split's features are stale when the model changed after info.json was written
     need = [s for s in splits if not (fresh and os.path.exists(os.path.join(fdir, f'{s}.npy')) and
                                       os.path.getmtime(os.path.join(fdir, f'{s}.npy')) > newest)]
     if need:
         subprocess.run(['node', os.path.join(HERE, 'extract.mjs'), model, fdir]
-                       + [os.path.join(DATA, f'{s}.npy') for s in need] + ['--threads', str(threads)], check=True)
+                       + [os.path.join(DATA, f'{s}.npy') for s in need] + ['--threads', str(threads), '--dtype', dtype], check=True)
     info = json.load(open(info_p))
     return {s: np.load(os.path.join(fdir, f'{s}.npy')) for s in splits}, info, not need
 
@@ -118,7 +119,7 @@ def language_folds(voices, k=4):
 def validate(args, name):
     """Recipe selection without the test voices: language-grouped 4-fold cross-validation on probe_train."""
     t0 = time.time()
-    feats, info, cached = features(args.model, name, args.threads, splits=('probe_train',))
+    feats, info, cached = features(args.model, name, args.threads, splits=('probe_train',), dtype=args.dtype)
     clips = json.load(open(os.path.join(DATA, 'probe_train.json')))['clips']
     x, y = feats['probe_train'], labels('probe_train')
     folds = language_folds([c['voice'] for c in clips])
@@ -131,7 +132,7 @@ def validate(args, name):
         fold_acc.append(round(acc, 4))
     np.save(os.path.join(WORK, 'features', name, 'correct_val.npy'), correct)
     row = {
-        'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT), 'params': info['params'],
+        'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT), 'dtype': args.dtype, 'params': info['params'],
         'macs_per_second': info['macs_per_second'], 'val_acc': round(float(correct.mean()), 4), 'fold_acc': fold_acc,
         'fold_sizes': [int((folds == f).sum()) for f in range(folds.max() + 1)],
         'seconds': round(time.time() - t0, 1), 'extracted': not cached,
@@ -150,17 +151,20 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--results', help='default: work/results.jsonl (test) or work/results-SPLIT.jsonl')
     ap.add_argument('--test-split', default='test', choices=('test', 'test_more'))
+    ap.add_argument('--dtype', default=os.environ.get('SLIMWAV_DTYPE', 'f32'), choices=('f32', 'q8'),
+                    help='run the model with int8 weights (q8); the default row name gets a -q8 suffix')
+    ap.add_argument('--f32-name', help='with --dtype q8: the f32 row to compare with (default: the name without -q8)')
     ap.add_argument('--val', action='store_true',
                     help='score on held-out training languages of probe_train (recipe selection); never reads the test split')
     args = ap.parse_args()
     torch.set_num_threads(1)
-    name = args.name or os.path.basename(os.path.normpath(args.model))
+    name = args.name or os.path.basename(os.path.normpath(args.model)) + ('-q8' if args.dtype == 'q8' else '')
     if args.val:
         return validate(args, name)
     t0 = time.time()
     ts = args.test_split
     results = args.results or os.path.join(WORK, 'results.jsonl' if ts == 'test' else f'results-{ts}.jsonl')
-    feats, info, cached = features(args.model, name, args.threads, splits=('probe_train', ts))
+    feats, info, cached = features(args.model, name, args.threads, splits=('probe_train', ts), dtype=args.dtype)
     t1 = time.time()
     ytr, yte = labels('probe_train'), labels(ts)
     acc, acc_tr, wts, pred = train_probe(feats['probe_train'], ytr, feats[ts], yte)
@@ -170,7 +174,7 @@ def main():
     acc_last, _, _, _ = train_probe(feats['probe_train'], ytr, feats[ts], yte, layers=[last])
     teacher_params = inspect(args.teacher)['params']
     row = {
-        'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT),
+        'name': name, 'model': os.path.relpath(os.path.abspath(args.model), ROOT), 'dtype': args.dtype,
         'params': info['params'], 'sparsity': round(1 - info['params'] / teacher_params, 4),
         'macs_per_second': info['macs_per_second'],
         'probe_acc': round(acc, 4), 'probe_acc_last_layer': round(acc_last, 4), 'probe_train_acc': round(acc_tr, 4),
@@ -178,10 +182,30 @@ def main():
         'n_train': int(len(ytr)), 'n_test': int(len(yte)), 'pred': os.path.relpath(pred_path, ROOT),
         'extract_seconds': None if cached else round(t1 - t0, 1), 'probe_seconds': round(time.time() - t1, 1),
     }
+    if args.dtype == 'q8':
+        row['vs_f32'] = q8_vs_f32(args, name, pred, ts)
     os.makedirs(os.path.dirname(results), exist_ok=True)
     with open(results, 'a') as f:
         f.write(json.dumps(row) + '\n')
     print(json.dumps(row))
+
+
+def q8_vs_f32(args, name, pred, ts):
+    """q8 − f32 probe accuracy of the same model, paired, with report.py's voice cluster bootstrap 95% interval; None
+    until the f32 row (the name without -q8, or --f32-name) has been probed on this split."""
+    from report import voice_boots
+    f32_name = args.f32_name or (name[:-3] if name.endswith('-q8') else name)
+    p = os.path.join(WORK, 'features', f32_name, f'pred_{ts}.npy')
+    if not os.path.exists(p):
+        print(f'(no {p}: probe the f32 model first for the paired q8 − f32 difference)', file=sys.stderr)
+        return None
+    clips = json.load(open(os.path.join(DATA, f'{ts}.json')))['clips']
+    y = np.array([c['label'] for c in clips])
+    d = (pred == y).astype(np.float64) - (np.load(p) == y).astype(np.float64)
+    boots, _ = voice_boots(clips, 0)
+    lo, hi = np.percentile([d[b].mean() for b in boots], [2.5, 97.5])
+    print(f'{name} − {f32_name} = {100 * d.mean():+.1f} points (95% CI {100 * lo:+.1f} to {100 * hi:+.1f})', file=sys.stderr)
+    return {'f32_name': f32_name, 'diff': round(float(d.mean()), 4), 'ci95': [round(float(lo), 4), round(float(hi), 4)]}
 
 
 if __name__ == '__main__':
