@@ -1,6 +1,8 @@
 // How far q8 (int8 weights, per output channel) moves every hidden state from f32, as a markdown table for
 // BENCHMARKS.md: slimwav at dtype q8 against slimwav f32, and onnxruntime-node running the q8 ONNX graph of the same
-// weights (export-onnx --dtype q8) against slimwav f32.
+// weights (export-onnx --dtype q8) against slimwav f32. A third column, "int8 weights alone", is slimwav's f32
+// engine on the dequantized int8 weights: the share of the deviation that the weights cause, before any activation
+// is quantized.
 //
 //   npx tsx bench/q8-accuracy.ts [<model>…] [--seconds S] [--threads N] [--no-ort] [--json]
 //
@@ -12,10 +14,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildModel, load, parseConfig, readAudioFile, type Model } from '../src/index.js';
 import { openModelFiles } from '../src/arch/model-files.js';
+import { bindWeights } from '../src/arch/binding.js';
 import { randomTensors } from '../src/arch/random-model.js';
 import type { RawTensor } from '../src/format/tensor.js';
 import { exportOnnx } from '../src/onnx/export.js';
-import { deviation, type Deviation } from '../src/onnx/deviation.js';
+import { dequantizedTensors, deviation, type Deviation } from '../src/onnx/deviation.js';
 
 interface Subject { name: string; config: Record<string, unknown>; tensors: Map<string, RawTensor>; open(dtype: 'f32' | 'q8'): Promise<Model> }
 
@@ -86,6 +89,10 @@ async function main(): Promise<void> {
     const q8 = await s.open('q8');
     const ours = await q8.extract(pcm, { layers: 'all' });
     q8.dispose();
+    const deqModel = await buildModel(s.config, dequantizedTensors(bindWeights(parseConfig(s.config), s.tensors, s.name, { quantize: true })), s.name, [], { threads });
+    const deq = await deqModel.extract(pcm, { layers: 'all' });
+    deqModel.dispose();
+    const weightsOnly = ref.layers.map((h, i) => deviation(deq.layers[i], h));
     const n = ref.frames * ref.dim;
     let slim: Deviation[] | null = ref.layers.map((h, i) => deviation(ours.layers[i], h));
     if (slim.every((d) => d.maxRel === 0)) {
@@ -95,14 +102,14 @@ async function main(): Promise<void> {
     }
     const graph = noOrt ? null : await ortQ8(s, pcm, threads);
     const onnx = graph ? ref.layers.map((h, i) => deviation(graph.subarray(i * n, (i + 1) * n), h)) : null;
-    report.push({ model: s.name, seconds: pcm.length / 16000, frames: ref.frames, slimwav_q8: slim, onnxruntime_q8: onnx });
+    report.push({ model: s.name, seconds: pcm.length / 16000, frames: ref.frames, slimwav_q8: slim, onnxruntime_q8: onnx, int8_weights_alone: weightsOnly });
     if (json) continue;
     console.log(`\nq8 vs f32, ${s.name}, ${(pcm.length / 16000).toFixed(1)} s of models/speech.wav (${ref.frames} frames × ${ref.dim})\n`);
-    console.log('| hidden state | slimwav q8: cosine | max rel. | RMS rel. | onnxruntime q8 graph: cosine | max rel. | RMS rel. |');
-    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    ref.layers.forEach((_, i) => console.log(`| ${i} | ${fmt(slim?.[i])} | ${fmt(onnx?.[i])} |`));
+    console.log('| hidden state | slimwav q8: cosine | max rel. | RMS rel. | onnxruntime q8 graph: cosine | max rel. | RMS rel. | int8 weights alone: cosine | max rel. | RMS rel. |');
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    ref.layers.forEach((_, i) => console.log(`| ${i} | ${fmt(slim?.[i])} | ${fmt(onnx?.[i])} | ${fmt(weightsOnly[i])} |`));
     const worst = (ds: Deviation[]) => `min cosine ${Math.min(...ds.map((d) => d.cosine)).toFixed(5)}, max RMS rel. ${Math.max(...ds.map((d) => d.rmsRel)).toExponential(2)}`;
-    console.log(`\nslimwav q8: ${slim ? worst(slim) : '-'}` + (onnx ? `; onnxruntime q8 graph: ${worst(onnx)}` : ''));
+    console.log(`\nslimwav q8: ${slim ? worst(slim) : '-'}` + (onnx ? `; onnxruntime q8 graph: ${worst(onnx)}` : '') + `; int8 weights alone: ${worst(weightsOnly)}`);
   }
   if (json) process.stdout.write(JSON.stringify(report) + '\n');
 }

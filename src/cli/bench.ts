@@ -138,20 +138,14 @@ async function loadOrtRunner(): Promise<OrtRunner | null> {
 // ---- q8 rows: slimwav's int8 engine (load(…, { dtype: 'q8' })) and ONNX Runtime on the q8 graph of the same
 // weights (export-onnx --dtype q8), next to our f32 and onnxruntime-node f32 on the same model, build and threads.
 
-export interface Q8Row {
-  model: string;
-  runtime: string;
-  build: string;
-  threads: number;
-  ms: number;
-  rtf: number;
+export type Q8Row = Pick<Row, 'model' | 'runtime' | 'build' | 'threads' | 'ms' | 'rtf'> & {
   /** our f32 ms on the same model, build and threads / this row's ms (slimwav rows) */
   vs_our_f32: number | null;
   /** onnxruntime-web q8 ms / this row's ms, onnxruntime-node q8 ms / this row's ms, onnxruntime-node f32 ms / this row's ms */
   vs_ort_web_q8: number | null;
   vs_ort_node_q8: number | null;
   vs_ort_node_f32: number | null;
-}
+};
 
 interface BenchModel { name: string; config: Record<string, unknown>; tensors: Map<string, RawTensor> }
 

@@ -45,20 +45,19 @@ export class GraphBuilder {
 
   /** A float32 initializer (copied as it is). */
   f32(prefix: string, data: Float32Array, dims: number[]): string {
-    const size = dims.reduce((a, b) => a * b, 1);
-    if (size !== data.length) throw new Error(`initializer ${prefix}: ${data.length} values for shape [${dims}]`);
-    const name = this.name(prefix);
-    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) });
-    this.initBytes += data.byteLength;
-    return name;
+    return this.tensor(prefix, data, dims, DataType.FLOAT);
   }
 
   /** An int8 initializer (copied as it is). */
   i8(prefix: string, data: Int8Array, dims: number[]): string {
+    return this.tensor(prefix, data, dims, DataType.INT8);
+  }
+
+  private tensor(prefix: string, data: Float32Array | Int8Array, dims: number[], dataType: number): string {
     const size = dims.reduce((a, b) => a * b, 1);
     if (size !== data.length) throw new Error(`initializer ${prefix}: ${data.length} values for shape [${dims}]`);
     const name = this.name(prefix);
-    this.initializers.push({ name, dims, dataType: DataType.INT8, rawData: bytesOf(data) });
+    this.initializers.push({ name, dims, dataType, rawData: bytesOf(data) });
     this.initBytes += data.byteLength;
     return name;
   }

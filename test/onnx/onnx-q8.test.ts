@@ -18,9 +18,9 @@ import { buildModel, parseConfig, type Model } from '../../src/index.js';
 import { openModelFiles } from '../../src/arch/model-files.js';
 import { bindWeights, quantizable, weightsToTensors, type ModelWeights } from '../../src/arch/binding.js';
 import type { Q8 } from '../../src/arch/quant.js';
-import type { RawTensor } from '../../src/format/tensor.js';
+import { toFloat32, type RawTensor } from '../../src/format/tensor.js';
 import { exportOnnx } from '../../src/onnx/export.js';
-import { deviation } from '../../src/onnx/deviation.js';
+import { dequantizedTensors, deviation } from '../../src/onnx/deviation.js';
 import { DataType, onnxTypes } from '../../src/onnx/proto.js';
 import { FIXTURES, readRefs } from '../ref/fixtures.js';
 
@@ -30,11 +30,11 @@ const work = mkdtempSync(join(tmpdir(), 'slimwav-onnx-q8-'));
 
 /**
  * slimwav's q8 model of a fixture: the f32 engine on the dequantized int8 weights (bindWeights quantize, then
- * weightsToTensors without q8). Once the engine's int8 path exists this is `load(dir, { dtype: 'q8' })`.
+ * dequantizedTensors). Once the engine's int8 path exists this is `load(dir, { dtype: 'q8' })`.
  */
 async function slimwavQ8(dir: string): Promise<Model> {
   const files = await openModelFiles(dir);
-  const deq = weightsToTensors(bindWeights(parseConfig(files.config), files.tensors as Map<string, RawTensor>, dir, { quantize: true }));
+  const deq = dequantizedTensors(bindWeights(parseConfig(files.config), files.tensors as Map<string, RawTensor>, dir, { quantize: true }));
   return buildModel(files.config, deq, dir, []);
 }
 
@@ -234,6 +234,25 @@ for (const name of readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES,
     });
   });
 }
+
+s('dequantizedTensors (the reference above): int8 weights as q·scale, everything else as bound', async () => {
+  const dir = join(FIXTURES, 'ragged-w2v-a');
+  const files = await openModelFiles(dir);
+  const w = bindWeights(parseConfig(files.config), files.tensors as Map<string, RawTensor>, dir, { quantize: true });
+  const deq = dequantizedTensors(w), plain = weightsToTensors(w);
+  assert.equal([...deq.keys()].sort(), [...plain.keys()].sort(), 'the f32 tensor names, no _scale tensors');
+  const proj = w.front.proj.q8!, cols = w.front.proj.cols, got = toFloat32(deq.get('feature_projection.projection.weight')!, 'proj');
+  assert.equal(Array.from(got.subarray(cols, 2 * cols)), Array.from(proj.q.subarray(cols, 2 * cols), (q) => Math.fround(q * proj.scale[1])), 'row 1 = q · scale[1]');
+  let quantized = 0;
+  for (const [name, t] of deq) {
+    assert.is(t.dtype, 'F32', name);
+    const same = toFloat32(t, name).every((v, i) => v === toFloat32(plain.get(name)!, name)[i]);
+    // (the fused q|k|v rows are bound dequantized already, so weightsToTensors gives them as q·scale too)
+    // (a row of one column quantizes exactly, so not every int8 weight changes)
+    if (quantizable(name) && !/[qkv]_proj/.test(name)) { if (!same) quantized++; } else if (!quantizable(name)) assert.ok(same, `${name} unchanged`);
+  }
+  assert.ok(quantized >= 10, `${quantized} int8 weights changed by dequantization`);
+});
 
 s('API: an unknown dtype is refused', async () => {
   const files = await openModelFiles(join(FIXTURES, 'tiny-w2v-group'));
