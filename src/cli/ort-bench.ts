@@ -92,7 +92,10 @@ async function ortWebHere(onnx: Uint8Array, pcm: Float32Array, threads: number, 
 
 /** onnxruntime-web in a fresh child process. */
 async function ortWeb(onnxPath: string, pcmPath: string, threads: number, runs: number, outPath: string): Promise<RuntimeTiming & { out: Float32Array }> {
-  const child = spawn(process.execPath, [...process.execArgv, SELF, '--ort-web-child', onnxPath, pcmPath, String(threads), String(runs), outPath], {
+  // from the sources, the child needs tsx: inherited from the node flags (npx tsx) or added (a test runner that
+  // registered it in-process)
+  const loader = SELF.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx')) ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, ...process.execArgv, SELF, '--ort-web-child', onnxPath, pcmPath, String(threads), String(runs), outPath], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
@@ -185,11 +188,18 @@ export async function runOrtBench(
 }
 
 // ---- child mode: one onnxruntime-web measurement, JSON on the last stdout line
-if (process.argv[1] && process.argv[1] === SELF && process.argv[2] === '--ort-web-child') {
+// (no top-level await: the tests load this module through a CommonJS transform)
+async function child(): Promise<void> {
   const [onnxPath, pcmPath, threads, runs, outPath] = process.argv.slice(3);
   const b = readFileSync(pcmPath);
   const pcm = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   const r = await ortWebHere(new Uint8Array(readFileSync(onnxPath)), pcm, Number(threads), Number(runs));
   writeFileSync(outPath, new Uint8Array(r.out.buffer, r.out.byteOffset, r.out.byteLength));
   process.stdout.write(JSON.stringify({ ms: r.ms, all: r.all, cpuMs: r.cpuMs, sessionMs: r.sessionMs }) + '\n');
+}
+if (process.argv[1] && process.argv[1] === SELF && process.argv[2] === '--ort-web-child') {
+  child().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  });
 }
