@@ -22,7 +22,7 @@ import { toFloat32, type RawTensor } from '../../src/format/tensor.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { dequantizedTensors, deviation } from '../../src/onnx/deviation.js';
 import { DataType, onnxTypes } from '../../src/onnx/proto.js';
-import { FIXTURES, readRefs } from '../ref/fixtures.js';
+import { FIXTURES, readRefs, closeTo } from '../ref/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'slimwav.js');
@@ -252,6 +252,28 @@ s('dequantizedTensors (the reference above): int8 weights as q·scale, everythin
     if (quantizable(name) && !/[qkv]_proj/.test(name)) { if (!same) quantized++; } else if (!quantizable(name)) assert.ok(same, `${name} unchanged`);
   }
   assert.ok(quantized >= 10, `${quantized} int8 weights changed by dequantization`);
+});
+
+s('a q8 file (int8 tensors + scales) exports the same q8 graph as its f32 model, byte for byte; as f32, dequantized', async () => {
+  const dir = join(FIXTURES, 'wavlm-ragged-a');
+  const files = await openModelFiles(dir);
+  const w = bindWeights(parseConfig(files.config), files.tensors as Map<string, RawTensor>, dir, { quantize: true });
+  const q8File = weightsToTensors(w, { q8: true });
+  assert.ok([...q8File.values()].some((t) => t.dtype === 'I8'));
+  const fromF32 = exportOnnx(files.config, files.tensors, { dtype: 'q8' }).bytes;
+  assert.ok(Buffer.from(exportOnnx(files.config, q8File, { dtype: 'q8' }).bytes).equals(Buffer.from(fromF32)));
+  // dtype f32 of a q8 file: plain Gemm / Conv on q·scale, which slimwav's f32 engine on the same values matches exactly
+  const { bytes } = exportOnnx(files.config, q8File, { dtype: 'f32' });
+  assert.not.ok(decode(bytes).graph.node.some((n) => n.opType === 'MatMulInteger'));
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const model = await slimwavQ8(dir);
+  const pcm = readRefs(join(dir, 'ref.safetensors')).get('input.speech').data;
+  const ours = await model.extract(pcm, { layers: 'all' });
+  const out = await session.run({ waveform: new ort.Tensor('float32', pcm, [1, pcm.length]) });
+  model.dispose();
+  await session.release();
+  const hs = out.hidden_states.data as Float32Array, n = ours.frames * ours.dim;
+  ours.layers.forEach((h, i) => assert.is(closeTo(`hidden ${i}`, hs.subarray(i * n, (i + 1) * n), h), ''));
 });
 
 s('API: an unknown dtype is refused', async () => {
