@@ -36,7 +36,7 @@ async function subjects(paths: string[], threads: number): Promise<Subject[]> {
     const tensors = randomTensors(parseConfig(config), config.slimwav_init_seed as number);
     return [{
       name: 'wav2vec2-base shape (random init)', config, tensors,
-      open: (dtype) => (dtype === 'q8' ? openQ8(() => buildModel(config, tensors, 'base', [], { threads, dtype: 'q8' } as { threads: number })) : buildModel(config, tensors, 'base', [], { threads })),
+      open: (dtype) => (dtype === 'q8' ? openQ8(() => buildModel(config, tensors, 'base', [], { threads, dtype: 'q8' })) : buildModel(config, tensors, 'base', [], { threads })),
     }];
   }
   const out: Subject[] = [];
@@ -44,7 +44,7 @@ async function subjects(paths: string[], threads: number): Promise<Subject[]> {
     const files = await openModelFiles(p);
     out.push({
       name: p, config: files.config, tensors: files.tensors as Map<string, RawTensor>,
-      open: (dtype) => (dtype === 'q8' ? openQ8(() => load(p, { threads, dtype: 'q8' } as { threads: number })) : load(p, { threads })),
+      open: (dtype) => (dtype === 'q8' ? openQ8(() => load(p, { threads, dtype: 'q8' })) : load(p, { threads })),
     });
   }
   return out;
