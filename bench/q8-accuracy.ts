@@ -14,11 +14,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildModel, load, parseConfig, readAudioFile, type Model } from '../src/index.js';
 import { openModelFiles } from '../src/arch/model-files.js';
-import { bindWeights } from '../src/arch/binding.js';
+import { bindWeights, weightsToTensors } from '../src/arch/binding.js';
 import { randomTensors } from '../src/arch/random-model.js';
 import type { RawTensor } from '../src/format/tensor.js';
 import { exportOnnx } from '../src/onnx/export.js';
-import { dequantizedTensors, deviation, type Deviation } from '../src/onnx/deviation.js';
+import { deviation, type Deviation } from '../src/onnx/deviation.js';
 
 interface Subject { name: string; config: Record<string, unknown>; tensors: Map<string, RawTensor>; open(dtype: 'f32' | 'q8'): Promise<Model> }
 
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     const q8 = await s.open('q8');
     const ours = await q8.extract(pcm, { layers: 'all' });
     q8.dispose();
-    const deqModel = await buildModel(s.config, dequantizedTensors(bindWeights(parseConfig(s.config), s.tensors, s.name, { quantize: true })), s.name, [], { threads });
+    const deqModel = await buildModel(s.config, weightsToTensors(bindWeights(parseConfig(s.config), s.tensors, s.name, { quantize: true })), s.name, [], { threads });
     const deq = await deqModel.extract(pcm, { layers: 'all' });
     deqModel.dispose();
     const weightsOnly = ref.layers.map((h, i) => deviation(deq.layers[i], h));

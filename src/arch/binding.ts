@@ -326,7 +326,8 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
       return lazyWeight({ q8: { q: q.slice(), scale } }, rows, cols);
     }
     const weight = need(name);
-    return { weight, q8: opts.quantize ? quantizeRows(weight, rows, cols) : null };
+    // quantized on request: the f32 original is dropped, and .weight is then the dequantization (as for a q8 file)
+    return opts.quantize ? lazyWeight({ q8: quantizeRows(weight, rows, cols) }, rows, cols) : { weight, q8: null };
   };
   const norm = (p: string): Norm => ({ weight: need(`${p}.weight`), bias: need(`${p}.bias`) });
   const dense = (p: string, rows: number, cols: number, q = true): Dense => {

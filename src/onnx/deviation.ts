@@ -5,9 +5,7 @@
  *   maxRel   max|a − b| / max|b|      (b = the reference; max|b| = 0 counts as 1)
  *   rmsRel   √mean (a − b)² / √mean b²
  */
-import { weightsToTensors, type ModelWeights } from '../arch/binding.js';
-import { dequantizeRows, scaleName } from '../arch/quant.js';
-import { fromFloat32, toFloat32, type RawTensor } from '../format/tensor.js';
+
 export interface Deviation {
   cosine: number;
   maxRel: number;
@@ -28,22 +26,3 @@ export function deviation(a: Float32Array, ref: Float32Array): Deviation {
   return { cosine, maxRel: maxD / (maxB || 1), rmsRel: bb === 0 ? Math.sqrt(dd / Math.max(1, ref.length)) : Math.sqrt(dd / bb) };
 }
 
-/**
- * The f32 tensors a model's int8 weights stand for: every I8 tensor with its `_scale` (weightsToTensors(w, { q8:
- * true })) replaced by its dequantization q·scale (arch/quant.ts), the rest as it is. Run by slimwav's f32 engine,
- * they give the q8 model's weights without any activation quantization (the references of test/onnx and
- * bench/q8-accuracy.ts).
- */
-export function dequantizedTensors(w: ModelWeights): Map<string, RawTensor> {
-  const t = weightsToTensors(w, { q8: true }), out = new Map<string, RawTensor>();
-  for (const [name, x] of t) {
-    if (x.dtype === 'I8') {
-      const q = new Int8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength);
-      const scale = toFloat32(t.get(scaleName(name))!, scaleName(name));
-      out.set(name, fromFloat32(dequantizeRows({ q, scale }, x.shape[0], q.length / x.shape[0]), x.shape));
-    } else if (!(name.endsWith('_scale') && t.get(name.slice(0, -'_scale'.length))?.dtype === 'I8')) {
-      out.set(name, x);
-    }
-  }
-  return out;
-}

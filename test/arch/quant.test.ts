@@ -68,6 +68,13 @@ for (const name of ['ragged-w2v-a', 'wavlm-ragged-a', 'tiny-w2v-group']) {
       assert.equal(Array.from(new Int8Array(r.data.buffer, r.data.byteOffset, r.data.length)), Array.from(ref.q), n);
     }
     assert.ok(i8 > 0);
+    // quantized at bind time, .weight is the dequantization too (the f32 original is not kept)
+    const pj = w.front.proj;
+    assert.equal(Array.from(pj.weight), Array.from(dequantizeRows(pj.q8!, pj.rows, pj.cols)));
+    if (w.layers[0].ffn) {
+      const f = w.layers[0].ffn.out;
+      assert.equal(Array.from(f.weight), Array.from(dequantizeRows(f.q8!, f.rows, f.cols)));
+    }
     const again = bindWeights(cfg, t, 'q8 table');
     w.layers.forEach((L, l) => {
       const A = L.attn?.qkv, B = again.layers[l].attn?.qkv;

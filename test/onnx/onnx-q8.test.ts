@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { buildModel, parseConfig, type Model } from '../../src/index.js';
+import { buildModel, load, parseConfig, type Model } from '../../src/index.js';
 import { openModelFiles } from '../../src/arch/model-files.js';
 import { bindWeights, quantizable, weightsToTensors, type ModelWeights } from '../../src/arch/binding.js';
 import type { Q8 } from '../../src/arch/quant.js';
-import { toFloat32, type RawTensor } from '../../src/format/tensor.js';
+import type { RawTensor } from '../../src/format/tensor.js';
 import { exportOnnx } from '../../src/onnx/export.js';
-import { dequantizedTensors, deviation } from '../../src/onnx/deviation.js';
+import { deviation } from '../../src/onnx/deviation.js';
 import { DataType, onnxTypes } from '../../src/onnx/proto.js';
 import { FIXTURES, readRefs, closeTo } from '../ref/fixtures.js';
 
@@ -28,14 +28,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'slimwav.js');
 const work = mkdtempSync(join(tmpdir(), 'slimwav-onnx-q8-'));
 
-/**
- * slimwav's q8 model of a fixture: the f32 engine on the dequantized int8 weights (bindWeights quantize, then
- * dequantizedTensors). Once the engine's int8 path exists this is `load(dir, { dtype: 'q8' })`.
- */
+/** slimwav's q8 model of a fixture: the int8 engine, weights quantized at load. */
 async function slimwavQ8(dir: string): Promise<Model> {
-  const files = await openModelFiles(dir);
-  const deq = dequantizedTensors(bindWeights(parseConfig(files.config), files.tensors as Map<string, RawTensor>, dir, { quantize: true }));
-  return buildModel(files.config, deq, dir, []);
+  return load(dir, { dtype: 'q8' });
 }
 
 interface Tensor { name: string; dims: number[]; dataType: number; rawData: Uint8Array }
@@ -235,25 +230,6 @@ for (const name of readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES,
   });
 }
 
-s('dequantizedTensors (the reference above): int8 weights as q·scale, everything else as bound', async () => {
-  const dir = join(FIXTURES, 'ragged-w2v-a');
-  const files = await openModelFiles(dir);
-  const w = bindWeights(parseConfig(files.config), files.tensors as Map<string, RawTensor>, dir, { quantize: true });
-  const deq = dequantizedTensors(w), plain = weightsToTensors(w);
-  assert.equal([...deq.keys()].sort(), [...plain.keys()].sort(), 'the f32 tensor names, no _scale tensors');
-  const proj = w.front.proj.q8!, cols = w.front.proj.cols, got = toFloat32(deq.get('feature_projection.projection.weight')!, 'proj');
-  assert.equal(Array.from(got.subarray(cols, 2 * cols)), Array.from(proj.q.subarray(cols, 2 * cols), (q) => Math.fround(q * proj.scale[1])), 'row 1 = q · scale[1]');
-  let quantized = 0;
-  for (const [name, t] of deq) {
-    assert.is(t.dtype, 'F32', name);
-    const same = toFloat32(t, name).every((v, i) => v === toFloat32(plain.get(name)!, name)[i]);
-    // (the fused q|k|v rows are bound dequantized already, so weightsToTensors gives them as q·scale too)
-    // (a row of one column quantizes exactly, so not every int8 weight changes)
-    if (quantizable(name) && !/[qkv]_proj/.test(name)) { if (!same) quantized++; } else if (!quantizable(name)) assert.ok(same, `${name} unchanged`);
-  }
-  assert.ok(quantized >= 10, `${quantized} int8 weights changed by dequantization`);
-});
-
 s('a q8 file (int8 tensors + scales) exports the same q8 graph as its f32 model, byte for byte; as f32, dequantized', async () => {
   const dir = join(FIXTURES, 'wavlm-ragged-a');
   const files = await openModelFiles(dir);
@@ -266,7 +242,8 @@ s('a q8 file (int8 tensors + scales) exports the same q8 graph as its f32 model,
   const { bytes } = exportOnnx(files.config, q8File, { dtype: 'f32' });
   assert.not.ok(decode(bytes).graph.node.some((n) => n.opType === 'MatMulInteger'));
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
-  const model = await slimwavQ8(dir);
+  // slimwav's f32 engine on the dequantized weights (bound with quantize, written back without q8: q·scale)
+  const model = await buildModel(files.config, weightsToTensors(w), dir, []);
   const pcm = readRefs(join(dir, 'ref.safetensors')).get('input.speech').data;
   const ours = await model.extract(pcm, { layers: 'all' });
   const out = await session.run({ waveform: new ort.Tensor('float32', pcm, [1, pcm.length]) });
