@@ -11,7 +11,7 @@
  */
 import { fail } from '../errors.js';
 import type { RawTensor } from '../format/tensor.js';
-import { fromFloat32, numel, toFloat32 } from '../format/tensor.js';
+import { fromFloat32, numel, toFloat32, toFloat32View } from '../format/tensor.js';
 import type { LayerPlan, ModelConfig } from './config.js';
 import { dequantizeRows, quantizeRows, scaleName, sliceRows, type Q8 } from './quant.js';
 
@@ -275,6 +275,11 @@ export interface ModelWeights {
 export interface BindOptions {
   /** quantize every q8-capable f32 weight (arch/quant.ts QUANTIZED) at bind time, as `load(…, { dtype: 'q8' })` does */
   quantize?: boolean;
+  /**
+   * F32 tensors come back as views of their bytes where aligned (format/tensor.ts toFloat32View), not copies: for a
+   * caller that only reads the weights (the engine packs them); the default is fresh arrays a caller may edit.
+   */
+  views?: boolean;
 }
 
 /**
@@ -310,7 +315,7 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
   const get = (name: string): Float32Array | null => {
     const t = tensors.get(name);
     if (t && t.dtype === 'I8') fail('E_SHAPE', `${source}: tensor ${name} is int8 (I8), but this tensor must be a float type`);
-    return t && numel(t.shape) > 0 ? toFloat32(t, name) : null;
+    return t && numel(t.shape) > 0 ? (opts.views ? toFloat32View(t, name) : toFloat32(t, name)) : null;
   };
   const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `${source}: missing tensor ${name}`);
   /** a q8-capable weight [rows][cols]: int8 from the file, f32 quantized on request, or plain f32 */

@@ -79,13 +79,36 @@ export function f32ToF16(v: number): number {
   return sign | half;
 }
 
-/** Any floating or integer tensor → a fresh Float32Array (the only dtype slimwav computes in). */
-export function toFloat32(t: RawTensor, name = 'tensor'): Float32Array {
+/** true on little-endian hosts (all of today's), where F32 file bytes are already Float32Array's layout */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function checkedLength(t: RawTensor, name: string): number {
   const n = numel(t.shape);
   const bytes = DTYPE_BYTES[t.dtype];
   if (bytes === undefined) fail('E_SHAPE', `${name}: unsupported dtype ${t.dtype}`);
   if (t.data.byteLength !== n * bytes) {
     fail('E_SHAPE', `${name}: ${t.dtype}${JSON.stringify(t.shape)} needs ${n * bytes} bytes, found ${t.data.byteLength}`);
+  }
+  return n;
+}
+
+/**
+ * Like toFloat32, but an F32 tensor whose bytes start at a multiple of 4 comes back as a view of those bytes (no copy,
+ * no conversion): the caller must not write into it, and it keeps the whole underlying buffer (the file) alive.
+ * Other dtypes, misaligned F32 and big-endian hosts get a fresh array.
+ */
+export function toFloat32View(t: RawTensor, name = 'tensor'): Float32Array {
+  const n = checkedLength(t, name);
+  if (t.dtype === 'F32' && LITTLE_ENDIAN && t.data.byteOffset % 4 === 0) return new Float32Array(t.data.buffer, t.data.byteOffset, n);
+  return toFloat32(t, name);
+}
+
+/** Any floating or integer tensor → a fresh Float32Array (the only dtype slimwav computes in). */
+export function toFloat32(t: RawTensor, name = 'tensor'): Float32Array {
+  const n = checkedLength(t, name);
+  if (t.dtype === 'F32' && LITTLE_ENDIAN) {
+    // a byte copy is the conversion (slice() of the bytes is aligned whatever the source offset)
+    return new Float32Array(t.data.slice().buffer, 0, n);
   }
   const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Float32Array(n);

