@@ -7,12 +7,14 @@
  * length in a child process, so that every figure is that length's own maximum RSS.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { fail } from '../errors.js';
 import { modelsDir } from './bundled.js';
-import { buildModel } from '../model.js';
+import { buildModel, load } from '../model.js';
+import { serializeSafetensors } from '../format/safetensors.js';
 import { parseConfig } from '../arch/config.js';
 import { randomTensors } from '../arch/random-model.js';
 import { countMacs, countParams } from '../arch/tensors.js';
@@ -196,6 +198,54 @@ export async function q8Rows(
   return rows;
 }
 
+type OrtLoadRunner = (config: Record<string, unknown>, tensors: Map<string, RawTensor>, threads: number, runs: number)
+  => Promise<{ nodeMs: number | null; webMs: number | null }>;
+
+async function loadOrtLoadRunner(): Promise<OrtLoadRunner | null> {
+  try {
+    const spec = './ort-bench.js'; // optional, as loadOrtRunner
+    return ((await import(spec)) as { runOrtLoadBench: OrtLoadRunner }).runOrtLoadBench;
+  } catch {
+    return null;
+  }
+}
+
+/** One load-time row: opening the model from its file, best of the runs, in ms. */
+export interface LoadRow { runtime: string; threads: number; ms: number }
+
+/**
+ * Load time of one model: slimwav's load() of a model folder (config.json + F32 model.safetensors) written to a temp
+ * folder, and, when installed, onnxruntime-node / -web reading the same weights exported to ONNX and creating a
+ * session. Best of `runs` each; the files are in the page cache after the first run.
+ */
+export async function measureLoad(cfgJson: Record<string, unknown>, tensors: Map<string, RawTensor>, threadList: number[], runs: number,
+  ort: OrtLoadRunner | null): Promise<LoadRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'slimwav-bench-load-'));
+  const rows: LoadRow[] = [];
+  try {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfgJson));
+    writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors({ tensors, metadata: {} }));
+    for (const threads of threadList) {
+      let ms = Infinity;
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        const model = await load(dir, { threads });
+        ms = Math.min(ms, performance.now() - t0);
+        model.dispose();
+      }
+      rows.push({ runtime: 'slimwav', threads, ms });
+      if (ort) {
+        const r = await ort(cfgJson, tensors, threads, runs);
+        if (r.nodeMs !== null) rows.push({ runtime: 'onnxruntime-node', threads, ms: r.nodeMs });
+        if (r.webMs !== null) rows.push({ runtime: 'onnxruntime-web', threads, ms: r.webMs });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
 /** The q8 table, in the style of the main one. */
 function printQ8Rows(rows: Q8Row[], seconds: number, say: (s?: string) => void): void {
   const width = Math.max(7, ...rows.map((r) => r.model.length));
@@ -321,6 +371,7 @@ export async function bench(argv: string[]): Promise<void> {
     r.vs_ort_node = o?.node ? o.node / r.ms : null;
   }
   const q8 = await q8Rows(models, builds, threadList, pcm, iterations, ours, ortMs, ort);
+  const loadRows = await measureLoad(cfgJson, tensors, threadList, iterations, values['no-ort'] ? null : await loadOrtLoadRunner());
   tensors.clear();
 
   say();
@@ -337,6 +388,11 @@ export async function bench(argv: string[]): Promise<void> {
   say('positional conv through the DFT: about 8% fewer on the dense shape), so its "of peak" is an effective rate.');
   if (!ort && !values['no-ort']) say('(onnxruntime-web / onnxruntime-node not installed: comparison columns are empty; npm ci in a clone installs them)');
   printQ8Rows(q8, seconds, say);
+
+  say();
+  say(`load time, dense model from its file (${(models[0].params / 1e6).toFixed(1)} M params, F32): slimwav load() of config.json + ` +
+    'model.safetensors; onnxruntime: reading the exported .onnx and creating a session');
+  for (const r of loadRows) say(`  ${r.runtime.padEnd(17)} ${String(r.threads).padStart(4)} thr ${r.ms.toFixed(0).padStart(7)} ms`);
 
   const memory: { seconds: number; frames: number; ms: number; maxRssMB: number }[] = [];
   if (values.memory) {
@@ -357,6 +413,6 @@ export async function bench(argv: string[]): Promise<void> {
     say(`chart: ${svg}`);
   }
   if (values.json) {
-    process.stdout.write(JSON.stringify({ machine, date: new Date().toISOString().slice(0, 10), seconds, peaks_gflops: peaks, gemm, rows, q8_rows: q8, memory }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ machine, date: new Date().toISOString().slice(0, 10), seconds, peaks_gflops: peaks, gemm, rows, q8_rows: q8, load: loadRows, memory }, null, 2) + '\n');
   }
 }

@@ -187,6 +187,83 @@ export async function runOrtBench(
   };
 }
 
+/** Best wall ms of `runs` session creations from `onnxPath` (file read included, as slimwav's load reads its file). */
+async function bestCreate(create: () => Promise<{ release(): Promise<void> }>, runs: number): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const session = await create();
+    best = Math.min(best, performance.now() - t0);
+    await session.release();
+  }
+  return best;
+}
+
+/** onnxruntime-web session creation in this process (a child: its wasm module keeps its first thread count). */
+async function ortWebLoadHere(onnxPath: string, threads: number, runs: number): Promise<number> {
+  const ort: typeof OrtWeb = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmPaths = ortWebWasmPaths()!;
+  await (await ort.InferenceSession.create(new Uint8Array(readFileSync(onnxPath)), { executionProviders: ['wasm'] })).release(); // runtime start-up, once
+  return bestCreate(() => ort.InferenceSession.create(new Uint8Array(readFileSync(onnxPath)), { executionProviders: ['wasm'], executionMode: 'sequential' }), runs);
+}
+
+export interface OrtLoadResult {
+  /** best wall ms of reading the .onnx file and creating a session; null when that runtime is not installed */
+  nodeMs: number | null;
+  webMs: number | null;
+  onnxBytes: number;
+}
+
+/**
+ * Session creation time of onnxruntime-node and onnxruntime-web for `tensors` exported to ONNX and written to a file:
+ * read + InferenceSession.create, best of `runs` (the counterpart of slimwav's load() from safetensors). onnxruntime-web
+ * runs in a child process (after one untimed creation that starts its wasm runtime).
+ */
+export async function runOrtLoadBench(
+  modelConfig: ModelConfig | Record<string, unknown>, tensors: Map<string, RawTensor>, threads: number, runs = 3,
+): Promise<OrtLoadResult> {
+  const json = isParsed(modelConfig) ? modelConfig.raw : modelConfig;
+  const { bytes } = exportOnnx(json, tensors, { source: 'bench' });
+  const dir = mkdtempSync(join(tmpdir(), 'slimwav-ort-load-'));
+  try {
+    const onnxPath = join(dir, 'model.onnx');
+    writeFileSync(onnxPath, bytes);
+    let ort: typeof OrtNode | null = null;
+    try {
+      ort = await import('onnxruntime-node');
+    } catch {
+      ort = null; // not installed
+    }
+    const nodeMs = ort && await bestCreate(() => ort.InferenceSession.create(new Uint8Array(readFileSync(onnxPath)), {
+      executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
+    }), runs);
+    let webMs: number | null = null;
+    if (ortWebWasmPaths()) {
+      const child = spawn(process.execPath, [...process.execArgv, SELF, '--ort-web-load-child', onnxPath, String(threads), String(runs)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const code: number | null = await new Promise((res, rej) => child.on('error', rej).on('close', res));
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last.startsWith('{')) throw new Error(`onnxruntime-web load child failed with exit ${code}: ${stdout.slice(-500)}`);
+      webMs = (JSON.parse(last) as { ms: number }).ms;
+    }
+    return { nodeMs, webMs, onnxBytes: bytes.length };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- child mode: one onnxruntime-web session-creation measurement, JSON on the last stdout line
+if (process.argv[1] && process.argv[1] === SELF && process.argv[2] === '--ort-web-load-child') {
+  const [onnxPath, threads, runs] = process.argv.slice(3);
+  process.stdout.write(JSON.stringify({ ms: await ortWebLoadHere(onnxPath, Number(threads), Number(runs)) }) + '\n');
+}
+
 // ---- child mode: one onnxruntime-web measurement, JSON on the last stdout line
 // (no top-level await: the tests load this module through a CommonJS transform)
 async function child(): Promise<void> {
