@@ -318,8 +318,6 @@ export async function buildModel(
   checkConfigAgainstTensors(configJson, tensors, source, source); // before any plan is built (arch/limits.ts)
   const config = parseConfig(configJson, source);
   checkTensors(config, tensors, source);
-  const nonFinite = checkFiniteWeights(tensors, source, opts.allowNonFinite === true); // E_SHAPE unless opted in
-  if (nonFinite) console.warn(`slimwav: warning: ${nonFinite}`);
   let threads = opts.build === 'debug' ? 1 : await resolveThreads(opts.threads);
   if (threads > 1) {
     const why = threadSupport(); // browsers: only in a Web Worker of a cross-origin isolated page
@@ -333,7 +331,17 @@ export async function buildModel(
   const budget = { threads, convMemoryBudget: opts.convMemoryBudget, posConv: opts.posConv, winograd: opts.winograd };
   const limit = memoryLimit(isSharedVariant(variant), checkMaxMemory(opts.maxMemory));
   checkLoadBudget(config, tensors, source, kernels.heapBase, budget, limit);
-  const pool = threads > 1 ? await ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : null;
+  // the workers boot on their own threads while this one scans the weights for NaN/Inf
+  const poolStart = threads > 1 ? ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : Promise.resolve(null);
+  let nonFinite: string | null;
+  try {
+    nonFinite = checkFiniteWeights(tensors, source, opts.allowNonFinite === true); // E_SHAPE unless opted in
+  } catch (err) {
+    void poolStart.then((p) => p?.terminate(), () => undefined);
+    throw err;
+  }
+  if (nonFinite) console.warn(`slimwav: warning: ${nonFinite}`);
+  const pool = await poolStart;
   const mem = new LinearMemory(kernels.memory, kernels.heapBase);
   let engine: Engine;
   try {
