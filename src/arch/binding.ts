@@ -192,6 +192,11 @@ export interface Dense {
   bias: Float32Array | null;
   rows: number;
   cols: number;
+  /**
+   * The fused q|k|v weight's f32 parts, [first row, rows, weight] (absent elsewhere): `weight` is built from them on
+   * first read, so a reader that packs row ranges (the engine) never makes the fused copy.
+   */
+  parts?: [number, number, Float32Array][];
 }
 
 export interface ConvBlock {
@@ -394,9 +399,19 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
         qkv.q8 = { q, scale };
         lazyWeight(qkv, hl.rows, D);
       } else {
-        const W = new Float32Array(hl.rows * D);
-        parts.forEach(([, off], j) => { if (bound[j]) W.set(bound[j]!.weight, off * D); });
-        qkv.weight = W;
+        qkv.parts = parts.flatMap(([, off, rows], j) => (bound[j] ? [[off, rows, bound[j]!.weight] as [number, number, Float32Array]] : []));
+        let fused: Float32Array | null = null;
+        Object.defineProperty(qkv, 'weight', {
+          enumerable: true,
+          get: () => {
+            if (!fused) {
+              fused = new Float32Array(hl.rows * D);
+              for (const [off, , w] of qkv.parts!) fused.set(w, off * D);
+            }
+            return fused;
+          },
+          set: (v: Float32Array) => { fused = v; },
+        });
       }
       parts.forEach(([p, off, rows]) => { if (rows > 0) b.set(need(`${p}.bias`), off); });
       const gate = relBias;

@@ -21,7 +21,7 @@ import {
   bindWeights, CONV_NORM_EPS, stepName, type Dense, type EncoderStep, type HeadLayout, type LayerStep, type Norm,
 } from '../arch/binding.js';
 import { ArenaPlan, LinearMemory } from './memory.js';
-import { convToTimeMajor, packB, packedFloats } from './pack.js';
+import { convToTimeMajor, NR, packB, packedFloats } from './pack.js';
 import {
   arenaLayout, convChunkRanges, CONV_BUDGET_FLOATS, isWinogradLayer, posConvDftSize, type DftSize, type PosConvMethod,
   type Q8Use,
@@ -154,7 +154,16 @@ export class Engine {
       this.q8Uses.push({ conv, K });
       return { w, b: put(bias), N, K, s };
     };
-    const linear = (d: Dense): Linear => (useQ8 && d.q8 ? packQ(d.q8, d.rows, d.cols, d.bias, -1) : pack(d.weight, d.rows, d.cols, d.bias));
+    const linear = (d: Dense): Linear => {
+      if (useQ8 && d.q8) return packQ(d.q8, d.rows, d.cols, d.bias, -1);
+      // the fused q|k|v straight from its parts when each starts on a whole 8-row panel: the same panels, no fused copy
+      if (!d.parts || d.parts.some(([row0]) => row0 % NR !== 0)) return pack(d.weight, d.rows, d.cols, d.bias);
+      const w = mem.allocWeights(packedFloats(d.rows, d.cols));
+      const dst = mem.f32(w, packedFloats(d.rows, d.cols));
+      for (const [row0, rows, W] of d.parts) packB(W, rows, d.cols, dst.subarray(row0 * d.cols), d.cols);
+      lap('pack');
+      return { w, b: put(d.bias), N: d.rows, K: d.cols, s: 0 };
+    };
     const ln = (n: Norm): [number, number] => [put(n.weight), put(n.bias)];
 
     // conv feature extractor (conv 0 is the only layer with a norm in group-norm extractors)
