@@ -81,7 +81,8 @@ ${PRUNE_DEFAULTS_TEXT.split('\n').map((l, i) => `${i ? '          ' : 'defaults:
   bench: {
     synopsis: 'slimwav bench    [--seconds 10] [--iterations 3] [--threads 1,2] [--sparsity 0.5,0.72] [--memory 10,60,600]\n                   [--no-ort] [--json] [--svg <file.svg>]',
     details: `Measures the kernels' peak, the GEMM, and end-to-end time of the wav2vec2-base shape (random weights) and
-of pruned layouts of it, on this machine, next to onnxruntime when installed.
+of pruned layouts of it, on this machine, next to onnxruntime when installed; then the dense model's load time from
+its file (slimwav load() of safetensors, onnxruntime session creation from the same weights as .onnx).
   --sparsity a,b,...   pruned layouts to time, as fractions of parameters removed, each in (0, 0.95)
                        (default: the one layout with ~28% of the parameters left)
   --svg <file>         plots time against sparsity, one line per thread count`,
