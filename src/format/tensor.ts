@@ -107,8 +107,11 @@ export function toFloat32View(t: RawTensor, name = 'tensor'): Float32Array {
 export function toFloat32(t: RawTensor, name = 'tensor'): Float32Array {
   const n = checkedLength(t, name);
   if (t.dtype === 'F32' && LITTLE_ENDIAN) {
-    // a byte copy is the conversion (slice() of the bytes is aligned whatever the source offset)
-    return new Float32Array(t.data.slice().buffer, 0, n);
+    // a byte copy is the conversion (a fresh buffer is aligned whatever the source offset; not t.data.slice(), which
+    // is a view, not a copy, when the bytes are a Node Buffer)
+    const copy = new Uint8Array(t.data.byteLength);
+    copy.set(t.data);
+    return new Float32Array(copy.buffer, 0, n);
   }
   const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Float32Array(n);

@@ -62,6 +62,12 @@ test('F32 tensors: a view when aligned, an exact copy when not, the same bits as
   assert.is.not(mis.buffer, file.buffer, 'misaligned bytes are copied');
   assert.equal(bits(mis), bits(expect));
   assert.equal(bits(toFloat32(tm, 'm')), bits(expect));
+  // bytes in a Node Buffer (readFileSync), whose slice() is a view: still an exact, fresh copy
+  const buf = Buffer.alloc(12 + src.byteLength);
+  buf.set(new Uint8Array(src.buffer), 12);
+  const fromBuf = toFloat32({ dtype: 'F32', shape: [33], data: buf.subarray(12) }, 'b');
+  assert.equal(bits(fromBuf), bits(src));
+  assert.is.not(fromBuf.buffer, buf.buffer);
   // a wrong byte count is still E_SHAPE on both paths
   assert.throws(() => toFloat32View({ dtype: 'F32', shape: [9], data: aligned.subarray(8, 40) }, 'short'), /short: F32\[9\] needs 36 bytes, found 32/);
 });
