@@ -258,14 +258,13 @@ export async function runOrtLoadBench(
   }
 }
 
-// ---- child mode: one onnxruntime-web session-creation measurement, JSON on the last stdout line
-if (process.argv[1] && process.argv[1] === SELF && process.argv[2] === '--ort-web-load-child') {
+// ---- child modes: one onnxruntime-web measurement (a run, or session creation), JSON on the last stdout line
+// (no top-level await: the tests load this module through a CommonJS transform)
+async function loadChild(): Promise<void> {
   const [onnxPath, threads, runs] = process.argv.slice(3);
   process.stdout.write(JSON.stringify({ ms: await ortWebLoadHere(onnxPath, Number(threads), Number(runs)) }) + '\n');
 }
 
-// ---- child mode: one onnxruntime-web measurement, JSON on the last stdout line
-// (no top-level await: the tests load this module through a CommonJS transform)
 async function child(): Promise<void> {
   const [onnxPath, pcmPath, threads, runs, outPath] = process.argv.slice(3);
   const b = readFileSync(pcmPath);
@@ -274,8 +273,10 @@ async function child(): Promise<void> {
   writeFileSync(outPath, new Uint8Array(r.out.buffer, r.out.byteOffset, r.out.byteLength));
   process.stdout.write(JSON.stringify({ ms: r.ms, all: r.all, cpuMs: r.cpuMs, sessionMs: r.sessionMs }) + '\n');
 }
-if (process.argv[1] && process.argv[1] === SELF && process.argv[2] === '--ort-web-child') {
-  child().catch((e: unknown) => {
+const childMode = process.argv[1] && process.argv[1] === SELF
+  ? { '--ort-web-child': child, '--ort-web-load-child': loadChild }[process.argv[2]] : undefined;
+if (childMode) {
+  childMode().catch((e: unknown) => {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   });
