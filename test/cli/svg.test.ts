@@ -68,13 +68,13 @@ s('structure picture: widths drawn in proportion to the dense head and FFN', () 
 
 s('demo and bench charts hold one mark per measurement, labelled', () => {
   const rows = [
-    { name: 'dense', params: 94.4e6, macs: 6.9e9, ms: 800, rtf: 0.08 },
-    { name: 'pruned', params: 26.4e6, macs: 1.9e9, ms: 250, rtf: 0.025 },
+    { name: 'dense', params: 94.4e6, bytes: 377.6e6, macs: 6.9e9, ms: 800, rtf: 0.08 },
+    { name: 'pruned', params: 26.4e6, bytes: 105.6e6, macs: 1.9e9, ms: 250, rtf: 0.025 },
   ];
   const d = demoSvg(rows, 10.4);
   const bars = tags(d, 'rect', { class: 'bar' });
-  assert.is(bars.length, 6, 'time, params, MACs × dense, pruned');
-  assert.equal(bars.map((t) => Number(attr(t, 'data-value'))), [800, 250, 94.4, 26.4, 6.9, 1.9]);
+  assert.is(bars.length, 6, 'time, weight bytes, MACs × dense, pruned');
+  assert.equal(bars.map((t) => Number(attr(t, 'data-value'))), [800, 250, 377.6, 105.6, 6.9, 1.9]);
   assert.is(Number(attr(bars[1], 'width')) / Number(attr(bars[0], 'width')), 250 / 800);
   assert.is((d.match(/class="bar-label"[^>]*>dense</g) ?? []).length, 3);
   const benchRows = [0, 0.5, 0.72].flatMap((sp, i) => [1, 2].map((threads) => ({
