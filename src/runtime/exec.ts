@@ -44,29 +44,40 @@ export class Exec {
       this.k.f32_gemm_packed(M, N, K, A, lda, Bp, C, ldc, bias, act, acc);
       return;
     }
-    const lists: Command[][] = [];
+    this.runLists(this.split(M, N, 4,
+      (m0, m1) => [['f32_gemm_packed', m1 - m0, N, K, A + m0 * lda * 4, lda, Bp, C + m0 * ldc * 4, ldc, bias, act, acc]],
+      (p0, n0, n1) => [['f32_gemm_packed', M, n1 - n0, K, A, lda, Bp + p0 * K * 8 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]]));
+  }
+
+  /**
+   * One command list per thread for a GEMM of M rows and N columns: by rows in multiples of `rowTile` when there are
+   * many (M ≥ 16 per thread), else by 8-column panels (p0: first panel, columns [n0, n1)); empty lists for idle threads.
+   */
+  private split(M: number, N: number, rowTile: number, rows: (m0: number, m1: number) => Command[],
+    panels: (p0: number, n0: number, n1: number) => Command[]): Command[][] {
+    const T = this.threads, lists: Command[][] = [];
     if (M >= 16 * T) {
-      const per = Math.ceil(M / T / 4) * 4;
+      const per = Math.ceil(M / T / rowTile) * rowTile;
       for (let t = 0; t < T; t++) {
         const m0 = t * per, m1 = Math.min(M, m0 + per);
-        lists.push(m1 > m0 ? [['f32_gemm_packed', m1 - m0, N, K, A + m0 * lda * 4, lda, Bp, C + m0 * ldc * 4, ldc, bias, act, acc]] : []);
+        lists.push(m1 > m0 ? rows(m0, m1) : []);
       }
     } else {
-      const panels = Math.ceil(N / 8), per = Math.ceil(panels / T);
+      const count = Math.ceil(N / 8), per = Math.ceil(count / T);
       for (let t = 0; t < T; t++) {
-        const p0 = t * per, p1 = Math.min(panels, p0 + per), n0 = p0 * 8, n1 = Math.min(N, p1 * 8);
-        lists.push(n1 > n0 ? [['f32_gemm_packed', M, n1 - n0, K, A, lda, Bp + p0 * K * 8 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]] : []);
+        const p0 = t * per, p1 = Math.min(count, p0 + per), n0 = p0 * 8, n1 = Math.min(N, p1 * 8);
+        lists.push(n1 > n0 ? panels(p0, n0, n1) : []);
       }
     }
-    this.runLists(lists);
+    return lists;
   }
 
   /**
    * int8 GEMM (assembly/q8gemm.ts): C (+)= act(A·Wᵀ + bias) with W packed by pack-q8.ts (Bq, sw), A f32 quantized
    * per row into the scratch (Aq: q8_packed_a_bytes(M, K) bytes, sa: M floats) on the way. Split like gemm(): by
    * rows (multiples of the kernel's row tile), each thread quantizing its own rows, or by 8-column panels after one
-   * quantize pass here; in calls of at most Q8_ROWS_PER_CALL rows. A row's quantization depends on that row only and the integer sums are exact, so results
-   * do not depend on the thread count.
+   * quantize pass here; in calls of at most Q8_ROWS_PER_CALL rows. A row's quantization depends on that row only and
+   * the integer sums are exact, so results do not depend on the thread count.
    */
   gemmQ8(M: number, N: number, K: number, A: number, lda: number, Bq: number, sw: number, C: number, ldc: number, bias: number,
     act: number, acc: number, Aq: number, sa: number): void {
@@ -82,26 +93,17 @@ export class Exec {
       return;
     }
     const KP = (K + 1) >> 1, mr = (this.q8Rows ||= k.q8_tile_rows());
-    const lists: Command[][] = [];
-    if (M >= 16 * T) {
-      const per = Math.ceil(M / T / mr) * mr;
-      for (let t = 0; t < T; t++) {
-        const m0 = t * per, m1 = Math.min(M, m0 + per);
+    // by rows: each thread quantizes its own; by panels: one quantize pass here, shared
+    if (M < 16 * T) k.q8_quantize_a(M, K, A, lda, Aq, sa);
+    this.runLists(this.split(M, N, mr,
+      (m0, m1) => {
         const aq = Aq + (m0 / mr) * KP * 32, s = sa + m0 * 4;
-        lists.push(m1 > m0 ? [
+        return [
           ['q8_quantize_a', m1 - m0, K, A + m0 * lda * 4, lda, aq, s],
           ['q8_gemm', m1 - m0, N, K, aq, s, Bq, sw, C + m0 * ldc * 4, ldc, bias, act, acc],
-        ] : []);
-      }
-    } else {
-      k.q8_quantize_a(M, K, A, lda, Aq, sa);
-      const panels = Math.ceil(N / 8), per = Math.ceil(panels / T);
-      for (let t = 0; t < T; t++) {
-        const p0 = t * per, p1 = Math.min(panels, p0 + per), n0 = p0 * 8, n1 = Math.min(N, p1 * 8);
-        lists.push(n1 > n0 ? [['q8_gemm', M, n1 - n0, K, Aq, sa, Bq + p0 * KP * 16, sw + n0 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]] : []);
-      }
-    }
-    this.runLists(lists);
+        ];
+      },
+      (p0, n0, n1) => [['q8_gemm', M, n1 - n0, K, Aq, sa, Bq + p0 * KP * 16, sw + n0 * 4, C + n0 * 4, ldc, bias ? bias + n0 * 4 : 0, act, acc]]));
   }
 
   private q8Rows = 0;
