@@ -16,10 +16,19 @@ export type ErrorCode =
   | 'E_WORKER'  // the Web Worker running a model (createWorkerModel) failed, was terminated or was disposed mid-call
   | 'E_UNSAFE'; // a checkpoint asks for something that would run code (pickle global not on the allow-list)
 
+/**
+ * A message as one line whatever it quotes: control characters and the Unicode line/paragraph separators (a tensor
+ * name or a path from a hostile file may hold them) are written as escapes (\n, \r, \t, \uXXXX).
+ */
+export function oneLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export class SlimwavError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = 'SlimwavError';
     this.code = code;
   }
