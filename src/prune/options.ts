@@ -9,14 +9,16 @@ import { UNIT_KINDS, type UnitKind } from './gates.js';
 import type { PruneOptions } from './train.js';
 
 /**
- * The defaults. Four scale with the step budget so that short runs still learn their gates and report progress:
- * gateLr is at least 10/steps, checkpointEvery, logEvery and validEvery at most a tenth, a twentieth and a fifth of
- * the steps. threads defaults to the machine's cores (as `load()` does). Spreading this object pins these exact
+ * The defaults: the recipe the evaluation chose on validation voices only (eval/README.md: layer-wise mode, gate lr
+ * 0.05, 2000 gated + 500 gate-free steps). Five scale with the step budget so that short runs still learn their
+ * gates and report progress: finalSteps is a quarter of the steps (0 for a `--student` run, which has no gated
+ * phase), gateLr is at least 10/steps, checkpointEvery, logEvery and validEvery at most a tenth, a twentieth and a
+ * fifth of the steps. threads defaults to the machine's cores (as `load()` does). Spreading this object pins these exact
  * values (the scaled four included); leaving options out gets the resolved defaults.
  */
 export const PRUNE_DEFAULTS = {
-  targetMacs: undefined, steps: 2000, finalSteps: 0, mode: 'full' as const, resume: false,
-  units: UNIT_KINDS, lr: 2e-4, gateLr: 0.02, lambdaLr: 0.02, sparsityWarmup: 0.3, lrWarmup: 0.3,
+  targetMacs: undefined, steps: 2000, finalSteps: 500, mode: 'layerwise' as const, resume: false,
+  units: UNIT_KINDS, lr: 2e-4, gateLr: 0.05, lambdaLr: 0.02, sparsityWarmup: 0.3, lrWarmup: 0.3,
   cropSeconds: 2, batchSeconds: 4, seed: 2022, checkpointEvery: 100, logEvery: 10, validEvery: 200,
   ste: true, init: 'given' as const,
 };
@@ -62,6 +64,7 @@ export async function resolvePruneOptions(input: PruneInput): Promise<PruneOptio
     ...given,
     steps,
     units: given.units === undefined ? [...d.units] : resolveUnits(given.units),
+    finalSteps: given.finalSteps ?? (input.student !== undefined ? 0 : Math.round((steps * d.finalSteps) / d.steps)),
     gateLr: given.gateLr ?? Math.max(d.gateLr, 10 / steps),
     checkpointEvery: given.checkpointEvery ?? every(d.checkpointEvery, 10),
     logEvery: given.logEvery ?? every(d.logEvery, 20),
@@ -72,7 +75,7 @@ export async function resolvePruneOptions(input: PruneInput): Promise<PruneOptio
 
 /** The defaults as `--help` and README state them. */
 export const PRUNE_DEFAULTS_TEXT = [
-  `--steps ${PRUNE_DEFAULTS.steps}  --final-steps ${PRUNE_DEFAULTS.finalSteps}  --mode ${PRUNE_DEFAULTS.mode}  ` +
+  `--steps ${PRUNE_DEFAULTS.steps}  --final-steps ${PRUNE_DEFAULTS.finalSteps} (steps/4)  --mode ${PRUNE_DEFAULTS.mode}  ` +
     `--units ${PRUNE_DEFAULTS.units.join(',')}`,
   `--lr ${PRUNE_DEFAULTS.lr}  --gate-lr max(${PRUNE_DEFAULTS.gateLr}, 10/steps)  --lambda-lr ${PRUNE_DEFAULTS.lambdaLr}  ` +
     `--sparsity-warmup ${PRUNE_DEFAULTS.sparsityWarmup}  --seed ${PRUNE_DEFAULTS.seed}`,

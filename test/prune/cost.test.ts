@@ -141,7 +141,7 @@ s('prune --target-speedup: the written model\'s predicted speedup lands within 5
   const X = Math.round(100 * (1 + 0.5 * (most - 1))) / 100;
   const lines: string[] = [];
   const r = await prune({
-    ...PRUNE_DEFAULTS, units: [...PRUNE_DEFAULTS.units], threads: 1, teacher, data: DATA, out: join(work, 'fast'), targetSparsity: 0, targetSpeedup: X,
+    ...PRUNE_DEFAULTS, mode: 'full', finalSteps: 0, units: [...PRUNE_DEFAULTS.units], threads: 1, teacher, data: DATA, out: join(work, 'fast'), targetSparsity: 0, targetSpeedup: X,
     costTable: TABLE, steps: 40, gateLr: 0.25, cropSeconds: 0.5, batchSeconds: 1, checkpointEvery: 100, logEvery: 1000, validEvery: 40,
     log: (l) => lines.push(l),
   });

@@ -26,7 +26,7 @@ writeClips(DATA, { count: 10, prefix: 'clip', lcg: [1103515245, 12345], seedStep
   chirp: [0.3, 170, 37, 0.3], tone: [0.15, 800, 97], noise: 0.1 });
 const quiet = () => undefined;
 const base = (out: string, more: Partial<PruneOptions> = {}): PruneOptions => ({
-  ...PRUNE_DEFAULTS, threads: 1, teacher: TEACHER, data: DATA, out: join(work, out), targetSparsity: 0.6, steps: 30, gateLr: 0.25,
+  ...PRUNE_DEFAULTS, mode: 'full', finalSteps: 0, threads: 1, teacher: TEACHER, data: DATA, out: join(work, out), targetSparsity: 0.6, steps: 30, gateLr: 0.25,
   cropSeconds: 0.5, batchSeconds: 1, checkpointEvery: 10, logEvery: 1000, validEvery: 10, log: quiet, ...more,
 });
 const STUDENT = join(work, 'student');

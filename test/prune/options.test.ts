@@ -32,15 +32,18 @@ same('defaults: PRUNE_DEFAULTS, step-scaled gate lr and intervals, threads = cor
   const o = await resolvePruneOptions({ ...base, targetSparsity: 0.7 });
   const { steps, finalSteps, mode, lr, gateLr, lambdaLr, checkpointEvery, logEvery, validEvery, threads, units } = o;
   assert.equal({ steps, finalSteps, mode, lr, gateLr, lambdaLr, checkpointEvery, logEvery, validEvery, threads, units },
-    { steps: 2000, finalSteps: 0, mode: 'full', lr: 2e-4, gateLr: 0.02, lambdaLr: 0.02, checkpointEvery: 100, logEvery: 10,
+    { steps: 2000, finalSteps: 500, mode: 'layerwise', lr: 2e-4, gateLr: 0.05, lambdaLr: 0.02, checkpointEvery: 100, logEvery: 10,
       validEvery: 200, threads: availableParallelism(), units: [...PRUNE_DEFAULTS.units] });
   const short = await resolvePruneOptions({ ...base, targetSparsity: 0.7, steps: 100 });
-  assert.equal([short.gateLr, short.checkpointEvery, short.logEvery, short.validEvery], [0.1, 10, 5, 20]);
+  assert.equal([short.gateLr, short.checkpointEvery, short.logEvery, short.validEvery, short.finalSteps], [0.1, 10, 5, 20, 25]);
   const tiny = await resolvePruneOptions({ ...base, targetSparsity: 0.7, steps: 3 });
   assert.equal([tiny.checkpointEvery, tiny.logEvery, tiny.validEvery], [1, 1, 1]);
   // spreading PRUNE_DEFAULTS pins its values, scaled ones included
   const pinned = await resolvePruneOptions({ ...PRUNE_DEFAULTS, ...base, targetSparsity: 0.7, steps: 100 });
-  assert.equal([pinned.gateLr, pinned.checkpointEvery], [0.02, 100]);
+  assert.equal([pinned.gateLr, pinned.checkpointEvery, pinned.finalSteps], [0.05, 100, 500]);
+  // a --student run has no gated phase: no final steps unless asked (and asking is refused by prune())
+  assert.is((await resolvePruneOptions({ ...base, student: 's/', steps: 100 })).finalSteps, 0);
+  assert.is((await resolvePruneOptions({ ...base, targetSparsity: 0.7, finalSteps: 0 })).finalSteps, 0);
   // a student run has no target; a gated one without a target is left for prune() to refuse
   assert.is((await resolvePruneOptions({ ...base, student: 's/' })).targetSparsity, 0);
   assert.ok(Number.isNaN((await resolvePruneOptions({ ...base })).targetSparsity));

@@ -67,7 +67,7 @@ writeClips(DATA, { count: 10, prefix: 'c', lcg: [1664525, 1013904223], seedStep:
 const s = suite('planted redundancy');
 s('exactly the planted structures go, and the student still matches the teacher', async () => {
   const r = await prune({
-    ...PRUNE_DEFAULTS, threads: 1, teacher: teacherDir, data: DATA, out: join(work, 'out'), targetSparsity: redundant / N0, units: ['conv', 'head', 'ffn'],
+    ...PRUNE_DEFAULTS, mode: 'full', threads: 1, teacher: teacherDir, data: DATA, out: join(work, 'out'), targetSparsity: redundant / N0, units: ['conv', 'head', 'ffn'],
     steps: 500, finalSteps: 150, lr: 1e-4, gateLr: 0.05, cropSeconds: 0.75, batchSeconds: 1.5, checkpointEvery: 1000,
     logEvery: 1000, validEvery: 1000, log: () => undefined,
   });

@@ -25,7 +25,7 @@ writeClips(DATA, { count: 12, prefix: 'clip', lcg: [1103515245, 12345], seedStep
   chirp: [0.3, 150, 40, 0.3], tone: [0.2, 900, 113], noise: 0.1 });
 const quiet = () => undefined;
 const opts = (out: string, more: Partial<PruneOptions> = {}): PruneOptions => ({
-  ...PRUNE_DEFAULTS, threads: 1, teacher: TEACHER, data: DATA, out: join(work, out), targetSparsity: 0.5, steps: 40,
+  ...PRUNE_DEFAULTS, mode: 'full', finalSteps: 0, threads: 1, teacher: TEACHER, data: DATA, out: join(work, out), targetSparsity: 0.5, steps: 40,
   gateLr: 0.25, cropSeconds: 0.5, batchSeconds: 1, checkpointEvery: 10, logEvery: 1000, validEvery: 20, log: quiet, ...more,
 });
 
