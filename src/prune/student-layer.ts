@@ -5,7 +5,7 @@
  */
 import { fail } from '../errors.js';
 import type { ModelConfig } from '../arch/config.js';
-import type { LayerStep } from '../arch/binding.js';
+import { unknownStep, type LayerStep } from '../arch/binding.js';
 import type { LinearMemory } from '../runtime/memory.js';
 import type { AttentionHead, AttentionHeadGrads, Ops } from './ops.js';
 import type { GateValues } from './student.js';
@@ -219,6 +219,7 @@ export class LayerRoom {
         case 'emit':
           out = st.from === 'x' ? x : y;
           break;
+        default: unknownStep('student layer', st);
       }
     });
     a.T = T;
@@ -319,6 +320,7 @@ export class LayerRoom {
         case 'attentionBias':
           gateGrad.attn[l] += this.biasBlockBackward(T, dx, W.outB, W.goutB, a.zA);
           break;
+        default: unknownStep('student layer', st);
       }
     }
     ops.copy2d(1, TD, dx, TD, dIn, TD);

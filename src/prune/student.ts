@@ -279,8 +279,12 @@ export class Student {
     this.projLn = projLnSpec ? { g: at(projLnSpec[0]), b: at(projLnSpec[1]), gg: gat(projLnSpec[0]), gb: gat(projLnSpec[1]) } : null;
     this.proj = { w: at(projSpec[0]), b: at(projSpec[1]), gw: gat(projSpec[0]), gb: gat(projSpec[1]) };
     this.pos = { w: at(posSpec[0]), b: at(posSpec[1]), gw: gat(posSpec[0]), gb: gat(posSpec[1]), cg, K: Kp, pad: Math.floor(Kp / 2) };
-    this.posRoom = new PosRoom(this, this.pos, this.ones, w.encoderSteps.length > 0);
-    this.frontRoom = new FrontRoom(this, { conv: this.conv, dummy: this.dummy, projLn: this.projLn, proj: this.proj, cIn: this.cIn, cTot: this.cTot });
+    // the front end's block plan: up to the feature projection in the front room, from the positional conv on in the
+    // positional one
+    const split = w.frontSteps.findIndex((st) => st.op === 'posConv');
+    this.posRoom = new PosRoom(this, this.pos, this.ones, w.frontSteps.slice(split));
+    this.frontRoom = new FrontRoom(this, { conv: this.conv, dummy: this.dummy, projLn: this.projLn, proj: this.proj, cIn: this.cIn, cTot: this.cTot,
+      steps: w.frontSteps.slice(0, split) });
     this.encLn = { g: at(encSpec[0]), b: at(encSpec[1]), gg: gat(encSpec[0]), gb: gat(encSpec[1]) };
     this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
     cfg.layers.forEach((L, l) => {
