@@ -33,6 +33,9 @@ export interface FrontAct {
   lnIn: number;
   lnOut: number;
   proj: number;
+  /** the backward's two gradient buffers (ping-pong down the conv stack) */
+  fA: number;
+  fB: number;
 }
 
 /** The front's parameter pointers (laid out by the student). */
@@ -58,33 +61,38 @@ export class FrontRoom {
 
   constructor(private readonly ctx: StudentContext, private readonly w: FrontW) {}
 
-  /** Buffers for crops of up to `samples` samples (planned again, larger, when the crop grows). */
-  buffers(samples: number): FrontAct {
-    if (this.act && this.act.samples >= samples) return this.act;
+  /** Sizes (floats) of the saved activations and the backward's two gradient buffers for crops of `samples` samples. */
+  sizes(samples: number): Record<string, number> {
     const cfg = this.ctx.config;
     const frames = convFrames(cfg, samples);
     const T = frames[frames.length - 1];
     const sizes: Record<string, number> = { wave: samples, proj: T * this.ctx.D };
+    let mx = 0;
     cfg.conv.forEach((l, i) => {
       const n = frames[i] * l.dim;
       Object.assign(sizes, { [`yc${i}`]: n, [`yn${i}`]: this.w.conv[i].norm ? n : 0, [`u${i}`]: n, [`x${i}`]: n });
+      mx = Math.max(mx, n);
     });
     sizes.lnIn = this.w.cTot > this.w.cIn ? T * this.w.cTot : 0;
     sizes.lnOut = this.w.projLn ? T * this.w.cTot : 0;
-    const b = this.ctx.planBuffers(sizes);
+    sizes.fA = sizes.fB = Math.max(mx, T * this.w.cTot);
+    return sizes;
+  }
+
+  /** Buffers for crops of up to `samples` samples (planned again, larger, when the crop grows). */
+  buffers(samples: number): FrontAct {
+    if (this.act && this.act.samples >= samples) return this.act;
+    const cfg = this.ctx.config;
+    const b = this.ctx.planBuffers('front', this.sizes(samples));
     const f: FrontAct = {
       samples, n: 0, wave: b.wave, proj: b.proj,
       yc: cfg.conv.map((_, i) => b[`yc${i}`]), yn: cfg.conv.map((_, i) => b[`yn${i}`] || b[`yc${i}`]),
-      u: cfg.conv.map((_, i) => b[`u${i}`]), x: cfg.conv.map((_, i) => b[`x${i}`]), lnIn: 0, lnOut: 0,
+      u: cfg.conv.map((_, i) => b[`u${i}`]), x: cfg.conv.map((_, i) => b[`x${i}`]), lnIn: 0, lnOut: 0, fA: b.fA, fB: b.fB,
     };
     f.lnIn = b.lnIn || f.x[f.x.length - 1];
     f.lnOut = b.lnOut || f.lnIn;
-    let mx = 0;
-    cfg.conv.forEach((l, i) => { mx = Math.max(mx, frames[i] * l.dim); });
-    this.ctx.scratch.fA = this.ctx.buf('fA', Math.max(mx, T * this.w.cTot));
-    this.ctx.scratch.fB = this.ctx.buf('fB', Math.max(mx, T * this.w.cTot));
     this.act = f;
-    this.ctx.ensureScratch(T);
+    this.ctx.ensureScratch(this.ctx.frames(samples));
     return f;
   }
 
@@ -155,7 +163,7 @@ export class FrontRoom {
     const frames = convFrames(cfg, f.n);
     const T = frames[frames.length - 1], s = this.ctx.scratch;
     const nl = cfg.conv.length;
-    let dA = s.fA, dB = s.fB;
+    let dA = f.fA, dB = f.fB;
     const { cIn, cTot } = this.w;
     for (let j = this.w.steps.length - 1; j >= 0; j--) {
       const st = this.w.steps[j];

@@ -31,15 +31,16 @@ export class PosRoom {
     this.encoderNorm = steps.some((st) => st.op === 'norm');
   }
 
+  /** Sizes (floats) of the saved activations for T frames. */
+  sizes(T: number): Record<'pad' | 'pre' | 'y' | 'h0', number> {
+    const D = this.ctx.D, p = this.p, G = this.ctx.config.posConvGroups;
+    return { pad: G * (T + 2 * p.pad) * p.cg, pre: T * D, y: T * D, h0: this.encoderNorm ? T * D : 0 };
+  }
+
   /** Buffers for crops of up to T frames (planned again, larger, when T grows). */
   buffers(T: number): PosAct {
     if (this.act && this.act.cap >= T) return this.act;
-    const D = this.ctx.D, p = this.p;
-    const G = this.ctx.config.posConvGroups;
-    this.act = {
-      cap: T, T: 0,
-      ...this.ctx.planBuffers({ pad: G * (T + 2 * p.pad) * p.cg, pre: T * D, y: T * D, h0: this.encoderNorm ? T * D : 0 }),
-    };
+    this.act = { ...this.ctx.planBuffers('pos', this.sizes(T)), cap: T, T: 0 };
     if (!this.act.h0) this.act.h0 = this.act.y;
     this.ctx.ensureScratch(T);
     return this.act;

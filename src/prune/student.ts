@@ -36,13 +36,13 @@ import { checkTensors } from '../arch/tensors.js';
 import { bindWeights, TensorNames } from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
 import { fromFloat32, type RawTensor } from '../format/tensor.js';
-import { ArenaPlan, LinearMemory, alignUp } from '../runtime/memory.js';
+import { LinearMemory, alignUp } from '../runtime/memory.js';
 import { Exec } from '../runtime/exec.js';
 import { ThreadPool } from '../runtime/threads.js';
 import { bestVariant, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
 import { gateArrays, gatesToMasks as gatesToMasksCfg, type GateArrays } from './gates.js';
 import type { KeepMasks } from './compact.js';
-import { Ops } from './ops.js';
+import { Ops, Workspace } from './ops.js';
 import { LayerRoom, type LayerW } from './student-layer.js';
 import { PosRoom, type PosW } from './student-pos.js';
 import { FrontRoom, type ConvW } from './student-front.js';
@@ -324,7 +324,11 @@ export class Student {
   // memory
   // ------------------------------------------------------------------------------------------------------------
 
-  /** Allocate activation memory for crops of up to `samples` samples now (otherwise it happens on first use). */
+  /**
+   * Allocate training memory for crops of up to `samples` samples now (otherwise it happens on first use): every
+   * part's saved activations and the backward scratch, from the ops' Workspace (one mechanism; the ops' own scratch
+   * grows there on first use). A fresh student takes exactly memoryPlan(samples) bytes for it.
+   */
   reserve(samples: number): void {
     this.frontRoom.buffers(samples);
     const T = this.frames(samples);
@@ -333,48 +337,43 @@ export class Student {
     this.ensureScratch(T);
   }
 
+  /** Bytes reserve(samples) takes on a fresh student: each part's activation group and the scratch group. */
+  memoryPlan(samples: number): number {
+    const T = this.frames(samples);
+    const groups = [this.frontRoom.sizes(samples), this.posRoom.sizes(T), ...this.rooms.map((r) => r.sizes(T)), this.scratchSizes(T)];
+    return groups.reduce((a, g) => a + Workspace.bytes(g), 0);
+  }
+
   /**
-   * Activation buffers of one part (front, positional conv, a layer), laid out by an ArenaPlan as the engine lays out
-   * its arena, and allocated as one block; a size of 0 gives pointer 0 (absent).
+   * The buffers of one part (front, positional conv, a layer) as a group of the Workspace: laid out by an ArenaPlan
+   * as the engine lays out its arena, allocated as one block; a size of 0 gives pointer 0 (absent).
    */
   /** @internal */
-  planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number> {
-    const plan = new ArenaPlan(this.mem.top);
-    const out = {} as Record<K, number>;
-    for (const k of Object.keys(sizes) as K[]) out[k] = sizes[k] > 0 ? plan.add(k, Math.max(4, sizes[k])) : 0;
-    this.mem.allocWeights((plan.end - this.mem.top) / 4);
-    return out;
+  planBuffers<K extends string>(group: string, sizes: Record<K, number>): Record<K, number> {
+    return this.ops.ws.plan(`student.${group}`, sizes);
   }
 
-  /** Scratch and gradient buffers shared across parts: the Ops workspace (grown on demand, contents not kept). */
-  /** @internal */
-  buf(name: string, floats: number): number {
-    return this.ops.ws.get(`student.${name}`, floats);
-  }
-
-  /** Backward scratch shared by all layers (sized for T frames). */
-  /** @internal */
-  ensureScratch(T: number): void {
-    if (this.scratchCap >= T) return;
+  /** Sizes (floats) of the backward scratch shared by all parts, for T frames. */
+  private scratchSizes(T: number): Record<string, number> {
     const cfg = this.config, D = this.D, TD = T * D;
     let ld = 1, v = 1, F = 1, nh = 1;
     for (const W of this.layers) { ld = Math.max(ld, W.ld); v = Math.max(v, W.v); F = Math.max(F, W.F); nh = Math.max(nh, W.nh); }
-    const s = this.scratch;
-    s.d1 = this.buf('d1', TD);
-    s.d2 = this.buf('d2', TD);
-    s.d3 = this.buf('d3', TD);
-    s.d4 = this.buf('d4', TD);
-    s.dqkv = this.buf('dqkv', T * ld);
-    s.dO = this.buf('dO', T * v);
-    s.dH = this.buf('dH', T * F);
-    s.dgates = this.buf('dgates', nh * T);
-    s.drelb = this.buf('drelb', cfg.numHeads * (2 * T - 1));
-    s.vec = this.buf('vec', Math.max(D, ld, F, v, 16));
-    s.vec2 = this.buf('vec2', Math.max(D, ld, F, v, 16));
     let cmax = 1;
     for (const l of cfg.conv) cmax = Math.max(cmax, l.dim);
-    s.cvec = this.buf('cvec', Math.max(cmax, this.cTot));
-    s.dpad = this.buf('dpad', (T + 2 * this.pos.pad) * this.pos.cg);
+    return {
+      d1: TD, d2: TD, d3: TD, d4: TD, dqkv: T * ld, dO: T * v, dH: T * F, dgates: nh * T, drelb: cfg.numHeads * (2 * T - 1),
+      vec: Math.max(D, ld, F, v, 16), vec2: Math.max(D, ld, F, v, 16), cvec: Math.max(cmax, this.cTot),
+      dpad: (T + 2 * this.pos.pad) * this.pos.cg,
+      // the gradient ping-pong of backward() and the layer-wise functions' inputs
+      g0: TD, g1: TD, posIn: TD,
+    };
+  }
+
+  /** Backward scratch shared by all parts, sized for T frames (a group of the Workspace, planned again when T grows). */
+  /** @internal */
+  ensureScratch(T: number): void {
+    if (this.scratchCap >= T) return;
+    Object.assign(this.scratch, this.ops.ws.plan('student.scratch', this.scratchSizes(T)));
     this.scratchCap = T;
   }
 
@@ -467,7 +466,7 @@ export class Student {
       });
     };
     // two ping-pong buffers outside the layer scratch
-    const g0 = this.buf('g0', TD), g1 = this.buf('g1', TD);
+    const { g0, g1 } = this.scratch;
     let cur = g0, nxt = g1;
     const maxKeep = this.lastKeepMax;
     if (maxKeep >= 0) {
@@ -501,7 +500,7 @@ export class Student {
     this.checkGates(gateGrad);
     const TD = this.frames(front.n) * this.D;
     if (dProj.length !== TD) fail('E_ARGS', `student: dProj has ${dProj.length} values, expected ${TD}`);
-    const p = this.buf('g0', TD);
+    const p = this.scratch.g0;
     this.mem.f32(p, TD).set(dProj);
     this.frontRoom.backward(p, gateGrad);
   }
@@ -510,7 +509,8 @@ export class Student {
   forwardPos(proj: Float32Array): Float32Array {
     const D = this.D, T = proj.length / D;
     if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: projection output of ${proj.length} values is not [T][${D}]`);
-    const src = this.buf('posIn', T * D);
+    this.posRoom.buffers(T); // plans the scratch for T frames first, so posIn stays where it is
+    const src = this.scratch.posIn;
     this.mem.f32(src, T * D).set(proj);
     const h0 = this.posRoom.forward(src, T);
     return this.mem.f32(h0, T * D).slice();
@@ -522,7 +522,7 @@ export class Student {
     if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without forwardPos');
     const TD = a.T * this.D;
     if (dHidden0.length !== TD) fail('E_ARGS', `student: dHidden0 has ${dHidden0.length} values, expected ${TD}`);
-    const d = this.buf('g0', TD), out = this.buf('g1', TD);
+    const { g0: d, g1: out } = this.scratch;
     this.mem.f32(d, TD).set(dHidden0);
     this.posRoom.backward(d, out);
     return this.mem.f32(out, TD).slice();
@@ -552,7 +552,7 @@ export class Student {
     this.checkGates(gateGrad);
     const TD = a.T * this.D;
     if (dOut.length !== TD) fail('E_ARGS', `student: dOut has ${dOut.length} values, expected ${TD}`);
-    const d = this.buf('g0', TD), out = this.buf('g1', TD);
+    const { g0: d, g1: out } = this.scratch;
     this.mem.f32(d, TD).set(dOut);
     this.rooms[l].backward(d, out, gateGrad);
     return this.mem.f32(out, TD).slice();

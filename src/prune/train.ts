@@ -331,8 +331,7 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         fwd.hidden.forEach((h, i) => {
           const k = keep[i] === -1 ? 0 : 1;
           // head: y = h·Wᵀ + b, through the kernels
-          const ws = student.ops.ws;
-          const hx = ws.get('distill.hx', T * D), hy = ws.get('distill.hy', T * D), dy = ws.get('distill.dy', T * D), dx = ws.get('distill.dx', T * D);
+          const { hx, hy, dy, dx } = student.ops.ws.plan('distill', { hx: T * D, hy: T * D, dy: T * D, dx: T * D });
           rt.mem.f32(hx, T * D).set(h);
           student.ops.linearForward(T, D, D, hx, D, headW(k), headB(k), hy, D);
           const y = rt.mem.f32(hy, T * D).slice();
