@@ -1,5 +1,6 @@
 /**
- * The forward pass: the only place that knows the order of operations of wav2vec2 / HuBERT / WavLM.
+ * The forward pass of wav2vec2 / HuBERT / WavLM: the block plan of arch/binding.ts (frontSteps, then each layer's
+ * layerSteps) interpreted on the kernels.
  * Everything is time-major ([T][C] row-major) so that convolutions are GEMMs over the activations in place
  * (implicit im2col) and attention heads are column slices of the fused q|k|v projection.
  *
