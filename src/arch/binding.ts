@@ -1,9 +1,10 @@
 /**
  * The model, written once: tensor names, the tensor list a config implies, the typed per-block weights they bind to,
- * and the block plan (the order of sub-steps of an encoder layer). The engine (runtime/engine.ts), the pruner's
- * student (prune/student.ts), compaction (prune/compact.ts) and the ONNX export (onnx/export.ts) all read weights
- * through bindWeights() and walk layerSteps(); no other module spells a tensor name (the checkpoint importers'
- * key-mapping tables aside, arch/checkpoint.ts).
+ * and the block plan (the order of sub-steps of the front end and of an encoder layer). The engine
+ * (runtime/engine.ts), the pruner's student (prune/student.ts), compaction (prune/compact.ts) and the ONNX export
+ * (onnx/export.ts) all read weights through bindWeights(); the engine, the student and the export walk the block plan
+ * (frontSteps() for the front end, layerSteps() for each layer). No other module spells a tensor name (the
+ * checkpoint importers' key-mapping tables aside, arch/checkpoint.ts).
  *
  * Shapes stay in Hugging Face layout here ([out][in] for linear layers, [Cout][Cin/G][K] for convs): each consumer
  * packs or re-lays them as it needs. Everything per layer that is derived from the config (fused q|k|v widths and
@@ -272,8 +273,10 @@ export interface ModelWeights {
   /** WavLM relative position embedding [num_buckets][H], when hasRelativeBias(cfg) */
   relEmbed: Float32Array | null;
   layers: LayerWeights[];
-  /** steps between the positional conv and hidden state 0 */
+  /** steps between the positional conv and hidden state 0 (the encoder-norm steps of frontSteps) */
   encoderSteps: EncoderStep[];
+  /** the front end's steps, waveform to hidden state 0, in order (block plan, frontSteps) */
+  frontSteps: FrontStep[];
 }
 
 /** Options of bindWeights. */
@@ -435,12 +438,14 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
     };
   });
   layers.forEach((w) => { w.steps = layerSteps(cfg, w); });
+  const steps = frontSteps(cfg, front);
   return {
     cfg, front, pos,
     encoderNorm: norm(N.encoderNorm),
     relEmbed: relBias ? need(N.relEmbed) : null,
     layers,
-    encoderSteps: cfg.preLayerNorm ? [] : [{ op: 'norm', norm: 'encoder', from: 'x', to: 'x' }],
+    encoderSteps: steps.filter((st): st is EncoderStep => st.op === 'norm'),
+    frontSteps: steps,
   };
 }
 
@@ -551,6 +556,7 @@ export function stepName(s: LayerStep): string {
     case 'attention': case 'attentionBias': return 'attention';
     case 'ffn': case 'ffnBias': return 'feed-forward';
     case 'emit': return 'output';
+    default: return unknownStep('stepName', s);
   }
 }
 
@@ -581,6 +587,75 @@ export function layerSteps(cfg: ModelConfig, w: Pick<LayerWeights, 'index' | 'at
     s.push({ op: 'norm', norm: 'norm2', from: 'x', to: 'x' }, { op: 'emit', from: 'x' });
   }
   return s;
+}
+
+/**
+ * One step of the front end, from the waveform to hidden state 0:
+ *   normalize  the waveform to zero mean and unit variance (eps 1e-7; do_normalize)
+ *   conv       conv layer `layer` (no padding, its stride), then its norm — 'group': GroupNorm with one group per
+ *              channel over time (layer 0 of a group-norm extractor only), 'layer': LayerNorm over the channels of
+ *              each frame, null: none (eps CONV_NORM_EPS) — then its activation
+ *   scale      × feature_extractor.dummy_weight per channel (DPHuBERT)
+ *   projNorm   the feature-projection LayerNorm; virtualZeros: over featProjNormSize channels of which only the
+ *              stored ones are not zero (the last conv layer was compacted; the per-frame shift is kept for proj)
+ *   proj       the feature projection; prunedChannels: + shift_t · pruned_channel_weight (virtual zeros only)
+ *   posConv    x += GELU(positional conv(x)) (grouped, padding K/2, the last frame dropped for even K)
+ *   norm       x = encoder LayerNorm(x) (post-LN models: before layer 0)
+ *   emit       hidden state 0 is x
+ * Switches over it end in unknownStep(), so a kind added here fails to typecheck in every interpreter until each
+ * handles it, and a step an interpreter does not know is refused at run time.
+ */
+export type FrontStep =
+  | { op: 'normalize' }
+  | { op: 'conv'; layer: number; norm: 'group' | 'layer' | null; act: 'gelu' }
+  | { op: 'scale' }
+  | { op: 'projNorm'; virtualZeros: boolean }
+  | { op: 'proj'; prunedChannels: boolean }
+  | { op: 'posConv' }
+  | EncoderStep
+  | { op: 'emit' };
+
+/** The front end's steps, in order: the one description the engine, the student and the ONNX export interpret. */
+export function frontSteps(cfg: ModelConfig, f: Pick<FrontWeights, 'dummy' | 'projNorm' | 'virtualZeros' | 'prunedChannelWeight'>): FrontStep[] {
+  const s: FrontStep[] = [];
+  if (cfg.doNormalize) s.push({ op: 'normalize' });
+  cfg.conv.forEach((_, i) => {
+    const norm = !convHasNorm(cfg, i) ? null : cfg.featExtractNorm === 'group' ? 'group' : 'layer';
+    s.push({ op: 'conv', layer: i, norm, act: 'gelu' });
+  });
+  if (f.dummy) s.push({ op: 'scale' });
+  const virtualZeros = !!f.projNorm && f.virtualZeros;
+  if (f.projNorm) s.push({ op: 'projNorm', virtualZeros });
+  s.push({ op: 'proj', prunedChannels: virtualZeros && !!f.prunedChannelWeight });
+  s.push({ op: 'posConv' });
+  if (!cfg.preLayerNorm) s.push({ op: 'norm', norm: 'encoder', from: 'x', to: 'x' });
+  s.push({ op: 'emit' });
+  return s;
+}
+
+/** What a front step is, for messages ("conv layer 3", "feature projection"). */
+export function frontStepName(s: FrontStep): string {
+  switch (s.op) {
+    case 'normalize': return 'waveform normalisation';
+    case 'conv': return `conv layer ${s.layer}`;
+    case 'scale': return 'dummy_weight scale';
+    case 'projNorm': case 'proj': return 'feature projection';
+    case 'posConv': return 'positional conv';
+    case 'norm': return stepName(s);
+    case 'emit': return 'output';
+    default: { // a kind added to FrontStep stops this typechecking; an unknown one is named (its interpreter refuses it)
+      const unknown: never = s;
+      return `step ${JSON.stringify((unknown as { op?: unknown }).op)}`;
+    }
+  }
+}
+
+/**
+ * The last branch of every switch over a block plan (FrontStep, LayerStep): `s` has type never when every kind is
+ * handled, so a new kind stops the interpreter typechecking; a step that still arrives is refused (E_CONFIG).
+ */
+export function unknownStep(interpreter: string, s: never): never {
+  return fail('E_CONFIG', `${interpreter}: block-plan step ${JSON.stringify((s as { op?: unknown })?.op)} is not one it knows`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -42,7 +42,9 @@
 import { fail } from '../errors.js';
 import { parseConfig, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
-import { bindWeights, CONV_NORM_EPS, TensorNames, type Dense, type LayerWeights, type Norm } from '../arch/binding.js';
+import {
+  bindWeights, CONV_NORM_EPS, TensorNames, unknownStep, type Dense, type LayerWeights, type ModelWeights, type Norm,
+} from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
 import type { RawTensor } from '../format/tensor.js';
 import { F, GraphBuilder } from './graph.js';
@@ -106,10 +108,14 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
   if (!(ONNX_DTYPES as readonly string[]).includes(dtype)) {
     fail('E_ARGS', `ONNX dtype must be one of ${ONNX_DTYPES.join(', ')}, found ${JSON.stringify(dtype)}`);
   }
-  const q8 = dtype === 'q8';
   const cfg: ModelConfig = parseConfig(configJson, source);
   checkTensors(cfg, tensors, source);
-  const w = bindWeights(cfg, tensors, source, { quantize: q8 });
+  return buildOnnx(bindWeights(cfg, tensors, source, { quantize: dtype === 'q8' }), configJson, opset, dtype, source);
+}
+
+/** @internal The graph of bound weights (exportOnnx validates and binds first; tests hand it edited block plans). */
+export function buildOnnx(w: ModelWeights, configJson: Record<string, unknown>, opset: number, dtype: OnnxDtype, source: string): OnnxExport {
+  const cfg = w.cfg, q8 = dtype === 'q8';
   const g = new GraphBuilder(opset);
   const N = TensorNames;
   const init = (name: string, data: Float32Array, dims: number[]) => g.f32(name, data, dims);
@@ -141,79 +147,98 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
   const linear = (x: string, p: string, d: Dense, name: string) =>
     q8 && d.q8 ? linearQ8(x, p, d, name) : g.linear(x, init(`${p}.weight`, d.weight, [d.rows, d.cols]), init(`${p}.bias`, d.bias!, [d.rows]), name);
 
-  // ---- waveform [1, N]
-  let wave = g.input('waveform');
-  if (cfg.doNormalize) {
-    const d = g.op('Sub', [wave, g.reduceMean(wave, [1], true, 'wave_mean')], {}, 'wave_centered');
-    const v = g.reduceMean(g.op('Mul', [d, d]), [1], true, 'wave_var');
-    wave = g.op('Div', [d, g.op('Sqrt', [g.op('Add', [v, g.scalar(1e-7)])])], {}, 'wave_normalized');
-  }
-
-  // ---- conv stack on [1, C, T]
-  let x = g.op('Unsqueeze', [wave, g.i64([1])], {}, 'wave_nct');
-  const front = w.front;
-  front.conv.forEach((c, i) => {
-    const attrs = { kernel_shape: [c.kernel], strides: [c.stride] };
-    if (q8 && c.q8) {
-      // ConvInteger(x_q, W int8 [Cout][Cin][K], x_zp, 0) → rescale per output channel ([Cout, 1] against [1, Cout, T])
-      const [xq, xs, xz] = quantizeInput(x);
-      const wq = g.i8(`${N.conv(i)}.weight_quantized`, c.q8.q, [c.dim, c.cin, c.kernel]);
-      const acc = g.op('ConvInteger', [xq, wq, xz, g.i8Scalar(0)], attrs, `conv${i}_int`);
-      x = rescale(acc, xs, N.conv(i), c.q8.scale, [c.dim, 1], c.bias, `conv${i}`);
-    } else {
-      const inputs = [x, init(`${N.conv(i)}.weight`, c.weight, [c.dim, c.cin, c.kernel])];
-      if (c.bias) inputs.push(init(`${N.conv(i)}.bias`, c.bias, [c.dim]));
-      x = g.op('Conv', inputs, attrs, `conv${i}`);
-    }
-    if (c.norm && cfg.featExtractNorm === 'group') {
-      const p = N.convNorm(i);
-      x = g.op('InstanceNormalization', [x, init(`${p}.weight`, c.norm.weight, [c.dim]), init(`${p}.bias`, c.norm.bias, [c.dim])], { epsilon: F(CONV_NORM_EPS) }, `conv${i}_gn`);
-    } else if (c.norm) {
-      const t = g.op('Transpose', [x], { perm: [0, 2, 1] });
-      x = g.op('Transpose', [layerNorm(t, N.convNorm(i), c.norm, CONV_NORM_EPS)], { perm: [0, 2, 1] }, `conv${i}_ln`);
-    }
-    x = g.gelu(x, `conv${i}_gelu`);
-  });
-  const cin = front.channels;
-  // time-major [T, C]
-  x = g.op('Transpose', [g.op('Squeeze', [x, g.i64([0])])], { perm: [1, 0] }, 'features');
-  if (front.dummy) x = g.op('Mul', [x, init(N.dummy, front.dummy, [cin])], {}, 'features_scaled');
-
-  // ---- feature projection
-  let rowShift: string | null = null;
-  if (front.projNorm && front.virtualZeros) {
-    // LayerNorm over `total` channels of which the last total − n are exact zeros (engine.layerNormVirtualZeros)
-    const total = cfg.featProjNormSize, n = cin;
-    const mean = g.op('Mul', [g.reduceSum(x, [1], true), g.scalar(1 / total)], {}, 'vz_mean');
-    const d = g.op('Sub', [x, mean], {}, 'vz_centered');
-    const ss = g.reduceSum(g.op('Mul', [d, d]), [1], true);
-    const zeros = g.op('Mul', [g.op('Mul', [mean, mean]), g.scalar(total - n)], {}, 'vz_zero_ss');
-    const variance = g.op('Mul', [g.op('Add', [ss, zeros]), g.scalar(1 / total)], {}, 'vz_var');
-    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])], {}, 'vz_inv');
-    const y = g.op('Mul', [g.op('Mul', [d, inv]), init(`${N.projNorm}.weight`, front.projNorm.weight, [n])]);
-    x = g.op('Add', [y, init(`${N.projNorm}.bias`, front.projNorm.bias, [n])], {}, 'proj_ln');
-    rowShift = g.op('Neg', [g.op('Mul', [mean, inv])], {}, 'vz_row_shift'); // [T, 1]
-  } else if (front.projNorm) {
-    x = layerNorm(x, N.projNorm, front.projNorm);
-  }
-  x = linear(x, N.proj, front.proj, 'proj');
-  if (front.prunedChannelWeight && rowShift) {
-    x = g.op('Add', [x, g.op('Mul', [rowShift, init(N.prunedChannelWeight, front.prunedChannelWeight, [D])])], {}, 'proj_pruned');
-  }
-
-  // ---- positional conv: x += GELU(conv(x)) (weight norm folded by the binding)
-  const pos = w.pos, Kw = pos.kernel, pad = Math.floor(Kw / 2);
-  let p = g.op('Unsqueeze', [g.op('Transpose', [x], { perm: [1, 0] }), g.i64([0])], {}, 'pos_in'); // [1, D, T]
-  p = g.op('Conv', [p, init(`${N.posConv}.weight`, pos.weight, [D, pos.cg, Kw]), init(`${N.posConv}.bias`, pos.bias, [D])],
-    { kernel_shape: [Kw], pads: [pad, pad], group: pos.groups }, 'pos_conv');
-  if (Kw % 2 === 0) p = g.op('Slice', [p, g.i64([0]), g.i64([-1]), g.i64([2])], {}, 'pos_conv_trim');
-  p = g.op('Transpose', [g.op('Squeeze', [g.gelu(p, 'pos_gelu'), g.i64([0])])], { perm: [1, 0] }, 'pos_tm');
-  x = g.op('Add', [x, p], {}, 'pos_out');
-
+  // ---- the front end walks its block plan (arch/binding.ts frontSteps): waveform [1, N] → hidden state 0 [T, D].
+  // The conv layers run on [1, C, T]; the first step after them goes time-major [T, C], as the engine is throughout.
+  const front = w.front, cin = front.channels;
   const hidden: string[] = [];
-  // post-LN: the encoder norm before layer 0 (the block plan's encoder steps)
-  w.encoderSteps.forEach(() => { x = layerNorm(x, N.encoderNorm, w.encoderNorm); });
-  hidden.push(x);
+  let x = g.input('waveform');
+  let layout: 'wave' | 'nct' | 'tc' = 'wave';
+  const timeMajor = () => {
+    if (layout === 'nct') x = g.op('Transpose', [g.op('Squeeze', [x, g.i64([0])])], { perm: [1, 0] }, 'features');
+    layout = 'tc';
+  };
+  let rowShift: string | null = null;
+  for (const st of w.frontSteps) {
+    switch (st.op) {
+      case 'normalize': {
+        const d = g.op('Sub', [x, g.reduceMean(x, [1], true, 'wave_mean')], {}, 'wave_centered');
+        const v = g.reduceMean(g.op('Mul', [d, d]), [1], true, 'wave_var');
+        x = g.op('Div', [d, g.op('Sqrt', [g.op('Add', [v, g.scalar(1e-7)])])], {}, 'wave_normalized');
+        break;
+      }
+      case 'conv': {
+        if (layout === 'wave') x = g.op('Unsqueeze', [x, g.i64([1])], {}, 'wave_nct');
+        layout = 'nct';
+        const i = st.layer, c = front.conv[i];
+        const attrs = { kernel_shape: [c.kernel], strides: [c.stride] };
+        if (q8 && c.q8) {
+          // ConvInteger(x_q, W int8 [Cout][Cin][K], x_zp, 0) → rescale per output channel ([Cout, 1] against [1, Cout, T])
+          const [xq, xs, xz] = quantizeInput(x);
+          const wq = g.i8(`${N.conv(i)}.weight_quantized`, c.q8.q, [c.dim, c.cin, c.kernel]);
+          const acc = g.op('ConvInteger', [xq, wq, xz, g.i8Scalar(0)], attrs, `conv${i}_int`);
+          x = rescale(acc, xs, N.conv(i), c.q8.scale, [c.dim, 1], c.bias, `conv${i}`);
+        } else {
+          const inputs = [x, init(`${N.conv(i)}.weight`, c.weight, [c.dim, c.cin, c.kernel])];
+          if (c.bias) inputs.push(init(`${N.conv(i)}.bias`, c.bias, [c.dim]));
+          x = g.op('Conv', inputs, attrs, `conv${i}`);
+        }
+        if (st.norm === 'group') {
+          const p = N.convNorm(i), n = c.norm!;
+          x = g.op('InstanceNormalization', [x, init(`${p}.weight`, n.weight, [c.dim]), init(`${p}.bias`, n.bias, [c.dim])], { epsilon: F(CONV_NORM_EPS) }, `conv${i}_gn`);
+        } else if (st.norm === 'layer') {
+          const t = g.op('Transpose', [x], { perm: [0, 2, 1] });
+          x = g.op('Transpose', [layerNorm(t, N.convNorm(i), c.norm!, CONV_NORM_EPS)], { perm: [0, 2, 1] }, `conv${i}_ln`);
+        }
+        x = g.gelu(x, `conv${i}_gelu`);
+        break;
+      }
+      case 'scale':
+        timeMajor();
+        x = g.op('Mul', [x, init(N.dummy, front.dummy!, [cin])], {}, 'features_scaled');
+        break;
+      case 'projNorm': {
+        timeMajor();
+        const pn = front.projNorm!;
+        if (!st.virtualZeros) {
+          x = layerNorm(x, N.projNorm, pn);
+          break;
+        }
+        // LayerNorm over `total` channels of which the last total − n are exact zeros (engine.layerNormVirtualZeros)
+        const total = cfg.featProjNormSize, n = cin;
+        const mean = g.op('Mul', [g.reduceSum(x, [1], true), g.scalar(1 / total)], {}, 'vz_mean');
+        const d = g.op('Sub', [x, mean], {}, 'vz_centered');
+        const ss = g.reduceSum(g.op('Mul', [d, d]), [1], true);
+        const zeros = g.op('Mul', [g.op('Mul', [mean, mean]), g.scalar(total - n)], {}, 'vz_zero_ss');
+        const variance = g.op('Mul', [g.op('Add', [ss, zeros]), g.scalar(1 / total)], {}, 'vz_var');
+        const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])], {}, 'vz_inv');
+        const y = g.op('Mul', [g.op('Mul', [d, inv]), init(`${N.projNorm}.weight`, pn.weight, [n])]);
+        x = g.op('Add', [y, init(`${N.projNorm}.bias`, pn.bias, [n])], {}, 'proj_ln');
+        rowShift = g.op('Neg', [g.op('Mul', [mean, inv])], {}, 'vz_row_shift'); // [T, 1]
+        break;
+      }
+      case 'proj':
+        timeMajor();
+        x = linear(x, N.proj, front.proj, 'proj');
+        if (st.prunedChannels) {
+          x = g.op('Add', [x, g.op('Mul', [rowShift!, init(N.prunedChannelWeight, front.prunedChannelWeight!, [D])])], {}, 'proj_pruned');
+        }
+        break;
+      case 'posConv': {
+        // x += GELU(conv(x)) (weight norm folded by the binding)
+        const pos = w.pos, Kw = pos.kernel, pad = Math.floor(Kw / 2);
+        let p = g.op('Unsqueeze', [g.op('Transpose', [x], { perm: [1, 0] }), g.i64([0])], {}, 'pos_in'); // [1, D, T]
+        p = g.op('Conv', [p, init(`${N.posConv}.weight`, pos.weight, [D, pos.cg, Kw]), init(`${N.posConv}.bias`, pos.bias, [D])],
+          { kernel_shape: [Kw], pads: [pad, pad], group: pos.groups }, 'pos_conv');
+        if (Kw % 2 === 0) p = g.op('Slice', [p, g.i64([0]), g.i64([-1]), g.i64([2])], {}, 'pos_conv_trim');
+        p = g.op('Transpose', [g.op('Squeeze', [g.gelu(p, 'pos_gelu'), g.i64([0])])], { perm: [1, 0] }, 'pos_tm');
+        x = g.op('Add', [x, p], {}, 'pos_out');
+        break;
+      }
+      case 'norm': x = layerNorm(x, N.encoderNorm, w.encoderNorm); break; // post-LN: before layer 0
+      case 'emit': hidden.push(x); break;
+      default: unknownStep('ONNX export', st);
+    }
+  }
 
   // ---- WavLM relative position bias: one [T, T] matrix per original head that some layer keeps
   const headBias = new Map<number, string>();
@@ -323,6 +348,7 @@ export function exportOnnx(configJson: Record<string, unknown>, tensors: Map<str
         }
         case 'ffnBias': x = g.op('Add', [x, init(`${N.ffn2(l)}.bias`, L.ffnBias!, [D])], {}, `l${l}_ffn_bias`); break;
         case 'emit': hidden.push(slot(st.from)); break;
+        default: unknownStep('ONNX export', st);
       }
     }
   }

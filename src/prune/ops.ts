@@ -16,32 +16,70 @@
  *                      overlapping rows pack_rows reads in place), f32_gemm_packed accumulating
  *   conv dX            the column buffer [Tout][Kw·Cin] = dY·W, then f32_col2im_add
  * Attention heads (small T×T products) use f32_gemm with row-major B and are spread over threads by head.
- * Scratch buffers come from a Workspace that allocates from the model's LinearMemory and only ever grows (a larger
- * request re-allocates; the old block is not reused), so pointers handed out stay valid until the same name is
- * requested larger.
+ * Scratch buffers come from the Workspace (training memory: the student's activations and scratch too), which
+ * allocates from the model's LinearMemory and only ever grows (a larger request re-allocates; the old block is not
+ * reused), so pointers handed out stay valid until the same name is requested larger.
  */
 import type { Command } from '../runtime/threads.js';
 import type { Exec } from '../runtime/exec.js';
-import type { LinearMemory } from '../runtime/memory.js';
+import { ArenaPlan, type LinearMemory } from '../runtime/memory.js';
 import type { KernelExports } from '../runtime/wasm.js';
 
 /** Elementwise/row work below this many floats stays on the calling thread. */
 const SPLIT_MIN = 1 << 15;
 
+/**
+ * Training memory, one mechanism for all of it: named groups of buffers, each laid out by an ArenaPlan (as the
+ * engine lays out its arena) and allocated as one block of the LinearMemory. The student's saved activations (one
+ * group per part: front, positional conv, each layer), its backward scratch (one group sized for the crop's frames)
+ * and the ops' own scratch (a group of one buffer per name) all come from here, so `bytes` is every byte training
+ * took after the weights, gates and optimiser state. A group asked for with a larger size is planned again (the
+ * element-wise larger sizes; contents lost, the old block not reused), so pointers stay valid until then; a size of
+ * 0 gives pointer 0 (absent).
+ */
 export class Workspace {
   private readonly mem: LinearMemory;
-  private readonly bufs = new Map<string, { ptr: number; floats: number }>();
+  private readonly groups = new Map<string, { sizes: Record<string, number>; ptrs: Record<string, number> }>();
+  private handed = 0;
   constructor(mem: LinearMemory) {
     this.mem = mem;
   }
-  /** A buffer of at least `floats` f32 under `name` (re-allocated, contents lost, when it must grow). */
+
+  /** Bytes a first plan() of these sizes takes. */
+  static bytes(sizes: Record<string, number>): number {
+    const plan = new ArenaPlan(0);
+    for (const k of Object.keys(sizes)) if (sizes[k] > 0) plan.add(k, Math.max(4, sizes[k]));
+    return plan.end;
+  }
+
+  /** Bytes handed out so far. */
+  get bytes(): number {
+    return this.handed;
+  }
+
+  /** The buffers of group `name`, each of at least its size in floats. */
+  plan<K extends string>(name: string, sizes: Record<K, number>): Record<K, number> {
+    const keys = Object.keys(sizes) as K[];
+    const have = this.groups.get(name);
+    const fits = have && keys.every((k) => sizes[k] <= 0 || (have.sizes[k] ?? 0) >= sizes[k]);
+    if (!fits) {
+      const want: Record<string, number> = { ...(have?.sizes ?? {}) };
+      for (const k of keys) want[k] = Math.max(want[k] ?? 0, sizes[k]);
+      const start = this.mem.top, plan = new ArenaPlan(start), ptrs: Record<string, number> = {};
+      for (const k of Object.keys(want)) ptrs[k] = want[k] > 0 ? plan.add(k, Math.max(4, want[k])) : 0;
+      this.mem.allocWeights((plan.end - start) / 4);
+      this.handed += this.mem.top - start;
+      this.groups.set(name, { sizes: want, ptrs });
+    }
+    const g = this.groups.get(name)!, out = {} as Record<K, number>;
+    for (const k of keys) out[k] = sizes[k] > 0 ? g.ptrs[k] : 0;
+    return out;
+  }
+
+  /** One buffer of at least `floats` f32 under `name` (a group of one; grown by at least a quarter when it must grow). */
   get(name: string, floats: number): number {
-    const b = this.bufs.get(name);
-    if (b && b.floats >= floats) return b.ptr;
-    const n = Math.max(floats, 4, b ? Math.ceil(b.floats * 1.25) : 0);
-    const ptr = this.mem.allocWeights(n);
-    this.bufs.set(name, { ptr, floats: n });
-    return ptr;
+    const have = this.groups.get(name)?.sizes.b ?? 0, need = Math.max(1, floats);
+    return this.plan(name, { b: have >= need ? need : Math.max(need, 4, Math.ceil(have * 1.25)) }).b;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { fail } from '../errors.js';
 import type { ModelConfig } from '../arch/config.js';
-import type { LayerStep } from '../arch/binding.js';
+import { unknownStep, type LayerStep } from '../arch/binding.js';
 import type { LinearMemory } from '../runtime/memory.js';
 import type { AttentionHead, AttentionHeadGrads, Ops } from './ops.js';
 import type { GateValues } from './student.js';
@@ -23,10 +23,11 @@ export interface StudentContext {
   readonly rel: { w: number; g: number } | null;
   relativeBias(T: number): Float32Array | null;
   scatterRelb(T: number, heads: number[], drelb: number): void;
-  planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number>;
-  /** a named scratch buffer of the Ops workspace */
-  buf(name: string, floats: number): number;
+  /** the buffers of one part, a group of the Ops workspace (training memory) */
+  planBuffers<K extends string>(group: string, sizes: Record<K, number>): Record<K, number>;
   ensureScratch(T: number): void;
+  /** frames for `samples` samples */
+  frames(samples: number): number;
 }
 
 /** Parameter, gradient and gate pointers of one encoder layer (laid out by the student). */
@@ -72,6 +73,9 @@ export interface LayerW {
   zf: number;
 }
 
+/** The buffers of one encoder layer's saved activations (pointers). */
+type LayerBuffers = Omit<LayerAct, 'cap' | 'T' | 'relbOwn' | 'zA' | 'zF' | 'src'>;
+
 /** Saved activations of one encoder layer. */
 export interface LayerAct {
   cap: number; // frames the buffers hold
@@ -109,14 +113,12 @@ export class LayerRoom {
 
   constructor(private readonly ctx: StudentContext, readonly l: number, readonly W: LayerW) {}
 
-  /** The saved-activation buffers for crops of up to T frames (planned again, larger, when T grows). */
-  buffers(T: number): LayerAct {
-    const have = this.act;
-    if (have && have.cap >= T) return have;
+  /** Sizes (floats) of the saved activations for T frames. */
+  sizes(T: number): Record<keyof LayerBuffers, number> {
     const cfg = this.ctx.config, W = this.W, l = this.l, D = this.ctx.D, pre = cfg.preLayerNorm;
     const TD = T * D;
     const has = W.nh > 0;
-    const b = this.ctx.planBuffers({
+    return {
       xin: TD,
       ln1: pre ? TD : 0,
       qkvU: has ? T * W.ld : 0,
@@ -137,9 +139,16 @@ export class LayerRoom {
       gru: has && this.ctx.rel ? T * cfg.numHeads * 8 : 0,
       gates: has && this.ctx.rel ? W.nh * T : 0,
       relb: has && this.ctx.rel ? cfg.numHeads * (2 * T - 1) : 0,
-    });
-    const a: LayerAct = { cap: T, T: 0, ...b, relbOwn: false, zA: 1, zF: 1, src: new Array(W.steps.length).fill(0) };
-    if (pre) a.x1 = a.r1;
+    };
+  }
+
+  /** The saved-activation buffers for crops of up to T frames (planned again, larger, when T grows). */
+  buffers(T: number): LayerAct {
+    const have = this.act;
+    if (have && have.cap >= T) return have;
+    const b = this.ctx.planBuffers(`layer.${this.l}`, this.sizes(T));
+    const a: LayerAct = { cap: T, T: 0, ...b, relbOwn: false, zA: 1, zF: 1, src: new Array(this.W.steps.length).fill(0) };
+    if (this.ctx.config.preLayerNorm) a.x1 = a.r1;
     if (!a.out) a.out = a.r2;
     this.act = a;
     this.ctx.ensureScratch(T);
@@ -219,6 +228,7 @@ export class LayerRoom {
         case 'emit':
           out = st.from === 'x' ? x : y;
           break;
+        default: unknownStep('student layer', st);
       }
     });
     a.T = T;
@@ -319,6 +329,7 @@ export class LayerRoom {
         case 'attentionBias':
           gateGrad.attn[l] += this.biasBlockBackward(T, dx, W.outB, W.goutB, a.zA);
           break;
+        default: unknownStep('student layer', st);
       }
     }
     ops.copy2d(1, TD, dx, TD, dIn, TD);

@@ -16,8 +16,9 @@
  *
  * Storage. All trainable tensors live in ONE flat f32 region (`flat`), gradients in a second region of the same
  * layout, each tensor at a 16-float aligned offset (q/k/v projections and their biases back to back, fused), so an
- * optimizer may treat the whole student as one vector. Internal layouts that differ from Hugging Face's
- * (`params()[i].layout`, converted back by `tensors()`):
+ * optimizer may treat the whole student as one vector; studentParamLayout (param-layout.ts) computes that layout
+ * (`layout`) from the binding. Internal layouts that differ from Hugging Face's (`params()[i].layout`, converted back
+ * by `tensors()`):
  *   - conv weights (feature extractor and the positional conv) are time-major [Cout][Kw][Cin/groups];
  *   - the positional conv is trained as its FOLDED weight (weight norm folded at load; `tensors()` writes
  *     encoder.pos_conv_embed.conv.weight, which checkTensors/compact/load accept);
@@ -32,20 +33,20 @@
 import { fail } from '../errors.js';
 import { convFrames, parseConfig, type ModelConfig } from '../arch/config.js';
 import { checkTensors } from '../arch/tensors.js';
-import { bindWeights, TensorNames, type Norm } from '../arch/binding.js';
+import { bindWeights, TensorNames } from '../arch/binding.js';
 import { relativeBucket } from '../arch/wavlm.js';
 import { fromFloat32, type RawTensor } from '../format/tensor.js';
-import { convToTimeMajor } from '../runtime/pack.js';
-import { ArenaPlan, LinearMemory, alignUp } from '../runtime/memory.js';
+import { LinearMemory, alignUp } from '../runtime/memory.js';
 import { Exec } from '../runtime/exec.js';
 import { ThreadPool } from '../runtime/threads.js';
 import { bestVariant, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
 import { gateArrays, gatesToMasks as gatesToMasksCfg, type GateArrays } from './gates.js';
 import type { KeepMasks } from './compact.js';
-import { Ops } from './ops.js';
+import { Ops, Workspace } from './ops.js';
 import { LayerRoom, type LayerW } from './student-layer.js';
 import { PosRoom, type PosW } from './student-pos.js';
 import { FrontRoom, type ConvW } from './student-front.js';
+import { studentParamLayout, type ParamBlock, type StudentParamLayout } from './param-layout.js';
 
 
 /** Gate values (and gate gradients) in the shape of gates.ts GateArrays; all ones = the ungated model. */
@@ -114,6 +115,8 @@ export class Student {
   private readonly passthrough = new Map<string, RawTensor>();
   /** the flat parameter and gradient regions */
   readonly flat: { ptr: number; grad: number; size: number };
+  /** where each trainable tensor sits in them (param-layout.ts) */
+  readonly layout: StudentParamLayout;
   private readonly conv: ConvW[] = [];
   private readonly dummy: { w: number; g: number } | null;
   private readonly projLn: { g: number; b: number; gg: number; gb: number } | null;
@@ -147,155 +150,80 @@ export class Student {
     const w = bindWeights(cfg, tensors, 'student');
     const N = TensorNames;
 
-    // ---- plan every trainable tensor: name, internal shape, data, layout; "follow" = no alignment gap before it
-    interface Spec { name: string; shape: number[]; data: Float32Array; layout: StudentParam['layout']; follow?: boolean; off?: number }
-    const specs: Spec[] = [];
-    const used = new Set<string>();
-    const add = (name: string, shape: number[], data: Float32Array, layout: StudentParam['layout'] = 'hf', follow = false): Spec => {
-      const s: Spec = { name, shape, data, layout, follow };
-      specs.push(s);
-      if (data.length > 0) used.add(name);
-      return s;
-    };
-    const addNorm = (p: string, n: Norm, width = n.weight.length, layout: StudentParam['layout'] = 'hf'): [Spec, Spec] =>
-      [add(`${p}.weight`, [width], n.weight, layout), add(`${p}.bias`, [width], n.bias, layout)];
-
-    const convSpecs = w.front.conv.map((c, i) => {
-      const wt = add(`${N.conv(i)}.weight`, [c.dim, c.kernel, c.cin], convToTimeMajor(c.weight, c.dim, c.cin, c.kernel), 'time-major');
-      const b = c.bias ? add(`${N.conv(i)}.bias`, [c.dim], c.bias) : null;
-      const nm = c.norm ? addNorm(N.convNorm(i), c.norm) : null;
-      return { w: wt, b, g: nm?.[0] ?? null, be: nm?.[1] ?? null };
-    });
-    const cin = w.front.channels;
-    const dummySpec = w.front.dummy ? add(N.dummy, [cin], w.front.dummy) : null;
-    this.cIn = cin;
-    const virt = w.front.virtualZeros;
-    this.cTot = virt ? cfg.featProjNormSize : cin;
-    const nv = this.cTot - cin;
-    let projLnSpec: [Spec, Spec] | null = null;
-    if (w.front.projNorm) {
-      const gp = new Float32Array(this.cTot).fill(1), bp = new Float32Array(this.cTot);
-      gp.set(w.front.projNorm.weight);
-      bp.set(w.front.projNorm.bias);
-      projLnSpec = addNorm(N.projNorm, { weight: gp, bias: bp }, this.cTot, virt ? 'padded' : 'hf');
-    }
-    const Wp = w.front.proj.weight;
-    let WpPad = Wp;
-    if (virt) {
-      // virtual zero channels: LayerNorm output shift_t·1 + 0 each, projection columns u / count
-      const u = w.front.prunedChannelWeight ?? new Float32Array(D);
-      used.add(N.prunedChannelWeight);
-      WpPad = new Float32Array(D * this.cTot);
-      for (let d = 0; d < D; d++) {
-        WpPad.set(Wp.subarray(d * cin, (d + 1) * cin), d * this.cTot);
-        for (let v = 0; v < nv; v++) WpPad[d * this.cTot + cin + v] = u[d] / nv;
-      }
-    }
-    const projSpec = [add(`${N.proj}.weight`, [D, this.cTot], WpPad, virt ? 'padded' : 'hf'), add(`${N.proj}.bias`, [D], w.front.proj.bias!)];
-
-    const { cg, kernel: Kp } = w.pos;
-    const posSpec = [add(`${N.posConv}.weight`, [D, Kp, cg], convToTimeMajor(w.pos.weight, D, cg, Kp), 'time-major'), add(`${N.posConv}.bias`, [D], w.pos.bias)];
-    used.add(N.posConvWeightG).add(N.posConvWeightV);
-    const encSpec = addNorm(N.encoderNorm, w.encoderNorm);
-    const relSpec = w.relEmbed ? add(N.relEmbed, [cfg.numBuckets, cfg.numHeads], w.relEmbed) : null;
-
-    const layerSpecs = w.layers.map((L, l) => {
-      const qk = L.qkTotal, v = L.vTotal;
-      const r: Record<string, Spec | null> = {};
-      const a = L.attn;
-      if (a) {
-        // fused q; k; v weights and biases (back to back), views of the binding's fused rows
-        const W = a.qkv.weight, B = a.qkv.bias!;
-        const parts = [[N.q(l), 0, qk], [N.k(l), qk, qk], [N.v(l), 2 * qk, v]] as const;
-        [r.q, r.k, r.v] = parts.map(([p, off, rows], i) => add(`${p}.weight`, [rows, D], W.subarray(off * D, (off + rows) * D), 'hf', i > 0));
-        [r.qb, r.kb, r.vb] = parts.map(([p, off, rows], i) => add(`${p}.bias`, [rows], B.subarray(off, off + rows), 'hf', i > 0));
-        r.out = add(`${N.out(l)}.weight`, [D, v], a.out.weight);
-        r.outB = add(`${N.out(l)}.bias`, [D], a.out.bias!);
-        if (a.gru && a.gruConst) {
-          r.gru = add(`${N.gru(l)}.weight`, [8, cfg.headDim], a.gru.weight);
-          r.gruB = add(`${N.gru(l)}.bias`, [8], a.gru.bias!);
-          r.gruC = add(N.gruConst(l), [1, cfg.numHeads, 1, 1], a.gruConst);
-        }
-      } else if (L.attnBias) {
-        r.outB = add(`${N.out(l)}.bias`, [D], L.attnBias);
-      }
-      [r.ln1g, r.ln1b] = addNorm(N.norm1(l), L.norm1);
-      if (L.ffn) {
-        r.ffn1 = add(`${N.ffn1(l)}.weight`, [L.plan.ffn, D], L.ffn.in.weight);
-        r.ffn1B = add(`${N.ffn1(l)}.bias`, [L.plan.ffn], L.ffn.in.bias!);
-        r.ffn2 = add(`${N.ffn2(l)}.weight`, [D, L.plan.ffn], L.ffn.out.weight);
-        r.ffn2B = add(`${N.ffn2(l)}.bias`, [D], L.ffn.out.bias!);
-      } else if (L.ffnBias) {
-        r.ffn2B = add(`${N.ffn2(l)}.bias`, [D], L.ffnBias);
-      }
-      [r.ln2g, r.ln2b] = addNorm(N.norm2(l), L.norm2);
-      return { r, qk, v, L };
-    });
-
+    // ---- the flat parameter and gradient regions, laid out by studentParamLayout (param-layout.ts)
+    const layout = (this.layout = studentParamLayout(cfg, w));
+    this.cIn = layout.cIn;
+    this.cTot = layout.cTot;
     // everything else the teacher had (zero-sized tensors, weights of removed structures) is passed through
-    for (const [n, t] of tensors) if (!used.has(n)) this.passthrough.set(n, t);
-
-    // ---- lay out the flat regions
-    let off = 0;
-    for (const s of specs) {
-      const size = s.data.length;
-      const want = s.shape.reduce((a, b) => a * b, 1);
-      if (size !== want) fail('E_SHAPE', `student: tensor ${s.name} has ${size} values, expected ${want} (${s.shape.join('×')})`);
-      if (!s.follow) off = Math.ceil(off / 16) * 16;
-      s.off = off;
-      off += size;
-    }
-    const total = Math.max(16, Math.ceil(off / 16) * 16);
+    for (const [n, t] of tensors) if (!layout.used.has(n)) this.passthrough.set(n, t);
+    const total = layout.total;
     const W = mem.allocWeights(total), Gr = mem.allocWeights(total);
     this.flat = { ptr: W, grad: Gr, size: total };
-    {
-      const wv = mem.f32(W, total);
-      wv.fill(0);
-      mem.f32(Gr, total).fill(0);
-      for (const s of specs) wv.set(s.data, s.off!);
+    const wv = mem.f32(W, total);
+    wv.fill(0);
+    mem.f32(Gr, total).fill(0);
+    const byName = new Map<string, ParamBlock>();
+    for (const blk of layout.blocks) {
+      const data = blk.values();
+      if (data.length !== blk.size) fail('E_SHAPE', `student: tensor ${blk.name} has ${data.length} values, expected ${blk.size} (${blk.shape.join('×')})`);
+      wv.set(data, blk.offset);
+      byName.set(blk.name, blk);
+      if (blk.size > 0) this.entries.push({ name: blk.name, shape: blk.shape, size: blk.size, ptr: W + blk.offset * 4, grad: Gr + blk.offset * 4, layout: blk.layout });
     }
-    for (const s of specs) {
-      if (s.data.length === 0) continue;
-      this.entries.push({ name: s.name, shape: s.shape, size: s.data.length, ptr: W + s.off! * 4, grad: Gr + s.off! * 4, layout: s.layout });
-    }
-    const at = (s: Spec | null | undefined) => (s ? W + s.off! * 4 : 0);
-    const gat = (s: Spec | null | undefined) => (s ? Gr + s.off! * 4 : 0);
+    /** byte pointer of a block's values / gradient (0: the tensor has no block) */
+    const at = (name: string) => { const blk = byName.get(name); return blk ? W + blk.offset * 4 : 0; };
+    const gat = (name: string) => { const blk = byName.get(name); return blk ? Gr + blk.offset * 4 : 0; };
+    const { cg, kernel: Kp } = w.pos;
 
     // ---- gate vectors and constants (not trainable)
-    const gateFloats = cfg.conv.reduce((a, l) => a + alignUp(l.dim, 16), 0) + cfg.layers.reduce((a, L, l) => a + alignUp(2 * layerSpecs[l].qk + layerSpecs[l].v, 16) + alignUp(layerSpecs[l].v, 16) + alignUp(L.ffn, 16), 0);
+    const gateFloats = cfg.conv.reduce((a, l) => a + alignUp(l.dim, 16), 0) + w.layers.reduce((a, L) => a + alignUp(L.rows, 16) + alignUp(L.vTotal, 16) + alignUp(L.plan.ffn, 16), 0);
     let gp = mem.allocWeights(Math.max(16, gateFloats));
     const gate = (n: number) => { const p = gp; gp += alignUp(n, 16) * 4; return p; };
     this.ones = mem.allocWeights(Math.max(16, cg, D));
     mem.f32(this.ones, Math.max(16, cg, D)).fill(1);
 
-    convSpecs.forEach((c, i) => {
-      this.conv.push({
-        w: at(c.w), b: at(c.b), norm: c.g ? [at(c.g), at(c.be)] : null,
-        gw: gat(c.w), gb: gat(c.b), gnorm: c.g ? [gat(c.g), gat(c.be)] : null,
-        z: gate(cfg.conv[i].dim),
-      });
+    const both = (name: string) => [at(name), gat(name)] as const;
+    const normOf = (p: string) => {
+      const [g, gg] = both(`${p}.weight`), [b, gb] = both(`${p}.bias`);
+      return { g, b, gg, gb };
+    };
+    w.front.conv.forEach((c, i) => {
+      const [cw, gw] = both(`${N.conv(i)}.weight`), [cb, gb] = both(`${N.conv(i)}.bias`), n = c.norm ? normOf(N.convNorm(i)) : null;
+      this.conv.push({ w: cw, b: cb, norm: n ? [n.g, n.b] : null, gw, gb, gnorm: n ? [n.gg, n.gb] : null, z: gate(c.dim) });
     });
-    this.dummy = dummySpec ? { w: at(dummySpec), g: gat(dummySpec) } : null;
-    this.projLn = projLnSpec ? { g: at(projLnSpec[0]), b: at(projLnSpec[1]), gg: gat(projLnSpec[0]), gb: gat(projLnSpec[1]) } : null;
-    this.proj = { w: at(projSpec[0]), b: at(projSpec[1]), gw: gat(projSpec[0]), gb: gat(projSpec[1]) };
-    this.pos = { w: at(posSpec[0]), b: at(posSpec[1]), gw: gat(posSpec[0]), gb: gat(posSpec[1]), cg, K: Kp, pad: Math.floor(Kp / 2) };
-    this.posRoom = new PosRoom(this, this.pos, this.ones, w.encoderSteps.length > 0);
-    this.frontRoom = new FrontRoom(this, { conv: this.conv, dummy: this.dummy, projLn: this.projLn, proj: this.proj, cIn: this.cIn, cTot: this.cTot });
-    this.encLn = { g: at(encSpec[0]), b: at(encSpec[1]), gg: gat(encSpec[0]), gb: gat(encSpec[1]) };
-    this.rel = relSpec ? { w: at(relSpec), g: gat(relSpec) } : null;
-    cfg.layers.forEach((L, l) => {
-      const { r, qk, v } = layerSpecs[l];
-      const { qOff, vOff, steps } = layerSpecs[l].L;
+    this.dummy = w.front.dummy ? { w: at(N.dummy), g: gat(N.dummy) } : null;
+    this.projLn = w.front.projNorm ? normOf(N.projNorm) : null;
+    {
+      const [pw, gw] = both(`${N.proj}.weight`), [pb, gb] = both(`${N.proj}.bias`);
+      this.proj = { w: pw, b: pb, gw, gb };
+    }
+    {
+      const [pw, gw] = both(`${N.posConv}.weight`), [pb, gb] = both(`${N.posConv}.bias`);
+      this.pos = { w: pw, b: pb, gw, gb, cg, K: Kp, pad: Math.floor(Kp / 2) };
+    }
+    // the front end's block plan: up to the feature projection in the front room, from the positional conv on in the
+    // positional one
+    const split = w.frontSteps.findIndex((st) => st.op === 'posConv');
+    this.posRoom = new PosRoom(this, this.pos, this.ones, w.frontSteps.slice(split));
+    this.frontRoom = new FrontRoom(this, { conv: this.conv, dummy: this.dummy, projLn: this.projLn, proj: this.proj, cIn: this.cIn, cTot: this.cTot,
+      steps: w.frontSteps.slice(0, split) });
+    this.encLn = normOf(N.encoderNorm);
+    this.rel = w.relEmbed ? { w: at(N.relEmbed), g: gat(N.relEmbed) } : null;
+    w.layers.forEach((L, l) => {
+      const qk = L.qkTotal, v = L.vTotal;
+      const [qkv, gqkv] = both(`${N.q(l)}.weight`), [qkvB, gqkvB] = both(`${N.q(l)}.bias`);
+      const [out, gout] = both(`${N.out(l)}.weight`), [outB, goutB] = both(`${N.out(l)}.bias`);
+      const [gru, ggru] = both(`${N.gru(l)}.weight`), [gruB, ggruB] = both(`${N.gru(l)}.bias`), [gruC, ggruC] = both(N.gruConst(l));
+      const [ffn1, gffn1] = both(`${N.ffn1(l)}.weight`), [ffn1B, gffn1B] = both(`${N.ffn1(l)}.bias`);
+      const [ffn2, gffn2] = both(`${N.ffn2(l)}.weight`), [ffn2B, gffn2B] = both(`${N.ffn2(l)}.bias`);
+      const n1 = normOf(N.norm1(l)), n2 = normOf(N.norm2(l));
       this.layers.push({
-        nh: L.heads.length, qk, v, ld: 2 * qk + v, qOff, vOff, steps,
-        qkv: at(r.q), qkvB: at(r.qb), gqkv: gat(r.q), gqkvB: gat(r.qb),
-        out: at(r.out), outB: at(r.outB), gout: gat(r.out), goutB: gat(r.outB),
-        gru: at(r.gru), gruB: at(r.gruB), gruC: at(r.gruC), ggru: gat(r.gru), ggruB: gat(r.gruB), ggruC: gat(r.gruC),
-        ln1: [at(r.ln1g), at(r.ln1b)], gln1: [gat(r.ln1g), gat(r.ln1b)],
-        F: L.ffn, ffn1: at(r.ffn1), ffn1B: at(r.ffn1B), ffn2: at(r.ffn2), ffn2B: at(r.ffn2B),
-        gffn1: gat(r.ffn1), gffn1B: gat(r.ffn1B), gffn2: gat(r.ffn2), gffn2B: gat(r.ffn2B),
-        ln2: [at(r.ln2g), at(r.ln2b)], gln2: [gat(r.ln2g), gat(r.ln2b)],
-        zqkv: gate(2 * qk + v), zo: gate(v), zf: gate(L.ffn),
+        nh: L.plan.heads.length, qk, v, ld: 2 * qk + v, qOff: L.qOff, vOff: L.vOff, steps: L.steps,
+        qkv, qkvB, gqkv, gqkvB, out, outB, gout, goutB, gru, gruB, gruC, ggru, ggruB, ggruC,
+        ln1: [n1.g, n1.b], gln1: [n1.gg, n1.gb],
+        F: L.plan.ffn, ffn1, ffn1B, ffn2, ffn2B, gffn1, gffn1B, gffn2, gffn2B,
+        ln2: [n2.g, n2.b], gln2: [n2.gg, n2.gb],
+        zqkv: gate(2 * qk + v), zo: gate(v), zf: gate(L.plan.ffn),
       });
     });
     this.layers.forEach((W, l) => this.rooms.push(new LayerRoom(this, l, W)));
@@ -396,7 +324,11 @@ export class Student {
   // memory
   // ------------------------------------------------------------------------------------------------------------
 
-  /** Allocate activation memory for crops of up to `samples` samples now (otherwise it happens on first use). */
+  /**
+   * Allocate training memory for crops of up to `samples` samples now (otherwise it happens on first use): every
+   * part's saved activations and the backward scratch, from the ops' Workspace (one mechanism; the ops' own scratch
+   * grows there on first use). A fresh student takes exactly memoryPlan(samples) bytes for it.
+   */
   reserve(samples: number): void {
     this.frontRoom.buffers(samples);
     const T = this.frames(samples);
@@ -405,48 +337,43 @@ export class Student {
     this.ensureScratch(T);
   }
 
+  /** Bytes reserve(samples) takes on a fresh student: each part's activation group and the scratch group. */
+  memoryPlan(samples: number): number {
+    const T = this.frames(samples);
+    const groups = [this.frontRoom.sizes(samples), this.posRoom.sizes(T), ...this.rooms.map((r) => r.sizes(T)), this.scratchSizes(T)];
+    return groups.reduce((a, g) => a + Workspace.bytes(g), 0);
+  }
+
   /**
-   * Activation buffers of one part (front, positional conv, a layer), laid out by an ArenaPlan as the engine lays out
-   * its arena, and allocated as one block; a size of 0 gives pointer 0 (absent).
+   * The buffers of one part (front, positional conv, a layer) as a group of the Workspace: laid out by an ArenaPlan
+   * as the engine lays out its arena, allocated as one block; a size of 0 gives pointer 0 (absent).
    */
   /** @internal */
-  planBuffers<K extends string>(sizes: Record<K, number>): Record<K, number> {
-    const plan = new ArenaPlan(this.mem.top);
-    const out = {} as Record<K, number>;
-    for (const k of Object.keys(sizes) as K[]) out[k] = sizes[k] > 0 ? plan.add(k, Math.max(4, sizes[k])) : 0;
-    this.mem.allocWeights((plan.end - this.mem.top) / 4);
-    return out;
+  planBuffers<K extends string>(group: string, sizes: Record<K, number>): Record<K, number> {
+    return this.ops.ws.plan(`student.${group}`, sizes);
   }
 
-  /** Scratch and gradient buffers shared across parts: the Ops workspace (grown on demand, contents not kept). */
-  /** @internal */
-  buf(name: string, floats: number): number {
-    return this.ops.ws.get(`student.${name}`, floats);
-  }
-
-  /** Backward scratch shared by all layers (sized for T frames). */
-  /** @internal */
-  ensureScratch(T: number): void {
-    if (this.scratchCap >= T) return;
+  /** Sizes (floats) of the backward scratch shared by all parts, for T frames. */
+  private scratchSizes(T: number): Record<string, number> {
     const cfg = this.config, D = this.D, TD = T * D;
     let ld = 1, v = 1, F = 1, nh = 1;
     for (const W of this.layers) { ld = Math.max(ld, W.ld); v = Math.max(v, W.v); F = Math.max(F, W.F); nh = Math.max(nh, W.nh); }
-    const s = this.scratch;
-    s.d1 = this.buf('d1', TD);
-    s.d2 = this.buf('d2', TD);
-    s.d3 = this.buf('d3', TD);
-    s.d4 = this.buf('d4', TD);
-    s.dqkv = this.buf('dqkv', T * ld);
-    s.dO = this.buf('dO', T * v);
-    s.dH = this.buf('dH', T * F);
-    s.dgates = this.buf('dgates', nh * T);
-    s.drelb = this.buf('drelb', cfg.numHeads * (2 * T - 1));
-    s.vec = this.buf('vec', Math.max(D, ld, F, v, 16));
-    s.vec2 = this.buf('vec2', Math.max(D, ld, F, v, 16));
     let cmax = 1;
     for (const l of cfg.conv) cmax = Math.max(cmax, l.dim);
-    s.cvec = this.buf('cvec', Math.max(cmax, this.cTot));
-    s.dpad = this.buf('dpad', (T + 2 * this.pos.pad) * this.pos.cg);
+    return {
+      d1: TD, d2: TD, d3: TD, d4: TD, dqkv: T * ld, dO: T * v, dH: T * F, dgates: nh * T, drelb: cfg.numHeads * (2 * T - 1),
+      vec: Math.max(D, ld, F, v, 16), vec2: Math.max(D, ld, F, v, 16), cvec: Math.max(cmax, this.cTot),
+      dpad: (T + 2 * this.pos.pad) * this.pos.cg,
+      // the gradient ping-pong of backward() and the layer-wise functions' inputs
+      g0: TD, g1: TD, posIn: TD,
+    };
+  }
+
+  /** Backward scratch shared by all parts, sized for T frames (a group of the Workspace, planned again when T grows). */
+  /** @internal */
+  ensureScratch(T: number): void {
+    if (this.scratchCap >= T) return;
+    Object.assign(this.scratch, this.ops.ws.plan('student.scratch', this.scratchSizes(T)));
     this.scratchCap = T;
   }
 
@@ -539,7 +466,7 @@ export class Student {
       });
     };
     // two ping-pong buffers outside the layer scratch
-    const g0 = this.buf('g0', TD), g1 = this.buf('g1', TD);
+    const { g0, g1 } = this.scratch;
     let cur = g0, nxt = g1;
     const maxKeep = this.lastKeepMax;
     if (maxKeep >= 0) {
@@ -573,7 +500,7 @@ export class Student {
     this.checkGates(gateGrad);
     const TD = this.frames(front.n) * this.D;
     if (dProj.length !== TD) fail('E_ARGS', `student: dProj has ${dProj.length} values, expected ${TD}`);
-    const p = this.buf('g0', TD);
+    const p = this.scratch.g0;
     this.mem.f32(p, TD).set(dProj);
     this.frontRoom.backward(p, gateGrad);
   }
@@ -582,7 +509,8 @@ export class Student {
   forwardPos(proj: Float32Array): Float32Array {
     const D = this.D, T = proj.length / D;
     if (!Number.isInteger(T) || T < 1) fail('E_ARGS', `student: projection output of ${proj.length} values is not [T][${D}]`);
-    const src = this.buf('posIn', T * D);
+    this.posRoom.buffers(T); // plans the scratch for T frames first, so posIn stays where it is
+    const src = this.scratch.posIn;
     this.mem.f32(src, T * D).set(proj);
     const h0 = this.posRoom.forward(src, T);
     return this.mem.f32(h0, T * D).slice();
@@ -594,7 +522,7 @@ export class Student {
     if (!a || a.T === 0) fail('E_ARGS', 'student: backwardPos without forwardPos');
     const TD = a.T * this.D;
     if (dHidden0.length !== TD) fail('E_ARGS', `student: dHidden0 has ${dHidden0.length} values, expected ${TD}`);
-    const d = this.buf('g0', TD), out = this.buf('g1', TD);
+    const { g0: d, g1: out } = this.scratch;
     this.mem.f32(d, TD).set(dHidden0);
     this.posRoom.backward(d, out);
     return this.mem.f32(out, TD).slice();
@@ -624,7 +552,7 @@ export class Student {
     this.checkGates(gateGrad);
     const TD = a.T * this.D;
     if (dOut.length !== TD) fail('E_ARGS', `student: dOut has ${dOut.length} values, expected ${TD}`);
-    const d = this.buf('g0', TD), out = this.buf('g1', TD);
+    const { g0: d, g1: out } = this.scratch;
     this.mem.f32(d, TD).set(dOut);
     this.rooms[l].backward(d, out, gateGrad);
     return this.mem.f32(out, TD).slice();

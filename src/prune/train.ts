@@ -15,6 +15,7 @@ import { parseConfig, receptiveField, type ModelConfig } from '../arch/config.js
 import { checkTensors, countMacs, countParams } from '../arch/tensors.js';
 import { hasRelativeBias, TensorNames, unfoldWeightNorm } from '../arch/binding.js';
 import { AdamRegion, SmallAdam } from './optim.js';
+import { layoutMeta, sameLayout } from './param-layout.js';
 import { openModelFiles } from '../arch/model-files.js';
 import { parseSafetensors, serializeSafetensors } from '../format/safetensors.js';
 import { writeFileAtomic, writeModelFolderAtomic } from '../format/fsutil.js';
@@ -330,8 +331,7 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         fwd.hidden.forEach((h, i) => {
           const k = keep[i] === -1 ? 0 : 1;
           // head: y = h·Wᵀ + b, through the kernels
-          const ws = student.ops.ws;
-          const hx = ws.get('distill.hx', T * D), hy = ws.get('distill.hy', T * D), dy = ws.get('distill.dy', T * D), dx = ws.get('distill.dx', T * D);
+          const { hx, hy, dy, dx } = student.ops.ws.plan('distill', { hx: T * D, hy: T * D, dy: T * D, dx: T * D });
           rt.mem.f32(hx, T * D).set(h);
           student.ops.linearForward(T, D, D, hx, D, headW(k), headB(k), hy, D);
           const y = rt.mem.f32(hy, T * D).slice();
@@ -402,10 +402,10 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
         put64('lambda.m', lambdaAdam.m);
         put64('lambda.v', lambdaAdam.v);
         // a speed run keeps its cost table, so that --resume continues with the same one (not a new measurement)
-        return { mode: o.mode, teacherParams: n0, flat: flat.size, gateRng: gateRng.state, dataRng: dataRng.state, ...(speed ? { costTable: speed.table } : {}) };
+        return { mode: o.mode, teacherParams: n0, ...layoutMeta(student.layout), gateRng: gateRng.state, dataRng: dataRng.state, ...(speed ? { costTable: speed.table } : {}) };
       },
       restore(need, f64, meta) {
-        if (meta.mode !== o.mode || meta.teacherParams !== n0 || meta.flat !== flat.size) {
+        if (meta.mode !== o.mode || meta.teacherParams !== n0 || !sameLayout(meta, student.layout)) {
           fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (mode ${meta.mode}, teacher ${meta.teacherParams} params); use the same --teacher and --mode`);
         }
         studentAdam.restore('student', need);
@@ -646,17 +646,16 @@ async function distillStudent(o: PruneOptions & { student: string }, log: (s: st
     const init = o.init === 'random' ? randomWeights(sf.tensors, o.seed) : sf.tensors;
     if (o.init === 'random') log(`prune: the student's weights are re-initialised at random (seed ${o.seed}); its layout is kept`);
     const d = new GateFreeDistiller(sf.config, init, rt, teacher, o.lr, o.lrWarmup);
-    const flatSize = d.student.flat.size;
     const rng = new Rng(o.seed ^ 0x9e3779b9);
     const valid = validationCrops(data.valid, crop);
     let initialValid = NaN;
     const trainer: Trainer = {
       save(put) {
         for (const [n, a] of Object.entries(d.state())) put(n, a);
-        return { mode: 'student', teacherParams: n0, flat: flatSize, dataRng: rng.state, initialValid };
+        return { mode: 'student', teacherParams: n0, ...layoutMeta(d.student.layout), dataRng: rng.state, initialValid };
       },
       restore(need, _f64, meta) {
-        if (meta.mode !== 'student' || meta.teacherParams !== n0 || meta.flat !== flatSize) {
+        if (meta.mode !== 'student' || meta.teacherParams !== n0 || !sameLayout(meta, d.student.layout)) {
           fail('E_ARGS', `${ckptPath}: this checkpoint is from a different run (${meta.mode === 'student' ? 'another student' : `mode ${meta.mode}`}); use the same --teacher and --student`);
         }
         d.restore(need);

@@ -1,5 +1,6 @@
 /**
- * The forward pass: the only place that knows the order of operations of wav2vec2 / HuBERT / WavLM.
+ * The forward pass of wav2vec2 / HuBERT / WavLM: the block plan of arch/binding.ts (frontSteps, then each layer's
+ * layerSteps) interpreted on the kernels.
  * Everything is time-major ([T][C] row-major) so that convolutions are GEMMs over the activations in place
  * (implicit im2col) and attention heads are column slices of the fused q|k|v projection.
  *
@@ -18,7 +19,8 @@ import type { RawTensor } from '../format/tensor.js';
 import { convFrames, receptiveField, type ModelConfig } from '../arch/config.js';
 import { relativeBiasVector, wavlmGates } from '../arch/wavlm.js';
 import {
-  bindWeights, CONV_NORM_EPS, stepName, type Dense, type EncoderStep, type HeadLayout, type LayerStep, type Norm,
+  bindWeights, CONV_NORM_EPS, frontStepName, stepName, unknownStep, type Dense, type FrontStep, type HeadLayout,
+  type LayerStep, type Norm,
 } from '../arch/binding.js';
 import { ArenaPlan, LinearMemory } from './memory.js';
 import { convToTimeMajor, NR, packB, packedFloats } from './pack.js';
@@ -84,7 +86,8 @@ export class Engine {
   private readonly pos: { w: number[]; b: number; cg: number; dft: PosDft | null };
   private readonly encLn: [number, number];
   private readonly layers: PackedLayer[] = [];
-  private readonly encoderSteps: EncoderStep[];
+  /** the front end's block plan (arch/binding.ts frontSteps) */
+  private readonly frontSteps: FrontStep[];
   /** where forward() is, for E_TRAP messages: a layer index (-1: front end) and a block-plan step or a stage name */
   private atLayer = -1;
   private atStep: LayerStep | string = '';
@@ -225,7 +228,7 @@ export class Engine {
     }
     this.pos = { w: posW, b: put(bound.pos.bias), cg, dft };
     this.encLn = ln(bound.encoderNorm);
-    this.encoderSteps = bound.encoderSteps;
+    this.frontSteps = bound.frontSteps;
     this.relEmbed = own(bound.relEmbed);
 
     for (const L of bound.layers) {
@@ -347,73 +350,6 @@ export class Engine {
       if (capture) capture(stage, mem.f32(ptr, rows * cols).slice(), rows, cols);
     };
 
-    // waveform (optionally zero-mean / unit-variance, as the HF processor's do_normalize)
-    const w = mem.f32(at('wave'), wave.length);
-    w.set(wave);
-    if (cfg.doNormalize) normalizeInPlace(w);
-
-    // conv stack, ping-pong between convA and convB (in chunks of output frames for long inputs)
-    let src = at('wave'), cin = 1;
-    if (this.convChunk > 0) {
-      src = this.convChunked(frames, wave.length);
-      cin = cfg.conv[cfg.conv.length - 1].dim;
-    } else {
-      if (this.groupNorm0) this.foldGroupNorm0(wave.length, frames[0]);
-      cfg.conv.forEach((l, i) => {
-        const dst = i % 2 === 0 ? at('convA') : at('convB');
-        this.convLayer(i, frames[i], cin, src, dst);
-        snap(`conv.${i}`, dst, frames[i], l.dim);
-        src = dst;
-        cin = l.dim;
-      });
-    }
-    if (this.dummy) {
-      const v = mem.f32(src, T * cin);
-      for (let t = 0; t < T; t++) for (let c = 0; c < cin; c++) v[t * cin + c] *= this.dummy[c];
-    }
-
-    // feature projection
-    this.atStep = 'feature projection';
-    const x = at('x'), y = at('y');
-    let projIn = src;
-    if (this.projLn) {
-      projIn = this.convChunk > 0 ? at('projIn') : src === at('convA') ? at('convB') : at('convA');
-      if (cfg.featProjNormSize > cin) {
-        this.layerNormVirtualZeros(T, cin, cfg.featProjNormSize, src, projIn, this.projLn);
-      } else {
-        k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn[0], this.projLn[1], cfg.layerNormEps);
-      }
-    }
-    this.linear(this.proj, T, projIn, cin, x, D, 0, 0);
-    if (this.prunedChannelWeight && this.projLn && cfg.featProjNormSize > cin) {
-      // the pruned channels' LayerNorm outputs were shift_t·gamma_c + beta_c; beta is folded into the bias
-      const u = this.prunedChannelWeight, xv = mem.f32(x, T * D);
-      for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) xv[t * D + d] += this.rowShift[t] * u[d];
-    }
-    snap('proj', x, T, D);
-
-    this.atStep = 'positional conv';
-    // positional conv: x += GELU(conv(x)), group by group (groups spread over the threads): through the DFT, or as
-    // one GEMM over a zero-padded copy of the group's columns
-    const Kw = cfg.posConvKernel, pad = Math.floor(Kw / 2), cg = this.pos.cg, dft = this.pos.dft;
-    const lists: Command[][] = Array.from({ length: this.threads }, () => []);
-    for (let g = 0; g < cfg.posConvGroups; g++) {
-      const t = g % this.threads, P = at(`pos.${t}`);
-      if (dft) {
-        lists[t].push(['f32_posconv_dft', T, cg, Kw, dft.N, dft.L, dft.NBp, x + g * cg * 4, D, dft.fwd, dft.inv, dft.H[g],
-          this.pos.b + g * cg * 4, P]);
-        continue;
-      }
-      lists[t].push(
-        ['f32_fill', pad * cg, P, 0],
-        ['f32_fill', pad * cg, P + (pad + T) * cg * 4, 0],
-        ['f32_copy2d', T, cg, x + g * cg * 4, D, P + pad * cg * 4, cg],
-        ['f32_gemm_packed', T, cg, Kw * cg, P, cg, this.pos.w[g], x + g * cg * 4, D, this.pos.b + g * cg * 4, GELU, 1],
-      );
-    }
-    this.exec.runLists(lists);
-    snap('posconv', x, T, D);
-
     // hidden states wanted, by index
     const want = new Map<number, number>();
     opts.layers.forEach((li, pos) => want.set(li, pos));
@@ -423,12 +359,88 @@ export class Engine {
       if (pos !== undefined) outputs[pos] = mem.f32(ptr, T * D).slice();
       snap(`hidden.${index}`, ptr, T, D);
     };
-    const [encG, encB] = this.encLn;
-    for (const st of this.encoderSteps) {
-      this.atStep = st;
-      k.f32_layernorm(T, D, x, D, x, D, encG, encB, cfg.layerNormEps);
+
+    // the front end walks its block plan (arch/binding.ts frontSteps): waveform → hidden state 0
+    const w = mem.f32(at('wave'), wave.length);
+    w.set(wave);
+    const convSteps = this.frontSteps.filter((st): st is ConvStep => st.op === 'conv');
+    const x = at('x'), y = at('y');
+    let src = at('wave'), cin = 1;
+    for (const st of this.frontSteps) {
+      this.atStep = frontStepName(st);
+      switch (st.op) {
+        case 'normalize': normalizeInPlace(w); break; // zero-mean / unit-variance, as the HF processor's do_normalize
+        case 'conv': {
+          // long inputs: the whole conv stack at its first step, in chunks of output frames
+          if (this.convChunk > 0) {
+            if (st === convSteps[0]) {
+              src = this.convChunked(convSteps, frames, wave.length);
+              cin = cfg.conv[cfg.conv.length - 1].dim;
+            }
+            break;
+          }
+          // ping-pong between convA and convB
+          if (st.norm === 'group') this.foldGroupNorm0(wave.length, frames[0]);
+          const i = st.layer, dst = i % 2 === 0 ? at('convA') : at('convB');
+          this.convLayer(st, frames[i], cin, src, dst);
+          snap(`conv.${i}`, dst, frames[i], cfg.conv[i].dim);
+          src = dst;
+          cin = cfg.conv[i].dim;
+          break;
+        }
+        case 'scale': {
+          const v = mem.f32(src, T * cin), d = this.dummy!;
+          for (let t = 0; t < T; t++) for (let c = 0; c < cin; c++) v[t * cin + c] *= d[c];
+          break;
+        }
+        case 'projNorm': {
+          const projIn = this.convChunk > 0 ? at('projIn') : src === at('convA') ? at('convB') : at('convA');
+          if (st.virtualZeros) {
+            this.layerNormVirtualZeros(T, cin, cfg.featProjNormSize, src, projIn, this.projLn!);
+          } else {
+            k.f32_layernorm(T, cin, src, cin, projIn, cin, this.projLn![0], this.projLn![1], cfg.layerNormEps);
+          }
+          src = projIn;
+          break;
+        }
+        case 'proj': {
+          this.linear(this.proj, T, src, cin, x, D, 0, 0);
+          if (st.prunedChannels) {
+            // the pruned channels' LayerNorm outputs were shift_t·gamma_c + beta_c; beta is folded into the bias
+            const u = this.prunedChannelWeight!, xv = mem.f32(x, T * D);
+            for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) xv[t * D + d] += this.rowShift[t] * u[d];
+          }
+          snap('proj', x, T, D);
+          break;
+        }
+        case 'posConv': {
+          // x += GELU(conv(x)), group by group (groups spread over the threads): through the DFT, or as one GEMM over
+          // a zero-padded copy of the group's columns
+          const Kw = cfg.posConvKernel, pad = Math.floor(Kw / 2), cg = this.pos.cg, dft = this.pos.dft;
+          const lists: Command[][] = Array.from({ length: this.threads }, () => []);
+          for (let g = 0; g < cfg.posConvGroups; g++) {
+            const t = g % this.threads, P = at(`pos.${t}`);
+            if (dft) {
+              lists[t].push(['f32_posconv_dft', T, cg, Kw, dft.N, dft.L, dft.NBp, x + g * cg * 4, D, dft.fwd, dft.inv, dft.H[g],
+                this.pos.b + g * cg * 4, P]);
+              continue;
+            }
+            lists[t].push(
+              ['f32_fill', pad * cg, P, 0],
+              ['f32_fill', pad * cg, P + (pad + T) * cg * 4, 0],
+              ['f32_copy2d', T, cg, x + g * cg * 4, D, P + pad * cg * 4, cg],
+              ['f32_gemm_packed', T, cg, Kw * cg, P, cg, this.pos.w[g], x + g * cg * 4, D, this.pos.b + g * cg * 4, GELU, 1],
+            );
+          }
+          this.exec.runLists(lists);
+          snap('posconv', x, T, D);
+          break;
+        }
+        case 'norm': k.f32_layernorm(T, D, x, D, x, D, this.encLn[0], this.encLn[1], cfg.layerNormEps); break;
+        case 'emit': emit(0, x); break;
+        default: unknownStep('engine', st);
+      }
     }
-    emit(0, x);
     yield;
     const lastWanted = Math.max(...opts.layers, capture ? cfg.numLayers : 0);
 
@@ -463,6 +475,7 @@ export class Engine {
           }
           case 'ffnBias': k.f32_gemm_packed(T, D, 0, x, D, 0, x, D, W.ffnBias, 0, 1); break;
           case 'emit': emit(l + 1, slot(st.from)); break;
+          default: unknownStep('engine', st);
         }
       }
       if (l + 1 < cfg.numLayers && l + 1 < lastWanted) yield;
@@ -475,26 +488,26 @@ export class Engine {
    * Layers only look at a bounded window, except layer 0's GroupNorm, whose per-channel statistics span the whole
    * input: foldGroupNorm0 gets them from the waveform alone, so every chunk's layer 0 is one fused GEMM + GELU.
    */
-  private convChunked(frames: number[], samples: number): number {
+  private convChunked(steps: ConvStep[], frames: number[], samples: number): number {
     const cfg = this.cfg, plan = this.plan!;
     const at = (n: string) => plan.offsets.get(n)!;
     const T = frames[frames.length - 1], chunk = this.convChunk;
     const l0 = cfg.conv[0];
-    if (this.groupNorm0) this.foldGroupNorm0(samples, frames[0]);
+    if (steps[0].norm === 'group') this.foldGroupNorm0(samples, frames[0]);
     const cLast = cfg.conv[cfg.conv.length - 1].dim;
     for (let a = 0; a < T; a += chunk) {
       const b = Math.min(T, a + chunk);
       const ranges = convChunkRanges(cfg.conv, a, b);
       let src = at('wave') + ranges[0][0] * l0.stride * 4, cin = 1;
-      cfg.conv.forEach((l, i) => {
-        const n = ranges[i][1] - ranges[i][0];
+      for (const st of steps) {
+        const i = st.layer, n = ranges[i][1] - ranges[i][0];
         const last = i === cfg.conv.length - 1;
         const dst = last ? at('convOut') + a * cLast * 4 : i % 2 === 0 ? at('convA') : at('convB');
         // within a chunk, layer i's rows start at the first frame this chunk needs, so A starts at row 0
-        this.convLayer(i, n, cin, src, dst);
+        this.convLayer(st, n, cin, src, dst);
         src = dst;
-        cin = l.dim;
-      });
+        cin = cfg.conv[i].dim;
+      }
     }
     return at('convOut');
   }
@@ -566,12 +579,12 @@ export class Engine {
    * the weights foldGroupNorm0 made for this input; kernel-3 stride-2 layers as Winograd pairs split across the
    * threads; the others as one packed GEMM. A layer norm (layer-norm extractors) follows its conv.
    */
-  private convLayer(i: number, n: number, cin: number, src: number, dst: number): void {
-    const l = this.cfg.conv[i], c = this.conv[i], w = c.wino;
+  private convLayer(st: ConvStep, n: number, cin: number, src: number, dst: number): void {
+    const i = st.layer, l = this.cfg.conv[i], c = this.conv[i], w = c.wino;
     this.atStep = this.convNames[i];
     const at = (name: string) => this.plan!.offsets.get(name)!;
-    const act = c.norm ? 0 : GELU;
-    if (i === 0 && this.groupNorm0) {
+    const act = st.norm ? 0 : GELU;
+    if (st.norm === 'group') {
       this.exec.gemm(n, l.dim, l.kernel, src, l.stride, at('conv0w'), dst, l.dim, at('conv0b'), GELU, 0);
       return;
     }
@@ -588,8 +601,8 @@ export class Engine {
     } else {
       this.exec.gemm(n, l.dim, l.kernel * cin, src, l.stride * cin, c.w, dst, l.dim, c.b, act, 0);
     }
-    if (c.norm) {
-      this.exec.layerNorm(n, l.dim, dst, dst, c.norm[0], c.norm[1], CONV_NORM_EPS);
+    if (st.norm === 'layer') {
+      this.exec.layerNorm(n, l.dim, dst, dst, c.norm![0], c.norm![1], CONV_NORM_EPS);
       this.exec.gelu(n * l.dim, dst);
     }
   }
@@ -728,6 +741,8 @@ interface Wino {
   e: number;
   o: number;
 }
+
+type ConvStep = Extract<FrontStep, { op: 'conv' }>;
 
 interface PosDft extends DftSize {
   fwd: number;
