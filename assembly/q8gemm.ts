@@ -27,6 +27,13 @@
 // machine: 4×8 over int8 panels (one load + i16x8.extend_low/high, three instructions on x64) 39–40 G MAC/s, over
 // i16 panels 44–46 (+11–17%); the widening pass is one panel per ≥ 2 tiles. A block of a single row tile (M ≤ 4,
 // or K ≥ 16384 where one tile fills the block) and a missing workspace use the int8 tiles: the same integer sums.
+// Loop unrolling: TurboFan unrolls a wasm innermost loop (up to 5 copies, one stack-guard check for all of them)
+// only when its body is small enough, and the size allowed grows with the loop's nesting depth. The 4×8 tile's k loop
+// as a function of its own (depth 1) was not unrolled: a stack check and a branch per k pair. Each 4-row tile
+// therefore has a single call site (tile_main), so binaryen inlines it into q8_gemm's three loops and TurboFan
+// unrolls its k loop 3×. Measured against the previous build (tile as its own function, int8 panels), interleaved, one
+// core of a loaded machine: 1.18–1.34× on qkv, FFN up / down and conv 1 (the widening alone, without the
+// unrolling: 0.98–1.03×).
 // Register tiles (assembly/gen/q8_gemm_MRx8[_w].ts from assembly/templates/q8-gemm-tile.ts.in): MR rows × 8 columns,
 // 2·MR i32x4 accumulators + 2 B vectors + MR broadcasts of A (TurboFan issues the loads of a step before its
 // arithmetic, so they are live together; V8 keeps 15 xmm registers for values): 4×8 holds 14. Measured with i16 panels
@@ -117,23 +124,24 @@ export function q8_quantize_a(M: i32, K: i32, A: usize, lda: i32, Aq: usize, sa:
   return <i16><i32>min<f32>(L, max<f32>(-L, nearest<f32>(x * inv)));
 }
 
-/** The tile of mr (1..4) rows, over an i16-widened panel (wide) or the int8 panel. */
+/**
+ * The last row tile of a block, of mr (1..3) rows, over an i16-widened panel (wide) or the int8 panel. (The 4-row
+ * tiles have one call site each, tile_main, so that binaryen inlines them into q8_gemm's loop nest: see the header.)
+ */
 // @ts-ignore: decorator
 @inline function tile(wide: bool, mr: i32, KP: i32, ap: usize, b: usize, sa: usize, sw: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
   if (wide) {
-    if (mr >= 4) q8_gemm_4x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-    else if (mr == 3) q8_gemm_3x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+    if (mr == 3) q8_gemm_3x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
     else if (mr == 2) q8_gemm_2x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
     else q8_gemm_1x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
   } else {
-    if (mr >= 4) q8_gemm_4x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-    else if (mr == 3) q8_gemm_3x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+    if (mr == 3) q8_gemm_3x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
     else if (mr == 2) q8_gemm_2x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
     else q8_gemm_1x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
   }
 }
 
-/** The main tiles, from their own call sites so that they stay functions of their own. */
+/** The 4-row tiles. */
 // @ts-ignore: decorator
 @inline function tile_main(wide: bool, KP: i32, ap: usize, b: usize, sa: usize, sw: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
   if (wide) q8_gemm_4x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
