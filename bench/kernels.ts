@@ -18,7 +18,7 @@
  */
 import { instantiateKernels, enableRelaxedSimd, Arena, type KernelVariant, type Kernels } from '../src/runtime/wasm.js';
 import * as ref from '../test/ref/kernels.js';
-import { quantizeRows } from '../src/arch/quant.js';
+import { quantizeRows, type Q8 } from '../src/arch/quant.js';
 import { packQ8, q8PackedBytes, q8ScaleFloats } from '../src/runtime/pack-q8.js';
 
 const argv = process.argv.slice(2);
@@ -47,6 +47,39 @@ function best(f: () => void, minMs = 400, minRuns = 5): number {
 }
 
 const f1 = (x: number) => x.toFixed(1);
+
+const GEMMS: [string, number, number, number, number, number][] = [
+  // name, M, N, K, lda, act
+  ['conv0 k=10 s=5 (C_in=1) +GELU', 31999, 512, 10, 5, 1],
+  ['conv1 k=3 s=2 +GELU', 15999, 512, 1536, 1024, 1],
+  ['conv6 k=2 s=2 +GELU', 499, 512, 1024, 1024, 1],
+  ['feature projection 512→768', 499, 768, 512, 512, 0],
+  ['qkv 768→2304', 499, 2304, 768, 768, 0],
+  ['★ out proj 768→768', 499, 768, 768, 768, 0],
+  ['★ ffn up 768→3072', 499, 3072, 768, 768, 0],
+  ['ffn up 768→3072 +GELU', 499, 3072, 768, 768, 1],
+  ['★ ffn down 3072→768', 499, 768, 3072, 3072, 0],
+];
+
+/**
+ * One timed q8 call on a GEMMS shape in the build k: quantize the activations a (row stride lda), then q8_gemm with
+ * the int8 weight w (packed here) and bias b. C: where the result lands ([M][N]).
+ */
+function q8Gemm(k: Kernels, ar: Arena, M: number, N: number, K: number, lda: number, act: number, a: Float32Array, w: Q8,
+  b: Float32Array): { run: () => void; C: number } {
+  const x = k.exports, aLen = (M - 1) * lda + K;
+  const bytes = q8PackedBytes(N, K), sf = q8ScaleFloats(N);
+  const A = ar.alloc(aLen), Bq = ar.alloc(Math.ceil(bytes / 4)), sw = ar.alloc(sf);
+  const Aq = ar.alloc(Math.ceil(x.q8_packed_a_bytes(M, K) / 4)), sa = ar.alloc(M), C = ar.alloc(M * N), bias = ar.alloc(N);
+  ar.f32(A, aLen).set(a);
+  ar.f32(bias, N).set(b);
+  packQ8(w, N, K, new Int8Array(k.memory.buffer, Bq, bytes), ar.f32(sw, sf));
+  const run = () => {
+    x.q8_quantize_a(M, K, A, lda, Aq, sa);
+    x.q8_gemm(M, N, K, Aq, sa, Bq, sw, C, N, bias, act, 0);
+  };
+  return { run, C };
+}
 
 const WINO_OUT = 15999;
 
@@ -105,19 +138,7 @@ function bench(variant: KernelVariant, k: Kernels): void {
   const row = (name: string, ms: number, flops: number, ok: boolean, mad = true) => rows.push([name, ms, flops, ok, mad]);
 
   // --- packed gemm: conv layers (implicit im2col) and linear layers -------------------------------------------
-  const gemms: [string, number, number, number, number, number][] = [
-    // name, M, N, K, lda, act
-    ['conv0 k=10 s=5 (C_in=1) +GELU', 31999, 512, 10, 5, 1],
-    ['conv1 k=3 s=2 +GELU', 15999, 512, 1536, 1024, 1],
-    ['conv6 k=2 s=2 +GELU', 499, 512, 1024, 1024, 1],
-    ['feature projection 512→768', 499, 768, 512, 512, 0],
-    ['qkv 768→2304', 499, 2304, 768, 768, 0],
-    ['★ out proj 768→768', 499, 768, 768, 768, 0],
-    ['★ ffn up 768→3072', 499, 3072, 768, 768, 0],
-    ['ffn up 768→3072 +GELU', 499, 3072, 768, 768, 1],
-    ['★ ffn down 3072→768', 499, 768, 3072, 3072, 0],
-  ];
-  for (const [name, M, N, K, lda, act] of gemms) {
+  for (const [name, M, N, K, lda, act] of GEMMS) {
     ar.reset();
     const aLen = (M - 1) * lda + K;
     const A = ar.alloc(aLen), W = ar.alloc(N * K), Bp = ar.alloc(x.f32_packed_floats(N, K));
@@ -141,21 +162,12 @@ function bench(variant: KernelVariant, k: Kernels): void {
   }
 
   // --- int8 GEMM (q8): the same shapes but conv 0 (f32 in q8 models), activations quantized per row in the timed call
-  for (const [name, M, N, K, lda, act] of gemms.slice(1)) {
+  for (const [name, M, N, K, lda, act] of GEMMS.slice(1)) {
     ar.reset();
     const aLen = (M - 1) * lda + K;
     const w = quantizeRows(ref.randomArray(N * K, r, -0.05, 0.05), N, K);
-    const bytes = q8PackedBytes(N, K), sf = q8ScaleFloats(N);
-    const A = ar.alloc(aLen), Bq = ar.alloc(Math.ceil(bytes / 4)), sw = ar.alloc(sf);
-    const Aq = ar.alloc(Math.ceil(x.q8_packed_a_bytes(M, K) / 4)), sa = ar.alloc(M), C = ar.alloc(M * N), bias = ar.alloc(N);
     const a = ref.randomArray(aLen, r), b = ref.randomArray(N, r);
-    ar.f32(A, aLen).set(a);
-    ar.f32(bias, N).set(b);
-    packQ8(w, N, K, new Int8Array(k.memory.buffer, Bq, bytes), ar.f32(sw, sf));
-    const run = () => {
-      x.q8_quantize_a(M, K, A, lda, Aq, sa);
-      x.q8_gemm(M, N, K, Aq, sa, Bq, sw, C, N, bias, act, 0);
-    };
+    const { run, C } = q8Gemm(k, ar, M, N, K, lda, act, a, w, b);
     run();
     const c = ar.f32(C, M * N);
     let ok = true;
@@ -241,16 +253,6 @@ function bench(variant: KernelVariant, k: Kernels): void {
 async function ratios(rounds: number): Promise<void> {
   const plain = await instantiateKernels('release');
   const relaxed = enableRelaxedSimd() ? await instantiateKernels('relaxed') : null;
-  const shapes: [string, number, number, number, number, number][] = [
-    ['conv1 k=3 s=2 +GELU', 15999, 512, 1536, 1024, 1],
-    ['conv6 k=2 s=2 +GELU', 499, 512, 1024, 1024, 1],
-    ['feature projection', 499, 768, 512, 512, 0],
-    ['qkv', 499, 2304, 768, 768, 0],
-    ['out proj', 499, 768, 768, 768, 0],
-    ['ffn up', 499, 3072, 768, 768, 0],
-    ['ffn up +GELU', 499, 3072, 768, 768, 1],
-    ['ffn down', 499, 768, 3072, 3072, 0],
-  ];
   const cpu = (f: () => void): number => {
     const c0 = process.cpuUsage();
     f();
@@ -260,7 +262,7 @@ async function ratios(rounds: number): Promise<void> {
   console.log(`\n== f32 plain, f32 relaxed and q8 interleaved, best of ${rounds} rounds (GFLOP/s = 2 × multiply-adds / CPU time) ==`);
   console.log(`${'product'.padEnd(44)} f32 plain  f32 relaxed       q8  q8/plain  q8/relaxed`);
   const r = ref.rng(3);
-  for (const [name, M, N, K, lda, act] of shapes) {
+  for (const [name, M, N, K, lda, act] of GEMMS.slice(1)) {
     const aLen = (M - 1) * lda + K;
     const a = ref.randomArray(aLen, r), W = ref.randomArray(N * K, r, -0.05, 0.05), b = ref.randomArray(N, r);
     /** one f32 packed-GEMM call on this shape in the build k */
@@ -277,27 +279,14 @@ async function ratios(rounds: number): Promise<void> {
     const runs: (() => void)[] = [f32Run(plain, ar)];
     const arR = relaxed ? new Arena(relaxed.memory, relaxed.heapBase) : null;
     if (relaxed) runs.push(f32Run(relaxed, arR!));
-    {
-      // q8 in the plain build, after its f32 buffers (both builds run the same q8 instructions)
-      const x = plain.exports;
-      const w = quantizeRows(W, N, K);
-      const bytes = q8PackedBytes(N, K), sf = q8ScaleFloats(N);
-      const A = ar.alloc(aLen), Bq = ar.alloc(Math.ceil(bytes / 4)), sw = ar.alloc(sf);
-      const Aq = ar.alloc(Math.ceil(x.q8_packed_a_bytes(M, K) / 4)), sa = ar.alloc(M), C = ar.alloc(M * N), bias = ar.alloc(N);
-      ar.f32(A, aLen).set(a);
-      ar.f32(bias, N).set(b);
-      packQ8(w, N, K, new Int8Array(plain.memory.buffer, Bq, bytes), ar.f32(sw, sf));
-      runs.push(() => {
-        x.q8_quantize_a(M, K, A, lda, Aq, sa);
-        x.q8_gemm(M, N, K, Aq, sa, Bq, sw, C, N, bias, act, 0);
-      });
-    }
+    // q8 in the plain build, after its f32 buffers (both builds run the same q8 instructions)
+    runs.push(q8Gemm(plain, ar, M, N, K, lda, act, a, quantizeRows(W, N, K), b).run);
     const bestMs = runs.map(() => Infinity);
     for (const f of runs) f(); // warm up (compilation tiers, page faults)
     for (let i = 0; i < rounds; i++) runs.forEach((f, j) => { bestMs[j] = Math.min(bestMs[j], cpu(f)); });
     const g = bestMs.map((ms) => (2 * M * N * K) / ms / 1e6);
     const q8 = g[g.length - 1], rel = relaxed ? g[1] : NaN;
-    console.log(`${`${name} [${M}×${N}×${K}]`.padEnd(44)} ${f1(g[0]).padStart(9)}  ${(relaxed ? f1(rel) : '–').padStart(11)}  ${f1(q8).padStart(7)}  ${(q8 / g[0]).toFixed(2).padStart(7)}×  ${(relaxed ? (q8 / rel).toFixed(2) : '–').padStart(9)}×`);
+    console.log(`${`${name.replace('★ ', '')} [${M}×${N}×${K}]`.padEnd(44)} ${f1(g[0]).padStart(9)}  ${(relaxed ? f1(rel) : '–').padStart(11)}  ${f1(q8).padStart(7)}  ${(q8 / g[0]).toFixed(2).padStart(7)}×  ${(relaxed ? (q8 / rel).toFixed(2) : '–').padStart(9)}×`);
     if (name.startsWith('conv1')) {
       // the f32 engine runs conv layers 1–4 as Winograd pairs, not as this GEMM: the same rounds against q8's im2col
       const wp = winogradConv1(plain, ar, r);
