@@ -20,26 +20,40 @@
 //            (GELU aside: the vector erf of math.ts).
 // Kernel choice, measured on this machine per core: i32x4.dot_i16x8_s (plain SIMD128) 68 G MAC/s against 42 for
 // i32x4.relaxed_dot_i8x16_i7x16_add_s and 29 for f32x4 FMA, so both builds (plain and relaxed) run the i16 dot: the
-// same instructions, hence identical results. Weights stay int8 in memory (¼ of f32) and are widened in the tile
-// (one 16-byte load + i16x8.extend_low/high per k pair and 8 columns). Measured against i16 panels (two 16-byte
-// loads, no widening; 2× the weight memory) on 499×3072×768, 4-row tiles, interleaved runs on a loaded machine:
-// int8 35–38 G MAC/s, i16 38–39; the 3–5% is not worth doubling the weights (the q8 memory target is ≤ ½ of f32).
-// Register tiles (assembly/gen/q8_gemm_MRx8.ts from assembly/templates/q8-gemm-tile.ts.in): MR rows × 8 columns,
-// 2·MR i32x4 accumulators + 2 widened B vectors + one A broadcast + the dot's temporary; MR = 4 (see below).
+// same instructions, hence identical results. Weights stay int8 in memory (¼ of f32); q8_gemm widens each 8-column
+// panel to i16 once per block of row tiles into this instance's workspace (workspace.ts; 32·KP bytes, 48 KB at
+// K = 3072) and every row tile of the block reads the i16 pairs with two 16-byte loads per k pair and no widening.
+// Measured in a standalone copy of the tiles, 480×768×3072 and 480×3072×768, interleaved, one core of a loaded
+// machine: 4×8 over int8 panels (one load + i16x8.extend_low/high, three instructions on x64) 39–40 G MAC/s, over
+// i16 panels 44–46 (+11–17%); the widening pass is one panel per ≥ 2 tiles. A block of a single row tile (M ≤ 4,
+// or K ≥ 16384 where one tile fills the block) and a missing workspace use the int8 tiles: the same integer sums.
+// Loop unrolling: TurboFan unrolls a wasm innermost loop (up to 5 copies, one stack-guard check for all of them)
+// only when its body is small enough, and the size allowed grows with the loop's nesting depth. The 4×8 tile's k loop
+// as a function of its own (depth 1) was not unrolled: a stack check and a branch per k pair. Each 4-row tile
+// therefore has a single call site (tile_main), so binaryen inlines it into q8_gemm's three loops and TurboFan
+// unrolls its k loop 3×. Measured against the previous build (tile as its own function, int8 panels), interleaved, one
+// core of a loaded machine: 1.18–1.34× on qkv, FFN up / down and conv 1 (the widening alone, without the
+// unrolling: 0.98–1.03×).
+// Register tiles (assembly/gen/q8_gemm_MRx8[_w].ts from assembly/templates/q8-gemm-tile.ts.in): MR rows × 8 columns,
+// 2·MR i32x4 accumulators + 2 B vectors + MR broadcasts of A (TurboFan issues the loads of a step before its
+// arithmetic, so they are live together; V8 keeps 15 xmm registers for values): 4×8 holds 14. Measured with i16 panels
+// (same runs): 2×16 as fast as 4×8; 3×8 −4%; 5×8, 6×8, 3×12 and 4×8 unrolled over 2 k pairs spill (−25 to −45%).
 
 import { gelu_cols } from './gemm';
 import { hmax } from './simd';
+import { workspace, WS_SLOT_BYTES } from './workspace';
 import { q8_gemm_1x8 } from './gen/q8_gemm_1x8';
 import { q8_gemm_2x8 } from './gen/q8_gemm_2x8';
 import { q8_gemm_3x8 } from './gen/q8_gemm_3x8';
 import { q8_gemm_4x8 } from './gen/q8_gemm_4x8';
-import { q8_gemm_5x8 } from './gen/q8_gemm_5x8';
-import { q8_gemm_6x8 } from './gen/q8_gemm_6x8';
+import { q8_gemm_1x8_w } from './gen/q8_gemm_1x8_w';
+import { q8_gemm_2x8_w } from './gen/q8_gemm_2x8_w';
+import { q8_gemm_3x8_w } from './gen/q8_gemm_3x8_w';
+import { q8_gemm_4x8_w } from './gen/q8_gemm_4x8_w';
 
 /**
- * Rows per tile of quantized A (the main register tile's rows; 4, 5 or 6). Measured (bench/kernels.ts shape
- * 499×3072×768, plain build, one core of a loaded machine, quantize pass included): 4 rows 32–37 G MAC/s, 5 rows
- * 23.5, 6 rows 26–28 (V8 spills the larger tiles: 2·MR accumulators + 2 widened B vectors + broadcast + temporaries).
+ * Rows per tile of quantized A (the main register tile's rows; the A layout allows up to 8). 4: the tallest tile that
+ * does not spill (see the header; 5 and 6 rows were measured at 23–28 G MAC/s against 44–46).
  */
 // @ts-ignore: decorator
 @inline const MR: i32 = 4;
@@ -110,29 +124,46 @@ export function q8_quantize_a(M: i32, K: i32, A: usize, lda: i32, Aq: usize, sa:
   return <i16><i32>min<f32>(L, max<f32>(-L, nearest<f32>(x * inv)));
 }
 
-/** The tile of mr (1..6) rows. */
+/**
+ * The last row tile of a block, of mr (1..3) rows, over an i16-widened panel (wide) or the int8 panel. (The 4-row
+ * tiles have one call site each, tile_main, so that binaryen inlines them into q8_gemm's loop nest: see the header.)
+ */
 // @ts-ignore: decorator
-@inline function tile(mr: i32, KP: i32, ap: usize, b: usize, sa: usize, sw: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
-  if (mr >= 6) q8_gemm_6x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-  else if (mr == 5) q8_gemm_5x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-  else if (mr == 4) q8_gemm_4x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-  else if (mr == 3) q8_gemm_3x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-  else if (mr == 2) q8_gemm_2x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-  else q8_gemm_1x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+@inline function tile(wide: bool, mr: i32, KP: i32, ap: usize, b: usize, sa: usize, sw: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
+  if (wide) {
+    if (mr == 3) q8_gemm_3x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+    else if (mr == 2) q8_gemm_2x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+    else q8_gemm_1x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+  } else {
+    if (mr == 3) q8_gemm_3x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+    else if (mr == 2) q8_gemm_2x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+    else q8_gemm_1x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+  }
 }
 
-/** The main tile, from its own call site so that it stays a function of its own. */
+/** The 4-row tiles. */
 // @ts-ignore: decorator
-@inline function tile_main(KP: i32, ap: usize, b: usize, sa: usize, sw: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
-  if (MR == 6) q8_gemm_6x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
-  else if (MR == 5) q8_gemm_5x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+@inline function tile_main(wide: bool, KP: i32, ap: usize, b: usize, sa: usize, sw: usize, c: usize, ldc4: usize, bias: usize, nv: i32, flags: i32): void {
+  if (wide) q8_gemm_4x8_w(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
   else q8_gemm_4x8(KP, ap, b, sa, sw, c, ldc4, bias, nv, flags);
+}
+
+/** Widen one int8 panel (16·KP bytes) to i16 (32·KP bytes at dst): the same order, each byte sign-extended. */
+function widen_panel(KP: i32, b: usize, dst: usize): void {
+  const end = b + (<usize>KP << 4);
+  for (let p = b, d = dst; p < end; p += 16, d += 32) {
+    const w = v128.load(p);
+    v128.store(d, i16x8.extend_low_i8x16_s(w));
+    v128.store(d, i16x8.extend_high_i8x16_s(w), 16);
+  }
 }
 
 /**
  * C (+)= act(A·Wᵀ + bias) over M rows quantized by q8_quantize_a (Aq, sa) and weights packed in int8 panels (Bq,
  * sw) (see the header); act: 0 identity, 1 exact GELU; accumulate: 0 overwrite C, 1 add to C.
- * Row tiles in blocks of about 512 KB of Aq; per block, every panel of B runs over the block's tiles.
+ * Row tiles in blocks of about 512 KB of Aq; per block, every panel of B runs over the block's tiles: widened to
+ * i16 first into this instance's workspace when the block has at least 2 row tiles and the widened panel fits
+ * (32·KP bytes ≤ 1 MB: K ≤ 65536), else read as int8 by the tiles (the same integer sums either way).
  */
 export function q8_gemm(M: i32, N: i32, K: i32, Aq: usize, sa: usize, Bq: usize, sw: usize, C: usize, ldc: i32,
                         bias: usize, act: i32, accumulate: i32): void {
@@ -147,24 +178,30 @@ export function q8_gemm(M: i32, N: i32, K: i32, Aq: usize, sa: usize, Bq: usize,
   const np = (N + 7) >> 3;
   const tiles = (M + MR - 1) / MR;
   const tb = <i32>max<usize>(1, (<usize>1 << 19) / max<usize>(tileA, 32));
+  const ws = (<usize>KP << 5) <= WS_SLOT_BYTES ? workspace() : 0;
   for (let t0 = 0; t0 < tiles; t0 += tb) {
     const t1 = min(tiles, t0 + tb);
     const m0 = t0 * MR, m1 = min(M, t1 * MR);
+    const wide = ws != 0 && t1 - t0 >= 2;
     for (let p = 0; p < np; p++) {
       const n0 = p << 3;
       const nv = min(8, N - n0);
-      const b = Bq + <usize>p * panel;
+      let b = Bq + <usize>p * panel;
+      if (wide) {
+        widen_panel(KP, b, ws);
+        b = ws;
+      }
       const cn = C + (<usize>n0 << 2);
       const bn = bias ? bias + (<usize>n0 << 2) : 0;
       const swn = sw + (<usize>n0 << 2);
       let t = t0;
       for (; t < t1 && (t + 1) * MR <= M; t++) {
         const m = t * MR;
-        tile_main(KP, Aq + <usize>t * tileA, b, sa + (<usize>m << 2), swn, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
+        tile_main(wide, KP, Aq + <usize>t * tileA, b, sa + (<usize>m << 2), swn, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
       }
       if (t < t1) {
         const m = t * MR;
-        tile(M - m, KP, Aq + <usize>t * tileA, b, sa + (<usize>m << 2), swn, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
+        tile(wide, M - m, KP, Aq + <usize>t * tileA, b, sa + (<usize>m << 2), swn, cn + <usize>m * ldc4, ldc4, bn, nv, flags);
       }
       if (post) gelu_cols(cn + <usize>m0 * ldc4, m1 - m0, ldc4, nv);
     }

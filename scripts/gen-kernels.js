@@ -25,13 +25,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * f32-gemm-MRxNR: C tile of MR rows × NR columns (NR = 4 or 8, i.e. 1 or 2 f32x4 vectors per row), K loop with
  * broadcast A and NR/4 vector loads of B per step. PACKED: B is an f32_pack_b panel (row step fixed at 32 bytes,
  * loads at immediate offsets); otherwise B is row-major with a run-time row stride.
- * q8-gemm-MRx8: int8 GEMM tile (assembly/q8gemm.ts) of MR rows × 8 columns over quantized A (i16) and an int8 panel.
+ * q8-gemm-MRx8: int8 GEMM tile (assembly/q8gemm.ts) of MR rows × 8 columns over quantized A (i16); WIDE: over a panel
+ * widened to i16 (the main path), else over the int8 panel itself (the path without a workspace).
  */
 export const KERNELS = [
   ...[1, 2, 3, 4, 5, 6].map(MR => ({ out: `f32_gemm_${MR}x8_pa.ts`, template: 'f32-gemm-tile.ts.in', params: { MR, NR: 8, PACKED_A: true } })),
   ...[1, 2, 4].map(MR => ({ out: `f32_gemm_${MR}x8.ts`, template: 'f32-gemm-tile.ts.in', params: { MR, NR: 8, PACKED_A: false } })),
   ...[1, 2, 4].map(MR => ({ out: `f32_gemm_${MR}x4.ts`, template: 'f32-gemm-tile.ts.in', params: { MR, NR: 4, PACKED_A: false } })),
-  ...[1, 2, 3, 4, 5, 6].map(MR => ({ out: `q8_gemm_${MR}x8.ts`, template: 'q8-gemm-tile.ts.in', params: { MR } })),
+  ...[1, 2, 3, 4].map(MR => ({ out: `q8_gemm_${MR}x8_w.ts`, template: 'q8-gemm-tile.ts.in', params: { MR, WIDE: true } })),
+  ...[1, 2, 3, 4].map(MR => ({ out: `q8_gemm_${MR}x8.ts`, template: 'q8-gemm-tile.ts.in', params: { MR, WIDE: false } })),
 ];
 
 const range = (a, b) => (b === undefined ? [...Array(Math.max(0, a)).keys()] : [...Array(Math.max(0, b - a)).keys()].map(i => i + a));

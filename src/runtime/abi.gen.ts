@@ -87,7 +87,9 @@ export interface KernelExports {
   /**
    * C (+)= act(A·Wᵀ + bias) over M rows quantized by q8_quantize_a (Aq, sa) and weights packed in int8 panels (Bq,
    * sw) (see the header); act: 0 identity, 1 exact GELU; accumulate: 0 overwrite C, 1 add to C.
-   * Row tiles in blocks of about 512 KB of Aq; per block, every panel of B runs over the block's tiles.
+   * Row tiles in blocks of about 512 KB of Aq; per block, every panel of B runs over the block's tiles: widened to
+   * i16 first into this instance's workspace when the block has at least 2 row tiles and the widened panel fits
+   * (32·KP bytes ≤ 1 MB: K ≤ 65536), else read as int8 by the tiles (the same integer sums either way).
    */
   q8_gemm(M: number, N: number, K: number, Aq: number, sa: number, Bq: number, sw: number, C: number, ldc: number,
     bias: number, act: number, accumulate: number): void;

@@ -132,6 +132,29 @@ gemm('long K across row blocks (C exact; sums past 2²⁴ compared as f32, like 
     check(ks[v], { M: 190, N: 13, K: 3000, lda: 3000, ldc: 13, bias: true, act: 1, accumulate: false, seed: 9 }, v);
   }
 });
+gemm('both weight paths: i16-widened panels (≥ 2 row tiles per block) and int8 panels (1 tile: M ≤ 4, or K ≥ 16384)', async () => {
+  const ks = await ref.kernels();
+  for (const v of ref.VARIANTS) {
+    // K = 16382: a row tile is 262 KB, two fit the 512 KB block (widened); K = 16386: one per block (int8 panels)
+    check(ks[v], { M: 6, N: 9, K: 16382, lda: 16382, ldc: 9, bias: true, act: 0, accumulate: false, seed: 10 }, v);
+    check(ks[v], { M: 6, N: 9, K: 16386, lda: 16386, ldc: 9, bias: true, act: 0, accumulate: true, seed: 11 }, v);
+    // the same weights and rows as one call of 8 rows (widened) and as two calls of 4 (int8): identical bits
+    const k = ks[v], ar = ref.arena(k), r = ref.rng(12);
+    const M = 8, N = 17, K = 3071;
+    const a = ref.randomArray(M * K, r, -3, 3), w = quantizeRows(ref.randomArray(N * K, r), N, K);
+    const { Bq, sw } = putWeights(ar, w, N, K);
+    const A = ref.put(ar, a), bias = ref.put(ar, ref.randomArray(N, r));
+    const Aq = ar.alloc(Math.ceil(k.exports.q8_packed_a_bytes(M, K) / 4)), sa = ar.alloc(M);
+    const C1 = ar.alloc(M * N), C2 = ar.alloc(M * N);
+    k.exports.q8_quantize_a(M, K, A, K, Aq, sa);
+    k.exports.q8_gemm(M, N, K, Aq, sa, Bq, sw, C1, N, bias, 0, 0);
+    for (const m0 of [0, 4]) {
+      k.exports.q8_quantize_a(4, K, A + m0 * K * 4, K, Aq, sa);
+      k.exports.q8_gemm(4, N, K, Aq, sa, Bq, sw, C2 + m0 * N * 4, N, bias, 0, 0);
+    }
+    assert.equal(Array.from(ar.f32(C2, M * N)), Array.from(ar.f32(C1, M * N)), `${v}: 8 rows at once vs 2 × 4 rows`);
+  }
+});
 gemm('zero rows of A: scale 1, all-zero activations, C = bias', async () => {
   const ks = await ref.kernels();
   const M = 7, N = 10, K = 33;
