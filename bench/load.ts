@@ -22,20 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { LoadPhases } from '../src/runtime/engine.js';
 import { load } from '../src/index.js';
-import { parseConfig } from '../src/arch/config.js';
-import { randomTensors } from '../src/arch/random-model.js';
-import { checkTensors } from '../src/arch/tensors.js';
-import { checkConfigAgainstTensors } from '../src/arch/limits.js';
-import { openModelFiles } from '../src/arch/model-files.js';
-import { convertModel } from '../src/cli/convert.js';
-import { serializeSafetensors } from '../src/format/safetensors.js';
-import { Engine, type LoadPhases } from '../src/runtime/engine.js';
-import { LinearMemory } from '../src/runtime/memory.js';
-import { bestVariant, instantiateKernels, isSharedVariant } from '../src/runtime/wasm.js';
-import { ThreadPool } from '../src/runtime/threads.js';
-import { WeightScan } from '../src/model-core.js';
-
 const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' }, runs: { type: 'string', default: '3' }, dir: { type: 'string' },
@@ -57,6 +45,20 @@ if (values['rss-child']) {
   m.dispose();
   process.exit(0);
 }
+
+// the rest only in the parent (the child's peak RSS is one load() with nothing else imported)
+const { parseConfig } = await import('../src/arch/config.js');
+const { randomTensors } = await import('../src/arch/random-model.js');
+const { checkTensors } = await import('../src/arch/tensors.js');
+const { checkConfigAgainstTensors } = await import('../src/arch/limits.js');
+const { openModelFiles } = await import('../src/arch/model-files.js');
+const { convertModel } = await import('../src/cli/convert.js');
+const { serializeSafetensors } = await import('../src/format/safetensors.js');
+const { Engine } = await import('../src/runtime/engine.js');
+const { LinearMemory } = await import('../src/runtime/memory.js');
+const { bestVariant, instantiateKernels, isSharedVariant } = await import('../src/runtime/wasm.js');
+const { ThreadPool } = await import('../src/runtime/threads.js');
+const { WeightScan } = await import('../src/model-core.js');
 
 const root = values.dir ?? join(tmpdir(), 'slimwav-load-bench');
 const f32Dir = root, q8Dir = join(root, 'q8');

@@ -160,5 +160,33 @@ s('the checks on streamed tensors: NaN/Inf and −128 named at the right element
   await rejectsCode(load(q8dir, { threads: 1 }), 'E_SHAPE', join(q8dir, 'model.safetensors'), `int8 tensor ${W} holds −128 (element ${d.length - 5})`);
 });
 
+s('packQ8 (whole panels 4 bytes at a time, the rest byte by byte) writes the documented layout, at any offset, with a column map', () => {
+  let seed = 3;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) % 255) - 127;
+  for (const [N, K] of [[1, 1], [8, 2], [9, 7], [17, 16], [24, 33], [13, 1], [40, 6]]) {
+    const q = Int8Array.from({ length: N * K }, rnd), scale = Float32Array.from({ length: N }, (_, i) => i + 0.5);
+    for (const col of [null, Int32Array.from({ length: K }, (_, i) => K - 1 - i)]) {
+      for (const shift of [0, 4, 3]) {
+        const KP = (K + 1) >> 1, panels = Math.ceil(N / 8);
+        const dst = new Int8Array(q8PackedBytes(N, K) + shift).fill(99).subarray(shift), sw = new Float32Array(q8ScaleFloats(N)).fill(7);
+        packQ8({ q, scale }, N, K, dst, sw, col);
+        // byte p·16·KP + 16·kp + 2·j + (k & 1) holds W[8p + j][k] (column col[k]); zero past N and past K
+        for (let p = 0; p < panels; p++) {
+          for (let kp = 0; kp < KP; kp++) {
+            for (let j = 0; j < 8; j++) {
+              for (const h of [0, 1]) {
+                const n = 8 * p + j, k = 2 * kp + h;
+                const want = n < N && k < K ? q[n * K + (col ? col[k] : k)] : 0;
+                assert.is(dst[p * 16 * KP + 16 * kp + 2 * j + h], want, `[${N}][${K}] shift ${shift} col ${!!col}: n ${n} k ${k}`);
+              }
+            }
+          }
+        }
+        assert.equal([...sw], [...scale, ...new Array(panels * 8 - N).fill(0)]);
+      }
+    }
+  }
+});
+
 s.after(() => rmSync(work, { recursive: true, force: true }));
 s.run();
