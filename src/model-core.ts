@@ -382,7 +382,7 @@ export async function buildModel(
  * allowNonFinite) and −128 in int8 ones (arch/tensors.ts). Tensors in memory are scanned up front (inMemory);
  * tensors still in their file (load() opens safetensors lazily) are scanned chunk by chunk as the engine's reader
  * passes them, and whatever the engine did not read is streamed through the same reader afterwards (rest), so every
- * tensor is scanned once and none is read into memory whole for it.
+ * tensor is scanned once and none is read into memory whole for it. @internal (buildModel, bench/load.ts, tests)
  */
 export class WeightScan {
   readonly reader: ChunkReader;
