@@ -7,8 +7,9 @@
 import { fail, SlimwavError } from './errors.js';
 import { parseConfig, receptiveField, type ModelConfig } from './arch/config.js';
 import { checkTensors, countMacs, countParams } from './arch/tensors.js';
-import { checkConfigAgainstTensors, checkFiniteWeights } from './arch/limits.js';
-import type { RawTensor } from './format/tensor.js';
+import { checkInt8Range } from './arch/tensors.js';
+import { checkConfigAgainstTensors, firstNonFinite, nonFiniteError, nonFiniteWarning } from './arch/limits.js';
+import { ChunkReader, DTYPE_BYTES, isDeferred, numel, type ChunkCheck, type RawTensor } from './format/tensor.js';
 import { Engine, type StageSink } from './runtime/engine.js';
 import { LinearMemory } from './runtime/memory.js';
 import { instantiateKernels, bestVariant, enableRelaxedSimd, isSharedVariant, type KernelVariant, type WasmLocation } from './runtime/wasm.js';
@@ -333,14 +334,13 @@ export async function buildModel(
   checkLoadBudget(config, tensors, source, kernels.heapBase, budget, limit);
   // the workers boot on their own threads while this one scans the weights for NaN/Inf
   const poolStart = threads > 1 ? ThreadPool.create(threads, kernels.module, kernels.memory, kernels.exports) : Promise.resolve(null);
-  let nonFinite: string | null;
+  const scan = new WeightScan(tensors, source, opts.allowNonFinite === true);
   try {
-    nonFinite = checkFiniteWeights(tensors, source, opts.allowNonFinite === true); // E_SHAPE unless opted in
+    scan.inMemory(); // E_SHAPE unless opted in; tensors still in their file are scanned as the engine reads them
   } catch (err) {
     void poolStart.then((p) => p?.terminate(), () => undefined);
     throw err;
   }
-  if (nonFinite) console.warn(`slimwav: warning: ${nonFinite}`);
   const pool = await poolStart;
   const mem = new LinearMemory(kernels.memory, kernels.heapBase);
   let engine: Engine;
@@ -350,7 +350,8 @@ export async function buildModel(
     if (opts.winograd !== undefined && typeof opts.winograd !== 'boolean') fail('E_ARGS', `winograd must be true or false, found ${JSON.stringify(opts.winograd)}`);
     const dtype = opts.dtype ?? 'auto';
     if (!['auto', 'f32', 'q8'].includes(dtype)) fail('E_ARGS', `dtype must be "auto", "f32" or "q8", found ${JSON.stringify(dtype)}`);
-    engine = new Engine(config, tensors, kernels.exports, mem, pool, { posConv, winograd: opts.winograd, dtype });
+    engine = new Engine(config, tensors, kernels.exports, mem, pool, { posConv, winograd: opts.winograd, dtype }, undefined, scan.reader);
+    scan.rest();
     if (opts.convMemoryBudget !== undefined) {
       if (!(opts.convMemoryBudget >= 1024)) fail('E_ARGS', `convMemoryBudget must be at least 1024 bytes, found ${opts.convMemoryBudget}`);
       engine.convBudget = Math.floor(opts.convMemoryBudget / 4);
@@ -359,6 +360,8 @@ export async function buildModel(
     pool?.terminate();
     throw err;
   }
+  const nonFinite = scan.warning();
+  if (nonFinite) console.warn(`slimwav: warning: ${nonFinite}`);
   const info: ModelInfo = {
     config,
     params: countParams(config, tensors),
@@ -372,6 +375,58 @@ export async function buildModel(
   const model = new Model(engine, info, pool);
   modelBudgets.set(model, { cfg: config, memory: kernels.memory, top: mem.top, opts: { ...budget, q8: engine.q8Uses }, limit, scratch: kernels.exports });
   return model;
+}
+
+/**
+ * The load's content checks: NaN/±Inf in float tensors (arch/limits.ts: refused, or one warning with
+ * allowNonFinite) and −128 in int8 ones (arch/tensors.ts). Tensors in memory are scanned up front (inMemory);
+ * tensors still in their file (load() opens safetensors lazily) are scanned chunk by chunk as the engine's reader
+ * passes them, and whatever the engine did not read is streamed through the same reader afterwards (rest), so every
+ * tensor is scanned once and none is read into memory whole for it. @internal (buildModel, bench/load.ts, tests)
+ */
+export class WeightScan {
+  readonly reader: ChunkReader;
+  private readonly deferred = new Set<string>();
+  private readonly seen = new Map<string, number>();
+  private readonly bad = new Set<string>();
+
+  constructor(private readonly tensors: Map<string, RawTensor>, private readonly source: string, private readonly allow: boolean,
+    chunkBytes?: number) {
+    for (const [name, t] of tensors) if (isDeferred(t)) this.deferred.add(name);
+    const check: ChunkCheck = (name, t, bytes, first) => {
+      if (!this.deferred.has(name)) return;
+      this.seen.set(name, (this.seen.get(name) ?? 0) + bytes.byteLength);
+      if (t.dtype === 'I8') checkInt8Range(source, name, bytes, first);
+      else if (!this.bad.has(name)) this.flag(name, firstNonFinite({ dtype: t.dtype, shape: [bytes.byteLength / DTYPE_BYTES[t.dtype]], data: bytes }), first);
+    };
+    this.reader = new ChunkReader(chunkBytes, check);
+  }
+
+  private flag(name: string, i: number, first: number): void {
+    if (i < 0) return;
+    if (!this.allow) nonFiniteError(this.source, name, first + i);
+    this.bad.add(name);
+  }
+
+  /** The tensors already in memory (checkFiniteWeights' scan of them). */
+  inMemory(): void {
+    for (const [name, t] of this.tensors) if (!this.deferred.has(name)) this.flag(name, firstNonFinite(t), 0);
+  }
+
+  /** Scan the file-held tensors the reader has not passed in full (tensors the engine reads whole, unused ones). */
+  rest(): void {
+    for (const name of this.deferred) {
+      const t = this.tensors.get(name)!, n = numel(t.shape);
+      if (n === 0 || (this.seen.get(name) ?? 0) >= n * DTYPE_BYTES[t.dtype]) continue;
+      this.seen.delete(name);
+      this.reader.rows(t, name, n, 1, () => undefined);
+    }
+  }
+
+  /** With allowNonFinite: the one warning line naming the tensors that hold NaN/±Inf, in the table's order; else null. */
+  warning(): string | null {
+    return nonFiniteWarning(this.source, [...this.tensors.keys()].filter((n) => this.bad.has(n)));
+  }
 }
 
 const warned = new Set<string>();

@@ -20,7 +20,8 @@ export type { LoadOptions, ExtractOptions, Features, ModelInfo, AudioInput, Stre
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path === '') fail('E_ARGS', `load() needs a path to a model folder or file, found ${JSON.stringify(path)}`);
   checkThreads(opts.threads);
-  return loadFiles(await openModelFiles(path), opts);
+  // lazy: the tensors' bytes stay in the file; the engine streams them through a small buffer while it packs them
+  return loadFiles(await openModelFiles(path, { lazy: true }), opts);
 }
 
 /** load() for a model already opened with openModelFiles (`inspect` also reads how its tensors are stored). */

@@ -198,6 +198,25 @@ export interface Dense {
    * first read, so a reader that packs row ranges (the engine) never makes the fused copy.
    */
   parts?: [number, number, Float32Array][];
+  /**
+   * With BindOptions.defer: the stored tensors this weight is made of, so a reader can stream them (the engine);
+   * `weight`, `q8` and `parts` are then computed from them only when read.
+   */
+  stored?: StoredPart[];
+}
+
+/**
+ * Rows [row0, row0 + rows) of a weight [·][cols] as stored: the tensor `name` (a float dtype, or I8 with its F32
+ * per-row `scale`). `q8`: the weight may run as int8 (quantizable(name)).
+ */
+export interface StoredPart {
+  name: string;
+  tensor: RawTensor;
+  row0: number;
+  rows: number;
+  cols: number;
+  scale: Float32Array | null;
+  q8: boolean;
 }
 
 export interface ConvBlock {
@@ -211,6 +230,8 @@ export interface ConvBlock {
   cin: number;
   kernel: number;
   stride: number;
+  /** with BindOptions.defer: the stored weight [dim][cin·kernel] (see Dense.stored) */
+  stored?: StoredPart[];
 }
 
 export interface FrontWeights {
@@ -237,6 +258,11 @@ export interface PosConvWeights {
   kernel: number;
   /** the checkpoint spelled it as weight_g / weight_v (kept so writers can keep the spelling) */
   weightNorm: { g: Float32Array; v: Float32Array } | null;
+  /**
+   * with BindOptions.defer: the stored weight [D][cg·kernel] (folded, g null) or weight_v with its g (weight norm, to
+   * fold with foldWeightNormInPlace); `weight` and `weightNorm` are then computed only when read
+   */
+  stored?: { part: StoredPart; g: Float32Array | null };
 }
 
 export interface AttentionWeights {
@@ -288,6 +314,13 @@ export interface BindOptions {
    * caller that only reads the weights (the engine packs them); the default is fresh arrays a caller may edit.
    */
   views?: boolean;
+  /**
+   * Leave the large weights (linear layers, conv layers, the positional conv) unread: each gets `stored` (the
+   * tensors it is made of) for a caller that streams them (the engine, through format/tensor.ts ChunkReader), and
+   * its `weight` / `q8` / `parts` / `weightNorm` are computed as without defer only if read. Small tensors (biases,
+   * norms) are read as usual.
+   */
+  defer?: boolean;
 }
 
 /**
@@ -314,6 +347,21 @@ function lazyWeight<T extends { q8: Q8 | null }>(obj: T, rows: number, cols: num
   return obj as T & { weight: Float32Array };
 }
 
+/** Define `keys` of obj as getters (and setters) of the object compute() returns, computed on first use. */
+function deferKeys<T extends object>(obj: T, keys: string[], compute: () => object): T {
+  let v: Record<string, unknown> | null = null;
+  const get = () => (v ??= compute() as Record<string, unknown>);
+  for (const k of keys) {
+    Object.defineProperty(obj, k, {
+      enumerable: true,
+      configurable: true,
+      get: () => get()[k],
+      set: (x: unknown) => { get()[k] = x; },
+    });
+  }
+  return obj;
+}
+
 /**
  * (config, tensors) → typed weights. The tensors must have passed checkTensors(cfg, …) (arch/tensors.ts); a tensor
  * the config needs and that is missing is E_SHAPE naming it. An int8 (I8) weight is read with its `_scale` tensor
@@ -327,7 +375,7 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
   };
   const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `${source}: missing tensor ${name}`);
   /** a q8-capable weight [rows][cols]: int8 from the file, f32 quantized on request, or plain f32 */
-  const weightOf = (name: string, rows: number, cols: number): { weight: Float32Array; q8: Q8 | null } => {
+  const eagerWeightOf = (name: string, rows: number, cols: number): { weight: Float32Array; q8: Q8 | null } => {
     const t = tensors.get(name);
     if (t && t.dtype === 'I8') {
       const s = tensors.get(scaleName(name));
@@ -342,6 +390,35 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
     // quantized on request: the f32 original is dropped, and .weight is then the dequantization (as for a q8 file)
     return opts.quantize ? lazyWeight({ q8: quantizeRows(weight, rows, cols) }, rows, cols) : { weight, q8: null };
   };
+  /**
+   * defer: the stored form of a weight [rows][cols] (row0 within the weight it is part of), checked as eagerWeightOf
+   * checks it; null when absent or empty (the eager path then says what is wrong)
+   */
+  const storedOf = (name: string, rows: number, cols: number, q8: boolean, row0 = 0): StoredPart | null => {
+    const t = tensors.get(name);
+    if (!t || numel(t.shape) === 0) return null;
+    let scale: Float32Array | null = null;
+    if (t.dtype === 'I8') {
+      if (!q8) fail('E_SHAPE', `${source}: tensor ${name} is int8 (I8), but this tensor must be a float type`);
+      const s = tensors.get(scaleName(name));
+      if (!s) fail('E_SHAPE', `${source}: int8 tensor ${name} has no ${scaleName(name)}`);
+      if (numel(t.shape) !== rows * cols) fail('E_SHAPE', `${source}: int8 tensor ${name} has ${numel(t.shape)} values, expected ${rows}×${cols}`);
+      scale = toFloat32(s, scaleName(name));
+      if (scale.length !== rows) fail('E_SHAPE', `${source}: ${scaleName(name)} has ${scale.length} values, expected ${rows} (one per output channel)`);
+    } else if (numel(t.shape) !== rows * cols) {
+      fail('E_SHAPE', `${name}: ${t.dtype}${JSON.stringify(t.shape)} holds ${numel(t.shape)} values, expected ${rows}×${cols}`);
+    }
+    return { name, tensor: t, row0, rows, cols, scale, q8 };
+  };
+  /** with defer: a weight whose values are read only when asked for, and its stored form */
+  const weightOf = (name: string, rows: number, cols: number, q8 = true): { weight: Float32Array; q8: Q8 | null; stored?: StoredPart[] } => {
+    const eager = () => (q8 ? eagerWeightOf(name, rows, cols) : { weight: need(name), q8: null });
+    if (!opts.defer) return eager();
+    const part = storedOf(name, rows, cols, q8);
+    const w = deferKeys({} as { weight: Float32Array; q8: Q8 | null; stored?: StoredPart[] }, ['weight', 'q8'], eager);
+    if (part) w.stored = [part];
+    return w;
+  };
   const norm = (p: string): Norm => ({ weight: need(`${p}.weight`), bias: need(`${p}.bias`) });
   const dense = (p: string, rows: number, cols: number, q = true): Dense => {
     const w = q ? weightOf(`${p}.weight`, rows, cols) : { weight: need(`${p}.weight`), q8: null };
@@ -351,7 +428,7 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
 
   let cin = 1;
   const convs = cfg.conv.map((l, i): ConvBlock => {
-    const w = i >= 1 ? weightOf(`${N.conv(i)}.weight`, l.dim, cin * l.kernel) : { weight: need(`${N.conv(i)}.weight`), q8: null };
+    const w = weightOf(`${N.conv(i)}.weight`, l.dim, cin * l.kernel, i >= 1);
     const c: ConvBlock = Object.assign(w, {
       bias: cfg.convBias ? need(`${N.conv(i)}.bias`) : null,
       norm: convHasNorm(cfg, i) ? norm(N.convNorm(i)) : null,
@@ -372,12 +449,22 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
   };
 
   const G = cfg.posConvGroups, cg = D / G, Kw = cfg.posConvKernel;
-  const folded = get(`${N.posConv}.weight`);
-  const wn = folded ? null : { g: need(N.posConvWeightG), v: need(N.posConvWeightV) };
-  const pos: PosConvWeights = {
-    weight: folded ?? foldWeightNorm(wn!.g, wn!.v, D, cg, Kw),
-    bias: need(`${N.posConv}.bias`), groups: G, cg, kernel: Kw, weightNorm: wn,
+  const posWeights = () => {
+    const folded = get(`${N.posConv}.weight`);
+    const wn = folded ? null : { g: need(N.posConvWeightG), v: need(N.posConvWeightV) };
+    return { weight: folded ?? foldWeightNorm(wn!.g, wn!.v, D, cg, Kw), weightNorm: wn };
   };
+  const posBase = { bias: need(`${N.posConv}.bias`), groups: G, cg, kernel: Kw };
+  let pos: PosConvWeights;
+  if (opts.defer) {
+    pos = deferKeys(posBase as PosConvWeights, ['weight', 'weightNorm'], posWeights);
+    const folded = storedOf(`${N.posConv}.weight`, D, cg * Kw, false);
+    const v = folded ? null : storedOf(N.posConvWeightV, D, cg * Kw, false);
+    if (folded) pos.stored = { part: folded, g: null };
+    else if (v && tensors.has(N.posConvWeightG)) pos.stored = { part: v, g: need(N.posConvWeightG) };
+  } else {
+    pos = { ...posBase, ...posWeights() };
+  }
 
   const relBias = hasRelativeBias(cfg);
   const layers = cfg.layers.map((L, l): LayerWeights => {
@@ -385,36 +472,48 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
     let attn: AttentionWeights | null = null;
     if (L.heads.length > 0) {
       const parts = [[N.q(l), 0, hl.qkTotal], [N.k(l), hl.qkTotal, hl.qkTotal], [N.v(l), 2 * hl.qkTotal, hl.vTotal]] as const;
-      const bound = parts.map(([p, , rows]) => (rows === 0 ? null : weightOf(`${p}.weight`, rows, D)));
-      const anyQ8 = bound.some((b) => b?.q8);
       const b = new Float32Array(hl.rows);
-      const qkv: Dense = { weight: new Float32Array(0), q8: null, bias: b, rows: hl.rows, cols: D };
-      if (anyQ8) {
-        // fused int8 rows and their scales (a part stored as f32 next to int8 ones is quantized to match)
-        const q = new Int8Array(hl.rows * D), scale = new Float32Array(hl.rows);
-        parts.forEach(([, off, rows], j) => {
-          const w = bound[j];
-          if (!w) return;
-          const q8 = w.q8 ?? quantizeRows(w.weight, rows, D);
-          q.set(q8.q, off * D);
-          scale.set(q8.scale, off);
-        });
-        qkv.q8 = { q, scale };
-        lazyWeight(qkv, hl.rows, D);
+      /** the fused weight as bound without defer: f32 parts, or int8 rows when any part is int8 */
+      const fuse = (): Pick<Dense, 'weight' | 'q8' | 'parts'> => {
+        const bound = parts.map(([p, , rows]) => (rows === 0 ? null : eagerWeightOf(`${p}.weight`, rows, D)));
+        const anyQ8 = bound.some((w) => w?.q8);
+        const qkv: Pick<Dense, 'weight' | 'q8' | 'parts'> = { weight: new Float32Array(0), q8: null };
+        if (anyQ8) {
+          // fused int8 rows and their scales (a part stored as f32 next to int8 ones is quantized to match)
+          const q = new Int8Array(hl.rows * D), scale = new Float32Array(hl.rows);
+          parts.forEach(([, off, rows], j) => {
+            const w = bound[j];
+            if (!w) return;
+            const q8 = w.q8 ?? quantizeRows(w.weight, rows, D);
+            q.set(q8.q, off * D);
+            scale.set(q8.scale, off);
+          });
+          qkv.q8 = { q, scale };
+          lazyWeight(qkv, hl.rows, D);
+        } else {
+          qkv.parts = parts.flatMap(([, off, rows], j) => (bound[j] ? [[off, rows, bound[j]!.weight] as [number, number, Float32Array]] : []));
+          let fused: Float32Array | null = null;
+          Object.defineProperty(qkv, 'weight', {
+            enumerable: true,
+            get: () => {
+              if (!fused) {
+                fused = new Float32Array(hl.rows * D);
+                for (const [off, , w] of qkv.parts!) fused.set(w, off * D);
+              }
+              return fused;
+            },
+            set: (v: Float32Array) => { fused = v; },
+          });
+        }
+        return qkv;
+      };
+      let qkv: Dense;
+      if (opts.defer) {
+        qkv = deferKeys({ bias: b, rows: hl.rows, cols: D } as Dense, ['weight', 'q8', 'parts'], fuse);
+        const stored = parts.flatMap(([p, off, rows]) => (rows === 0 ? [] : [storedOf(`${p}.weight`, rows, D, true, off)]));
+        if (stored.every((x) => x !== null)) qkv.stored = stored as StoredPart[];
       } else {
-        qkv.parts = parts.flatMap(([, off, rows], j) => (bound[j] ? [[off, rows, bound[j]!.weight] as [number, number, Float32Array]] : []));
-        let fused: Float32Array | null = null;
-        Object.defineProperty(qkv, 'weight', {
-          enumerable: true,
-          get: () => {
-            if (!fused) {
-              fused = new Float32Array(hl.rows * D);
-              for (const [off, , w] of qkv.parts!) fused.set(w, off * D);
-            }
-            return fused;
-          },
-          set: (v: Float32Array) => { fused = v; },
-        });
+        qkv = Object.assign(fuse(), { bias: b, rows: hl.rows, cols: D });
       }
       parts.forEach(([p, off, rows]) => { if (rows > 0) b.set(need(`${p}.bias`), off); });
       const gate = relBias;
@@ -665,6 +764,13 @@ export function unknownStep(interpreter: string, s: never): never {
  * v is [Cout][Cin/G][Kw], g is [Kw]. Norms are accumulated in f64.
  */
 export function foldWeightNorm(g: Float32Array, v: Float32Array, cout: number, cing: number, kw: number): Float32Array {
+  const out = new Float32Array(v);
+  foldWeightNormInPlace(g, out, cout, cing, kw);
+  return out;
+}
+
+/** foldWeightNorm into v itself (the engine folds the weight where it reads it, in wasm memory). */
+export function foldWeightNormInPlace(g: Float32Array, v: Float32Array, cout: number, cing: number, kw: number): void {
   const norm = new Float64Array(kw);
   for (let o = 0; o < cout; o++) {
     for (let i = 0; i < cing; i++) {
@@ -674,14 +780,12 @@ export function foldWeightNorm(g: Float32Array, v: Float32Array, cout: number, c
   }
   const scale = new Float64Array(kw);
   for (let j = 0; j < kw; j++) scale[j] = norm[j] > 0 ? g[j] / Math.sqrt(norm[j]) : 0;
-  const out = new Float32Array(v.length);
   for (let o = 0; o < cout; o++) {
     for (let i = 0; i < cing; i++) {
       const row = (o * cing + i) * kw;
-      for (let j = 0; j < kw; j++) out[row + j] = v[row + j] * scale[j];
+      for (let j = 0; j < kw; j++) v[row + j] = v[row + j] * scale[j];
     }
   }
-  return out;
 }
 
 /**

@@ -167,11 +167,19 @@ export function checkFiniteWeights(tensors: Map<string, RawTensor>, source: stri
   for (const [name, t] of tensors) {
     const i = firstNonFinite(t);
     if (i < 0) continue;
-    if (!allow) {
-      fail('E_SHAPE', `${source}: tensor ${name} holds a NaN or infinite value (element ${i}); weights must be finite (load with allowNonFinite: true to run it anyway)`);
-    }
+    if (!allow) nonFiniteError(source, name, i);
     bad.push(name);
   }
+  return nonFiniteWarning(source, bad);
+}
+
+/** checkFiniteWeights' refusal: element i of tensor `name` is NaN or ±Inf. */
+export function nonFiniteError(source: string, name: string, i: number): never {
+  return fail('E_SHAPE', `${source}: tensor ${name} holds a NaN or infinite value (element ${i}); weights must be finite (load with allowNonFinite: true to run it anyway)`);
+}
+
+/** checkFiniteWeights' warning line for the tensors `bad` (null when there are none). */
+export function nonFiniteWarning(source: string, bad: string[]): string | null {
   if (!bad.length) return null;
   return `${source}: ${bad.length} tensor${bad.length === 1 ? '' : 's'} hold NaN or infinite values (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', …' : ''}); outputs may be NaN`;
 }

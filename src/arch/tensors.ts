@@ -6,7 +6,7 @@
  */
 import { fail } from '../errors.js';
 import type { RawTensor } from '../format/tensor.js';
-import { numel } from '../format/tensor.js';
+import { isDeferred, numel } from '../format/tensor.js';
 import { convFrames, type ModelConfig } from './config.js';
 import { hasRelativeBias, tensorSpecs, TensorNames, type TensorSpec } from './binding.js';
 import { scaleName } from './quant.js';
@@ -60,10 +60,8 @@ export function checkTensors(cfg: ModelConfig, tensors: Map<string, RawTensor>, 
       if (!tensors.has(scaleName(name))) {
         fail('E_SHAPE', `${source}: int8 tensor ${name} has no ${scaleName(name)} (its F32 scales, one per output row)`);
       }
-      const q = t.data;
-      for (let i = 0; i < q.length; i++) {
-        if (q[i] === 0x80) fail('E_SHAPE', `${source}: int8 tensor ${name} holds −128 (element ${i}), outside the symmetric range −127..127 of slimwav's int8 weights`);
-      }
+      // bytes still in their file (load()): the loader's ChunkReader runs this check on them as they pass
+      if (!isDeferred(t)) checkInt8Range(source, name, t.data, 0);
     }
   }
   for (const s of specs) {
@@ -75,6 +73,12 @@ export function checkTensors(cfg: ModelConfig, tensors: Map<string, RawTensor>, 
   if (folded && (g || v)) fail('E_SHAPE', `${source}: both ${pc}.weight and ${pc}.weight_g/weight_v are present; keep one spelling`);
   if (!folded && !(g && v)) fail('E_SHAPE', `${source}: missing tensor ${pc}.${g ? 'weight_v' : 'weight_g'} (the positional conv needs weight, or weight_g and weight_v)`);
   return specs.filter((s) => tensors.has(s.name));
+}
+
+/** int8 weights hold −127..127 (E_SHAPE naming the element otherwise); `bytes` are elements first, first + 1, … */
+export function checkInt8Range(source: string, name: string, bytes: Uint8Array, first: number): void {
+  const i = bytes.indexOf(0x80);
+  if (i >= 0) fail('E_SHAPE', `${source}: int8 tensor ${name} holds −128 (element ${first + i}), outside the symmetric range −127..127 of slimwav's int8 weights`);
 }
 
 /** The scales `name` of the int8 weight `owner`: F32 [rows of the weight], every value > 0 (NaN/Inf: see above). */

@@ -57,6 +57,53 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
   }
 }
 
+/** Size and modification time of a file as read by fileStamp: a file that changes between reads is noticed. */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** The file's size and modification time (E_IO naming the path when it cannot be read). */
+export function fileStamp(path: string): FileStamp {
+  try {
+    const s = fss(path).statSync(path);
+    if (s.isDirectory()) fail('E_IO', `${path}: cannot read: is a directory, expected a file`);
+    return { size: s.size, mtimeMs: s.mtimeMs };
+  } catch (err) {
+    if (err instanceof SlimwavError) throw err;
+    return fail('E_IO', `${path}: cannot read: ${reason(err)}`);
+  }
+}
+
+/**
+ * Read bytes [position, position + dst.length) of a file into dst, synchronously (the loader reads a model's
+ * tensors chunk by chunk while it packs them). `stamp`: the file must still have that size and modification time,
+ * else E_FORMAT (it changed since its header was read); a file shorter than the range is E_FORMAT too. E_IO when it
+ * cannot be opened or read. One line naming the path each time.
+ */
+export function readRangeSync(path: string, position: number, dst: Uint8Array, stamp: FileStamp): void {
+  const fs = fss(path);
+  let fd = -1;
+  try {
+    fd = fs.openSync(path, 'r');
+    const s = fs.fstatSync(fd);
+    if (s.size !== stamp.size || s.mtimeMs !== stamp.mtimeMs) {
+      fail('E_FORMAT', `${path}: the file changed while it was being loaded (${stamp.size} bytes when its header was read, now ${s.size}${s.size === stamp.size ? ', modified' : ''}); load it again`);
+    }
+    let done = 0;
+    while (done < dst.byteLength) {
+      const n = fs.readSync(fd, dst, done, dst.byteLength - done, position + done);
+      if (n === 0) fail('E_FORMAT', `${path}: the file ends at byte ${position + done}, before the ${position + dst.byteLength} bytes its header declares (file truncated?)`);
+      done += n;
+    }
+  } catch (err) {
+    if (err instanceof SlimwavError) throw err;
+    fail('E_IO', `${path}: cannot read: ${reason(err)}`);
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
 const TAG = '.tmp-slimwav-';
 
 /** Split a path into its folder ('.' for none) and last component, without node:path (browser-safe module). */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { readFileBytes } from './fsutil.js';
 import { isJsonObject, parseJsonBytes, parseJson } from './json.js';
-import { parseSafetensors } from './safetensors.js';
+import { openSafetensorsFile, parseSafetensors } from './safetensors.js';
 import type { RawTensor } from './tensor.js';
 import { readTorchStateDict } from './pytorch.js';
 import { parsePreprocessor, type Preprocessor } from './preprocessor.js';
@@ -59,7 +59,16 @@ async function kind(path: string): Promise<'dir' | 'file' | 'missing'> {
   }
 }
 
-export async function readModelSource(path: string): Promise<ModelSource> {
+export interface ReadOptions {
+  /**
+   * Leave a safetensors file's tensor bytes in the file until they are used (openSafetensorsFile): what load()
+   * does, so that it packs the weights chunk by chunk and never holds the whole file in memory.
+   */
+  lazy?: boolean;
+}
+
+export async function readModelSource(path: string, opts: ReadOptions = {}): Promise<ModelSource> {
+  const readTable = async (p: string) => (opts.lazy ? openSafetensorsFile(p) : parseSafetensors(await readFileBytes(p), p));
   const k = await kind(path);
   if (k === 'missing') fail('E_IO', `${path}: no such model file or folder`);
   if (k === 'dir') {
@@ -72,16 +81,15 @@ export async function readModelSource(path: string): Promise<ModelSource> {
     const withPre = (f: ModelSource): ModelSource => preJson === undefined ? f : { ...f, preprocessor: parsePreprocessor(preJson, prePath, f.notes) };
     const st = join(path, 'model.safetensors');
     if ((await kind(st)) === 'file') {
-      const table = parseSafetensors(await readFileBytes(st), st);
+      const table = await readTable(st);
       return withPre({ tensors: canonicalNames(table.tensors), config, configSource: cfgPath, source: st, notes: [] });
     }
     const bin = join(path, 'pytorch_model.bin');
     if ((await kind(bin)) === 'file') return withPre(await openTorch(bin, config, undefined, cfgPath));
     fail('E_IO', `${path}: a model folder needs model.safetensors or pytorch_model.bin next to config.json (neither found)`);
   }
-  const bytes = await readFileBytes(path);
   if (path.endsWith('.safetensors')) {
-    const table = parseSafetensors(bytes, path);
+    const table = await readTable(path);
     const cfgText = table.metadata.config;
     if (cfgText === undefined) fail('E_CONFIG', `${path}: a single .safetensors model needs its config JSON in __metadata__.config (not found); use a folder with config.json instead`);
     const config = parseJson(cfgText, path, '__metadata__.config');
@@ -92,7 +100,7 @@ export async function readModelSource(path: string): Promise<ModelSource> {
     const where = `${path} (__metadata__.preprocessor)`;
     return { ...files, preprocessor: parsePreprocessor(parseJson(preText, path, '__metadata__.preprocessor'), where, files.notes) };
   }
-  return openTorch(path, undefined, bytes);
+  return openTorch(path, undefined, await readFileBytes(path));
 }
 
 /** A PyTorch zip checkpoint: HF pytorch_model.bin (config.json beside it) or one that carries its config (DPHuBERT). */

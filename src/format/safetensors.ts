@@ -11,12 +11,13 @@
  *
  * The reader trusts nothing: every length is checked against the file before use, duplicate keys are refused
  * (JSON.parse would keep the last one silently), tensors may not overlap and must lie inside the data buffer.
- * Gaps between tensors are allowed. All problems are E_FORMAT. Tensor `data` are views into the input bytes (no copy).
+ * Gaps between tensors are allowed. All problems are E_FORMAT. Tensor `data` are views into the input bytes (no copy);
+ * openSafetensorsFile reads the header alone and leaves the tensors' bytes in the file until they are used.
  */
 import { fail } from '../errors.js';
-import { DTYPE_BYTES, type DType, type RawTensor, type TensorTable } from './tensor.js';
+import { DTYPE_BYTES, type DType, type RawTensor, type TensorSource, type TensorTable } from './tensor.js';
 import { decodeUtf8, isJsonObject, parseJson } from './json.js';
-import { readFileBytes } from './fsutil.js';
+import { fileStamp, readFileBytes, readRangeSync, type FileStamp } from './fsutil.js';
 
 /** Headers beyond this are refused before decoding (real ones are well under 1 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -30,23 +31,38 @@ function isNonNegInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorTable {
+/** The header length N from the first 8 bytes, checked against the file size (E_FORMAT naming the file). */
+function headerLength(first: Uint8Array, fileSize: number, fileName: string): number {
   const bad: (msg: string) => never = (msg) => fail('E_FORMAT', `${fileName}: ${msg}`);
-  if (bytes.byteLength < 8) bad(`file is ${bytes.byteLength} bytes, too short for a safetensors header (needs at least 8)`);
-
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (fileSize < 8) bad(`file is ${fileSize} bytes, too short for a safetensors header (needs at least 8)`);
+  const dv = new DataView(first.buffer, first.byteOffset, 8);
   const lo = dv.getUint32(0, true);
   const hi = dv.getUint32(4, true);
   const headerLen = hi * 2 ** 32 + lo;
   if (headerLen > MAX_HEADER_BYTES) bad(`header length ${headerLen} is over the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
-  if (8 + headerLen > bytes.byteLength) bad(`header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes)`);
+  if (8 + headerLen > fileSize) bad(`header length ${headerLen} runs past the end of the file (${fileSize} bytes)`);
+  return headerLen;
+}
 
-  const header = parseJson(decodeUtf8(bytes.subarray(8, 8 + headerLen), fileName, 'header'), fileName, 'header');
+/** A tensor's place in the data buffer, as the header declares it (checked). */
+interface Entry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * The JSON header (its bytes, without the 8-byte length) → checked tensor entries and metadata; `dataLen` is the
+ * length of the data buffer that follows the header in the file.
+ */
+function parseHeader(headerBytes: Uint8Array, dataLen: number, fileName: string): { entries: Entry[]; metadata: Record<string, string> } {
+  const bad: (msg: string) => never = (msg) => fail('E_FORMAT', `${fileName}: ${msg}`);
+  const header = parseJson(decodeUtf8(headerBytes, fileName, 'header'), fileName, 'header');
   if (!isJsonObject(header)) bad(`header must be a JSON object, found ${Array.isArray(header) ? 'an array' : JSON.stringify(header)}`);
 
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.byteLength - dataStart;
-  const tensors = new Map<string, RawTensor>();
+  const entries: Entry[] = [];
   const metadata: Record<string, string> = {};
   const ranges: { name: string; begin: number; end: number }[] = [];
 
@@ -81,7 +97,7 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorTab
     if (need !== BigInt(end - begin)) {
       bad(`${where}: ${dtype}${JSON.stringify(shape)} needs ${need} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
     }
-    tensors.set(name, { dtype, shape: [...(shape as number[])], data: bytes.subarray(dataStart + begin, dataStart + end) });
+    entries.push({ name, dtype, shape: [...(shape as number[])], begin, end });
     if (end > begin) ranges.push({ name, begin, end });
   }
 
@@ -92,7 +108,64 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorTab
       bad(`tensors ${JSON.stringify(a.name)} [${a.begin}, ${a.end}) and ${JSON.stringify(b.name)} [${b.begin}, ${b.end}) overlap`);
     }
   }
+  return { entries, metadata };
+}
+
+export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorTable {
+  const headerLen = headerLength(bytes, bytes.byteLength, fileName);
+  const dataStart = 8 + headerLen;
+  const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), bytes.byteLength - dataStart, fileName);
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
   return { tensors, metadata };
+}
+
+/**
+ * Open a .safetensors file reading only its header: the same checks as parseSafetensors, but each tensor's bytes
+ * stay in the file (RawTensor.source) until they are used. ChunkReader streams them through a small buffer (the
+ * loader packs weights that way); `t.data` reads the whole tensor on first use. Every later read checks that the
+ * file still has the size and modification time it had here (E_FORMAT if not). E_IO if it cannot be read.
+ */
+export function openSafetensorsFile(path: string): TensorTable {
+  const stamp = fileStamp(path);
+  const first = new Uint8Array(8);
+  if (stamp.size >= 8) readRangeSync(path, 0, first, stamp);
+  const headerLen = headerLength(first, stamp.size, path);
+  const headerBytes = new Uint8Array(headerLen);
+  readRangeSync(path, 8, headerBytes, stamp);
+  const dataStart = 8 + headerLen;
+  const { entries, metadata } = parseHeader(headerBytes, stamp.size - dataStart, path);
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) tensors.set(e.name, fileTensor(path, stamp, dataStart + e.begin, e));
+  return { tensors, metadata };
+}
+
+/** A RawTensor whose bytes [at, at + length) of `path` are read on first use of `data` (and then kept). */
+function fileTensor(path: string, stamp: FileStamp, at: number, e: Entry): RawTensor {
+  const length = e.end - e.begin;
+  let data: Uint8Array | null = null;
+  const source: TensorSource = {
+    get loaded() { return data !== null; },
+    read(offset: number, dst: Uint8Array): void {
+      if (offset < 0 || offset + dst.byteLength > length) throw new RangeError(`${e.name}: bytes [${offset}, ${offset + dst.byteLength}) of ${length}`);
+      if (data) dst.set(data.subarray(offset, offset + dst.byteLength));
+      else readRangeSync(path, at + offset, dst, stamp);
+    },
+  };
+  const t = { dtype: e.dtype, shape: e.shape, source } as RawTensor;
+  Object.defineProperty(t, 'data', {
+    enumerable: true,
+    get: (): Uint8Array => {
+      if (!data) {
+        const d = new Uint8Array(length);
+        readRangeSync(path, at, d, stamp);
+        data = d;
+      }
+      return data;
+    },
+    set: (v: Uint8Array) => { data = v; },
+  });
+  return t;
 }
 
 /**

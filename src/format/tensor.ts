@@ -13,8 +13,89 @@ export const DTYPE_BYTES: Record<DType, number> = {
 export interface RawTensor {
   dtype: DType;
   shape: number[];
-  /** little-endian element bytes, C order, exactly numel × DTYPE_BYTES[dtype] long */
+  /**
+   * little-endian element bytes, C order, exactly numel × DTYPE_BYTES[dtype] long (a tensor with a `source` reads
+   * them from its file on first use and keeps them)
+   */
   data: Uint8Array;
+  /**
+   * Where the bytes are when they have not been read yet (a safetensors file opened by openSafetensorsFile):
+   * ChunkReader streams them through a reusable buffer instead of reading the whole tensor into memory.
+   */
+  source?: TensorSource;
+}
+
+/** A tensor's bytes in a file, read on demand. */
+export interface TensorSource {
+  /** true once `data` has been read (then reading from `data` costs nothing) */
+  readonly loaded: boolean;
+  /** bytes [offset, offset + dst.length) of the tensor's data into dst; E_IO / E_FORMAT (one line) when the file fails */
+  read(offset: number, dst: Uint8Array): void;
+}
+
+/** True when t's bytes are still in its file (reading `t.data` would read all of them into a new buffer). */
+export function isDeferred(t: RawTensor): boolean {
+  return t.source !== undefined && !t.source.loaded;
+}
+
+/** Called with every chunk of bytes a ChunkReader passes on: (tensor name, tensor, bytes, index of its first element). */
+export type ChunkCheck = (name: string, t: RawTensor, bytes: Uint8Array, first: number) => void;
+
+/**
+ * Reads tensors a few rows at a time through one reusable buffer, so that packing a model touches the buffer's
+ * pages and the packed weights' and nothing more: a tensor still in its file (TensorSource) is read chunk by chunk
+ * into the buffer; a tensor in memory is passed as views of its bytes (copied into the buffer only when its
+ * offset is not a multiple of its element size). `check` sees every chunk (the load's NaN/Inf and int8-range scan).
+ */
+export class ChunkReader {
+  private buf = new ArrayBuffer(0);
+  private f32buf = new Float32Array(0);
+  constructor(readonly chunkBytes = 2 << 20, readonly check: ChunkCheck | null = null) {}
+
+  /**
+   * Visit rows [0, rows) of t (each numel/rows elements) in chunks of whole groups of `group` rows (the last chunk may
+   * end with a partial group), about chunkBytes each and at least one group: fn(bytes, firstRow, endRow). The bytes
+   * are valid only during the call and start at a multiple of 8 in their buffer unless they are a view of t.data
+   * whose offset already suits the dtype.
+   */
+  rows(t: RawTensor, name: string, rows: number, group: number, fn: (bytes: Uint8Array, r0: number, r1: number) => void): void {
+    const elem = DTYPE_BYTES[t.dtype];
+    const total = numel(t.shape) * elem;
+    if (rows <= 0 || total === 0) return;
+    const rowBytes = total / rows;
+    if (!Number.isInteger(rowBytes)) fail('E_SHAPE', `${name}: ${t.dtype}${JSON.stringify(t.shape)} does not split into ${rows} rows`);
+    const per = Math.max(group, Math.floor(this.chunkBytes / (rowBytes * group)) * group);
+    const deferred = isDeferred(t);
+    const data = deferred ? null : t.data;
+    if (data && data.byteLength !== total) fail('E_SHAPE', `${name}: ${t.dtype}${JSON.stringify(t.shape)} needs ${total} bytes, found ${data.byteLength}`);
+    const direct = data !== null && data.byteOffset % elem === 0;
+    for (let r0 = 0; r0 < rows; r0 += per) {
+      const r1 = Math.min(rows, r0 + per), n = (r1 - r0) * rowBytes, off = r0 * rowBytes;
+      let bytes: Uint8Array;
+      if (direct) {
+        bytes = data.subarray(off, off + n);
+      } else {
+        bytes = this.scratch(n);
+        if (data) bytes.set(data.subarray(off, off + n));
+        else t.source!.read(off, bytes);
+      }
+      this.check?.(name, t, bytes, off / elem);
+      fn(bytes, r0, r1);
+    }
+  }
+
+  /** Chunk bytes of dtype `dtype` as f32: a view when they are aligned F32, else converted into a reusable buffer. */
+  f32(dtype: DType, bytes: Uint8Array, name: string): Float32Array {
+    const n = bytes.byteLength / DTYPE_BYTES[dtype];
+    if (dtype === 'F32' && LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+    if (this.f32buf.length < n) this.f32buf = new Float32Array(n);
+    return toFloat32({ dtype, shape: [n], data: bytes }, name, this.f32buf.subarray(0, n));
+  }
+
+  private scratch(n: number): Uint8Array {
+    if (this.buf.byteLength < n) this.buf = new ArrayBuffer(Math.ceil(n / 8) * 8);
+    return new Uint8Array(this.buf, 0, n);
+  }
 }
 
 export interface TensorTable {
@@ -103,9 +184,17 @@ export function toFloat32View(t: RawTensor, name = 'tensor'): Float32Array {
   return toFloat32(t, name);
 }
 
-/** Any floating or integer tensor → a fresh Float32Array (the only dtype slimwav computes in). */
-export function toFloat32(t: RawTensor, name = 'tensor'): Float32Array {
+/**
+ * Any floating or integer tensor → a fresh Float32Array (the only dtype slimwav computes in), or into `out` (exactly
+ * numel long) when given.
+ */
+export function toFloat32(t: RawTensor, name = 'tensor', out?: Float32Array): Float32Array {
   const n = checkedLength(t, name);
+  if (out && out.length !== n) throw new RangeError(`toFloat32: ${name} has ${n} elements, out holds ${out.length}`);
+  if (out && t.dtype === 'F32' && LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer, out.byteOffset, n * 4).set(t.data);
+    return out;
+  }
   if (t.dtype === 'F32' && LITTLE_ENDIAN) {
     // a byte copy is the conversion (a fresh buffer is aligned whatever the source offset; not t.data.slice(), which
     // is a view, not a copy, when the bytes are a Node Buffer)
@@ -114,7 +203,7 @@ export function toFloat32(t: RawTensor, name = 'tensor'): Float32Array {
     return new Float32Array(copy.buffer, 0, n);
   }
   const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const out = new Float32Array(n);
+  out ??= new Float32Array(n);
   switch (t.dtype) {
     case 'F32':
       for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);

@@ -15,12 +15,12 @@
  * columns of O [T][Σdv], which out_proj consumes as one GEMM.
  */
 import { fail, SlimwavError } from '../errors.js';
-import type { RawTensor } from '../format/tensor.js';
+import { ChunkReader, type RawTensor } from '../format/tensor.js';
 import { convFrames, receptiveField, type ModelConfig } from '../arch/config.js';
 import { relativeBiasVector, wavlmGates } from '../arch/wavlm.js';
 import {
-  bindWeights, CONV_NORM_EPS, frontStepName, stepName, unknownStep, type Dense, type FrontStep, type HeadLayout,
-  type LayerStep, type Norm,
+  bindWeights, CONV_NORM_EPS, foldWeightNormInPlace, frontStepName, stepName, unknownStep, type Dense,
+  type FrontStep, type HeadLayout, type LayerStep, type Norm, type StoredPart,
 } from '../arch/binding.js';
 import { ArenaPlan, LinearMemory } from './memory.js';
 import { convToTimeMajor, NR, packB, packedFloats } from './pack.js';
@@ -29,7 +29,7 @@ import {
   type Q8Use,
 } from './arena-layout.js';
 import { convTimeMajorColumns, packQ8, q8PackedBytes, q8ScaleFloats } from './pack-q8.js';
-import type { Q8 } from '../arch/quant.js';
+import { dequantizeRows, quantizeRows, type Q8 } from '../arch/quant.js';
 import type { KernelExports } from './wasm.js';
 import type { Command, ThreadPool } from './threads.js';
 import { Exec } from './exec.js';
@@ -111,8 +111,13 @@ export class Engine {
   /** every int8 GEMM (its rows: a conv layer's frames or the T frames; its K), for the quantized-activation scratch */
   readonly q8Uses: Q8Use[] = [];
 
+  /**
+   * Packs the weights into linear memory. The large weights are read through `reader` a few rows at a time and packed
+   * from there (format/tensor.ts ChunkReader: a tensor still in its file never lands in memory whole; its checks see
+   * every chunk), so a load touches the packed weights and the reader's buffer and little else.
+   */
   constructor(cfg: ModelConfig, tensors: Map<string, RawTensor>, k: KernelExports, mem: LinearMemory, pool: ThreadPool | null = null,
-    algorithms: Algorithms = {}, phases?: LoadPhases) {
+    algorithms: Algorithms = {}, phases?: LoadPhases, reader: ChunkReader = new ChunkReader()) {
     const posConvMethod = algorithms.posConv ?? 'auto';
     this.cfg = cfg;
     this.k = k;
@@ -132,10 +137,35 @@ export class Engine {
     // 'auto': int8 where the file holds int8; 'q8': also quantize the f32 weights; 'f32': dequantize int8 weights.
     // F32 tensors as views of the file's bytes where aligned (nothing here writes into them); what the engine keeps
     // after load is copied (own), so the file's buffer can be freed
-    const bound = bindWeights(cfg, tensors, 'model', { quantize: dtype === 'q8', views: true });
+    // defer: the large weights are not read by the binding; they are streamed below from their stored form
+    const bound = bindWeights(cfg, tensors, 'model', { quantize: dtype === 'q8', views: true, defer: true });
     const useQ8 = dtype !== 'f32';
     const own = (a: Float32Array | null): Float32Array | null => a && a.slice();
     lap('bind (dtype conversion, copies)');
+    /**
+     * How stored parts are packed: 'q8' (int8 as stored, or float quantized for dtype 'q8'), 'f32' (float as stored,
+     * or int8 dequantized for dtype 'f32'), or null: through the binding's arrays (int8 parts next to float ones take
+     * the binding's fused form; parts must start on whole 8-row panels)
+     */
+    const streamKind = (st: StoredPart[] | undefined): 'f32' | 'q8' | null => {
+      if (!st || st.length === 0 || st.some((p) => p.row0 % NR !== 0)) return null;
+      const i8 = st.filter((p) => p.scale !== null).length;
+      if (i8 !== 0 && i8 !== st.length) return null;
+      if (i8) return useQ8 ? 'q8' : 'f32';
+      return dtype === 'q8' && st.every((p) => p.q8) ? 'q8' : 'f32';
+    };
+    /** rows of a stored part as f32 (int8 dequantized, per row as dequantizeRows does), in chunks of `group` rows */
+    const eachF32 = (p: StoredPart, group: number, fn: (W: Float32Array, r0: number, r1: number) => void): void => {
+      reader.rows(p.tensor, p.name, p.rows, group, (bytes, r0, r1) => {
+        fn(p.scale ? dequantizeRows({ q: int8(bytes), scale: p.scale.subarray(r0, r1) }, r1 - r0, p.cols) : reader.f32(p.tensor.dtype, bytes, p.name), r0, r1);
+      });
+    };
+    /** rows of a stored part as int8 (float quantized per row as quantizeRows does), in chunks of whole panels */
+    const eachQ8 = (p: StoredPart, fn: (q: Q8, r0: number, r1: number) => void): void => {
+      reader.rows(p.tensor, p.name, p.rows, NR, (bytes, r0, r1) => {
+        fn(p.scale ? { q: int8(bytes), scale: p.scale.subarray(r0, r1) } : quantizeRows(reader.f32(p.tensor.dtype, bytes, p.name), r1 - r0, p.cols), r0, r1);
+      });
+    };
     const put = (data: Float32Array | null): number => {
       if (!data || data.length === 0) return 0;
       const p = mem.allocWeights(data.length);
@@ -158,6 +188,8 @@ export class Engine {
       return { w, b: put(bias), N, K, s };
     };
     const linear = (d: Dense): Linear => {
+      const kind = streamKind(d.stored);
+      if (kind) return packStored(d.stored!, d.rows, d.cols, d.bias, kind);
       if (useQ8 && d.q8) return packQ(d.q8, d.rows, d.cols, d.bias, -1);
       // the fused q|k|v straight from its parts when each starts on a whole 8-row panel: the same panels, no fused copy
       if (!d.parts || d.parts.some(([row0]) => row0 % NR !== 0)) return pack(d.weight, d.rows, d.cols, d.bias);
@@ -167,20 +199,51 @@ export class Engine {
       lap('pack');
       return { w, b: put(d.bias), N: d.rows, K: d.cols, s: 0 };
     };
+    /** a weight [N][K] packed from its stored parts chunk by chunk (each part starts on a whole panel) */
+    const packStored = (st: StoredPart[], N: number, K: number, bias: Float32Array | null, kind: 'f32' | 'q8', conv = -1,
+      col: Int32Array | null = null): Linear => {
+      if (kind === 'q8') {
+        const KP = (K + 1) >> 1, sf = q8ScaleFloats(N);
+        const w = mem.allocWeights(Math.ceil(q8PackedBytes(N, K) / 4)), s = mem.allocWeights(sf);
+        for (const p of st) {
+          eachQ8(p, (q, r0, r1) => {
+            const row = p.row0 + r0, n = r1 - r0;
+            packQ8(q, n, K, new Int8Array(mem.memory.buffer, w + (row / NR) * 16 * KP, q8PackedBytes(n, K)), mem.f32(s + row * 4, q8ScaleFloats(n)), col);
+          });
+        }
+        this.q8Uses.push({ conv, K });
+        lap('pack');
+        return { w, b: put(bias), N, K, s };
+      }
+      const w = mem.allocWeights(packedFloats(N, K));
+      for (const p of st) {
+        eachF32(p, NR, (W, r0, r1) => packB(W, r1 - r0, K, mem.f32(w + (p.row0 + r0) * K * 4, packedFloats(r1 - r0, K)), K));
+      }
+      lap('pack');
+      return { w, b: put(bias), N, K, s: 0 };
+    };
     const ln = (n: Norm): [number, number] => [put(n.weight), put(n.bias)];
 
     // conv feature extractor (conv 0 is the only layer with a norm in group-norm extractors)
     this.groupNorm0 = cfg.featExtractNorm === 'group';
     this.convNames = cfg.conv.map((_, i) => `conv layer ${i}`);
     bound.front.conv.forEach((c, i) => {
-      const cin = c.cin;
-      if (useQ8 && c.q8) {
+      const cin = c.cin, kind = streamKind(c.stored);
+      if (kind ? kind === 'q8' : useQ8 && c.q8) {
         // int8 conv layer: one q8 GEMM over the implicit im2col (no Winograd form), weights reordered time-major
-        const q = packQ(c.q8, c.dim, c.kernel * cin, null, i, convTimeMajorColumns(cin, c.kernel));
+        const col = convTimeMajorColumns(cin, c.kernel);
+        const q = kind ? packStored(c.stored!, c.dim, c.kernel * cin, null, 'q8', i, col) : packQ(c.q8!, c.dim, c.kernel * cin, null, i, col);
         this.conv.push({ w: q.w, s: q.s, b: put(c.bias), norm: c.norm ? ln(c.norm) : null, wino: null });
         return;
       }
-      const W = convToTimeMajor(c.weight, c.dim, cin, c.kernel);
+      let W: Float32Array;
+      if (kind) {
+        // time-major chunk by chunk (the reorder stays within an output channel's row)
+        W = new Float32Array(c.dim * cin * c.kernel);
+        eachF32(c.stored![0], 1, (Wc, r0, r1) => convToTimeMajor(Wc, r1 - r0, cin, c.kernel, W.subarray(r0 * cin * c.kernel)));
+      } else {
+        W = convToTimeMajor(c.weight, c.dim, cin, c.kernel);
+      }
       lap('conv time-major reorder');
       if (i === 0) this.conv0Weights = W;
       const bias = put(c.bias);
@@ -212,14 +275,26 @@ export class Engine {
 
     // positional conv (weight norm folded by the binding): per group either the DFT form (posconv.ts) or one packed
     // GEMM weight
-    const { groups: G, cg, kernel: Kw, weight: Wpos } = bound.pos;
+    const { groups: G, cg, kernel: Kw } = bound.pos;
     const size = posConvDftSize(cfg, posConvMethod);
     const posW: number[] = [];
     let dft: PosDft | null = null;
     if (size) {
-      dft = this.posConvDft(Wpos, G, cg, Kw, size);
+      // the raw weight [D][cg·Kw] goes where the DFT form reads it, in linear memory: streamed from its stored form
+      // (weight norm folded there) or copied from the binding's folded array
+      const ps = bound.pos.stored;
+      const fill = (dst: Float32Array) => {
+        if (!ps) {
+          dst.set(bound.pos.weight.subarray(0, dst.length));
+          return;
+        }
+        eachF32(ps.part, 1, (W, r0) => dst.set(W, r0 * ps.part.cols));
+        if (ps.g) foldWeightNormInPlace(ps.g, dst, cfg.hidden, cg, Kw);
+      };
+      dft = this.posConvDft(fill, G, cg, Kw, size);
       lap('positional conv DFT transform');
     } else {
+      const Wpos = bound.pos.weight;
       for (let g = 0; g < G; g++) {
         const Wg = convToTimeMajor(Wpos.subarray(g * cg * cg * Kw, (g + 1) * cg * cg * Kw), cg, cg, Kw);
         lap('conv time-major reorder');
@@ -517,7 +592,7 @@ export class Engine {
    * groups, and per group H[o][c] = DFT of the reversed, zero-padded kernel W[o][c][Kw−1−m], computed here as one
    * GEMM of the raw weights [C·C][Kw] by a DFT matrix (the region above the weights serves as scratch).
    */
-  private posConvDft(Wpos: Float32Array, G: number, C: number, Kw: number, { N, L, NBp }: DftSize): PosDft {
+  private posConvDft(fill: (raw: Float32Array) => void, G: number, C: number, Kw: number, { N, L, NBp }: DftSize): PosDft {
     const mem = this.mem, W2 = 2 * NBp, NB = N / 2 + 1;
     // e^{-2πi·f·n/N} with the angle reduced exactly (n·f mod N), so quarter turns give exact 0 and ±1
     const cis = (f: number, n: number): [number, number] => {
@@ -569,7 +644,7 @@ export class Engine {
     const scratch = mem.top, raw = scratch + packedFloats(W2, Kw) * 4;
     mem.ensure(raw + G * C * C * Kw * 4);
     packB(Dm, W2, Kw, mem.f32(scratch, packedFloats(W2, Kw)), Kw);
-    mem.f32(raw, G * C * C * Kw).set(Wpos.subarray(0, G * C * C * Kw));
+    fill(mem.f32(raw, G * C * C * Kw));
     this.exec.gemm(G * C * C, W2, Kw, raw, Kw, scratch, H0, W2, 0, 0, 0);
     return { N, L, NBp, fwd, inv, H };
   }
@@ -748,6 +823,11 @@ interface PosDft extends DftSize {
   fwd: number;
   inv: number;
   H: number[];
+}
+
+/** Bytes as int8 values (a view). */
+function int8(bytes: Uint8Array): Int8Array {
+  return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** (x − mean)/sqrt(var + 1e-7), the Hugging Face feature extractor's zero_mean_unit_var_norm (the pruner's too). */

@@ -45,10 +45,10 @@ export function packB(W: Float32Array, N: number, K: number, dst: Float32Array, 
 
 /**
  * Conv weight [Cout][Cin][Kw] → [Cout][Kw][Cin], so that with time-major activations [T][Cin] the Kw·Cin inputs of
- * one output frame are contiguous (implicit im2col: the GEMM reads them in place with row stride S·Cin).
+ * one output frame are contiguous (implicit im2col: the GEMM reads them in place with row stride S·Cin). Into `out`
+ * (at least cout·cin·kw long) when given: rows [0, cout) of a larger weight reorder on their own.
  */
-export function convToTimeMajor(W: Float32Array, cout: number, cin: number, kw: number): Float32Array {
-  const out = new Float32Array(W.length);
+export function convToTimeMajor(W: Float32Array, cout: number, cin: number, kw: number, out: Float32Array = new Float32Array(cout * cin * kw)): Float32Array {
   for (let o = 0; o < cout; o++) {
     for (let i = 0; i < cin; i++) {
       for (let j = 0; j < kw; j++) out[(o * kw + j) * cin + i] = W[(o * cin + i) * kw + j];
