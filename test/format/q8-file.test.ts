@@ -283,6 +283,29 @@ s('the positional conv in int8 (storage only): malformed scales refused like any
   bad(edit((m) => { m.set(PF, folded.get(PF)!); m.set(scaleName(PF), folded.get(scaleName(PF))!); }), `both ${PF.slice(0, -7)}.weight and`, 'keep one spelling');
 });
 
+s('a folded positional conv (`weight`, no weight norm) is stored int8 as itself and runs as load(f32, { dtype: \'q8\' })', async () => {
+  const { dir, json, cfg, tensors } = fixture('tiny-w2v-group');
+  const w = bindWeights(cfg, tensors, dir);
+  const table = weightsToTensors({ ...w, pos: { ...w.pos, weightNorm: null } });
+  assert.ok(table.has(PF) && !table.has(PV) && !table.has(PG));
+  const src = fresh('.safetensors');
+  writeFileSync(src, serializeSafetensors({ tensors: table, metadata: { config: JSON.stringify(json) } }));
+  const out = fresh('.safetensors');
+  await convertModel(src, out, { dtype: 'q8', singleFile: true });
+  const q = readTable(out).tensors;
+  const ref = quantizeRows(toFloat32(table.get(PF)!), cfg.hidden, numel(table.get(PF)!.shape) / cfg.hidden);
+  assert.is(q.get(PF)!.dtype, 'I8');
+  assert.equal(i8(q.get(PF)!), Array.from(ref.q));
+  assert.equal(Array.from(toFloat32(q.get(scaleName(PF))!)), Array.from(ref.scale));
+  assert.is(storageDType(cfg, q), 'q8');
+  const fromFile = await hiddenStates(out, dir), atLoad = await hiddenStates(src, dir, { dtype: 'q8' });
+  fromFile.forEach((layers, c) => layers.forEach((l, i) => assert.ok(bytesEqual(l, atLoad[c][i]), `${CLIPS[c]} hidden ${i}`)));
+  // the f32 weight the positional conv runs on is q · scale, not the original
+  const bound = bindWeights(cfg, q, out).pos, deq = dequantizeRows(ref, cfg.hidden, ref.q.length / cfg.hidden);
+  assert.ok(bytesEqual(bound.weight, deq) && bound.weightNorm === null);
+  assert.not.ok(bytesEqual(deq, toFloat32(table.get(PF)!)));
+});
+
 s('NaN / +Inf scales: refused at load naming the scale tensor, allowNonFinite loads with one warning; −Inf always refused', async () => {
   const { json, t } = q8Table();
   const write = (edit: (m: Map<string, RawTensor>) => void) => {
