@@ -265,7 +265,7 @@ s('the positional conv in int8 (storage only): malformed scales refused like any
   for (const [v, shown] of [[0, '0'], [-2, '-2']] as const) bad(edit((m) => m.set(PVS, scaleOf(ok.map((x, r) => (r === 7 ? v : x))))), `${PVS} holds ${shown} (row 7)`, 'must be positive');
   bad(edit((m) => m.set(PVS, scaleOf(ok.slice(1)))), PVS, `[${D - 1}]`, `expected [${D}] (one scale per output row of ${PV})`);
   bad(edit((m) => m.set(PVS, fromFloat32(Float32Array.from(ok), [1, D]))), PVS, `[1, ${D}]`);
-  bad(edit((m) => m.set(PVS, fromFloat32(Float32Array.from(ok), [D], 'BF16'))), PVS, 'BF16', 'must be F32');
+  bad(edit((m) => m.set(PVS, fromFloat32(Float32Array.from(ok), [D], 'F16'))), PVS, 'F16', 'must be F32');
   bad(edit((m) => m.set(PV, toF32(t, PV))), `scale tensor ${PVS} belongs to an int8 weight, but ${PV} is F32`);
   bad(edit((m) => { const d = new Uint8Array(t.get(PV)!.data); d[11] = 0x80; m.set(PV, { ...t.get(PV)!, data: d }); }), `int8 tensor ${PV} holds −128 (element 11)`);
   // folded spelling: `weight` int8 with `weight_scale`, accepted; without its scale refused
