@@ -10,7 +10,10 @@ projection, q/k/v/out projections, both FFN layers, conv layers >= 1) by the sam
            L = min(2047, floor((2^31 - 1) / (127 * Kp))), Kp = K rounded up to even, amax = max|row|,
            inv = f32(L / amax), qa = round-half-even(f32(x * inv)) clamped to +-L, sa = f32(amax / L) (zero rows: 1)
   output   y = (qa . q) * sa * s + bias, the integer sum exact (float64)
-and writes test/fixtures/<name>/ref-q8.safetensors: input.speech and hidden.speech.<i>, time-major float32.
+The positional conv is int8 for storage only: its weight_v is quantized per output row like a weight above and
+replaced by its dequantization f32(q * s) before the model is built; the conv itself (weight norm included) runs in
+f32 as in the f32 reference.
+Writes test/fixtures/<name>/ref-q8.safetensors: input.speech and hidden.speech.<i>, time-major float32.
 
 Usage:  /usr/bin/python3 scripts/make_q8_fixtures.py [--only NAME[,NAME...]]      (python3-torch 1.13, torchaudio 0.13)
 """
@@ -102,11 +105,20 @@ def make_conv(conv: torch.nn.Conv1d):
     conv.forward = forward
 
 
+def dequantized(w: np.ndarray) -> np.ndarray:
+    """f32(q * s) per output row, as src/arch/quant.ts dequantizeRows (q * s is exact in float64, rounded once)."""
+    q, s = quantize_weight(w)
+    return (q * s[:, None]).astype(np.float32).reshape(w.shape)
+
+
 def make_q8(name: str):
     folder = os.path.join(ROOT, 'test', 'fixtures', name)
     with open(os.path.join(folder, 'config.json')) as f:
         cfg = json.load(f)
-    model = mf.build_model(cfg, mf.make_weights(cfg))
+    weights = mf.make_weights(cfg)
+    pv = 'encoder.pos_conv_embed.conv.weight_v'
+    weights[pv] = dequantized(weights[pv])
+    model = mf.build_model(cfg, weights)
     for i, layer in enumerate(model.feature_extractor.conv_layers):
         if i >= 1:
             make_conv(layer.conv)

@@ -104,7 +104,7 @@ export interface TensorSpec {
   /** counted in `params` when present (false for tensors the forward pass ignores) */
   used: boolean;
   /**
-   * may be stored as int8 (I8) with its F32 per-row scales in `scaleName(name)` [shape[0]] (quantizable(name);
+   * may be stored as int8 (I8) with its F32 per-row scales in `scaleName(name)` [shape[0]] (storableInt8(name);
    * arch/quant.ts); every other tensor must be a float type
    */
   q8: boolean;
@@ -113,8 +113,8 @@ export interface TensorSpec {
 /** Every tensor the config implies. Weight norm of the positional conv is listed in both spellings, optional. */
 export function tensorSpecs(cfg: ModelConfig): TensorSpec[] {
   const out: TensorSpec[] = [];
-  const req = (name: string, shape: number[]) => out.push({ name, shape, optional: numel(shape) === 0, used: true, q8: quantizable(name) });
-  const opt = (name: string, shape: number[], used = true) => out.push({ name, shape, optional: true, used, q8: quantizable(name) });
+  const req = (name: string, shape: number[]) => out.push({ name, shape, optional: numel(shape) === 0, used: true, q8: storableInt8(name) });
+  const opt = (name: string, shape: number[], used = true) => out.push({ name, shape, optional: true, used, q8: storableInt8(name) });
   const unused = (name: string, shape: number[]) => opt(name, shape, false);
   const lin = (add: typeof req, p: string, rows: number, cols: number, bias = true) => {
     add(`${p}.weight`, [rows, cols]);
@@ -249,8 +249,14 @@ export interface FrontWeights {
 }
 
 export interface PosConvWeights {
-  /** weight norm folded: [D][D/G][K] */
+  /** weight norm folded: [D][D/G][K] (with `q8`: folded from the dequantized weight_v, or the dequantized weight) */
   weight: Float32Array;
+  /**
+   * The int8 form of the tensor the checkpoint stores (weight_v when `weightNorm`, else the folded weight), as
+   * [D][D/G·K] rows with one scale per output channel. Storage only: the positional conv always runs in f32 on
+   * `weight`, so int8 here saves file bytes, not time; writers keep it so a q8 file round-trips byte for byte.
+   */
+  q8: Q8 | null;
   bias: Float32Array;
   groups: number;
   /** channels per group */
@@ -307,7 +313,10 @@ export interface ModelWeights {
 
 /** Options of bindWeights. */
 export interface BindOptions {
-  /** quantize every q8-capable f32 weight (arch/quant.ts QUANTIZED) at bind time, as `load(…, { dtype: 'q8' })` does */
+  /**
+   * quantize every f32 weight storableInt8() names at bind time, as `load(…, { dtype: 'q8' })` does; the positional
+   * conv is rounded through int8 and back, so the weights equal those of the same model written by convert --dtype q8
+   */
   quantize?: boolean;
   /**
    * F32 tensors come back as views of their bytes where aligned (format/tensor.ts toFloat32View), not copies: for a
@@ -324,9 +333,10 @@ export interface BindOptions {
 }
 
 /**
- * Which weights go int8 in a q8 model: every linear layer of the encoder and the feature projection, and the conv
- * layers from 1 on (conv layer 0 has one input channel and K = kernel taps: too few multiply-adds per output to gain,
- * and the waveform is its input). The positional conv, WavLM's gate projection and all norms stay f32.
+ * Which weights a q8 model computes in int8: every linear layer of the encoder and the feature projection, and the
+ * conv layers from 1 on (conv layer 0 has one input channel and K = kernel taps: too few multiply-adds per output to
+ * gain, and the waveform is its input). The positional conv (int8 in the file only: storableInt8), WavLM's gate
+ * projection and all norms compute in f32.
  */
 export function quantizable(name: string): boolean {
   if (!name.endsWith('.weight')) return false;
@@ -334,6 +344,15 @@ export function quantizable(name: string): boolean {
   const m = /^feature_extractor\.conv_layers\.(\d+)\.conv$/.exec(p);
   if (m) return Number(m[1]) >= 1;
   return p === N.proj || /^encoder\.layers\.\d+\.(attention\.(q_proj|k_proj|v_proj|out_proj)|feed_forward\.(intermediate_dense|output_dense))$/.test(p);
+}
+
+/**
+ * Which tensors a q8 file may store as int8 (I8 plus `_scale`): the quantizable() weights, and the positional conv's
+ * stored weight (`weight`, or `weight_v` under weight norm; weight_g stays F32). The positional conv is quantized for
+ * storage only: bindWeights dequantizes it (and folds the weight norm) into the f32 weight its DFT / GEMM runs on.
+ */
+export function storableInt8(name: string): boolean {
+  return quantizable(name) || name === `${N.posConv}.weight` || name === N.posConvWeightV;
 }
 
 /** Give `obj` a `weight` that is the dequantization of obj.q8, computed on first read and kept. */
@@ -365,7 +384,7 @@ function deferKeys<T extends object>(obj: T, keys: string[], compute: () => obje
 /**
  * (config, tensors) → typed weights. The tensors must have passed checkTensors(cfg, …) (arch/tensors.ts); a tensor
  * the config needs and that is missing is E_SHAPE naming it. An int8 (I8) weight is read with its `_scale` tensor
- * as q8 (only where quantizable() allows; elsewhere I8 is refused); `opts.quantize` quantizes the f32 ones.
+ * as q8 (only where storableInt8() allows; elsewhere I8 is refused); `opts.quantize` quantizes the f32 ones.
  */
 export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, source = 'model', opts: BindOptions = {}): ModelWeights {
   const get = (name: string): Float32Array | null => {
@@ -449,16 +468,22 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
   };
 
   const G = cfg.posConvGroups, cg = D / G, Kw = cfg.posConvKernel;
+  // the stored tensor (folded weight, or weight_v beside weight_g) may be int8: dequantized here, f32 from then on
+  const foldedName = `${N.posConv}.weight`, ft = tensors.get(foldedName);
+  const isFolded = !!ft && numel(ft.shape) > 0;
+  const storedName = isFolded ? foldedName : N.posConvWeightV;
   const posWeights = () => {
-    const folded = get(`${N.posConv}.weight`);
-    const wn = folded ? null : { g: need(N.posConvWeightG), v: need(N.posConvWeightV) };
-    return { weight: folded ?? foldWeightNorm(wn!.g, wn!.v, D, cg, Kw), weightNorm: wn };
+    const stored = opts.defer ? eagerWeightOf(storedName, D, cg * Kw) : weightOf(storedName, D, cg * Kw);
+    const wn = isFolded ? null : { g: need(N.posConvWeightG), v: stored.weight };
+    return { weight: wn ? foldWeightNorm(wn.g, wn.v, D, cg, Kw) : stored.weight, q8: stored.q8, weightNorm: wn };
   };
   const posBase = { bias: need(`${N.posConv}.bias`), groups: G, cg, kernel: Kw };
   let pos: PosConvWeights;
-  if (opts.defer) {
-    pos = deferKeys(posBase as PosConvWeights, ['weight', 'weightNorm'], posWeights);
-    const folded = storedOf(`${N.posConv}.weight`, D, cg * Kw, false);
+  // streamed from the file (engine, load()) only as stored floats: an int8 tensor, or one rounded through int8 on
+  // request, is dequantized here first
+  if (opts.defer && !opts.quantize && tensors.get(storedName)?.dtype !== 'I8') {
+    pos = deferKeys(posBase as PosConvWeights, ['weight', 'weightNorm', 'q8'], posWeights);
+    const folded = storedOf(foldedName, D, cg * Kw, false);
     const v = folded ? null : storedOf(N.posConvWeightV, D, cg * Kw, false);
     if (folded) pos.stored = { part: folded, g: null };
     else if (v && tensors.has(N.posConvWeightG)) pos.stored = { part: v, g: need(N.posConvWeightG) };
@@ -553,8 +578,8 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
  * back into q_proj / k_proj / v_proj; the positional conv keeps the checkpoint's spelling (folded weight or
  * weight_g / weight_v); removed blocks keep their bias when they have one. Tensors the config ignores (gates of
  * layers without the relative bias) are written when bound, so a round trip loses nothing the forward pass uses.
- * With `q8`, every weight that has an int8 form is written as I8 plus its F32 `_scale` tensor (arch/quant.ts);
- * without it, such weights are written as their f32 dequantization.
+ * With `q8`, every weight that has an int8 form (the positional conv's stored tensor included) is written as I8 plus
+ * its F32 `_scale` tensor (arch/quant.ts); without it, such weights are written as their f32 dequantization.
  */
 export function weightsToTensors(w: ModelWeights, opts: { q8?: boolean } = {}): Map<string, RawTensor> {
   const cfg = w.cfg, D = cfg.hidden, out = new Map<string, RawTensor>();
@@ -587,9 +612,9 @@ export function weightsToTensors(w: ModelWeights, opts: { q8?: boolean } = {}): 
   const p = w.pos;
   if (p.weightNorm) {
     put(N.posConvWeightG, p.weightNorm.g, [1, 1, p.kernel]);
-    put(N.posConvWeightV, p.weightNorm.v, [D, p.cg, p.kernel]);
+    putWeight(N.posConvWeightV, { weight: p.weightNorm.v, q8: p.q8 }, [D, p.cg, p.kernel]);
   } else {
-    put(`${N.posConv}.weight`, p.weight, [D, p.cg, p.kernel]);
+    putWeight(`${N.posConv}.weight`, p, [D, p.cg, p.kernel]);
   }
   put(`${N.posConv}.bias`, p.bias, [D]);
   norm(N.encoderNorm, w.encoderNorm);

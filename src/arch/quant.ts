@@ -9,6 +9,11 @@
  * −128 is never produced, so a negated weight quantizes to the negated integers. A row of zeros gets scale 1 and
  * q = 0 (a scale of 0 is never written, and a file holding one is refused). In a file, the scales of the tensor
  * `<prefix>.weight` (dtype I8) are the F32 tensor `<prefix>.weight_scale` of shape [rows].
+ *
+ * Two uses of the same numbers: the weights the int8 GEMMs compute with (arch/binding.ts quantizable()), and one
+ * weight quantized for storage only, the positional conv (its `weight`, or `weight_v` + `weight_v_scale` under weight
+ * norm; arch/binding.ts storableInt8()): a q8 file holds it as int8 and bindWeights dequantizes it at load into the
+ * f32 weight the positional conv runs on (a DFT or f32 GEMM), so it shrinks the file, not the compute.
  */
 
 /** An int8 weight with one scale per output row: w[r][c] ≈ q[r·cols + c] · scale[r]. */

@@ -8,7 +8,7 @@ import { fail } from '../errors.js';
 import type { RawTensor } from '../format/tensor.js';
 import { isDeferred, numel } from '../format/tensor.js';
 import { convFrames, type ModelConfig } from './config.js';
-import { hasRelativeBias, tensorSpecs, TensorNames, type TensorSpec } from './binding.js';
+import { hasRelativeBias, quantizable, tensorSpecs, TensorNames, type TensorSpec } from './binding.js';
 import { scaleName } from './quant.js';
 
 export { tensorSpecs, type TensorSpec };
@@ -18,16 +18,20 @@ const shapeStr = (s: readonly number[]) => `[${s.join(', ')}]`;
 const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
 const SCALE_SUFFIX = scaleName('');
 
-/** The weight a `…weight_scale` tensor name belongs to (arch/quant.ts scaleName), or null for any other name. */
+/**
+ * The weight a `…weight_scale` (or the positional conv's `…weight_v_scale`) tensor name belongs to (arch/quant.ts
+ * scaleName), or null for any other name.
+ */
 export function scaleOwner(name: string): string | null {
-  return name.endsWith(`.weight${SCALE_SUFFIX}`) ? name.slice(0, -SCALE_SUFFIX.length) : null;
+  return name.endsWith(`.weight${SCALE_SUFFIX}`) || name.endsWith(`.weight_v${SCALE_SUFFIX}`) ? name.slice(0, -SCALE_SUFFIX.length) : null;
 }
 
 /**
  * Compare a tensor table with the config. Refuses missing, extra and mis-shaped tensors and unusable dtypes,
  * naming the tensor, the expected and the found shape. Returns the specs of the tensors present.
  *
- * int8 (q8) weights: a tensor whose spec allows it (spec.q8: linear layers, conv layers ≥ 1) may be I8 with values
+ * int8 (q8) weights: a tensor whose spec allows it (spec.q8: linear layers, conv layers ≥ 1, the positional conv's
+ * stored weight or weight_v) may be I8 with values
  * in −127..127 and its scales in the F32 tensor `<weight>_scale` [rows], every scale > 0. Everything else about them
  * is refused here, naming the tensor: I8 where a float is required, an I8 weight without scales, scales without an
  * I8 weight, mis-shaped or non-F32 scales, a scale ≤ 0, the value −128. NaN/±Inf scales are checkFiniteWeights'
@@ -48,7 +52,7 @@ export function checkTensors(cfg: ModelConfig, tensors: Map<string, RawTensor>, 
       fail('E_SHAPE', `${source}: unexpected tensor ${name} ${shapeStr(t.shape)} that the config does not use${extra}`);
     }
     if (t.dtype === 'I8' && !s.q8) {
-      fail('E_SHAPE', `${source}: tensor ${name} is int8 (I8) but must be a float type (F32, F16, BF16); only linear layers and conv layers from 1 on may be int8`);
+      fail('E_SHAPE', `${source}: tensor ${name} is int8 (I8) but must be a float type (F32, F16, BF16); only linear layers, conv layers from 1 on and the positional conv's weight (or weight_v) may be int8`);
     }
     if (t.dtype !== 'I8' && !FLOAT_DTYPES.includes(t.dtype)) {
       fail('E_SHAPE', `${source}: tensor ${name} has dtype ${t.dtype}; expected a float type (F32, F16, BF16)${s.q8 ? ' or int8 (I8) with scales' : ''}`);
@@ -114,8 +118,8 @@ export function countParams(cfg: ModelConfig, tensors: Map<string, RawTensor>): 
 
 /**
  * How a model's weights are stored, for `inspect`: 'q8' when every quantizable weight present (with elements) is I8
- * and every other tensor F32 (what `convert --dtype q8` writes); one float type in lower case when all tensors have
- * it; otherwise 'mixed'. Scale tensors are not looked at.
+ * and every other tensor F32 (what `convert --dtype q8` writes; the positional conv, int8 for storage only, may be
+ * either); one float type in lower case when all tensors have it; otherwise 'mixed'. Scale tensors are not looked at.
  */
 export function storageDType(cfg: ModelConfig, tensors: Map<string, RawTensor>): string {
   const specs = new Map(tensorSpecs(cfg).map((s) => [s.name, s]));
@@ -126,7 +130,7 @@ export function storageDType(cfg: ModelConfig, tensors: Map<string, RawTensor>):
     if (!s) continue; // scales
     if (s.q8 && numel(t.shape) > 0) {
       if (t.dtype === 'I8') { i8++; continue; }
-      quantizableFloat++;
+      if (quantizable(name)) quantizableFloat++;
     }
     if (t.dtype !== 'I8') kinds.add(t.dtype);
   }

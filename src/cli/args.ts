@@ -47,8 +47,8 @@ and how the weights are stored: dtype (f32, f16, bf16, q8 or mixed) and the weig
 model.safetensors), or one .safetensors file with --single-file.
   --dtype f32     every tensor F32 (default); a q8 input is written dequantized (int8 × scale)
   --dtype f16     every tensor F16, half the size
-  --dtype q8      linear layers and conv layers 1.. as int8 with one F32 scale per output row, the rest F32
-                  (about a quarter of the f32 size; docs/format.md "int8 weights")`,
+  --dtype q8      linear layers, conv layers 1.. and the positional conv as int8 with one F32 scale per output
+                  row, the rest F32 (about a quarter of the f32 size; docs/format.md "int8 weights")`,
   },
   'export-onnx': {
     synopsis: 'slimwav export-onnx <model> --out <file.onnx> [--opset 17..21] [--dtype f32|q8]',

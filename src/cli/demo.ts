@@ -10,7 +10,7 @@ import { buildModel, type Model } from '../model.js';
 import { parseConfig } from '../arch/config.js';
 import { randomTensors } from '../arch/random-model.js';
 import { countMacs, countParams } from '../arch/tensors.js';
-import { quantizable } from '../arch/binding.js';
+import { storableInt8 } from '../arch/binding.js';
 import { numel, type RawTensor } from '../format/tensor.js';
 import { compact } from '../prune/compact.js';
 import { readAudioFile } from '../format/audio.js';
@@ -21,12 +21,12 @@ import { parseCommand, usageError } from './args.js';
 
 export interface DemoRow { name: string; params: number; bytes: number; macs: number; ms: number; rtf: number }
 
-/** Bytes of the model's weights as a file stores them: f32, or (q8) int8 plus one f32 scale per row where quantizable. */
+/** Bytes of the model's weights as a file stores them: f32, or (q8) int8 plus one f32 scale per row where storable. */
 function storedBytes(tensors: Map<string, RawTensor>, q8: boolean): number {
   let n = 0;
   for (const [name, t] of tensors) {
     const count = numel(t.shape);
-    n += q8 && quantizable(name) ? count + 4 * t.shape[0] : 4 * count;
+    n += q8 && storableInt8(name) ? count + 4 * t.shape[0] : 4 * count;
   }
   return n;
 }

@@ -37,6 +37,8 @@
  *     One DynamicQuantizeLinear per quantized value, shared by its consumers.
  *   - the attention scale is not folded into int8 q rows: the score Gemm carries it as alpha.
  *   - everything else (conv layer 0, positional conv, norms, WavLM's gate, attention itself) is the f32 graph above.
+ *     The positional conv's weight is int8 in a q8 model for storage only: its f32 initializer is the weight slimwav
+ *     runs, i.e. q · scale (weight norm folded), not the original f32 values.
  * A model whose file already holds int8 weights exports them as they are; with dtype 'f32' they are dequantized.
  */
 import { fail } from '../errors.js';

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/arch/config.js';
-import { bindWeights, quantizable, weightsToTensors } from '../../src/arch/binding.js';
+import { bindWeights, foldWeightNorm, quantizable, storableInt8, weightsToTensors } from '../../src/arch/binding.js';
 import { dequantizeRows, quantizeRows, scaleName } from '../../src/arch/quant.js';
 import { parseSafetensors } from '../../src/format/safetensors.js';
 import { toFloat32 } from '../../src/format/tensor.js';
@@ -48,6 +48,9 @@ s('quantizable: linear layers and conv layers ≥ 1 only', () => {
     'feature_extractor.conv_layers.1.conv.weight', 'feature_extractor.conv_layers.6.conv.weight']) assert.ok(quantizable(n), n);
   for (const n of ['feature_extractor.conv_layers.0.conv.weight', 'encoder.pos_conv_embed.conv.weight', 'encoder.layers.0.attention.q_proj.bias',
     'encoder.layers.0.attention.gru_rel_pos_linear.weight', 'encoder.layers.0.layer_norm.weight', 'feature_projection.layer_norm.weight']) assert.not.ok(quantizable(n), n);
+  // the positional conv is int8 in a file only (storage), its weight-norm gain never
+  for (const n of ['encoder.pos_conv_embed.conv.weight', 'encoder.pos_conv_embed.conv.weight_v', 'feature_projection.projection.weight']) assert.ok(storableInt8(n), n);
+  for (const n of ['encoder.pos_conv_embed.conv.weight_g', 'encoder.pos_conv_embed.conv.bias', 'feature_extractor.conv_layers.0.conv.weight']) assert.not.ok(storableInt8(n), n);
 });
 
 for (const name of ['ragged-w2v-a', 'wavlm-ragged-a', 'tiny-w2v-group']) {
@@ -59,7 +62,7 @@ for (const name of ['ragged-w2v-a', 'wavlm-ragged-a', 'tiny-w2v-group']) {
     for (const [n, r] of t) {
       if (r.dtype !== 'I8') continue;
       i8++;
-      assert.ok(quantizable(n), `${n} written as I8`);
+      assert.ok(storableInt8(n), `${n} written as I8`);
       const sc = t.get(scaleName(n));
       assert.ok(sc && sc.dtype === 'F32' && sc.shape.length === 1 && sc.shape[0] === r.shape[0], `${n}: scale tensor [rows]`);
       // the per-tensor int8 values are the quantization of the original tensor on its own rows
@@ -87,6 +90,14 @@ for (const name of ['ragged-w2v-a', 'wavlm-ragged-a', 'tiny-w2v-group']) {
       if (L.ffn) assert.equal(Array.from(again.layers[l].ffn!.in.q8!.q), Array.from(L.ffn.in.q8!.q));
     });
     assert.is(again.front.conv[0].q8, null);
+    // the positional conv: weight_v in int8 (weight_g F32), and the f32 weight it runs on is the fold of q·scale
+    assert.is(t.get('encoder.pos_conv_embed.conv.weight_v')!.dtype, 'I8');
+    assert.is(t.get('encoder.pos_conv_embed.conv.weight_g')!.dtype, 'F32');
+    const P = again.pos, vq = dequantizeRows(P.q8!, cfg.hidden, P.cg * P.kernel);
+    assert.equal(Array.from(P.q8!.q), Array.from(w.pos.q8!.q));
+    assert.equal(Array.from(P.weightNorm!.v), Array.from(vq));
+    assert.equal(Array.from(P.weight), Array.from(foldWeightNorm(P.weightNorm!.g, vq, cfg.hidden, P.cg, P.kernel)));
+    assert.equal(Array.from(w.pos.weight), Array.from(P.weight), 'quantized at bind = read from int8');
     if (cfg.conv.length > 1) assert.equal(Array.from(again.front.conv[1].q8!.q), Array.from(w.front.conv[1].q8!.q));
     // written back without q8: the f32 dequantization, bit for bit
     const f32 = weightsToTensors(again);

@@ -191,7 +191,8 @@ s('cli: convert --dtype q8 (folder, single file, checkpoint); inspect shows dtyp
   let r = slimwav('convert', dir, '--out', folder, '--dtype', 'q8');
   assert.is(r.code, 0, r.err);
   assert.is(r.err.trim().split('\n').length, 1, 'one summary line');
-  assert.match(r.err, /: Q8, [\d,]+ params; notes: quantized 20 weights to int8 with one F32 scale per output row\n$/);
+  // 20 linear / conv weights of this ragged layout + the positional conv's weight_v
+  assert.match(r.err, /: Q8, [\d,]+ params; notes: quantized 21 weights to int8 with one F32 scale per output row\n$/);
   const j = JSON.parse(slimwav('inspect', folder, '--json').out);
   assert.is(j.dtype, 'q8');
   assert.is(j.params, orig.params, 'scales are not parameters');

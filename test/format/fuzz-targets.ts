@@ -36,7 +36,10 @@ const pickleOf = (zipBytes: Uint8Array) => {
   return z.read([...z.entries.keys()].find((k) => k.endsWith('/data.pkl'))!);
 };
 
-/** A q8 model (int8 weights + F32 scales) of a small fixture, and its config (kept apart: the weights are fuzzed). */
+/**
+ * A q8 model (int8 weights + F32 scales, the positional conv's int8 weight_v and its weight_v_scale included) of a
+ * small fixture, and its config (kept apart: the weights are fuzzed).
+ */
 const q8Config = () => JSON.parse(new TextDecoder().decode(file('ragged-w2v-a', 'config.json'))) as Record<string, unknown>;
 const q8Seed = () => {
   const json = q8Config(), cfg = parseConfig(json);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { load } from '../../src/index.js';
 import { convertModel } from '../../src/cli/convert.js';
 import { parseConfig, type ModelConfig } from '../../src/arch/config.js';
-import { quantizable, tensorSpecs } from '../../src/arch/binding.js';
+import { bindWeights, storableInt8, tensorSpecs, weightsToTensors } from '../../src/arch/binding.js';
 import { checkTensors, countParams, storageDType } from '../../src/arch/tensors.js';
 import { dequantizeRows, quantizeRows, scaleName } from '../../src/arch/quant.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/format/safetensors.js';
@@ -48,7 +48,7 @@ for (const name of FIXTURE_NAMES) {
       const got = table.tensors.get(tn)!;
       assert.ok(got, `${tn} written`);
       assert.equal(got.shape, t.shape, tn);
-      if (quantizable(tn) && numel(t.shape) > 0) {
+      if (storableInt8(tn) && numel(t.shape) > 0) {
         quantized++;
         assert.is(got.dtype, 'I8', tn);
         const rows = t.shape[0], cols = numel(t.shape) / rows;
@@ -64,6 +64,9 @@ for (const name of FIXTURE_NAMES) {
       }
     }
     assert.ok(quantized > 0);
+    // the positional conv is int8 too (weight_v; weight_g stays F32)
+    assert.is(table.tensors.get('encoder.pos_conv_embed.conv.weight_v')!.dtype, 'I8');
+    assert.is(table.tensors.get('encoder.pos_conv_embed.conv.weight_g')!.dtype, 'F32');
     // nothing else: one scale tensor per int8 weight
     assert.is(table.tensors.size, tensors.size + quantized);
     // the q8 table passes the load checks and counts the same parameters (scales are not parameters)
@@ -146,7 +149,7 @@ s('any accepted input converts to q8: a DPHuBERT checkpoint and a Hugging Face p
   }
 });
 
-s('size: int8 weights take a quarter of their f32 bytes plus 4 bytes a row; base shape ≈ 109 MB of 377 MB', async () => {
+s('size: int8 weights take a quarter of their f32 bytes plus 4 bytes a row; base shape ≈ 95 MB of 377 MB', async () => {
   const { dir, cfg, tensors } = fixture('tiny-w2v-group');
   const out = fresh();
   await convertModel(dir, out, { dtype: 'q8' });
@@ -166,8 +169,8 @@ s('size: int8 weights take a quarter of their f32 bytes plus 4 bytes a row; base
   const header = (f: string) => Number(Buffer.from(readFileSync(f)).readBigUInt64LE(0));
   const headerGrowth = header(join(out, 'model.safetensors')) - header(join(f32, 'model.safetensors'));
   assert.is(saved, qF32 - qBytes - 4 * rows - headerGrowth);
-  // the wav2vec2-base shape from its specs: every quantizable weight at 1 byte + 4 bytes a row, the rest at 4 bytes
-  // (one positional-conv spelling; the 18.9 MB positional conv stays f32)
+  // the wav2vec2-base shape from its specs: every int8-storable weight at 1 byte + 4 bytes a row, the rest at 4 bytes
+  // (one positional-conv spelling, weight_g + weight_v; its 18.9 MB f32 weight_v becomes 4.7 MB)
   const base = parseConfig(JSON.parse(readFileSync(join(FIXTURES, 'base-w2v', 'config.json'), 'utf8')));
   let b32 = 0, b8 = 0;
   for (const sp of tensorSpecs(base)) {
@@ -177,7 +180,7 @@ s('size: int8 weights take a quarter of their f32 bytes plus 4 bytes a row; base
     b8 += sp.q8 ? k + 4 * sp.shape[0] : 4 * k;
   }
   assert.ok(Math.abs(b32 / 1e6 - 377.5) < 0.5, `f32 ${b32 / 1e6} MB`);
-  assert.ok(Math.abs(b8 / 1e6 - 109.3) < 0.5, `q8 ${b8 / 1e6} MB`);
+  assert.ok(Math.abs(b8 / 1e6 - 95.1) < 0.5, `q8 ${b8 / 1e6} MB`);
   assert.ok(countParams(cfg, table.tensors) > 0);
 });
 
@@ -187,7 +190,7 @@ function q8Table(name = 'ragged-w2v-a'): { cfg: ModelConfig; json: Record<string
   const { json, cfg, tensors } = fixture(name);
   const t = new Map<string, RawTensor>();
   for (const [tn, r] of tensors) {
-    if (quantizable(tn) && numel(r.shape) > 0) {
+    if (storableInt8(tn) && numel(r.shape) > 0) {
       const rows = r.shape[0];
       const q = quantizeRows(toFloat32(r), rows, numel(r.shape) / rows);
       t.set(tn, { dtype: 'I8', shape: r.shape, data: new Uint8Array(q.q.buffer) });
@@ -200,6 +203,14 @@ function q8Table(name = 'ragged-w2v-a'): { cfg: ModelConfig; json: Record<string
 }
 const P = 'feature_projection.projection.weight', PS = scaleName(P);
 const scaleOf = (values: number[]) => fromFloat32(Float32Array.from(values), [values.length]);
+/** the positional conv under weight norm: its int8 weight_v and that tensor's scales, and its F32 gain; folded */
+const PV = 'encoder.pos_conv_embed.conv.weight_v', PVS = scaleName(PV), PG = 'encoder.pos_conv_embed.conv.weight_g';
+const PF = 'encoder.pos_conv_embed.conv.weight';
+/** an I8 tensor of a q8 table back to F32 (q · scale) */
+const toF32 = (t: Map<string, RawTensor>, name: string): RawTensor => {
+  const r = t.get(name)!, rows = r.shape[0];
+  return fromFloat32(dequantizeRows({ q: Int8Array.from(i8(r)), scale: toFloat32(t.get(scaleName(name))!) }, rows, numel(r.shape) / rows), r.shape);
+};
 const i8Like = (r: RawTensor): RawTensor => ({ dtype: 'I8', shape: r.shape, data: new Uint8Array(numel(r.shape)) });
 
 s('malformed q8 tables are refused with E_SHAPE and one line naming the tensor', () => {
@@ -221,13 +232,13 @@ s('malformed q8 tables are refused with E_SHAPE and one line naming the tensor',
   for (const [v, shown] of [[0, '0'], [-0.5, '-0.5'], [-0, '-0']] as const) {
     bad((m) => m.set(PS, scaleOf(ok.map((x, r) => (r === 3 ? v : x)))), PS, `holds ${shown} (row 3)`, 'must be positive');
   }
-  // I8 where a float is required: norms, biases, conv layer 0, the positional conv (even with a scale beside it)
+  // I8 where a float is required: norms, biases, conv layer 0, the positional conv's weight-norm gain
   for (const name of ['encoder.layer_norm.weight', 'feature_projection.projection.bias', 'feature_extractor.conv_layers.0.conv.weight',
-    'encoder.layers.0.attention.q_proj.bias']) {
+    'encoder.layers.0.attention.q_proj.bias', PG, 'encoder.pos_conv_embed.conv.bias']) {
     bad((m) => m.set(name, i8Like(t.get(name)!)), `tensor ${name} is int8 (I8) but must be a float type`);
   }
-  const pos = [...t.keys()].find((k) => k.startsWith('encoder.pos_conv_embed.conv.weight'))!;
-  bad((m) => { m.set(pos, i8Like(t.get(pos)!)); m.set(scaleName(pos), scaleOf([1])); }, pos);
+  // ... even with a scale beside it (refused as I8 or as an unknown scale tensor, whichever comes first in the file)
+  bad((m) => { m.set(PG, i8Like(t.get(PG)!)); m.set(scaleName(PG), scaleOf([1])); }, PG);
   // a scale for a tensor that is never int8 is an unexpected tensor
   bad((m) => m.set('encoder.layer_norm.weight_scale', scaleOf([1])), 'unexpected tensor encoder.layer_norm.weight_scale');
   // −128 is never written: outside the symmetric range
@@ -240,6 +251,59 @@ s('malformed q8 tables are refused with E_SHAPE and one line naming the tensor',
   bad((m) => m.set(P, { dtype: 'I8', shape: [rows, 3], data: new Uint8Array(rows * 3) }), `tensor ${P} has shape [${rows}, 3]`);
   // other integer types are not int8 weights
   bad((m) => m.set(P, { dtype: 'U8', shape: t.get(P)!.shape, data: new Uint8Array(t.get(P)!.data) }), 'dtype U8', 'or int8 (I8) with scales');
+});
+
+s('the positional conv in int8 (storage only): malformed scales refused like any other weight, folded spelling too', () => {
+  const { cfg, t } = q8Table();
+  assert.is(t.get(PV)!.dtype, 'I8');
+  assert.equal(PVS, 'encoder.pos_conv_embed.conv.weight_v_scale');
+  const D = cfg.hidden, ok = Array.from(toFloat32(t.get(PVS)!));
+  assert.is(ok.length, D);
+  const bad = (m: Map<string, RawTensor>, ...words: string[]) => throwsCode(() => checkTensors(cfg, m, 'm.safetensors'), 'E_SHAPE', 'm.safetensors', ...words);
+  const edit = (f: (m: Map<string, RawTensor>) => void) => { const m = new Map(t); f(m); return m; };
+  bad(edit((m) => m.delete(PVS)), `int8 tensor ${PV} has no ${PVS}`);
+  for (const [v, shown] of [[0, '0'], [-2, '-2']] as const) bad(edit((m) => m.set(PVS, scaleOf(ok.map((x, r) => (r === 7 ? v : x))))), `${PVS} holds ${shown} (row 7)`, 'must be positive');
+  bad(edit((m) => m.set(PVS, scaleOf(ok.slice(1)))), PVS, `[${D - 1}]`, `expected [${D}] (one scale per output row of ${PV})`);
+  bad(edit((m) => m.set(PVS, fromFloat32(Float32Array.from(ok), [1, D]))), PVS, `[1, ${D}]`);
+  bad(edit((m) => m.set(PVS, fromFloat32(Float32Array.from(ok), [D], 'F16'))), PVS, 'F16', 'must be F32');
+  bad(edit((m) => m.set(PV, toF32(t, PV))), `scale tensor ${PVS} belongs to an int8 weight, but ${PV} is F32`);
+  bad(edit((m) => { const d = new Uint8Array(t.get(PV)!.data); d[11] = 0x80; m.set(PV, { ...t.get(PV)!, data: d }); }), `int8 tensor ${PV} holds −128 (element 11)`);
+  // folded spelling: `weight` int8 with `weight_scale`, accepted; without its scale refused
+  const w = bindWeights(cfg, t, 'q8');
+  const folded = edit((m) => {
+    m.delete(PV); m.delete(PVS); m.delete(PG);
+    const q = quantizeRows(w.pos.weight, D, w.pos.cg * w.pos.kernel);
+    m.set(PF, { dtype: 'I8', shape: [D, w.pos.cg, w.pos.kernel], data: new Uint8Array(q.q.buffer) });
+    m.set(scaleName(PF), fromFloat32(q.scale, [D]));
+  });
+  checkTensors(cfg, folded, 'm.safetensors');
+  assert.is(storageDType(cfg, folded), 'q8');
+  bad(edit((m) => { m.delete(PV); m.delete(PVS); m.delete(PG); m.set(PF, folded.get(PF)!); }), `int8 tensor ${PF} has no ${scaleName(PF)}`);
+  // both spellings at once stay refused
+  bad(edit((m) => { m.set(PF, folded.get(PF)!); m.set(scaleName(PF), folded.get(scaleName(PF))!); }), `both ${PF.slice(0, -7)}.weight and`, 'keep one spelling');
+});
+
+s('a folded positional conv (`weight`, no weight norm) is stored int8 as itself and runs as load(f32, { dtype: \'q8\' })', async () => {
+  const { dir, json, cfg, tensors } = fixture('tiny-w2v-group');
+  const w = bindWeights(cfg, tensors, dir);
+  const table = weightsToTensors({ ...w, pos: { ...w.pos, weightNorm: null } });
+  assert.ok(table.has(PF) && !table.has(PV) && !table.has(PG));
+  const src = fresh('.safetensors');
+  writeFileSync(src, serializeSafetensors({ tensors: table, metadata: { config: JSON.stringify(json) } }));
+  const out = fresh('.safetensors');
+  await convertModel(src, out, { dtype: 'q8', singleFile: true });
+  const q = readTable(out).tensors;
+  const ref = quantizeRows(toFloat32(table.get(PF)!), cfg.hidden, numel(table.get(PF)!.shape) / cfg.hidden);
+  assert.is(q.get(PF)!.dtype, 'I8');
+  assert.equal(i8(q.get(PF)!), Array.from(ref.q));
+  assert.equal(Array.from(toFloat32(q.get(scaleName(PF))!)), Array.from(ref.scale));
+  assert.is(storageDType(cfg, q), 'q8');
+  const fromFile = await hiddenStates(out, dir), atLoad = await hiddenStates(src, dir, { dtype: 'q8' });
+  fromFile.forEach((layers, c) => layers.forEach((l, i) => assert.ok(bytesEqual(l, atLoad[c][i]), `${CLIPS[c]} hidden ${i}`)));
+  // the f32 weight the positional conv runs on is q · scale, not the original
+  const bound = bindWeights(cfg, q, out).pos, deq = dequantizeRows(ref, cfg.hidden, ref.q.length / cfg.hidden);
+  assert.ok(bytesEqual(bound.weight, deq) && bound.weightNorm === null);
+  assert.not.ok(bytesEqual(deq, toFloat32(table.get(PF)!)));
 });
 
 s('NaN / +Inf scales: refused at load naming the scale tensor, allowNonFinite loads with one warning; −Inf always refused', async () => {
@@ -271,9 +335,15 @@ s('NaN / +Inf scales: refused at load naming the scale tensor, allowNonFinite lo
     assert.is(seen.length, 1);
     assert.ok(seen[0].includes(PS), seen[0]);
   }
+  // the positional conv's scales too (int8 for storage only, checked like the rest)
+  const posOk = Array.from(toFloat32(t.get(PVS)!));
+  const posNaN = write((m) => m.set(PVS, scaleOf(posOk.map((x, r) => (r === 4 ? NaN : x)))));
+  await rejectsCode(load(posNaN, { threads: 1 }), 'E_SHAPE', posNaN, `tensor ${PVS} holds a NaN or infinite value (element 4)`);
   // the other malformed cases through load() too (same checks, same one line)
   const f = write((m) => m.delete(PS));
   await rejectsCode(load(f, { threads: 1 }), 'E_SHAPE', f, `has no ${PS}`);
+  const g = write((m) => m.set(PVS, scaleOf(posOk.map((x, r) => (r === 0 ? 0 : x)))));
+  await rejectsCode(load(g, { threads: 1 }), 'E_SHAPE', g, `${PVS} holds 0 (row 0)`);
 });
 
 s('storageDType: f16, mixed (a quantizable weight left F32 next to int8 ones, or f16 beside int8)', () => {
@@ -285,6 +355,16 @@ s('storageDType: f16, mixed (a quantizable weight left F32 next to int8 ones, or
   partly.set(P, tensors.get(P)!);
   partly.delete(PS);
   assert.is(storageDType(cfg, partly), 'mixed');
+  // a q8 file written before the positional conv went int8 (its weight_v F32) still reads as q8; int8 positional
+  // conv beside f32 linear layers is mixed
+  const oldQ8 = new Map(t);
+  oldQ8.set(PV, tensors.get(PV)!);
+  oldQ8.delete(PVS);
+  assert.is(storageDType(cfg, oldQ8), 'q8');
+  const onlyPos = new Map(tensors);
+  onlyPos.set(PV, t.get(PV)!);
+  onlyPos.set(PVS, t.get(PVS)!);
+  assert.is(storageDType(cfg, onlyPos), 'mixed');
   const withF16 = new Map(t);
   withF16.set('encoder.layer_norm.weight', half.get('encoder.layer_norm.weight')!);
   assert.is(storageDType(cfg, withF16), 'mixed');
