@@ -23,6 +23,15 @@ test split. The same probe is trained and scored on probe_train alone, by 4-fold
 other three), so, like the test, every clip is scored by a probe that never heard its language or its voice. Appends
 to eval/work/results-val.jsonl (`val_acc` over all 1920 clips, per-fold accuracies) and keeps the per-clip
 correctness in features/NAME/correct_val.npy.
+
+    /usr/bin/python3 eval/probe.py <model-folder> --task speaker [--test-split test|test_more]
+
+`--task speaker` asks what pruning tends to lose first: who is speaking. Speaker identification among the held-out
+voices (20 in `test`, 80 in `test_more`; no training voice is among them): the same probe, the label being the
+voice, trained on the clips of 20 words (`zero` … `go`) and scored on the clips of the other 10 (`cat` … `follow`),
+so it cannot succeed by recognising the word. Uses the features `--task word` already extracted for that split.
+Appends to work/results-speaker.jsonl (work/results-speaker-SPLIT.jsonl for test_more), per-clip predictions in
+features/NAME/pred_speaker_SPLIT.npy.
 """
 import argparse
 import json
@@ -39,6 +48,7 @@ ROOT = os.path.dirname(HERE)
 WORK = os.path.join(HERE, 'work')
 DATA = os.path.join(WORK, 'data')
 SPLITS = ('probe_train', 'test')
+SPEAKER_TRAIN_WORDS = 20  # speaker task: words 0..19 train the probe, 20..29 score it
 EPOCHS, LR, WD = 600, 5e-3, 1e-3
 
 
@@ -154,6 +164,8 @@ def main():
     ap.add_argument('--dtype', default=os.environ.get('SLIMWAV_DTYPE', 'f32'), choices=('f32', 'q8'),
                     help='run the model with int8 weights (q8); the default row name gets a -q8 suffix')
     ap.add_argument('--f32-name', help='with --dtype q8: the f32 row to compare with (default: the name without -q8)')
+    ap.add_argument('--task', default='word', choices=('word', 'speaker'),
+                    help='word (30 words, probe trained on probe_train) or speaker (held-out voices, split by word)')
     ap.add_argument('--val', action='store_true',
                     help='score on held-out training languages of probe_train (recipe selection); never reads the test split')
     args = ap.parse_args()
@@ -161,6 +173,8 @@ def main():
     name = args.name or os.path.basename(os.path.normpath(args.model)) + ('-q8' if args.dtype == 'q8' else '')
     if args.val:
         return validate(args, name)
+    if args.task == 'speaker':
+        return speaker(args, name)
     t0 = time.time()
     ts = args.test_split
     results = args.results or os.path.join(WORK, 'results.jsonl' if ts == 'test' else f'results-{ts}.jsonl')
@@ -184,6 +198,39 @@ def main():
     }
     if args.dtype == 'q8':
         row['vs_f32'] = q8_vs_f32(args, name, pred, ts)
+    os.makedirs(os.path.dirname(results), exist_ok=True)
+    with open(results, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+    print(json.dumps(row))
+
+
+def speaker_split(ts):
+    """Speaker task on split ts: (voice index per clip, train mask, test mask, clips)."""
+    clips = json.load(open(os.path.join(DATA, f'{ts}.json')))['clips']
+    voices = sorted({c['voice'] for c in clips})
+    y = np.array([voices.index(c['voice']) for c in clips])
+    word = np.array([c['label'] for c in clips])
+    return y, word < SPEAKER_TRAIN_WORDS, word >= SPEAKER_TRAIN_WORDS, clips
+
+
+def speaker(args, name):
+    t0 = time.time()
+    ts = args.test_split
+    results = args.results or os.path.join(WORK, 'results-speaker.jsonl' if ts == 'test' else f'results-speaker-{ts}.jsonl')
+    feats, info, cached = features(args.model, name, args.threads, splits=(ts,), dtype=args.dtype)
+    x = feats[ts]
+    y, tr, te, _ = speaker_split(ts)
+    acc, acc_tr, wts, pred = train_probe(x[tr], y[tr], x[te], y[te])
+    pred_path = os.path.join(WORK, 'features', name, f'pred_speaker_{ts}.npy')
+    np.save(pred_path, pred.astype(np.int16))
+    acc_last, _, _, _ = train_probe(x[tr], y[tr], x[te], y[te], layers=[x.shape[1] - 1])
+    row = {
+        'name': name, 'task': 'speaker', 'model': os.path.relpath(os.path.abspath(args.model), ROOT), 'dtype': args.dtype,
+        'params': info['params'], 'macs_per_second': info['macs_per_second'], 'n_voices': int(y.max()) + 1,
+        'probe_acc': round(acc, 4), 'probe_acc_last_layer': round(acc_last, 4), 'probe_train_acc': round(acc_tr, 4),
+        'layer_weights': [round(float(v), 3) for v in wts], 'n_train': int(tr.sum()), 'n_test': int(te.sum()),
+        'pred': os.path.relpath(pred_path, ROOT), 'seconds': round(time.time() - t0, 1), 'extracted': not cached,
+    }
     os.makedirs(os.path.dirname(results), exist_ok=True)
     with open(results, 'a') as f:
         f.write(json.dumps(row) + '\n')

@@ -152,6 +152,45 @@ ABLATION = [('full', 'full method: fine-grained heads + straight-through estimat
             ('size', '--target-sparsity at about the same measured speed')]
 
 
+def speaker_table(T, groups, rng):
+    """The speaker task (probe.py --task speaker: who of the 20 held-out voices speaks, probe trained on 20 words and
+    scored on the other 10) for the ablation's seed groups of teacher T, from work/results-ablation-speaker.jsonl;
+    intervals as the word table's (voices paired across models, seeds resampled)."""
+    path = os.path.join(HERE, 'work', 'results-ablation-speaker.jsonl')
+    if not os.path.exists(path):
+        return []
+    rows = newest_rows(path)
+    if f'{T}-teacher' not in rows:
+        return []
+    clips = json.load(open(os.path.join(DATA, 'test.json')))['clips']
+    voices = sorted({c['voice'] for c in clips})
+    keep = [i for i, c in enumerate(clips) if c['label'] >= 20]  # the scored words (probe.py SPEAKER_TRAIN_WORDS)
+    sub = [clips[i] for i in keep]
+    y = np.array([voices.index(c['voice']) for c in sub])
+    boots, _ = voice_boots(sub, 3)
+
+    def boot(n):
+        c = (np.load(os.path.join(ROOT, rows[n]['pred'])) == y).astype(np.float64)
+        return np.array([c[b].mean() for b in boots])
+
+    t, tb = rows[f'{T}-teacher'], boot(f'{T}-teacher')
+    out = [f'Speaker task (who of the {len(voices)} held-out voices speaks; probe trained on 20 words, scored on the '
+           f'other 10): teacher {100 * t["probe_acc"]:.1f}%.', '',
+           '| variant | seeds | speaker acc. (mean ± sd) | 95% CI | vs teacher (95% CI) |', '| --- | ---: | ---: | ---: | ---: |']
+    for v, _what in ABLATION:
+        ns = [n for n in groups.get(f'{T}-{v}', []) if n in rows]
+        if not ns:
+            continue
+        accs = [rows[n]['probe_acc'] for n in ns]
+        g = resample_seeds(np.stack([boot(n) for n in ns]), rng)
+        lo, hi = np.percentile(g, [2.5, 97.5])
+        rlo, rhi = np.percentile(g / tb, [2.5, 97.5])
+        sd = f' ± {100 * np.std(accs, ddof=1):.1f}' if len(accs) > 1 else ''
+        out.append(f'| {v} | {len(ns)} | {100 * np.mean(accs):.1f}{sd} | {100 * lo:.1f}–{100 * hi:.1f} | '
+                   f'{100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
+    return out + ['']
+
+
 def ablation_report(out):
     """eval/run_ablation.sh's rows (work/results-ablation.jsonl, names <teacher>-<variant>-s<seed>) with their measured
     times (work/timing-ablation.jsonl, eval/speed.mjs) → the ablation table and the latency-target comparison."""
@@ -207,6 +246,7 @@ def ablation_report(out):
                         f'{100 * np.mean(accs):.1f}{sd} | {100 * lo:.1f}–{100 * hi:.1f} | '
                         f'{100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
         text.append('')
+        text += speaker_table(T, groups, srng)
         pairs = [(v, 'full') for v in ('whole-head', 'no-ste', 'scratch')] + [('speed', 'size')]
         for a_, b_ in pairs:
             ga, gb_ = f'{T}-{a_}', f'{T}-{b_}'
