@@ -12,7 +12,7 @@ import type { PruneOptions } from './train.js';
  * The defaults: the recipe the evaluation chose on validation voices only (eval/README.md: layer-wise mode, gate lr
  * 0.05, 2000 gated + 500 gate-free steps). Five scale with the step budget so that short runs still learn their
  * gates and report progress: finalSteps is a quarter of the steps (0 for a `--student` run, which has no gated
- * phase), gateLr is at least 10/steps, checkpointEvery, logEvery and validEvery at most a tenth, a twentieth and a
+ * phase, and whose mode is 'full': it distils hidden states as the final steps do), gateLr is at least 10/steps, checkpointEvery, logEvery and validEvery at most a tenth, a twentieth and a
  * fifth of the steps. threads defaults to the machine's cores (as `load()` does). Spreading this object pins these exact
  * values (the scaled four included); leaving options out gets the resolved defaults.
  */
@@ -65,6 +65,7 @@ export async function resolvePruneOptions(input: PruneInput): Promise<PruneOptio
     steps,
     units: given.units === undefined ? [...d.units] : resolveUnits(given.units),
     finalSteps: given.finalSteps ?? (input.student !== undefined ? 0 : Math.round((steps * d.finalSteps) / d.steps)),
+    mode: given.mode ?? (input.student !== undefined ? 'full' : d.mode),
     gateLr: given.gateLr ?? Math.max(d.gateLr, 10 / steps),
     checkpointEvery: given.checkpointEvery ?? every(d.checkpointEvery, 10),
     logEvery: given.logEvery ?? every(d.logEvery, 20),

@@ -42,7 +42,8 @@ same('defaults: PRUNE_DEFAULTS, step-scaled gate lr and intervals, threads = cor
   const pinned = await resolvePruneOptions({ ...PRUNE_DEFAULTS, ...base, targetSparsity: 0.7, steps: 100 });
   assert.equal([pinned.gateLr, pinned.checkpointEvery, pinned.finalSteps], [0.05, 100, 500]);
   // a --student run has no gated phase: no final steps unless asked (and asking is refused by prune())
-  assert.is((await resolvePruneOptions({ ...base, student: 's/', steps: 100 })).finalSteps, 0);
+  const student = await resolvePruneOptions({ ...base, student: 's/', steps: 100 });
+  assert.equal([student.finalSteps, student.mode], [0, 'full']);
   assert.is((await resolvePruneOptions({ ...base, targetSparsity: 0.7, finalSteps: 0 })).finalSteps, 0);
   // a student run has no target; a gated one without a target is left for prune() to refuse
   assert.is((await resolvePruneOptions({ ...base, student: 's/' })).targetSparsity, 0);

@@ -103,9 +103,11 @@ s('load() of a q8 file reads no large tensor whole (no f32 copies of the int8 we
     const read = [...files.tensors].filter(([, t]) => !isDeferred(t));
     // only small tensors (biases, norms, scales, conv layer 0) were read whole; every int8 one streamed
     // (the positional conv of a model this small runs directly, from the binding's folded array; the DFT form that
-    // base-sized models use streams it: see the posConv 'dft' runs above)
+    // base-sized models use streams it when stored as floats: see the posConv 'dft' runs above. Stored in int8 it is
+    // storage-only quantization, read whole and dequantized at bind into the f32 it runs on)
     for (const [n, t] of read) {
-      assert.ok(t.dtype !== 'I8' && (numel(t.shape) <= 4096 || n.startsWith('encoder.pos_conv_embed.')), `${d}: ${n} ${t.dtype}[${t.shape}] was read whole`);
+      const pos = n.startsWith('encoder.pos_conv_embed.');
+      assert.ok((t.dtype !== 'I8' || pos) && (numel(t.shape) <= 4096 || pos), `${d}: ${n} ${t.dtype}[${t.shape}] was read whole`);
     }
     // every linear layer's and conv layer ≥ 1's weight streamed
     const weights = [...files.tensors].filter(([n]) => quantizable(n));
