@@ -10,7 +10,7 @@
  * Both only look at fields that are numbers (or lists); wrong types are left to parseConfig's own messages.
  */
 import { fail } from '../errors.js';
-import type { RawTensor } from '../format/tensor.js';
+import { LITTLE_ENDIAN, type RawTensor } from '../format/tensor.js';
 import { TensorNames as N } from './binding.js';
 
 /**
@@ -136,8 +136,6 @@ const EXPONENT: Partial<Record<RawTensor['dtype'], [number, number, number, numb
   BF16: [2, 1, 0x7f, 0, 0x80],
   F16: [2, 1, 0x7c, 1, 0x7c],
 };
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Index of the first NaN/±Inf element of a float tensor, or −1 (integer dtypes: −1). Reads one byte per element. */
 export function firstNonFinite(t: RawTensor): number {

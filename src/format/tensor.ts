@@ -161,7 +161,7 @@ export function f32ToF16(v: number): number {
 }
 
 /** true on little-endian hosts (all of today's), where F32 file bytes are already Float32Array's layout */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function checkedLength(t: RawTensor, name: string): number {
   const n = numel(t.shape);
@@ -191,19 +191,14 @@ export function toFloat32View(t: RawTensor, name = 'tensor'): Float32Array {
 export function toFloat32(t: RawTensor, name = 'tensor', out?: Float32Array): Float32Array {
   const n = checkedLength(t, name);
   if (out && out.length !== n) throw new RangeError(`toFloat32: ${name} has ${n} elements, out holds ${out.length}`);
-  if (out && t.dtype === 'F32' && LITTLE_ENDIAN) {
+  out ??= new Float32Array(n);
+  if (t.dtype === 'F32' && LITTLE_ENDIAN) {
+    // a byte copy is the conversion (into an aligned array whatever the source offset; not t.data.slice(), which is
+    // a view, not a copy, when the bytes are a Node Buffer)
     new Uint8Array(out.buffer, out.byteOffset, n * 4).set(t.data);
     return out;
   }
-  if (t.dtype === 'F32' && LITTLE_ENDIAN) {
-    // a byte copy is the conversion (a fresh buffer is aligned whatever the source offset; not t.data.slice(), which
-    // is a view, not a copy, when the bytes are a Node Buffer)
-    const copy = new Uint8Array(t.data.byteLength);
-    copy.set(t.data);
-    return new Float32Array(copy.buffer, 0, n);
-  }
   const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  out ??= new Float32Array(n);
   switch (t.dtype) {
     case 'F32':
       for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
