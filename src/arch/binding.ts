@@ -266,7 +266,8 @@ export interface PosConvWeights {
   weightNorm: { g: Float32Array; v: Float32Array } | null;
   /**
    * with BindOptions.defer: the stored weight [D][cg·kernel] (folded, g null) or weight_v with its g (weight norm, to
-   * fold with foldWeightNormInPlace); `weight` and `weightNorm` are then computed only when read
+   * fold with foldWeightNormInPlace), f32 or int8 with its scales (a reader dequantizes it per row: it runs in f32);
+   * `weight`, `weightNorm` and `q8` are then computed only when read
    */
   stored?: { part: StoredPart; g: Float32Array | null };
 }
@@ -305,8 +306,6 @@ export interface ModelWeights {
   /** WavLM relative position embedding [num_buckets][H], when hasRelativeBias(cfg) */
   relEmbed: Float32Array | null;
   layers: LayerWeights[];
-  /** steps between the positional conv and hidden state 0 (the encoder-norm steps of frontSteps) */
-  encoderSteps: EncoderStep[];
   /** the front end's steps, waveform to hidden state 0, in order (block plan, frontSteps) */
   frontSteps: FrontStep[];
 }
@@ -393,16 +392,21 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
     return t && numel(t.shape) > 0 ? (opts.views ? toFloat32View(t, name) : toFloat32(t, name)) : null;
   };
   const need = (name: string): Float32Array => get(name) ?? fail('E_SHAPE', `${source}: missing tensor ${name}`);
+  /** the per-row scales of the int8 tensor `name` [rows][cols], with its size and theirs checked */
+  const int8Scales = (name: string, t: RawTensor, rows: number, cols: number): Float32Array => {
+    const s = tensors.get(scaleName(name));
+    if (!s) fail('E_SHAPE', `${source}: int8 tensor ${name} has no ${scaleName(name)}`);
+    if (numel(t.shape) !== rows * cols) fail('E_SHAPE', `${source}: int8 tensor ${name} has ${numel(t.shape)} values, expected ${rows}×${cols}`);
+    const scale = toFloat32(s, scaleName(name));
+    if (scale.length !== rows) fail('E_SHAPE', `${source}: ${scaleName(name)} has ${scale.length} values, expected ${rows} (one per output channel)`);
+    return scale;
+  };
   /** a q8-capable weight [rows][cols]: int8 from the file, f32 quantized on request, or plain f32 */
   const eagerWeightOf = (name: string, rows: number, cols: number): { weight: Float32Array; q8: Q8 | null } => {
     const t = tensors.get(name);
     if (t && t.dtype === 'I8') {
-      const s = tensors.get(scaleName(name));
-      if (!s) fail('E_SHAPE', `${source}: int8 tensor ${name} has no ${scaleName(name)}`);
+      const scale = int8Scales(name, t, rows, cols);
       const q = new Int8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      if (q.length !== rows * cols) fail('E_SHAPE', `${source}: int8 tensor ${name} has ${q.length} values, expected ${rows}×${cols}`);
-      const scale = toFloat32(s, scaleName(name));
-      if (scale.length !== rows) fail('E_SHAPE', `${source}: ${scaleName(name)} has ${scale.length} values, expected ${rows} (one per output channel)`);
       return lazyWeight({ q8: { q: q.slice(), scale } }, rows, cols);
     }
     const weight = need(name);
@@ -413,17 +417,13 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
    * defer: the stored form of a weight [rows][cols] (row0 within the weight it is part of), checked as eagerWeightOf
    * checks it; null when absent or empty (the eager path then says what is wrong)
    */
-  const storedOf = (name: string, rows: number, cols: number, q8: boolean, row0 = 0): StoredPart | null => {
+  const storedOf = (name: string, rows: number, cols: number, q8: boolean, row0 = 0, int8 = q8): StoredPart | null => {
     const t = tensors.get(name);
     if (!t || numel(t.shape) === 0) return null;
     let scale: Float32Array | null = null;
     if (t.dtype === 'I8') {
-      if (!q8) fail('E_SHAPE', `${source}: tensor ${name} is int8 (I8), but this tensor must be a float type`);
-      const s = tensors.get(scaleName(name));
-      if (!s) fail('E_SHAPE', `${source}: int8 tensor ${name} has no ${scaleName(name)}`);
-      if (numel(t.shape) !== rows * cols) fail('E_SHAPE', `${source}: int8 tensor ${name} has ${numel(t.shape)} values, expected ${rows}×${cols}`);
-      scale = toFloat32(s, scaleName(name));
-      if (scale.length !== rows) fail('E_SHAPE', `${source}: ${scaleName(name)} has ${scale.length} values, expected ${rows} (one per output channel)`);
+      if (!int8) fail('E_SHAPE', `${source}: tensor ${name} is int8 (I8), but this tensor must be a float type`);
+      scale = int8Scales(name, t, rows, cols);
     } else if (numel(t.shape) !== rows * cols) {
       fail('E_SHAPE', `${name}: ${t.dtype}${JSON.stringify(t.shape)} holds ${numel(t.shape)} values, expected ${rows}×${cols}`);
     }
@@ -479,14 +479,12 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
   };
   const posBase = { bias: need(`${N.posConv}.bias`), groups: G, cg, kernel: Kw };
   let pos: PosConvWeights;
-  // streamed from the file (engine, load()) only as stored floats: an int8 tensor, or one rounded through int8 on
-  // request, is dequantized here first
-  if (opts.defer && !opts.quantize && tensors.get(storedName)?.dtype !== 'I8') {
+  // streamed from the file (engine, load()) as stored: floats, or int8 the reader dequantizes per row; rounded
+  // through int8 on request, it is quantized here first
+  if (opts.defer && !opts.quantize) {
     pos = deferKeys(posBase as PosConvWeights, ['weight', 'weightNorm', 'q8'], posWeights);
-    const folded = storedOf(foldedName, D, cg * Kw, false);
-    const v = folded ? null : storedOf(N.posConvWeightV, D, cg * Kw, false);
-    if (folded) pos.stored = { part: folded, g: null };
-    else if (v && tensors.has(N.posConvWeightG)) pos.stored = { part: v, g: need(N.posConvWeightG) };
+    const part = storedOf(storedName, D, cg * Kw, false, 0, true);
+    if (part && (isFolded || tensors.has(N.posConvWeightG))) pos.stored = { part, g: isFolded ? null : need(N.posConvWeightG) };
   } else {
     pos = { ...posBase, ...posWeights() };
   }
@@ -516,18 +514,12 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
           qkv.q8 = { q, scale };
           lazyWeight(qkv, hl.rows, D);
         } else {
-          qkv.parts = parts.flatMap(([, off, rows], j) => (bound[j] ? [[off, rows, bound[j]!.weight] as [number, number, Float32Array]] : []));
-          let fused: Float32Array | null = null;
-          Object.defineProperty(qkv, 'weight', {
-            enumerable: true,
-            get: () => {
-              if (!fused) {
-                fused = new Float32Array(hl.rows * D);
-                for (const [off, , w] of qkv.parts!) fused.set(w, off * D);
-              }
-              return fused;
-            },
-            set: (v: Float32Array) => { fused = v; },
+          const fused = parts.flatMap(([, off, rows], j) => (bound[j] ? [[off, rows, bound[j]!.weight] as [number, number, Float32Array]] : []));
+          qkv.parts = fused;
+          deferKeys(qkv, ['weight'], () => {
+            const weight = new Float32Array(hl.rows * D);
+            for (const [off, , w] of fused) weight.set(w, off * D);
+            return { weight };
           });
         }
         return qkv;
@@ -562,14 +554,12 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
     };
   });
   layers.forEach((w) => { w.steps = layerSteps(cfg, w); });
-  const steps = frontSteps(cfg, front);
   return {
     cfg, front, pos,
     encoderNorm: norm(N.encoderNorm),
     relEmbed: relBias ? need(N.relEmbed) : null,
     layers,
-    encoderSteps: steps.filter((st): st is EncoderStep => st.op === 'norm'),
-    frontSteps: steps,
+    frontSteps: frontSteps(cfg, front),
   };
 }
 

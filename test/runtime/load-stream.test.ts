@@ -63,6 +63,12 @@ for (const name of ['tiny-w2v-group', 'ragged-w2v-a', 'wavlm-ragged-a', 'tiny-hu
         const c = await packed(cfg, openSafetensorsFile(file).tensors, dtype, new ChunkReader(64), 'dft');
         const c2 = await packed(cfg, mem, dtype, undefined, 'dft');
         assert.ok(same(c.bytes, c2.bytes), `${what} file, dtype ${dtype}, DFT positional conv: file in chunks vs memory`);
+        if (what === 'q8' && dtype === 'auto') {
+          // the q8 file (its positional conv int8, dequantized and folded as it streams) packs exactly as the f32
+          // weights quantized at bind time (the binding's whole arrays: dequantized, then folded)
+          const c3 = await packed(cfg, f32, 'q8', undefined, 'dft');
+          assert.ok(same(c.bytes, c3.bytes), 'q8 file, DFT positional conv: the same bytes as load(f32, { dtype: "q8" })');
+        }
         assert.is(a.e.dtype, b.e.dtype);
         // the projection and layer 0's fused q|k|v as packing the binding's whole arrays gives them (the path before
         // streaming; bindWeights without defer)
@@ -102,9 +108,9 @@ s('load() of a q8 file reads no large tensor whole (no f32 copies of the int8 we
     const m = await buildModel(files.config, files.tensors, files.source, [], { threads: 1 });
     const read = [...files.tensors].filter(([, t]) => !isDeferred(t));
     // only small tensors (biases, norms, scales, conv layer 0) were read whole; every int8 one streamed
-    // (the positional conv of a model this small runs directly, from the binding's folded array; the DFT form that
-    // base-sized models use streams it when stored as floats: see the posConv 'dft' runs above. Stored in int8 it is
-    // storage-only quantization, read whole and dequantized at bind into the f32 it runs on)
+    // (the positional conv of a model this small runs directly, from the binding's folded, dequantized array: read
+    // whole, int8 or not; the DFT form that base-sized models use streams it, int8 dequantized per row: see the
+    // posConv 'dft' runs above)
     for (const [n, t] of read) {
       const pos = n.startsWith('encoder.pos_conv_embed.');
       assert.ok((t.dtype !== 'I8' || pos) && (numel(t.shape) <= 4096 || pos), `${d}: ${n} ${t.dtype}[${t.shape}] was read whole`);
