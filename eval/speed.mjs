@@ -73,17 +73,55 @@ async function pruneToCommand(argv) {
     log: (l) => { lines.push(l); process.stderr.write(l + '\n'); } });
   const predicted = Number(/predicted speedup of ([\d.]+)/.exec(lines.join('\n'))?.[1]);
   process.stderr.write(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
-  // the cost model is calibrated on one thread: measure on one thread too
-  const r = await timeModels(values.teacher, [values.out], { threads: 1, seconds: 4, rounds: Number(values.rounds) });
+  // the cost model is calibrated on one thread and its reference clip: measure the same way
+  const { COST_SECONDS } = await import('../dist/src/prune/cost.js');
+  const r = await timeModels(values.teacher, [values.out], { threads: 1, seconds: COST_SECONDS, rounds: Number(values.rounds) });
   const measured = r.teacherMs / r.ms[0];
   console.log(JSON.stringify({ requested: X, predicted, measured, error: measured / X - 1, teacher_ms: r.teacherMs, ms: r.ms[0] }));
+}
+
+async function predictCommand(argv) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
+    teacher: { type: 'string' }, jsonl: { type: 'string' }, rounds: { type: 'string', default: '7' } } });
+  if (!values.teacher || positionals.length === 0) throw new Error('usage: speed.mjs predict --teacher T NAME=MODEL…');
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { parseConfig } = await import('../dist/src/arch/config.js');
+  const { openModelFiles } = await import('../dist/src/arch/model-files.js');
+  const { costTable, calibrateTwoPoint, referenceTimes, layoutTime, COST_SECONDS } = await import('../dist/src/prune/cost.js');
+  const named = positionals.map((p) => { const i = p.indexOf('='); return i > 0 ? [p.slice(0, i), p.slice(i + 1)] : [p, p]; });
+  const cfgOf = (dir) => parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  const tcfg = cfgOf(values.teacher);
+  process.stderr.write(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  // the table as `prune --target-speedup` makes it (kernel timings, then the teacher and a reduced layout of it),
+  // the models timed in the same interleaved rounds as those two
+  const files = await openModelFiles(values.teacher);
+  const table0 = await costTable(tcfg, { cacheDir: null });
+  const models = await Promise.all(named.map(([, m]) => load(m, { threads: 1 })));
+  let ref;
+  try {
+    ref = await referenceTimes(files, models, Number(values.rounds));
+  } finally {
+    for (const m of models) m.dispose();
+  }
+  const table = calibrateTwoPoint(table0, tcfg, ref.ms, ref.reduced, ref.reducedMs);
+  const ms0 = layoutTime(tcfg, table);
+  const s = (table.gemm[1] / table0.gemm[1]).toFixed(3);
+  process.stderr.write(`teacher ${ref.ms.toFixed(1)} ms (predicted ${ms0.toFixed(1)}), reduced ${ref.reducedMs.toFixed(1)} ms; table scale ${s}, fixed ${table.fixed.toFixed(1)} ms\n`);
+  named.forEach(([name, model], i) => {
+    const predicted = ms0 / layoutTime(cfgOf(model), table), measured = ref.ms / ref.othersMs[i];
+    const row = { name, model, seconds: COST_SECONDS, predicted, measured, error: measured / predicted - 1, ms: ref.othersMs[i], teacher_ms: ref.ms };
+    console.log(`${name}: predicted ${predicted.toFixed(3)}×, measured ${measured.toFixed(3)}× (${(100 * row.error).toFixed(1)}%)`);
+    if (values.jsonl) appendFileSync(values.jsonl, JSON.stringify(row) + '\n');
+  });
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
 try {
   if (cmd === 'time') await timeCommand(rest);
+  else if (cmd === 'predict') await predictCommand(rest);
   else if (cmd === 'prune-to') await pruneToCommand(rest);
-  else throw new Error('usage: node eval/speed.mjs time|prune-to …');
+  else throw new Error('usage: node eval/speed.mjs time|prune-to|predict …');
 } catch (e) {
   process.stderr.write(`speed.mjs: ${e.message}\n`);
   process.exit(1);

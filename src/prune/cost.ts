@@ -16,7 +16,8 @@
  *   - a kernel-3 stride-2 conv layer (the Winograd path): t = w0 + w1·n·P(Cout)·Cin + w2·n·Cout; other conv layers
  *     are GEMMs (K = kernel·Cin); a layer-norm conv stack adds LayerNorm and GELU per element (e1 per element).
  *   - what no gate changes (positional conv, the layers' LayerNorms, the engine's own overhead): one constant,
- *     `fixed`, the measured time of the dense model minus the structures' predicted time (calibrateFixed).
+ *     `fixed`. It and a scale on every coefficient come from two whole models timed in the same run, the dense
+ *     model and a reduced layout of it (calibrateTwoPoint).
  * The coefficients are least-squares fits to best-of-N timings of a few shapes derived from the model (a few
  * seconds in all); the table is cached as JSON (never downloaded) under the OS cache folder, keyed by the kernel
  * build and the shapes.
@@ -25,7 +26,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { convFrames, type ModelConfig } from '../arch/config.js';
+import { convFrames, parseConfig, type ModelConfig } from '../arch/config.js';
+import { benchMasks } from '../arch/bench-layout.js';
+import type { ModelFiles } from '../arch/model-files.js';
+import { buildModel, type Model } from '../model-core.js';
+import { compact } from './compact.js';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../format/fsutil.js';
 import { fnv1a32 } from '../util/hash.js';
@@ -54,7 +59,8 @@ export interface CostTable {
 }
 
 const GELU = 1;
-export const COST_SECONDS = 4;
+/** The reference clip (seconds) a speedup is defined on: the 10 s clip `slimwav bench` and BENCHMARKS.md time. */
+export const COST_SECONDS = 10;
 
 /** 8·⌈N/8⌉, linearly interpolated between integers (exact at every integer N ≥ 0). */
 export function panelWidth(N: number): number {
@@ -436,4 +442,59 @@ export function measureTable(timer: KernelTimer, s: ReturnType<typeof calibratio
 export function calibrateFixed(t: CostTable, cfg: ModelConfig, measuredMs: number): CostTable {
   const structures = layoutTime(cfg, { ...t, fixed: 0 });
   return { ...t, fixed: Math.max(0, measuredMs - structures) };
+}
+
+/**
+ * Calibrates the table on two whole models timed in the same run (same clip, one thread): the teacher and a reduced
+ * layout of it. Model time = fixed + s × (the structures' predicted time): s corrects the table's scale (kernel timings
+ * of short calls taken at another moment run faster or slower than a whole model does, by up to a third on a machine
+ * whose speed comes in bursts) and fixed is what no structure explains. Without the scale, a table that is 10% fast
+ * puts that 10% into the constant, and every pruned model is predicted too fast (eval/: by 5–11% at 2–2.5×).
+ * An implausible pair (s outside [0.5, 2], from a disturbed timing) falls back to calibrateFixed.
+ */
+export function calibrateTwoPoint(t: CostTable, cfg: ModelConfig, ms: number, reduced: ModelConfig, reducedMs: number): CostTable {
+  const bare = { ...t, fixed: 0 };
+  const a = layoutTime(cfg, bare), b = layoutTime(reduced, bare);
+  const s = (ms - reducedMs) / (a - b);
+  if (!(a - b > 0.05 * a) || !(s >= 0.5 && s <= 2)) return calibrateFixed(t, cfg, ms);
+  const scale = (v: number[]) => v.map((x) => x * s);
+  return { ...t, gemm: scale(t.gemm), head: scale(t.head), wino: scale(t.wino), elem: scale(t.elem), fixed: Math.max(0, ms - s * a) };
+}
+
+/**
+ * The model's time and that of a reduced layout of it (the benchmarks' ~28%-of-parameters masks, compacted with the
+ * model's weights: the time does not depend on the values), ms on a COST_SECONDS clip, one thread, and those of any
+ * `others` (already loaded, one thread) in the same rounds: calls interleaved (model, reduced, others…) after a
+ * warm-up, the fastest of at least `minRounds` each, more while under 4 s have passed (at most 15), so that a quiet
+ * moment is likely on a busy machine and a burst of load slows every model of a round alike.
+ */
+export async function referenceTimes(files: ModelFiles, others: Model[] = [], minRounds = 3): Promise<{ ms: number; reduced: ModelConfig; reducedMs: number; othersMs: number[] }> {
+  const cfg = parseConfig(files.config);
+  const r = compact(files.config, files.tensors, benchMasks(cfg), { allowInexact: true, exactLastConv: false });
+  const reduced = parseConfig(r.config);
+  const own = [await buildModel(files.config, files.tensors, files.source, files.notes, { threads: 1 })];
+  try {
+    own.push(await buildModel(r.config, r.tensors, files.source, [], { threads: 1 }));
+    const models = [...own, ...others];
+    const wave = new Float32Array(COST_SECONDS * 16000).map((_, i) => 0.1 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 0.31));
+    for (const m of models) await m.extract(wave, { layers: 'last' });
+    const best = models.map(() => Infinity);
+    const start = performance.now();
+    for (let round = 0; round < Math.max(15, minRounds) && (round < minRounds || performance.now() - start < 4000); round++) {
+      for (let i = 0; i < models.length; i++) {
+        const t0 = performance.now();
+        await models[i].extract(wave, { layers: 'last' });
+        best[i] = Math.min(best[i], performance.now() - t0);
+      }
+    }
+    return { ms: best[0], reduced, reducedMs: best[1], othersMs: best.slice(2) };
+  } finally {
+    for (const m of own) m.dispose();
+  }
+}
+
+/** The table calibrated on the model itself and a reduced layout of it, timed now (referenceTimes, calibrateTwoPoint). */
+export async function calibrateOnModel(t: CostTable, files: ModelFiles): Promise<CostTable> {
+  const ref = await referenceTimes(files);
+  return calibrateTwoPoint(t, parseConfig(files.config), ref.ms, ref.reduced, ref.reducedMs);
 }

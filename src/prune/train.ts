@@ -30,7 +30,7 @@ import { Rng } from '../util/rng.js';
 import { expectedSize, sizeConstants, type SizeConstants } from './size.js';
 import { Student, trainingRuntime, type TrainingRuntime } from './student.js';
 import { resolvePruneOptions, type PruneInput } from './options.js';
-import { calibrateFixed, costTable, COST_SECONDS, expectedTime, type CostTable } from './cost.js';
+import { calibrateOnModel, costTable, COST_SECONDS, expectedTime, type CostTable } from './cost.js';
 import { foldGateScales } from './fold.js';
 import { hashFill, initRule } from '../arch/random-init.js';
 
@@ -224,12 +224,15 @@ function argmax(a: ArrayLike<number>): number {
 }
 
 /**
- * The cost model for `--target-speedup` (cost.ts): the kernels' table for the teacher's shapes (cached), with its
- * constant part set from the teacher's measured time on one thread (teacherMs); ms0 is the teacher's predicted time.
- * A target beyond what removing every prunable structure could reach is refused.
+ * The cost model for `--target-speedup` (cost.ts): the kernels' table for the teacher's shapes (cached), its scale and
+ * constant part calibrated on the teacher and a reduced layout of it timed in this run (calibrateOnModel); ms0 is the teacher's predicted time. A target beyond what removing every prunable structure
+ * could reach is refused.
  */
 async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, log: (s: string) => void): Promise<{ table: CostTable; ms0: number }> {
-  const table = o.costTable ?? calibrateFixed(await costTable(cfg, { cacheDir: o.costCache, log }), cfg, await teacherMs(files));
+  let table = o.costTable;
+  if (!table) {
+    table = await calibrateOnModel(await costTable(cfg, { cacheDir: o.costCache, log }), files);
+  }
   const ms0 = expectedTime(cfg, gateArrays(cfg, 1), table).ms;
   // the most any mask can save: every prunable unit gone but one channel per conv layer
   const least = gateArrays(cfg, 0);
@@ -240,28 +243,6 @@ async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, 
       `would make it only ${most.toFixed(2)}× faster (the positional conv, LayerNorms and the rest stay); ask for less than ${(0.95 * most).toFixed(2)}`);
   }
   return { table, ms0 };
-}
-
-/**
- * The teacher's time (ms) on a COST_SECONDS clip, one thread: the fastest of at least 3 calls after a warm-up, more
- * while under 3 s have passed (at most 15), so that a quiet moment is likely on a busy machine.
- */
-async function teacherMs(files: ModelFiles): Promise<number> {
-  const m = await buildModel(files.config, files.tensors, files.source, files.notes, { threads: 1 });
-  try {
-    const wave = new Float32Array(COST_SECONDS * 16000).map((_, i) => 0.1 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 0.31));
-    await m.extract(wave, { layers: 'last' });
-    let best = Infinity;
-    const start = performance.now();
-    for (let r = 0; r < 15 && (r < 3 || performance.now() - start < 3000); r++) {
-      const t0 = performance.now();
-      await m.extract(wave, { layers: 'last' });
-      best = Math.min(best, performance.now() - t0);
-    }
-    return best;
-  } finally {
-    m.dispose();
-  }
 }
 
 /** Teacher hidden states for the student's distillation targets (projection output = stage 'proj'). */
