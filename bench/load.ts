@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadPhases } from '../src/runtime/engine.js';
 import { load } from '../src/index.js';
+import { peakRssMB } from '../src/util/peak-rss.js';
 const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' }, runs: { type: 'string', default: '3' }, dir: { type: 'string' },
@@ -41,7 +42,7 @@ if (values['rss-child']) {
   // one load() in a fresh process: its peak RSS (the parent reads the line)
   const t0 = performance.now(), c0 = cpuNow();
   const m = await load(values['rss-child'], { threads });
-  console.log(JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024, ms: performance.now() - t0, cpu: cpuNow() - c0 }));
+  console.log(JSON.stringify({ maxRssMB: peakRssMB(), ms: performance.now() - t0, cpu: cpuNow() - c0 }));
   m.dispose();
   process.exit(0);
 }

@@ -27,6 +27,7 @@ import { lineChart } from '../viz/svg.js';
 import { parseCommand, usageError } from './args.js';
 import { Arena, enableRelaxedSimd, instantiateKernels, type KernelVariant } from '../runtime/wasm.js';
 import type { RawTensor } from '../format/tensor.js';
+import { peakRssMB } from '../util/peak-rss.js';
 
 /** tinybench: `warmup` untimed runs, then `iterations` timed ones; the minimum (ms) is the least noisy estimate. */
 export async function best(fn: () => void, iterations: number, warmup = 1): Promise<number> {
@@ -273,7 +274,7 @@ async function memoryChild(seconds: number, threads: number): Promise<void> {
   const r = await model.extract(pcm, { layers: 'last' });
   const ms = performance.now() - t0;
   model.dispose();
-  process.stdout.write(JSON.stringify({ seconds, frames: r.frames, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  process.stdout.write(JSON.stringify({ seconds, frames: r.frames, ms, maxRssMB: peakRssMB() }) + '\n');
 }
 
 export async function bench(argv: string[]): Promise<void> {

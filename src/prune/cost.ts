@@ -494,7 +494,12 @@ export async function referenceTimes(files: ModelFiles, others: Model[] = [], mi
 }
 
 /** The table calibrated on the model itself and a reduced layout of it, timed now (referenceTimes, calibrateTwoPoint). */
-export async function calibrateOnModel(t: CostTable, files: ModelFiles): Promise<CostTable> {
+export async function calibrateOnModel(t: CostTable, files: ModelFiles, log?: (s: string) => void): Promise<CostTable> {
   const ref = await referenceTimes(files);
-  return calibrateTwoPoint(t, parseConfig(files.config), ref.ms, ref.reduced, ref.reducedMs);
+  const cfg = parseConfig(files.config);
+  const c = calibrateTwoPoint(t, cfg, ref.ms, ref.reduced, ref.reducedMs);
+  const scale = layoutTime(cfg, { ...c, fixed: 0 }) / layoutTime(cfg, { ...t, fixed: 0 });
+  log?.(`prune: cost model calibrated on the teacher (${ref.ms.toFixed(1)} ms per ${t.seconds} s, one thread) and a reduced layout of it ` +
+    `(${ref.reducedMs.toFixed(1)} ms): kernel times × ${scale.toFixed(3)} + ${c.fixed.toFixed(1)} ms`);
+  return c;
 }

@@ -231,7 +231,7 @@ function argmax(a: ArrayLike<number>): number {
 async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, log: (s: string) => void): Promise<{ table: CostTable; ms0: number }> {
   let table = o.costTable;
   if (!table) {
-    table = await calibrateOnModel(await costTable(cfg, { cacheDir: o.costCache, log }), files);
+    table = await calibrateOnModel(await costTable(cfg, { cacheDir: o.costCache, log }), files, log);
   }
   const ms0 = expectedTime(cfg, gateArrays(cfg, 1), table).ms;
   // the most any mask can save: every prunable unit gone but one channel per conv layer
