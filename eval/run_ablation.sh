@@ -20,8 +20,8 @@
 #   SEEDS="2022 2023 2024"
 #   RECIPE=2000+500:layerwise:glr05   gated+final[:layerwise][:glrNN] (run_all.sh's notation)
 #   TEACHERS="L4 L12"                 L4 = eval/work/teacher, L12 = eval/work/teacher-L12 (run_deep.sh)
-#   SPEEDUP=2  SPEED_SPARSITY=0.57   (L4, 2026-12-04: the first speed run measured 1.94×, the 72% full run 2.57×;
-#                                     time taken as linear in sparsity, 1/1.94 of the teacher's time falls at 0.57)
+#   SPEEDUP=2  SPEED_SPARSITY=0.65   (L4, 2026-12-05: 0.57 measured 1.73×, 72% 2.33×; time taken as linear in
+#                                     sparsity, half the teacher's time falls at 0.65, which then measured 2.01×)
 #   SEED_THREADS=1  JOBS=1            threads per run, runs at once
 # Rows: eval/work/results-ablation.jsonl (probe.py, names <teacher>-<variant>-s<seed>), the speaker task's
 # eval/work/results-ablation-speaker.jsonl (probe.py --task speaker), eval/work/timing-ablation.jsonl
@@ -34,7 +34,7 @@ SEEDS=${SEEDS:-"2022 2023 2024"}
 RECIPE=${RECIPE:-2000+500:layerwise:glr05}
 TEACHERS=${TEACHERS:-"L4 L12"}
 SPEEDUP=${SPEEDUP:-2}
-SPEED_SPARSITY=${SPEED_SPARSITY:-0.57}
+SPEED_SPARSITY=${SPEED_SPARSITY:-0.65}
 SEED_THREADS=${SEED_THREADS:-1}
 JOBS=${JOBS:-1}
 RES=$W/results-ablation.jsonl

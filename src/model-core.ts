@@ -35,7 +35,8 @@ export interface LoadOptions extends WasmLocation {
   threads?: number;
   /**
    * Bytes one conv-stack activation buffer may take before the conv stack runs in chunks of output frames
-   * (default 96 MB: about 15 s of audio for the standard stack in one piece). Lower it to bound memory further.
+   * (default 16 MB: about 2.5 s of audio for the standard stack in one piece; larger pieces are no faster). Lower it
+   * to bound memory further.
    */
   convMemoryBudget?: number;
   /**

@@ -67,8 +67,9 @@ model.safetensors), or one .safetensors file with --single-file.
                    [--init given|random] [--steps N] [--resume] [--threads N] [--seed N] [--lr X] [...]
                    (distillation only, no gates)`,
     details: `Structured pruning by distillation from the teacher; docs/pruner.md explains every option.
-  --target-speedup X   prune to a speed instead of a size: the written model's time on this machine (the cost
-                       model of the kernels, measured in a few seconds and cached) is the teacher's / X; instead
+  --target-speedup X   prune to a speed instead of a size: the written model's time on this machine (one
+                       thread, 10 s clip; a cost model of the kernels, measured in a few seconds, cached, and
+                       calibrated on the teacher and a reduced layout of it) is the teacher's / X; instead
                        of --target-sparsity
   --units U            what is pruned: fine (default: every kind, each head keeps its own q/k and value widths),
                        whole-head (heads kept or removed whole), or a list of unit kinds

@@ -12,10 +12,13 @@ import { packedFloats } from './pack.js';
 import { Q8_ROWS_PER_CALL } from './exec.js';
 
 /**
- * Above this many floats in one conv activation buffer (96 MB), the conv stack runs in chunks of output frames so
- * that long inputs stay in bounded memory: conv layer 0 alone at 600 s would need 3.9 GB.
+ * Above this many floats in one conv activation buffer (16 MB), the conv stack runs in chunks of output frames so
+ * that long inputs stay in bounded memory: conv layer 0 alone at 600 s would need 3.9 GB. 16 MB is about 2.5 s of
+ * wav2vec2's conv layer 0 output; chunks that size cost nothing measurable (10 s, base shape, F32 and q8, 1 and 2
+ * threads: within 1% of 96 MB chunks, BENCHMARKS.md "Peak memory, corrected") and keep a 10 s run's arena about 70 MB
+ * smaller than 96 MB did.
  */
-export const CONV_BUDGET_FLOATS = 24 << 20;
+export const CONV_BUDGET_FLOATS = 4 << 20;
 
 /** The kernels' own scratch sizes (the wasm exports provide them). */
 export interface ScratchSizes {

@@ -29,7 +29,7 @@ export type { ScratchSizes } from './arena-layout.js';
 
 export interface BudgetOptions {
   threads: number;
-  /** bytes; engine default 96 MB */
+  /** bytes; engine default 16 MB (CONV_BUDGET_FLOATS) */
   convMemoryBudget?: number;
   posConv?: PosConvMethod;
   winograd?: boolean;
