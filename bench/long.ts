@@ -2,6 +2,10 @@
 // one pass, on the dense base shape (random weights, as `slimwav demo`), and the peak RSS. A timing: run it on a
 // quiet machine.
 //   npx tsx bench/long.ts [--minutes 60] [--threads 2] [--chunk 20] [--context 1.5] [--layers last|all]
+//   npx tsx bench/long.ts --steady [--windows 20:1.5,15:1.5,30:1.5,10:1.5] [--rounds 5] [--threads 2]
+// --steady: the long-run RTF without the machine's drift. The cost per window does not grow with the input's length,
+// so the RTF of an hour is that of one window in its middle: each window (chunk + 2 × context seconds) runs as one
+// pass, its time divided by the chunk's seconds, interleaved with one pass over 10 s, fastest of --rounds.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildModel } from '../src/model.js';
@@ -13,6 +17,7 @@ const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '60' }, threads: { type: 'string', default: '2' },
     chunk: { type: 'string' }, context: { type: 'string' }, layers: { type: 'string', default: 'last' },
+    steady: { type: 'boolean' }, windows: { type: 'string', default: '20:1.5,15:1.5,30:1.5,10:1.5' }, rounds: { type: 'string', default: '5' },
   },
 });
 const dir = new URL('../models/', import.meta.url).pathname;
@@ -26,6 +31,26 @@ const repeat = (seconds: number) => {
   return x;
 };
 const layers = values.layers === 'all' ? 'all' as const : 'last' as const;
+if (values.steady) {
+  const cases = [{ c: 10, x: 0 }, ...values.windows!.split(',').map((w) => { const [c, x] = w.split(':').map(Number); return { c, x }; })]
+    .map((k) => ({ ...k, pcm: repeat(k.c + 2 * k.x), best: Infinity }));
+  for (const k of cases) await model.extract(k.pcm, { layers, chunk: 'off' });
+  for (let r = 0; r < Number(values.rounds); r++) {
+    for (const k of cases) {
+      const t0 = performance.now();
+      await model.extract(k.pcm, { layers, chunk: 'off' });
+      k.best = Math.min(k.best, performance.now() - t0);
+    }
+  }
+  const rtf10 = cases[0].best / 1000 / 10;
+  console.log(`base shape, ${model.threads} thread(s), ${model.info.kernels}; one pass over 10 s: RTF ${rtf10.toFixed(3)}`);
+  for (const k of cases.slice(1)) {
+    const rtf = k.best / 1000 / k.c;
+    console.log(`chunk ${k.c} s + ${k.x} s each side: ${(k.c + 2 * k.x).toFixed(2)} s window in ${k.best.toFixed(0)} ms → RTF ${rtf.toFixed(3)} per kept second, ${(rtf / rtf10).toFixed(3)}× the 10 s RTF`);
+  }
+  model.dispose();
+  process.exit(0);
+}
 const opts = {
   layers,
   ...(values.chunk !== undefined ? { chunk: values.chunk === 'off' ? 'off' as const : Number(values.chunk) } : {}),
