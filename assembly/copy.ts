@@ -65,3 +65,22 @@ export function f32_transpose(R: i32, Cc: i32, src: usize, lds: i32, dst: usize,
     for (let c = 0; c < Cc; c++) store<f32>(d + <usize>c * ldd4, load<f32>(s + (<usize>c << 2)));
   }
 }
+
+/**
+ * Faults in the pages of [ptr, ptr + bytes) on this thread, from the last page back to the first, by an atomic add of
+ * 0 to one byte of each 4 KiB: no value changes, so another thread may be writing the same pages meanwhile (the
+ * engine packs weights forward from the start of the region while a worker runs this from its end; the first touch
+ * of fresh memory is most of a load's cost, and two threads take it in about 60% of the time). In the builds without
+ * threads there is no second thread to overlap with, and it does nothing.
+ */
+export function mem_prefault(ptr: usize, bytes: usize): void {
+  if (ASC_FEATURE_THREADS) {
+    if (bytes == 0) return;
+    let p = ptr + ((bytes - 1) & ~(<usize>4095));
+    for (;;) {
+      atomic.add<u8>(p, 0);
+      if (p < ptr + 4096) break;
+      p -= 4096;
+    }
+  }
+}

@@ -11,7 +11,7 @@ export { f32_attention, f32_attention_scratch_floats, f32_attn_logits, f32_attn_
   f32_softmax_rows_backward } from './attention';
 export { f32_layernorm, f32_layernorm_backward, f32_groupnorm_time, f32_groupnorm_time_backward } from './norm';
 export { f32_gelu, f32_gelu_backward, f32_exp, f32_erf } from './act';
-export { f32_transpose, f32_copy2d, f32_fill } from './copy';
+export { f32_transpose, f32_copy2d, f32_fill, mem_prefault } from './copy';
 export { f32_conv_k3s2, f32_conv_k3s2_scratch_floats, f32_col2im_add } from './conv';
 export { f32_posconv_dft, f32_posconv_dft_scratch_floats, f32_cmix, f32_bias_gelu_add } from './posconv';
 export { f32_colsum, f32_colsum_mul, f32_dot } from './reduce';

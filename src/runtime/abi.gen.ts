@@ -32,6 +32,7 @@ export const KERNEL_SIGNATURES = {
   f32_transpose: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] },
   f32_copy2d: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] },
   f32_fill: { params: ['i32', 'i32', 'f32'], results: [] },
+  mem_prefault: { params: ['i32', 'i32'], results: [] },
   f32_conv_k3s2: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] },
   f32_conv_k3s2_scratch_floats: { params: ['i32', 'i32'], results: ['i32'] },
   f32_col2im_add: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] },
@@ -169,6 +170,14 @@ export interface KernelExports {
   f32_copy2d(R: number, Cc: number, src: number, lds: number, dst: number, ldd: number): void;
   /** dst[i] = value for i < n. */
   f32_fill(n: number, dst: number, value: number): void;
+  /**
+   * Faults in the pages of [ptr, ptr + bytes) on this thread, from the last page back to the first, by an atomic add of
+   * 0 to one byte of each 4 KiB: no value changes, so another thread may be writing the same pages meanwhile (the
+   * engine packs weights forward from the start of the region while a worker runs this from its end; the first touch
+   * of fresh memory is most of a load's cost, and two threads take it in about 60% of the time). In the builds without
+   * threads there is no second thread to overlap with, and it does nothing.
+   */
+  mem_prefault(ptr: number, bytes: number): void;
   // assembly/conv.ts
   /**
    * Output rows [2·p0, min(2·p1, nOut)) of Y [nOut][Cout] (row stride Cout) from X [≥ 2·nOut + 1][Cin] (row stride

@@ -22,7 +22,7 @@ import {
   bindWeights, CONV_NORM_EPS, foldWeightNormInPlace, frontStepName, stepName, unknownStep, type Dense,
   type FrontStep, type HeadLayout, type LayerStep, type Norm, type StoredPart,
 } from '../arch/binding.js';
-import { ArenaPlan, LinearMemory } from './memory.js';
+import { alignUp, ArenaPlan, LinearMemory } from './memory.js';
 import { convToTimeMajor, NR, packB, packedFloats } from './pack.js';
 import {
   arenaLayout, convChunkRanges, CONV_BUDGET_FLOATS, isWinogradLayer, posConvDftSize, type DftSize, type PosConvMethod,
@@ -31,7 +31,7 @@ import {
 import { convTimeMajorColumns, packQ8, q8PackedBytes, q8ScaleFloats } from './pack-q8.js';
 import { dequantizeRows, quantizeRows, type Q8 } from '../arch/quant.js';
 import type { KernelExports } from './wasm.js';
-import type { Command, ThreadPool } from './threads.js';
+import type { Command, Started, ThreadPool } from './threads.js';
 import { Exec } from './exec.js';
 
 const GELU = 1;
@@ -306,24 +306,57 @@ export class Engine {
     this.frontSteps = bound.frontSteps;
     this.relEmbed = own(bound.relEmbed);
 
-    for (const L of bound.layers) {
-      const a = L.attn;
-      this.layers.push({
-        index: L.index, heads: L.plan.heads, qkDims: L.plan.qkDims, vDims: L.plan.vDims, ffn: L.plan.ffn,
-        qkTotal: L.qkTotal, vTotal: L.vTotal, qOff: L.qOff, vOff: L.vOff,
-        qkv: a ? linear(a.qkv) : null,
-        out: a ? linear(a.out) : null,
-        gru: a?.gru ? linear(a.gru) : null,
-        gruConst: own(a?.gruConst ?? null),
-        attnBias: put(L.attnBias),
-        ln1: ln(L.norm1),
-        ffn1: L.ffn ? linear(L.ffn.in) : null,
-        ffn2: L.ffn ? linear(L.ffn.out) : null,
-        ffnBias: put(L.ffnBias),
-        ln2: ln(L.norm2),
-        steps: L.steps,
-      });
+    // The encoder layers' packed weights are most of a load's fresh memory, and first-touching fresh pages is most of
+    // a load's cost: with a worker thread and a shared memory, a worker faults their pages in from the far end
+    // (assembly/copy.ts mem_prefault) while this thread packs from the near end. Sized from the streamed weights
+    // (an under-estimate only leaves pages for this thread to fault, as without the worker).
+    const linearBytes = (d: Dense): number => {
+      const kind = streamKind(d.stored);
+      if (!kind) return 0; // packed from the binding's arrays: not read ahead of time (reading them would compute them)
+      const bias = alignUp(d.rows * 4);
+      return kind === 'q8'
+        ? alignUp(Math.ceil(q8PackedBytes(d.rows, d.cols) / 4) * 4) + alignUp(q8ScaleFloats(d.rows) * 4) + bias
+        : alignUp(packedFloats(d.rows, d.cols) * 4) + bias;
+    };
+    let prefault: Started | null = null;
+    if (pool && pool.size > 1 && typeof SharedArrayBuffer !== 'undefined' && mem.memory.buffer instanceof SharedArrayBuffer) {
+      let bytes = 0;
+      for (const L of bound.layers) {
+        for (const d of [L.attn?.qkv, L.attn?.out, L.ffn?.in, L.ffn?.out]) if (d) bytes += linearBytes(d);
+      }
+      if (bytes >= 8 << 20) {
+        const start = mem.top, per = Math.ceil(bytes / (pool.size - 1) / 4096) * 4096;
+        mem.ensure(start + bytes);
+        const lists: Command[][] = [[]];
+        for (let t = 1; t < pool.size && (t - 1) * per < bytes; t++) {
+          lists.push([['mem_prefault', start + (t - 1) * per, Math.min(per, bytes - (t - 1) * per)]]);
+        }
+        prefault = pool.start(lists);
+      }
     }
+    try {
+      for (const L of bound.layers) {
+        const a = L.attn;
+        this.layers.push({
+          index: L.index, heads: L.plan.heads, qkDims: L.plan.qkDims, vDims: L.plan.vDims, ffn: L.plan.ffn,
+          qkTotal: L.qkTotal, vTotal: L.vTotal, qOff: L.qOff, vOff: L.vOff,
+          qkv: a ? linear(a.qkv) : null,
+          out: a ? linear(a.out) : null,
+          gru: a?.gru ? linear(a.gru) : null,
+          gruConst: own(a?.gruConst ?? null),
+          attnBias: put(L.attnBias),
+          ln1: ln(L.norm1),
+          ffn1: L.ffn ? linear(L.ffn.in) : null,
+          ffn2: L.ffn ? linear(L.ffn.out) : null,
+          ffnBias: put(L.ffnBias),
+          ln2: ln(L.norm2),
+          steps: L.steps,
+        });
+      }
+    } finally {
+      if (prefault) pool!.finish(prefault);
+    }
+    lap('pack');
     this.dtype = this.q8Uses.length ? 'q8' : 'f32';
   }
 

@@ -158,6 +158,12 @@ async function startWorker(data: WorkerData, onError: (msg: string) => void, sta
   w.onmessage = (e: MessageEvent<{ error?: string }>) => { if (e.data?.error) onError(e.data.error); };
 }
 
+/** Lists handed to worker threads by ThreadPool.start, for finish(). */
+export interface Started {
+  seq: number;
+  busy: number[];
+}
+
 export class ThreadPool {
   /** threads including the caller */
   readonly size: number;
@@ -200,7 +206,19 @@ export class ThreadPool {
 
   /** Run list i on thread i (list 0 on the caller) and return when all are done. */
   run(lists: Command[][]): void {
+    const started = this.start(lists.map((l, i) => (i === 0 ? [] : l)));
+    const k = this.local as unknown as Record<string, (...a: number[]) => void>;
+    for (const [name, ...args] of lists[0] ?? []) k[name](...args);
+    this.finish(started);
+  }
+
+  /**
+   * Start list i on worker thread i (list 0 must be empty: the caller's own work is not a kernel list) and return at
+   * once; finish() waits for them. Meanwhile the caller may run JavaScript but no other pool work.
+   */
+  start(lists: Command[][]): Started {
     if (lists.length > this.size) fail('E_ARGS', `ThreadPool.run: ${lists.length} lists for ${this.size} threads`);
+    if (lists[0]?.length) fail('E_ARGS', 'ThreadPool.start: list 0 is the caller\'s; it must be empty');
     const seq = ++this.seq;
     const busy: number[] = [];
     for (let t = 1; t < lists.length; t++) {
@@ -218,8 +236,11 @@ export class ThreadPool {
       Atomics.notify(this.ctrl, t * 4 + SEQ);
       busy.push(t);
     }
-    const k = this.local as unknown as Record<string, (...a: number[]) => void>;
-    for (const [name, ...args] of lists[0] ?? []) k[name](...args);
+    return { seq, busy };
+  }
+
+  /** Wait for the lists start() handed out. */
+  finish({ seq, busy }: Started): void {
     for (const t of busy) {
       for (;;) {
         const done = Atomics.load(this.ctrl, t * 4 + DONE);

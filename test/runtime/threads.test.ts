@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { load, buildModel, parseConfig, SlimwavError } from '../../src/index.js';
 import { randomTensors } from '../../src/arch/random-model.js';
 import { FIXTURES, readRefs, closeTo } from '../ref/fixtures.js';
+import { instantiateKernels } from '../../src/runtime/wasm.js';
+import { ThreadPool } from '../../src/runtime/threads.js';
+import { LinearMemory } from '../../src/runtime/memory.js';
 
 const s = suite('threads');
 const DIRS = readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'ref.safetensors'))).sort();
@@ -44,6 +47,28 @@ s('base shape, 2 s of audio: every GEMM, attention and pos-conv split across 2 t
   two.dispose();
   a.layers.forEach((x, i) => assert.is(closeTo(`hidden ${i}`, b.layers[i], x, 1e-6), ''));
   assert.is(c.frames, 62);
+});
+
+s('mem_prefault on a worker (load, engine.ts) leaves what this thread writes into the same pages meanwhile', async () => {
+  const kk = await instantiateKernels('release-shared');
+  const pool = await ThreadPool.create(2, kk.module, kk.memory, kk.exports);
+  try {
+    const mem = new LinearMemory(kk.memory, kk.heapBase);
+    const bytes = 48 << 20;
+    const start = mem.allocWeights(bytes / 4);
+    // the worker faults the pages in from the far end while this thread writes forward from the near end
+    const started = pool.start([[], [['mem_prefault', start, bytes]]]);
+    const v = new Int32Array(kk.memory.buffer, start, bytes / 4);
+    for (let i = 0; i < v.length; i++) v[i] = i ^ 0x5a5a5a5a;
+    pool.finish(started);
+    let bad = -1;
+    for (let i = 0; i < v.length && bad < 0; i++) if (v[i] !== (i ^ 0x5a5a5a5a)) bad = i;
+    assert.is(bad, -1, `word ${bad} changed`);
+    // the caller's list must stay empty: start() does not run kernels on this thread
+    assert.throws(() => pool.start([[['mem_prefault', start, 4096]]]), /list 0/);
+  } finally {
+    pool.terminate();
+  }
 });
 
 s('bad thread counts are refused', async () => {
