@@ -206,7 +206,7 @@ export class ThreadPool {
 
   /** Run list i on thread i (list 0 on the caller) and return when all are done. */
   run(lists: Command[][]): void {
-    const started = this.start(lists.map((l, i) => (i === 0 ? [] : l)));
+    const started = this.dispatch(lists);
     const k = this.local as unknown as Record<string, (...a: number[]) => void>;
     for (const [name, ...args] of lists[0] ?? []) k[name](...args);
     this.finish(started);
@@ -217,8 +217,13 @@ export class ThreadPool {
    * once; finish() waits for them. Meanwhile the caller may run JavaScript but no other pool work.
    */
   start(lists: Command[][]): Started {
-    if (lists.length > this.size) fail('E_ARGS', `ThreadPool.run: ${lists.length} lists for ${this.size} threads`);
     if (lists[0]?.length) fail('E_ARGS', 'ThreadPool.start: list 0 is the caller\'s; it must be empty');
+    return this.dispatch(lists);
+  }
+
+  /** Hand lists 1… to the workers (list 0 is the caller's). */
+  private dispatch(lists: Command[][]): Started {
+    if (lists.length > this.size) fail('E_ARGS', `ThreadPool.run: ${lists.length} lists for ${this.size} threads`);
     const seq = ++this.seq;
     const busy: number[] = [];
     for (let t = 1; t < lists.length; t++) {
