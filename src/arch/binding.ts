@@ -269,7 +269,13 @@ export interface PosConvWeights {
    * fold with foldWeightNormInPlace), f32 or int8 with its scales (a reader dequantizes it per row: it runs in f32);
    * `weight`, `weightNorm` and `q8` are then computed only when read
    */
-  stored?: { part: StoredPart; g: Float32Array | null };
+  stored?: {
+    part: StoredPart;
+    g: Float32Array | null;
+    /** float rows to be rounded through int8 as they are read (BindOptions.quantize): what quantizeRows then
+     * dequantizeRows make of each row */
+    roundQ8: boolean;
+  };
 }
 
 export interface AttentionWeights {
@@ -480,11 +486,13 @@ export function bindWeights(cfg: ModelConfig, tensors: Map<string, RawTensor>, s
   const posBase = { bias: need(`${N.posConv}.bias`), groups: G, cg, kernel: Kw };
   let pos: PosConvWeights;
   // streamed from the file (engine, load()) as stored: floats, or int8 the reader dequantizes per row; rounded
-  // through int8 on request, it is quantized here first
-  if (opts.defer && !opts.quantize) {
+  // through int8 on request (quantize), row by row as it streams (roundQ8)
+  if (opts.defer) {
     pos = deferKeys(posBase as PosConvWeights, ['weight', 'weightNorm', 'q8'], posWeights);
     const part = storedOf(storedName, D, cg * Kw, false, 0, true);
-    if (part && (isFolded || tensors.has(N.posConvWeightG))) pos.stored = { part, g: isFolded ? null : need(N.posConvWeightG) };
+    if (part && (isFolded || tensors.has(N.posConvWeightG))) {
+      pos.stored = { part, g: isFolded ? null : need(N.posConvWeightG), roundQ8: !!opts.quantize && part.scale === null };
+    }
   } else {
     pos = { ...posBase, ...posWeights() };
   }

@@ -28,10 +28,15 @@ export const scaleName = (weightName: string): string => `${weightName}_scale`;
 /** The largest integer magnitude a weight quantizes to. */
 export const Q8_MAX = 127;
 
-/** Quantize W [rows][cols] row by row (see the header). */
-export function quantizeRows(w: Float32Array, rows: number, cols: number): Q8 {
+/**
+ * Quantize W [rows][cols] row by row (see the header). With `into` (at least rows·cols values and rows scales), the
+ * result is written there and returned as views of it: a loader quantizing a whole model a few rows at a time reuses
+ * one buffer instead of leaving a model's worth of small arrays for the garbage collector.
+ */
+export function quantizeRows(w: Float32Array, rows: number, cols: number, into?: Q8): Q8 {
   if (w.length !== rows * cols) throw new RangeError(`quantizeRows: ${w.length} values for [${rows}][${cols}]`);
-  const q = new Int8Array(rows * cols), scale = new Float32Array(rows);
+  const q = into ? into.q.subarray(0, rows * cols) : new Int8Array(rows * cols);
+  const scale = into ? into.scale.subarray(0, rows) : new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let m = 0;
@@ -48,9 +53,12 @@ export function quantizeRows(w: Float32Array, rows: number, cols: number): Q8 {
   return { q, scale };
 }
 
-/** q · scale per row, as f32 (the weights a q8 model computes with, for f32 consumers and references). */
-export function dequantizeRows(w: Q8, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
+/**
+ * q · scale per row, as f32 (the weights a q8 model computes with, for f32 consumers and references); with `into`
+ * (at least rows·cols values), written there and returned as a view of it.
+ */
+export function dequantizeRows(w: Q8, rows: number, cols: number, into?: Float32Array): Float32Array {
+  const out = into ? into.subarray(0, rows * cols) : new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     const s = w.scale[r], o = r * cols;
     for (let c = 0; c < cols; c++) out[o + c] = w.q[o + c] * s;
