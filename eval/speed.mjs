@@ -88,7 +88,7 @@ async function predictCommand(argv) {
   const { join } = await import('node:path');
   const { parseConfig } = await import('../dist/src/arch/config.js');
   const { openModelFiles } = await import('../dist/src/arch/model-files.js');
-  const { costTable, calibrateTwoPoint, referenceTimes, layoutTime, COST_SECONDS } = await import('../dist/src/prune/cost.js');
+  const { costTable, calibrateOnModel, layoutTime, COST_SECONDS } = await import('../dist/src/prune/cost.js');
   const named = positionals.map((p) => { const i = p.indexOf('='); return i > 0 ? [p.slice(0, i), p.slice(i + 1)] : [p, p]; });
   const cfgOf = (dir) => parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
   const tcfg = cfgOf(values.teacher);
@@ -98,19 +98,18 @@ async function predictCommand(argv) {
   const files = await openModelFiles(values.teacher);
   const table0 = await costTable(tcfg, { cacheDir: null });
   const models = await Promise.all(named.map(([, m]) => load(m, { threads: 1 })));
-  let ref;
+  let cal;
   try {
-    ref = await referenceTimes(files, models, Number(values.rounds));
+    cal = await calibrateOnModel(table0, files, { others: models, minRounds: Number(values.rounds) });
   } finally {
     for (const m of models) m.dispose();
   }
-  const table = calibrateTwoPoint(table0, tcfg, ref.ms, ref.reduced, ref.reducedMs);
+  const { table, ms: teacherMs, othersMs } = cal;
   const ms0 = layoutTime(tcfg, table);
-  const s = (table.gemm[1] / table0.gemm[1]).toFixed(3);
-  process.stderr.write(`teacher ${ref.ms.toFixed(1)} ms (predicted ${ms0.toFixed(1)}), reduced ${ref.reducedMs.toFixed(1)} ms; table scale ${s}, fixed ${table.fixed.toFixed(1)} ms\n`);
+  process.stderr.write(`teacher ${teacherMs.toFixed(1)} ms (predicted ${ms0.toFixed(1)}); table scale ${cal.scale.toFixed(3)}, fixed ${table.fixed.toFixed(1)} ms\n`);
   named.forEach(([name, model], i) => {
-    const predicted = ms0 / layoutTime(cfgOf(model), table), measured = ref.ms / ref.othersMs[i];
-    const row = { name, model, seconds: COST_SECONDS, predicted, measured, error: measured / predicted - 1, ms: ref.othersMs[i], teacher_ms: ref.ms };
+    const predicted = ms0 / layoutTime(cfgOf(model), table), measured = teacherMs / othersMs[i];
+    const row = { name, model, seconds: COST_SECONDS, predicted, measured, error: measured / predicted - 1, ms: othersMs[i], teacher_ms: teacherMs };
     console.log(`${name}: predicted ${predicted.toFixed(3)}×, measured ${measured.toFixed(3)}× (${(100 * row.error).toFixed(1)}%)`);
     if (values.jsonl) appendFileSync(values.jsonl, JSON.stringify(row) + '\n');
   });

@@ -35,6 +35,7 @@ export const Q8_MAX = 127;
  */
 export function quantizeRows(w: Float32Array, rows: number, cols: number, into?: Q8): Q8 {
   if (w.length !== rows * cols) throw new RangeError(`quantizeRows: ${w.length} values for [${rows}][${cols}]`);
+  if (into && (into.q.length < rows * cols || into.scale.length < rows)) throw new RangeError(`quantizeRows: the buffer is smaller than [${rows}][${cols}]`);
   const q = into ? into.q.subarray(0, rows * cols) : new Int8Array(rows * cols);
   const scale = into ? into.scale.subarray(0, rows) : new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -58,6 +59,7 @@ export function quantizeRows(w: Float32Array, rows: number, cols: number, into?:
  * (at least rows·cols values), written there and returned as a view of it.
  */
 export function dequantizeRows(w: Q8, rows: number, cols: number, into?: Float32Array): Float32Array {
+  if (into && into.length < rows * cols) throw new RangeError(`dequantizeRows: the buffer is smaller than [${rows}][${cols}]`);
   const out = into ? into.subarray(0, rows * cols) : new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     const s = w.scale[r], o = r * cols;

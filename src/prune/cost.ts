@@ -463,12 +463,13 @@ export function calibrateTwoPoint(t: CostTable, cfg: ModelConfig, ms: number, re
 
 /**
  * The model's time and that of a reduced layout of it (the benchmarks' ~28%-of-parameters masks, compacted with the
- * model's weights: the time does not depend on the values), ms on a COST_SECONDS clip, one thread, and those of any
+ * model's weights: the time does not depend on the values), ms on a `seconds` clip, one thread, and those of any
  * `others` (already loaded, one thread) in the same rounds: calls interleaved (model, reduced, others…) after a
  * warm-up, the fastest of at least `minRounds` each, more while under 4 s have passed (at most 15), so that a quiet
  * moment is likely on a busy machine and a burst of load slows every model of a round alike.
  */
-export async function referenceTimes(files: ModelFiles, others: Model[] = [], minRounds = 3): Promise<{ ms: number; reduced: ModelConfig; reducedMs: number; othersMs: number[] }> {
+export async function referenceTimes(files: ModelFiles, seconds = COST_SECONDS, others: Model[] = [], minRounds = 3):
+  Promise<{ cfg: ModelConfig; ms: number; reduced: ModelConfig; reducedMs: number; othersMs: number[] }> {
   const cfg = parseConfig(files.config);
   const r = compact(files.config, files.tensors, benchMasks(cfg), { allowInexact: true, exactLastConv: false });
   const reduced = parseConfig(r.config);
@@ -476,7 +477,7 @@ export async function referenceTimes(files: ModelFiles, others: Model[] = [], mi
   try {
     own.push(await buildModel(r.config, r.tensors, files.source, [], { threads: 1 }));
     const models = [...own, ...others];
-    const wave = new Float32Array(COST_SECONDS * 16000).map((_, i) => 0.1 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 0.31));
+    const wave = new Float32Array(Math.round(seconds * 16000)).map((_, i) => 0.1 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 0.31));
     for (const m of models) await m.extract(wave, { layers: 'last' });
     const best = models.map(() => Infinity);
     const start = performance.now();
@@ -487,19 +488,22 @@ export async function referenceTimes(files: ModelFiles, others: Model[] = [], mi
         best[i] = Math.min(best[i], performance.now() - t0);
       }
     }
-    return { ms: best[0], reduced, reducedMs: best[1], othersMs: best.slice(2) };
+    return { cfg, ms: best[0], reduced, reducedMs: best[1], othersMs: best.slice(2) };
   } finally {
     for (const m of own) m.dispose();
   }
 }
 
-/** The table calibrated on the model itself and a reduced layout of it, timed now (referenceTimes, calibrateTwoPoint). */
-export async function calibrateOnModel(t: CostTable, files: ModelFiles, log?: (s: string) => void): Promise<CostTable> {
-  const ref = await referenceTimes(files);
-  const cfg = parseConfig(files.config);
-  const c = calibrateTwoPoint(t, cfg, ref.ms, ref.reduced, ref.reducedMs);
-  const scale = layoutTime(cfg, { ...c, fixed: 0 }) / layoutTime(cfg, { ...t, fixed: 0 });
-  log?.(`prune: cost model calibrated on the teacher (${ref.ms.toFixed(1)} ms per ${t.seconds} s, one thread) and a reduced layout of it ` +
-    `(${ref.reducedMs.toFixed(1)} ms): kernel times × ${scale.toFixed(3)} + ${c.fixed.toFixed(1)} ms`);
-  return c;
+/**
+ * The table calibrated on the model itself and a reduced layout of it, timed now (referenceTimes, calibrateTwoPoint),
+ * with the times of any `others` taken in the same rounds; `scale` is what the kernel times were multiplied by.
+ */
+export async function calibrateOnModel(t: CostTable, files: ModelFiles, opts: { log?: (s: string) => void; others?: Model[]; minRounds?: number } = {}):
+  Promise<{ table: CostTable; ms: number; othersMs: number[]; scale: number }> {
+  const ref = await referenceTimes(files, t.seconds, opts.others, opts.minRounds);
+  const table = calibrateTwoPoint(t, ref.cfg, ref.ms, ref.reduced, ref.reducedMs);
+  const scale = layoutTime(ref.cfg, { ...table, fixed: 0 }) / layoutTime(ref.cfg, { ...t, fixed: 0 });
+  opts.log?.(`prune: cost model calibrated on the teacher (${ref.ms.toFixed(1)} ms per ${t.seconds} s, one thread) and a reduced layout of it ` +
+    `(${ref.reducedMs.toFixed(1)} ms): kernel times × ${scale.toFixed(3)} + ${table.fixed.toFixed(1)} ms`);
+  return { table, ms: ref.ms, othersMs: ref.othersMs, scale };
 }

@@ -225,14 +225,11 @@ function argmax(a: ArrayLike<number>): number {
 
 /**
  * The cost model for `--target-speedup` (cost.ts): the kernels' table for the teacher's shapes (cached), its scale and
- * constant part calibrated on the teacher and a reduced layout of it timed in this run (calibrateOnModel); ms0 is the teacher's predicted time. A target beyond what removing every prunable structure
- * could reach is refused.
+ * constant part calibrated on the teacher and a reduced layout of it timed in this run (calibrateOnModel); ms0 is the
+ * teacher's predicted time. A target beyond what removing every prunable structure could reach is refused.
  */
 async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, log: (s: string) => void): Promise<{ table: CostTable; ms0: number }> {
-  let table = o.costTable;
-  if (!table) {
-    table = await calibrateOnModel(await costTable(cfg, { cacheDir: o.costCache, log }), files, log);
-  }
+  const table = o.costTable ?? (await calibrateOnModel(await costTable(cfg, { cacheDir: o.costCache, log }), files, { log })).table;
   const ms0 = expectedTime(cfg, gateArrays(cfg, 1), table).ms;
   // the most any mask can save: every prunable unit gone but one channel per conv layer
   const least = gateArrays(cfg, 0);

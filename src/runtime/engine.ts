@@ -158,6 +158,11 @@ export class Engine {
     // given into linear memory before the next chunk, and a buffer per chunk left ~85 MB of garbage at a base model's
     // load (its peak RSS rose by that much)
     let f32Scratch = new Float32Array(0), q8Scratch: Q8 = { q: new Int8Array(0), scale: new Float32Array(0) };
+    /** q8Scratch, grown to hold `rows` rows of `cols` values */
+    const q8Room = (rows: number, cols: number): Q8 => {
+      if (q8Scratch.q.length < rows * cols || q8Scratch.scale.length < rows) q8Scratch = { q: new Int8Array(rows * cols), scale: new Float32Array(rows) };
+      return q8Scratch;
+    };
     /** rows of a stored part as f32 (int8 dequantized, per row as dequantizeRows does), in chunks of `group` rows */
     const eachF32 = (p: StoredPart, group: number, fn: (W: Float32Array, r0: number, r1: number) => void): void => {
       reader.rows(p.tensor, p.name, p.rows, group, (bytes, r0, r1) => {
@@ -170,9 +175,7 @@ export class Engine {
     const eachQ8 = (p: StoredPart, fn: (q: Q8, r0: number, r1: number) => void): void => {
       reader.rows(p.tensor, p.name, p.rows, NR, (bytes, r0, r1) => {
         if (p.scale) return fn({ q: int8(bytes), scale: p.scale.subarray(r0, r1) }, r0, r1);
-        const n = (r1 - r0) * p.cols;
-        if (q8Scratch.q.length < n || q8Scratch.scale.length < r1 - r0) q8Scratch = { q: new Int8Array(n), scale: new Float32Array(r1 - r0) };
-        fn(quantizeRows(reader.f32(p.tensor.dtype, bytes, p.name), r1 - r0, p.cols, q8Scratch), r0, r1);
+        fn(quantizeRows(reader.f32(p.tensor.dtype, bytes, p.name), r1 - r0, p.cols, q8Room(r1 - r0, p.cols)), r0, r1);
       });
     };
     const put = (data: Float32Array | null): number => {
@@ -302,8 +305,7 @@ export class Engine {
           const at = dst.subarray(r0 * cols), rows = W.length / cols;
           if (!ps.roundQ8) return at.set(W);
           // rounded through int8 row by row, as the binding's eager path rounds the whole weight
-          if (q8Scratch.q.length < W.length || q8Scratch.scale.length < rows) q8Scratch = { q: new Int8Array(W.length), scale: new Float32Array(rows) };
-          dequantizeRows(quantizeRows(W, rows, cols, q8Scratch), rows, cols, at);
+          dequantizeRows(quantizeRows(W, rows, cols, q8Room(rows, cols)), rows, cols, at);
         });
         if (ps.g) foldWeightNormInPlace(ps.g, dst, cfg.hidden, cg, Kw);
       };

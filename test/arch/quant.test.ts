@@ -42,6 +42,22 @@ s('quantizeRows: range, error ≤ half a step, exact extremes, zero rows, negati
   assert.equal(Array.from(neg.scale), Array.from(q.scale));
 });
 
+s('quantizeRows / dequantizeRows into a given buffer: the same values as fresh arrays; a buffer too small is refused', () => {
+  const rows = 5, cols = 7;
+  const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.3) * (1 + (i % 4)));
+  const fresh = quantizeRows(w, rows, cols);
+  const room = { q: new Int8Array(64).fill(9), scale: new Float32Array(8).fill(9) };
+  const into = quantizeRows(w, rows, cols, room);
+  assert.equal(Array.from(into.q), Array.from(fresh.q));
+  assert.equal(Array.from(into.scale), Array.from(fresh.scale));
+  assert.is(into.q.buffer, room.q.buffer, 'written into the given buffer');
+  const out = new Float32Array(40).fill(9);
+  assert.equal(Array.from(dequantizeRows(fresh, rows, cols, out)), Array.from(dequantizeRows(fresh, rows, cols)));
+  assert.is(out[rows * cols], 9, 'nothing written past rows·cols');
+  assert.throws(() => quantizeRows(w, rows, cols, { q: new Int8Array(rows * cols - 1), scale: new Float32Array(rows) }), /smaller/);
+  assert.throws(() => dequantizeRows(fresh, rows, cols, new Float32Array(rows * cols - 1)), /smaller/);
+});
+
 s('quantizable: linear layers and conv layers ≥ 1 only', () => {
   for (const n of ['feature_projection.projection.weight', 'encoder.layers.3.attention.q_proj.weight', 'encoder.layers.0.attention.out_proj.weight',
     'encoder.layers.11.feed_forward.intermediate_dense.weight', 'encoder.layers.1.feed_forward.output_dense.weight',

@@ -8,9 +8,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/index.js';
-import { calibrateFixed, calibrateTwoPoint, calibrationShapes, costTable, expectedTime, gemmTime, headTime, KernelTimer, layoutTime, measureTable, panelWidth, type CostTable } from '../../src/prune/cost.js';
+import { calibrateFixed, calibrateOnModel, calibrateTwoPoint, calibrationShapes, costTable, expectedTime, gemmTime, headTime, KernelTimer, layoutTime, measureTable, panelWidth, type CostTable } from '../../src/prune/cost.js';
 import { compact } from '../../src/prune/compact.js';
 import { benchMasks } from '../../src/arch/bench-layout.js';
+import { openModelFiles } from '../../src/arch/model-files.js';
+import { load } from '../../src/index.js';
 import { gateArrays, gateList, gatesToMasks } from '../../src/prune/gates.js';
 import { prune, PRUNE_DEFAULTS } from '../../src/prune/train.js';
 import { parseSafetensors } from '../../src/format/safetensors.js';
@@ -117,6 +119,24 @@ s('two-point calibration: a table off in scale and constant predicts a third lay
   assert.ok(one < 0.97 * real(third), `one-point ${one} vs ${real(third)}`);
   // an implausible pair (the reduced model timed slower than the teacher) falls back to the one-point calibration
   assert.equal(calibrateTwoPoint(TABLE, cfg, real(cfg), reduced, 1.1 * real(cfg)), calibrateFixed(TABLE, cfg, real(cfg)));
+});
+
+s('calibrateOnModel: times the model, a reduced layout and the others in the same rounds; the table reproduces the model\'s time', async () => {
+  const dir = join(FIXTURES, 'ragged-w2v-a');
+  const cfg = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  const other = await load(dir, { threads: 1 });
+  const lines: string[] = [];
+  try {
+    const c = await calibrateOnModel(TABLE, await openModelFiles(dir), { others: [other], minRounds: 2, log: (l) => lines.push(l) });
+    assert.ok(c.ms > 0 && c.othersMs.length === 1 && c.othersMs[0] > 0, JSON.stringify(c));
+    assert.ok(c.scale > 0);
+    // whichever calibration it took (two-point, or the one-point fallback), the model's predicted time is its measured
+    // one unless the constant had to be clipped at 0
+    if (c.table.fixed > 0) assert.ok(Math.abs(layoutTime(cfg, c.table) / c.ms - 1) < 1e-9, `${layoutTime(cfg, c.table)} vs ${c.ms}`);
+    assert.match(lines.join('\n'), /calibrated on the teacher .* ms per 4 s/);
+  } finally {
+    other.dispose();
+  }
 });
 
 s('the expected time\'s gradient matches finite differences', () => {
