@@ -156,6 +156,7 @@ def train(args):
     g = torch.Generator().manual_seed(1)
     rng = np.random.default_rng(2)
     step, wall, log = 0, 0.0, []
+    perm, pos, run_loss, run_acc = None, 0, 0.0, 0.0
     ckpt = os.path.join(WORK, f'teacher{TAG}_ckpt.pt')
     if os.path.exists(ckpt) and not args.fresh:
         st = torch.load(ckpt)
@@ -163,11 +164,12 @@ def train(args):
         opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
         g.set_state(st['g']); rng.bit_generator.state = st['rng']
         step, wall, log = st['step'], st['wall'], st['log']
+        if 'perm' in st:  # checkpoints from before 2026-12-05 lack these: such a resume starts a new epoch
+            torch.set_rng_state(st['torch_rng'])  # dropout
+            perm, pos, run_loss, run_acc = st['perm'].numpy(), st['pos'], st['run_loss'], st['run_acc']
         print(f'resumed at step {step}', flush=True)
-    perm, pos = None, 0
     model.train()
     t0 = time.time() - wall
-    run_loss = run_acc = 0.0
     while step < args.steps:
         if perm is None or pos + args.batch > len(perm):
             perm = rng.permutation(len(ytr))
@@ -198,7 +200,8 @@ def train(args):
             print(f'  held-out voices: accuracy {acc:.4f}', flush=True)
             torch.save({'model': model.state_dict(), 'head': head.state_dict(), 'opt': opt.state_dict(),
                         'sched': sched.state_dict(), 'g': g.get_state(), 'rng': rng.bit_generator.state,
-                        'step': step, 'wall': time.time() - t0, 'log': log}, ckpt + '.tmp')
+                        'torch_rng': torch.get_rng_state(), 'perm': torch.from_numpy(perm), 'pos': pos,
+                        'run_loss': run_loss, 'run_acc': run_acc, 'step': step, 'wall': time.time() - t0, 'log': log}, ckpt + '.tmp')
             os.replace(ckpt + '.tmp', ckpt)
     wall = time.time() - t0
     model.eval()
