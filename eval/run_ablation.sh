@@ -20,8 +20,12 @@
 #   SEEDS="2022 2023 2024"
 #   RECIPE=2000+500:layerwise:glr05   gated+final[:layerwise][:glrNN] (run_all.sh's notation)
 #   TEACHERS="L4 L12"                 L4 = eval/work/teacher, L12 = eval/work/teacher-L12 (run_deep.sh)
-#   SPEEDUP=2  SPEED_SPARSITY=0.65   (L4, 2026-12-05: 0.57 measured 1.73×, 72% 2.33×; time taken as linear in
-#                                     sparsity, half the teacher's time falls at 0.65, which then measured 2.01×)
+#   SPEEDUP=2
+#   SPEED_SPARSITY_L4=0.65            (2026-12-05: 0.57 measured 1.73×, 72% 2.33×; time taken as linear in sparsity,
+#                                     half the teacher's time falls at 0.65, which then measured 2.01×)
+#   SPEED_SPARSITY_L12=0.59           (2026-12-05: the first 72% run measured 2.73×; linear from the teacher (0, 1×)
+#                                     puts 2× at 0.57, and on L4 that estimate was 4% low)
+#   SPEED_SPARSITY                    sets both
 #   SEED_THREADS=1  JOBS=1            threads per run, runs at once
 # Rows: eval/work/results-ablation.jsonl (probe.py, names <teacher>-<variant>-s<seed>), the speaker task's
 # eval/work/results-ablation-speaker.jsonl (probe.py --task speaker), eval/work/timing-ablation.jsonl
@@ -34,7 +38,8 @@ SEEDS=${SEEDS:-"2022 2023 2024"}
 RECIPE=${RECIPE:-2000+500:layerwise:glr05}
 TEACHERS=${TEACHERS:-"L4 L12"}
 SPEEDUP=${SPEEDUP:-2}
-SPEED_SPARSITY=${SPEED_SPARSITY:-0.65}
+SPEED_SPARSITY_L4=${SPEED_SPARSITY:-${SPEED_SPARSITY_L4:-0.65}}
+SPEED_SPARSITY_L12=${SPEED_SPARSITY:-${SPEED_SPARSITY_L12:-0.59}}
 SEED_THREADS=${SEED_THREADS:-1}
 JOBS=${JOBS:-1}
 RES=$W/results-ablation.jsonl
@@ -80,7 +85,7 @@ variant() { # <teacher tag> <variant> <seed>
       [ -f $D/full-s$seed/model.safetensors ] || { say "no $D/full-s$seed for the scratch run"; return 1; }
       run $out "${common[@]}" --student $D/full-s$seed --init random --steps "$TOTAL" ;;
     speed) run $out "${common[@]}" --target-speedup "$SPEEDUP" "${RECIPE_ARGS[@]}" ;;
-    size) run $out "${common[@]}" --target-sparsity "$SPEED_SPARSITY" "${RECIPE_ARGS[@]}" ;;
+    size) local ss=SPEED_SPARSITY_$T; run $out "${common[@]}" --target-sparsity "${!ss:?SPEED_SPARSITY_$T is not set}" "${RECIPE_ARGS[@]}" ;;
   esac
   probe $T $out $T-$v-s$seed
 }
