@@ -32,6 +32,12 @@ voice, trained on the clips of 20 words (`zero` … `go`) and scored on the clip
 so it cannot succeed by recognising the word. Uses the features `--task word` already extracted for that split.
 Appends to work/results-speaker.jsonl (work/results-speaker-SPLIT.jsonl for test_more), per-clip predictions in
 features/NAME/pred_speaker_SPLIT.npy.
+
+    /usr/bin/python3 eval/probe.py <model-folder> --task speaker --val
+
+The speaker task for recipe selection: the same split by word, among the 64 training voices of probe_train (new
+renditions; chance 1.6%), never reading the test split. Appends to work/results-val-speaker.jsonl, per-clip
+predictions in features/NAME/pred_speaker_probe_train.npy.
 """
 import argparse
 import json
@@ -167,11 +173,12 @@ def main():
     ap.add_argument('--task', default='word', choices=('word', 'speaker'),
                     help='word (30 words, probe trained on probe_train) or speaker (held-out voices, split by word)')
     ap.add_argument('--val', action='store_true',
-                    help='score on held-out training languages of probe_train (recipe selection); never reads the test split')
+                    help='recipe selection, never reading the test split: the word task scored on held-out training languages '
+                         'of probe_train, the speaker task among probe_train\'s 64 voices')
     args = ap.parse_args()
     torch.set_num_threads(1)
     name = args.name or os.path.basename(os.path.normpath(args.model)) + ('-q8' if args.dtype == 'q8' else '')
-    if args.val:
+    if args.val and args.task == 'word':
         return validate(args, name)
     if args.task == 'speaker':
         return speaker(args, name)
@@ -215,8 +222,9 @@ def speaker_split(ts):
 
 def speaker(args, name):
     t0 = time.time()
-    ts = args.test_split
-    results = args.results or os.path.join(WORK, 'results-speaker.jsonl' if ts == 'test' else f'results-speaker-{ts}.jsonl')
+    ts = 'probe_train' if args.val else args.test_split
+    results = args.results or os.path.join(WORK, {'probe_train': 'results-val-speaker.jsonl', 'test': 'results-speaker.jsonl'}.get(
+        ts, f'results-speaker-{ts}.jsonl'))
     feats, info, cached = features(args.model, name, args.threads, splits=(ts,), dtype=args.dtype)
     x = feats[ts]
     y, tr, te, _ = speaker_split(ts)
