@@ -152,17 +152,18 @@ ABLATION = [('full', 'full method: fine-grained heads + straight-through estimat
             ('size', '--target-sparsity at about the same measured speed')]
 
 
-def speaker_table(T, groups, rng):
+def speaker_table(T, groups, rng, val=False):
     """The speaker task (probe.py --task speaker: who of the 20 held-out voices speaks, probe trained on 20 words and
     scored on the other 10) for the ablation's seed groups of teacher T, from work/results-ablation-speaker.jsonl;
-    intervals as the word table's (voices paired across models, seeds resampled)."""
-    path = os.path.join(HERE, 'work', 'results-ablation-speaker.jsonl')
+    intervals as the word table's (voices paired across models, seeds resampled). val: the validation form among
+    probe_train's 64 voices (probe.py --task speaker --val, work/results-ablation-val-speaker.jsonl)."""
+    path = os.path.join(HERE, 'work', 'results-ablation-val-speaker.jsonl' if val else 'results-ablation-speaker.jsonl')
     if not os.path.exists(path):
         return []
     rows = newest_rows(path)
     if f'{T}-teacher' not in rows:
         return []
-    clips = json.load(open(os.path.join(DATA, 'test.json')))['clips']
+    clips = json.load(open(os.path.join(DATA, 'probe_train.json' if val else 'test.json')))['clips']
     voices = sorted({c['voice'] for c in clips})
     keep = [i for i, c in enumerate(clips) if c['label'] >= 20]  # the scored words (probe.py SPEAKER_TRAIN_WORDS)
     sub = [clips[i] for i in keep]
@@ -174,8 +175,10 @@ def speaker_table(T, groups, rng):
         return np.array([c[b].mean() for b in boots])
 
     t, tb = rows[f'{T}-teacher'], boot(f'{T}-teacher')
-    out = [f'Speaker task (who of the {len(voices)} held-out voices speaks; probe trained on 20 words, scored on the '
-           f'other 10): teacher {100 * t["probe_acc"]:.1f}%.', '',
+    which = ('validation form, for choosing recipes: who of the 64 training voices of probe_train speaks (new renditions)'
+             if val else f'who of the {len(voices)} held-out voices speaks')
+    out = [f'Speaker task ({which}; probe trained on 20 words, scored on the other 10; chance {100 / len(voices):.1f}%): '
+           f'teacher {100 * t["probe_acc"]:.1f}%.', '',
            '| variant | seeds | speaker acc. (mean ± sd) | 95% CI | vs teacher (95% CI) |', '| --- | ---: | ---: | ---: | ---: |']
     for v, _what in ABLATION:
         ns = [n for n in groups.get(f'{T}-{v}', []) if n in rows]
@@ -247,6 +250,7 @@ def ablation_report(out):
                         f'{100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
         text.append('')
         text += speaker_table(T, groups, srng)
+        text += speaker_table(T, groups, srng, val=True)
         pairs = [(v, 'full') for v in ('whole-head', 'no-ste', 'scratch')] + [('speed', 'size')]
         for a_, b_ in pairs:
             ga, gb_ = f'{T}-{a_}', f'{T}-{b_}'

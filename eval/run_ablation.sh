@@ -28,7 +28,8 @@
 #   SPEED_SPARSITY                    sets both
 #   SEED_THREADS=1  JOBS=1            threads per run, runs at once
 # Rows: eval/work/results-ablation.jsonl (probe.py, names <teacher>-<variant>-s<seed>), the speaker task's
-# eval/work/results-ablation-speaker.jsonl (probe.py --task speaker), eval/work/timing-ablation.jsonl
+# eval/work/results-ablation-speaker.jsonl (probe.py --task speaker), its validation form's
+# eval/work/results-ablation-val-speaker.jsonl (--task speaker --val), eval/work/timing-ablation.jsonl
 # (speed.mjs), models in eval/work/ablation/<teacher>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,7 @@ SEED_THREADS=${SEED_THREADS:-1}
 JOBS=${JOBS:-1}
 RES=$W/results-ablation.jsonl
 SPK=$W/results-ablation-speaker.jsonl
+VSPK=$W/results-ablation-val-speaker.jsonl
 TIMING=$W/timing-ablation.jsonl
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -65,11 +67,13 @@ run() { # <out> <slimwav prune args…>: a prune run unless its model exists (re
   node bin/slimwav.js prune "$@" --out $out --threads "$SEED_THREADS" "${resume[@]}" 2> >(tee -a $out.log >&2)
 }
 
-probe() { # <teacher tag> <model> <row>: the word task, then the speaker task on the same features
+probe() { # <teacher tag> <model> <row>: the word task, then the speaker task (held-out and validation voices) on the same features
   grep -q "\"name\": \"$3\"" $RES 2>/dev/null ||
     $PY eval/probe.py $2 --name $3 --teacher "$(teacher_dir $1)" --results $RES --threads "$SEED_THREADS" >/dev/null
   grep -q "\"name\": \"$3\"" $SPK 2>/dev/null ||
     $PY eval/probe.py $2 --name $3 --task speaker --results $SPK --threads "$SEED_THREADS" >/dev/null
+  grep -q "\"name\": \"$3\"" $VSPK 2>/dev/null ||
+    $PY eval/probe.py $2 --name $3 --task speaker --val --results $VSPK --threads "$SEED_THREADS" >/dev/null
 }
 
 variant() { # <teacher tag> <variant> <seed>
