@@ -207,7 +207,6 @@ def ablation_report(out):
     clips = json.load(open(os.path.join(DATA, 'test.json')))['clips']
     y = np.array([c['label'] for c in clips])
     boots, _ = voice_boots(clips, 0)
-    srng = np.random.default_rng(1)
 
     def boot(n):
         c = (np.load(os.path.join(ROOT, rows[n]['pred'])) == y).astype(np.float64)
@@ -222,8 +221,9 @@ def ablation_report(out):
             'mean ± sd over seeds; intervals: two-level bootstrap (voices paired across models, seeds resampled). Time: '
             '`eval/speed.mjs time`, one thread, 10 s clip, fastest of 7 calls interleaved with the teacher, each model on '
             'its own (the teacher\'s) shape.', '']
-    tags = sorted({n.split('-', 1)[0] for n in rows if n.endswith('-teacher')})
+    tags = sorted({n.split('-', 1)[0] for n in rows if n.endswith('-teacher')}, key=lambda T: int(T[1:]))
     for T in tags:
+        srng = np.random.default_rng(1)  # per teacher: one teacher's intervals do not depend on the others' rows
         t = rows.get(f'{T}-teacher')
         tb = boot(f'{T}-teacher')
         groups = {g: ns for g, ns in seed_groups({n: r for n, r in rows.items() if n.startswith(T + '-')}).items()}
