@@ -67,7 +67,7 @@ run() { # <out> <slimwav prune args…>: a prune run unless its model exists (re
   node bin/slimwav.js prune "$@" --out $out --threads "$SEED_THREADS" "${resume[@]}" 2> >(tee -a $out.log >&2)
 }
 
-probe() { # <teacher tag> <model> <row>: the word task, then the speaker task (held-out and validation voices) on the same features
+probe() { # <teacher tag> <model> <row>: the word task, then the speaker task (held-out, then validation voices)
   grep -q "\"name\": \"$3\"" $RES 2>/dev/null ||
     $PY eval/probe.py $2 --name $3 --teacher "$(teacher_dir $1)" --results $RES --threads "$SEED_THREADS" >/dev/null
   grep -q "\"name\": \"$3\"" $SPK 2>/dev/null ||

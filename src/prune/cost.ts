@@ -508,8 +508,8 @@ export async function calibrateOnModel(t: CostTable, files: ModelFiles, opts: { 
   opts.log?.(`prune: cost model calibrated on the teacher (${ref.ms.toFixed(1)} ms per ${t.seconds} s, one thread) and a reduced layout of it ` +
     `(${ref.reducedMs.toFixed(1)} ms): kernel times × ${scale.toFixed(3)} + ${table.fixed.toFixed(1)} ms`);
   if (!(scale > 0.67 && scale < 1.5)) {
-    opts.log?.(`prune: whole models ran ${scale.toFixed(1)}× the kernel table's times: the machine looks busy. The target is a ratio, so a ` +
-      'uniform slowdown cancels, but a quiet machine gives a more reliable model');
+    opts.log?.(`prune: whole models ran ${scale.toFixed(2)}× the kernel table's times (one of the two was timed on a busy machine). ` +
+      'The target is a ratio, so a uniform slowdown cancels, but a quiet machine gives a more reliable model');
   }
   return { table, ms: ref.ms, othersMs: ref.othersMs, scale };
 }
