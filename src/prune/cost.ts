@@ -455,12 +455,18 @@ export function calibrateFixed(t: CostTable, cfg: ModelConfig, measuredMs: numbe
  * outside that (or when the two layouts cannot be told apart) the pair is implausible and calibrateFixed is used.
  */
 export function calibrateTwoPoint(t: CostTable, cfg: ModelConfig, ms: number, reduced: ModelConfig, reducedMs: number): CostTable {
+  const s = twoPointScale(t, cfg, ms, reduced, reducedMs);
+  if (s === null) return calibrateFixed(t, cfg, ms);
+  const scale = (v: number[]) => v.map((x) => x * s);
+  return { ...t, gemm: scale(t.gemm), head: scale(t.head), wino: scale(t.wino), elem: scale(t.elem), fixed: Math.max(0, ms - s * layoutTime(cfg, { ...t, fixed: 0 })) };
+}
+
+/** calibrateTwoPoint's scale s, or null for an implausible pair (then the one-point calibration is used). */
+function twoPointScale(t: CostTable, cfg: ModelConfig, ms: number, reduced: ModelConfig, reducedMs: number): number | null {
   const bare = { ...t, fixed: 0 };
   const a = layoutTime(cfg, bare), b = layoutTime(reduced, bare);
   const s = (ms - reducedMs) / (a - b);
-  if (!(a - b > 0.05 * a) || !(s >= 0.25 && s <= 4)) return calibrateFixed(t, cfg, ms);
-  const scale = (v: number[]) => v.map((x) => x * s);
-  return { ...t, gemm: scale(t.gemm), head: scale(t.head), wino: scale(t.wino), elem: scale(t.elem), fixed: Math.max(0, ms - s * a) };
+  return a - b > 0.05 * a && s >= 0.25 && s <= 4 ? s : null;
 }
 
 /**
@@ -507,7 +513,10 @@ export async function calibrateOnModel(t: CostTable, files: ModelFiles, opts: { 
   const scale = layoutTime(ref.cfg, { ...table, fixed: 0 }) / layoutTime(ref.cfg, { ...t, fixed: 0 });
   opts.log?.(`prune: cost model calibrated on the teacher (${ref.ms.toFixed(1)} ms per ${t.seconds} s, one thread) and a reduced layout of it ` +
     `(${ref.reducedMs.toFixed(1)} ms): kernel times × ${scale.toFixed(3)} + ${table.fixed.toFixed(1)} ms`);
-  if (!(scale > 0.67 && scale < 1.5)) {
+  if (twoPointScale(t, ref.cfg, ref.ms, ref.reduced, ref.reducedMs) === null) {
+    opts.log?.('prune: the two timings do not fit the kernel table (a disturbed timing, or a table from another machine state), so ' +
+      'the teacher alone set the constant; the predicted speeds are less reliable: run on a quiet machine');
+  } else if (!(scale > 0.67 && scale < 1.5)) {
     opts.log?.(`prune: whole models ran ${scale.toFixed(2)}× the kernel table's times (one of the two was timed on a busy machine). ` +
       'The target is a ratio, so a uniform slowdown cancels, but a quiet machine gives a more reliable model');
   }

@@ -126,6 +126,19 @@ s('two-point calibration: a table off in scale and constant predicts a third lay
   assert.equal(calibrateTwoPoint(TABLE, cfg, real(cfg), reduced, 1.1 * real(cfg)), calibrateFixed(TABLE, cfg, real(cfg)));
 });
 
+s('calibrateOnModel: a pair the table cannot fit falls back to the one-point calibration and says so', async () => {
+  const dir = join(FIXTURES, 'ragged-w2v-a');
+  const cfg = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  // a table ten thousand times too fast: the measured difference between the two layouts is far beyond scale 4
+  const tiny = (v: number[]) => v.map((x) => x * 1e-4);
+  const t = { ...TABLE, gemm: tiny(TABLE.gemm), head: tiny(TABLE.head), wino: tiny(TABLE.wino), elem: tiny(TABLE.elem) };
+  const lines: string[] = [];
+  const c = await calibrateOnModel(t, await openModelFiles(dir), { minRounds: 2, log: (l) => lines.push(l) });
+  assert.equal(c.scale, 1);
+  assert.ok(Math.abs(layoutTime(cfg, c.table) / c.ms - 1) < 1e-9);
+  assert.match(lines.join('\n'), /do not fit the kernel table/);
+});
+
 s('calibrateOnModel: times the model, a reduced layout and the others in the same rounds; the table reproduces the model\'s time', async () => {
   const dir = join(FIXTURES, 'ragged-w2v-a');
   const cfg = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
