@@ -61,6 +61,20 @@ export function gateArrays(cfg: ModelConfig, fill = 1): GateArrays {
   };
 }
 
+/**
+ * The smallest structure the given unit kinds can reach: every unit of those kinds off, except one channel per conv
+ * layer and WavLM layer 0's attention block when it holds the relative position bias (Gates never removes those);
+ * the other kinds stay whole. For the reachability checks of a size or speed target.
+ */
+export function leastGates(cfg: ModelConfig, kinds: Iterable<UnitKind>): GateArrays {
+  const on = new Set(kinds);
+  const g = gateArrays(cfg, 0);
+  for (const { kind, data } of gateList(g)) if (!on.has(kind)) data.fill(1);
+  if (on.has('conv')) g.conv.forEach((c) => (c[0] = 1));
+  if (on.has('attn') && hasRelativeBias(cfg)) g.attn[0] = 1;
+  return g;
+}
+
 /** Every array of a GateArrays with its unit kind, in a fixed order (for iteration and serialisation). */
 export function gateList(g: GateArrays): { kind: UnitKind; name: string; data: Float32Array }[] {
   return [

@@ -24,7 +24,7 @@ import { fromFloat32, numel, toFloat32 } from '../format/tensor.js';
 import { buildModel, type Model } from '../model-core.js';
 import { compact } from './compact.js';
 import { loadAudioFolder, sampleBatch, validationCrops, type AudioSet } from './data.js';
-import { gateArrays, gateList, gatesToMasks, Gates, UNIT_KINDS, type GateArrays, type UnitKind } from './gates.js';
+import { gateArrays, gateList, gatesToMasks, Gates, leastGates, UNIT_KINDS, type GateArrays, type UnitKind } from './gates.js';
 import { distillLoss } from './ops.js';
 import { Rng } from '../util/rng.js';
 import { expectedSize, sizeConstants, type SizeConstants } from './size.js';
@@ -231,16 +231,17 @@ function argmax(a: ArrayLike<number>): number {
 async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, log: (s: string) => void): Promise<{ table: CostTable; ms0: number }> {
   const table = o.costTable ?? (await calibrateOnModel(await costTable(cfg, { cacheDir: o.costCache, log }), files, { log })).table;
   const ms0 = expectedTime(cfg, gateArrays(cfg, 1), table).ms;
-  // the most any mask can save: every prunable unit gone but one channel per conv layer
-  const least = gateArrays(cfg, 0);
-  least.conv.forEach((c) => (c[0] = 1));
-  const most = ms0 / expectedTime(cfg, least, table).ms;
+  // the most any mask can save: every unit of the pruned kinds gone but one channel per conv layer
+  const most = ms0 / expectedTime(cfg, leastGates(cfg, o.units), table).ms;
   if (o.targetSpeedup! > 0.95 * most) {
     fail('E_ARGS', `--target-speedup ${o.targetSpeedup} is out of reach for ${o.teacher} on this machine: removing every prunable structure ` +
-      `would make it only ${most.toFixed(2)}× faster (the positional conv, LayerNorms and the rest stay); ask for less than ${(0.95 * most).toFixed(2)}`);
+      `would make it only ${most.toFixed(2)}× faster (the positional conv, LayerNorms and the rest stay${keptWhole(o.units)}); ask for less than ${(0.95 * most).toFixed(2)}`);
   }
   return { table, ms0 };
 }
+
+/** For the out-of-reach messages: the conv stack stays whole unless `--units` has conv. */
+const keptWhole = (units: UnitKind[]) => (units.includes('conv') ? '' : '; the conv stack stays whole without conv in --units');
 
 /** Teacher hidden states for the student's distillation targets (projection output = stage 'proj'). */
 async function teacherTargets(teacher: Model, wave: Float32Array, keep: number[]): Promise<Float32Array[]> {
@@ -274,6 +275,14 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
       (o.ste ? '' : '; no straight-through estimator'));
     const student = Student.create(files.config, files.tensors, rt.exec, rt.mem);
     const consts = sizeConstants(cfg, new Set(files.tensors.keys()), posConvParams(files.tensors));
+    if (!speed) {
+      // a size target beyond what removing every unit of the pruned kinds reaches is refused, not missed silently
+      const most = 1 - expectedSize(cfg, leastGates(cfg, o.units), consts).params / n0;
+      if (o.targetSparsity > most) {
+        fail('E_ARGS', `--target-sparsity ${o.targetSparsity} is out of reach for ${o.teacher} with --units ${o.units.join(',')}: removing every ` +
+          `prunable structure leaves ${(100 * (1 - most)).toFixed(1)}% of its parameters${keptWhole(o.units)}; ask for at most ${Math.floor(100 * most) / 100}`);
+      }
+    }
     const gateRng = new Rng(o.seed), dataRng = new Rng(o.seed ^ 0x9e3779b9);
     const gates = new Gates(cfg, o.units, gateRng, { ste: o.ste });
     const keep = o.mode === 'full' ? distillLayers(cfg.numLayers) : [];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toFloat32 } from '../../src/format/tensor.js';
 import { prune, PRUNE_DEFAULTS, randomWeights, type PruneOptions } from '../../src/prune/train.js';
-import { BETA, gateArrays, gateList, Gates, LIMIT_L, LIMIT_R } from '../../src/prune/gates.js';
+import { BETA, gateArrays, gateList, Gates, LIMIT_L, LIMIT_R, UNIT_KINDS } from '../../src/prune/gates.js';
 import { foldGateScales } from '../../src/prune/fold.js';
 import { resolvePruneOptions, resolveUnits, UNIT_PRESETS } from '../../src/prune/options.js';
 import { Student, trainingRuntime } from '../../src/prune/student.js';
@@ -38,8 +38,9 @@ const configOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json
 const fixture = fixtureModel;
 
 const units = suite('--units');
-units('presets: fine is every kind, whole-head leaves out the q/k and value dimensions', () => {
-  assert.equal(resolveUnits('fine'), [...PRUNE_DEFAULTS.units]);
+units('presets: fine is every kind (the default), whole-head leaves out the q/k and value dimensions', () => {
+  assert.equal(resolveUnits('fine'), [...UNIT_KINDS]);
+  assert.equal([...PRUNE_DEFAULTS.units], [...UNIT_KINDS]);
   assert.equal(resolveUnits('whole-head'), ['conv', 'head', 'attn', 'ffn', 'ffnblock']);
   assert.equal(resolveUnits('head, ffn'), ['head', 'ffn']);
   throwsCode(() => resolveUnits('partial-head'), 'E_ARGS', 'unknown unit kind "partial-head"', 'whole-head');
@@ -56,6 +57,12 @@ units('whole-head mode never produces partial heads on a real run; fine mode doe
   const fine = await prune(opts('fine'));
   const fc = configOf(fine.out);
   assert.ok([...fc.layer_head_qk_dims.flat(), ...fc.layer_head_v_dims.flat()].some((w: number) => w < hd), 'fine-grained run has partial heads');
+  // without conv in --units the same run keeps every conv channel and still meets the target with fine-grained heads
+  const convDims = (c: { conv_dim: number[] }) => c.conv_dim;
+  const noConv = await prune(opts('noconv', { units: ['head', 'qk', 'v', 'attn', 'ffn', 'ffnblock'] }));
+  assert.equal(convDims(configOf(noConv.out)), convDims(teacher), 'the conv stack stays whole');
+  assert.ok(Math.abs(noConv.sparsity - 0.6) <= 0.01, `sparsity ${noConv.sparsity}`);
+  assert.ok([...configOf(noConv.out).layer_head_qk_dims.flat()].some((w: number) => w < hd), 'fine-grained heads');
 });
 units.run();
 

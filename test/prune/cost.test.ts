@@ -13,7 +13,7 @@ import { compact } from '../../src/prune/compact.js';
 import { benchMasks } from '../../src/arch/bench-layout.js';
 import { openModelFiles } from '../../src/arch/model-files.js';
 import { load } from '../../src/index.js';
-import { gateArrays, gateList, gatesToMasks } from '../../src/prune/gates.js';
+import { gateArrays, gateList, gatesToMasks, leastGates } from '../../src/prune/gates.js';
 import { prune, PRUNE_DEFAULTS } from '../../src/prune/train.js';
 import { parseSafetensors } from '../../src/format/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
@@ -219,6 +219,14 @@ s('prune --target-speedup: the written model\'s predicted speedup lands within 5
   await rejectsCode(prune({ teacher, data: DATA, out: join(work, 'never'), targetSpeedup: Math.min(20, Math.ceil(most + 1)), costTable: TABLE, threads: 1, log: () => undefined }),
     'E_ARGS', 'is out of reach', 'ask for less than');
   assert.not.ok(existsSync(join(work, 'never', 'model.safetensors')));
+  // the reach depends on what is pruned: without conv channels a speed that every kind reaches is refused (the check
+  // once assumed every kind whatever --units said)
+  const noConv = ['head', 'qk', 'v', 'attn', 'ffn', 'ffnblock'] as const;
+  const mostNoConv = layoutTime(tcfg, TABLE) / expectedTime(tcfg, leastGates(tcfg, noConv), TABLE).ms;
+  const between = Math.round(100 * 0.95 * (mostNoConv + 0.5 * (most - mostNoConv))) / 100;
+  assert.ok(between > 0.95 * mostNoConv && between < 0.95 * most, `${mostNoConv} < ${between} < ${most}`);
+  await rejectsCode(prune({ teacher, data: DATA, out: join(work, 'never2'), targetSpeedup: between, units: [...noConv], costTable: TABLE, threads: 1, log: () => undefined }),
+    'E_ARGS', 'is out of reach', 'the conv stack stays whole');
 });
 
 s.run();

@@ -33,7 +33,7 @@ same('defaults: PRUNE_DEFAULTS, step-scaled gate lr and intervals, threads = cor
   const { steps, finalSteps, mode, lr, gateLr, lambdaLr, checkpointEvery, logEvery, validEvery, threads, units } = o;
   assert.equal({ steps, finalSteps, mode, lr, gateLr, lambdaLr, checkpointEvery, logEvery, validEvery, threads, units },
     { steps: 2000, finalSteps: 500, mode: 'layerwise', lr: 2e-4, gateLr: 0.05, lambdaLr: 0.02, checkpointEvery: 100, logEvery: 10,
-      validEvery: 200, threads: availableParallelism(), units: [...PRUNE_DEFAULTS.units] });
+      validEvery: 200, threads: availableParallelism(), units: ['conv', 'head', 'qk', 'v', 'attn', 'ffn', 'ffnblock'] });
   const short = await resolvePruneOptions({ ...base, targetSparsity: 0.7, steps: 100 });
   assert.equal([short.gateLr, short.checkpointEvery, short.logEvery, short.validEvery, short.finalSteps], [0.1, 10, 5, 20, 25]);
   const tiny = await resolvePruneOptions({ ...base, targetSparsity: 0.7, steps: 3 });
