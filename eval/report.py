@@ -157,7 +157,8 @@ LATE = {'noconv': 4}  # variants added later draw from their own generator, so t
 
 def task_table(T, groups, rng, kind):
     """A second task table for the ablation's seed groups of teacher T; intervals as the word table's (voices paired
-    across models, seeds resampled), and the noconv − full difference. kind: 'speaker' (probe.py --task speaker: who of
+    across models, seeds resampled), and the noconv − full difference. rng: a generator shared by the variants in
+    order, or an int seeding one generator per variant. kind: 'speaker' (probe.py --task speaker: who of
     the 20 held-out voices speaks, probe trained on 20 words and scored on the other 10;
     work/results-ablation-speaker.jsonl), 'val-speaker' (its validation form, --task speaker --val: the 64 training
     voices in 4 groups of 16, train + probe_train clips; work/results-ablation-val-speaker.jsonl), 'speaker-more' (the
@@ -215,12 +216,14 @@ def task_table(T, groups, rng, kind):
     out = [f'{head}: teacher {100 * acc(t):.1f}%.', '',
            '| variant | seeds | accuracy (mean ± sd) | 95% CI | vs teacher (95% CI) |', '| --- | ---: | ---: | ---: | ---: |']
     g = {}
-    for v, _what in ABLATION:
+    for i, (v, _what) in enumerate(ABLATION):
         ns = [n for n in groups.get(f'{T}-{v}', []) if n in rows]
         if not ns:
             continue
         accs = [acc(rows[n]) for n in ns]
-        g[v] = (np.mean(accs), resample_seeds(np.stack([boot(n) for n in ns]), rng))
+        # an int: a generator per variant, so a variant's interval does not depend on which others have rows
+        vrng = np.random.default_rng([rng, i]) if isinstance(rng, int) else rng
+        g[v] = (np.mean(accs), resample_seeds(np.stack([boot(n) for n in ns]), vrng))
         lo, hi = np.percentile(g[v][1], [2.5, 97.5])
         rlo, rhi = np.percentile(g[v][1] / tb, [2.5, 97.5])
         sd = f' ± {100 * np.std(accs, ddof=1):.1f}' if len(accs) > 1 else ''
@@ -266,7 +269,9 @@ def ablation_report(out):
         srng = np.random.default_rng(1)  # per teacher: one teacher's intervals do not depend on the others' rows
         t = rows.get(f'{T}-teacher')
         tb = boot(f'{T}-teacher')
-        groups = {g: ns for g, ns in seed_groups({n: r for n, r in rows.items() if n.startswith(T + '-')}).items()}
+        known = {v for v, _ in ABLATION}  # other rows (exploratory runs) neither show nor draw from the generators
+        groups = {g: ns for g, ns in seed_groups({n: r for n, r in rows.items() if n.startswith(T + '-')}).items()
+                  if g.split('-', 1)[1] in known}
         gb = {g: resample_seeds(np.stack([boot(n) for n in ns]), srng) for g, ns in groups.items()
               if g.split('-', 1)[1] not in LATE}
         gb.update({g: resample_seeds(np.stack([boot(n) for n in ns]), np.random.default_rng(LATE[g.split('-', 1)[1]]))
@@ -293,10 +298,10 @@ def ablation_report(out):
                         f'{100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
         text.append('')
         text += task_table(T, groups, srng, 'speaker')
-        text += task_table(T, groups, np.random.default_rng(6), 'speaker-more')
-        # the validation forms draw from their own generators: the rest stays as it was
-        text += task_table(T, groups, np.random.default_rng(2), 'val-speaker')
-        text += task_table(T, groups, np.random.default_rng(5), 'val-word')
+        # the later tables draw from their own generators, one per variant: the rest stays as it was
+        text += task_table(T, groups, 6, 'speaker-more')
+        text += task_table(T, groups, 2, 'val-speaker')
+        text += task_table(T, groups, 5, 'val-word')
         pairs = [(v, 'full') for v in ('whole-head', 'no-ste', 'scratch')] + [('speed', 'size'), ('noconv', 'full')]
         for a_, b_ in pairs:
             ga, gb_ = f'{T}-{a_}', f'{T}-{b_}'
