@@ -27,17 +27,21 @@ correctness in features/NAME/correct_val.npy.
     /usr/bin/python3 eval/probe.py <model-folder> --task speaker [--test-split test|test_more]
 
 `--task speaker` asks what pruning tends to lose first: who is speaking. Speaker identification among the held-out
-voices (20 in `test`, 80 in `test_more`; no training voice is among them): the same probe, the label being the
-voice, trained on the clips of 20 words (`zero` … `go`) and scored on the clips of the other 10 (`cat` … `follow`),
+voices (the 20 of `test`; `test_more`'s 80 in 4 fixed groups of 20, one probe per group; no training voice is among
+them): the same probe, the label being the voice, trained on the clips of 20 words (`zero` … `go`) and scored on the clips of the other 10 (`cat` … `follow`),
 so it cannot succeed by recognising the word. Uses the features `--task word` already extracted for that split.
 Appends to work/results-speaker.jsonl (work/results-speaker-SPLIT.jsonl for test_more), per-clip predictions in
 features/NAME/pred_speaker_SPLIT.npy.
 
     /usr/bin/python3 eval/probe.py <model-folder> --task speaker --val
 
-The speaker task for recipe selection: the same split by word, among the 64 training voices of probe_train (new
-renditions; chance 1.6%), never reading the test split. Appends to work/results-val-speaker.jsonl, per-clip
-predictions in features/NAME/pred_speaker_probe_train.npy.
+The speaker task for recipe selection, never reading the test split: the 64 training voices in 4 fixed groups of 16
+(so each question is about as hard as the held-out one among 20), the probe trained on the clips of words 0..19 and
+scored on the clips of words 20..29, from both train (4 renditions per word; the teacher trained on them, for words,
+not voices) and probe_train (1 rendition): 3200 scored clips. Appends to work/results-val-speaker.jsonl, per-clip
+predictions (voice indices over all 64) in features/NAME/pred_speaker_val.npy. It replaced a first form (all 64
+voices at once, probe_train only: 640 clips, the 12-layer teacher at 5.6% against a chance of 1.6%) that was too
+weak to rank recipes.
 """
 import argparse
 import json
@@ -55,6 +59,8 @@ WORK = os.path.join(HERE, 'work')
 DATA = os.path.join(WORK, 'data')
 SPLITS = ('probe_train', 'test')
 SPEAKER_TRAIN_WORDS = 20  # speaker task: words 0..19 train the probe, 20..29 score it
+SPEAKER_VAL_GROUPS, SPEAKER_VAL_SEED = 4, 7  # the validation form: 64 training voices in 4 fixed groups
+SPEAKER_VAL_SPLITS = ('train', 'probe_train')
 EPOCHS, LR, WD = 600, 5e-3, 1e-3
 
 
@@ -153,7 +159,7 @@ def validate(args, name):
         'fold_sizes': [int((folds == f).sum()) for f in range(folds.max() + 1)],
         'seconds': round(time.time() - t0, 1), 'extracted': not cached,
     }
-    path = os.path.join(WORK, 'results-val.jsonl')
+    path = args.results or os.path.join(WORK, 'results-val.jsonl')
     with open(path, 'a') as f:
         f.write(json.dumps(row) + '\n')
     print(json.dumps(row))
@@ -174,7 +180,7 @@ def main():
                     help='word (30 words, probe trained on probe_train) or speaker (held-out voices, split by word)')
     ap.add_argument('--val', action='store_true',
                     help='recipe selection, never reading the test split: the word task scored on held-out training languages '
-                         'of probe_train, the speaker task among probe_train\'s 64 voices')
+                         'of probe_train, the speaker task among the training voices in groups of 16')
     args = ap.parse_args()
     torch.set_num_threads(1)
     name = args.name or os.path.basename(os.path.normpath(args.model)) + ('-q8' if args.dtype == 'q8' else '')
@@ -212,30 +218,95 @@ def main():
 
 
 def speaker_split(ts):
-    """Speaker task on split ts: (voice index per clip, train mask, test mask, clips)."""
+    """Speaker task on split ts: (voice index per clip, group per clip, train mask, test mask, clips). test_more's 80
+    voices are asked in 4 fixed groups of 20, the same question as test's (who of 20)."""
     clips = json.load(open(os.path.join(DATA, f'{ts}.json')))['clips']
     voices = sorted({c['voice'] for c in clips})
+    group_of = voice_groups(voices, len(voices) // 20) if ts == 'test_more' else np.zeros(len(voices), dtype=np.int64)
     y = np.array([voices.index(c['voice']) for c in clips])
     word = np.array([c['label'] for c in clips])
-    return y, word < SPEAKER_TRAIN_WORDS, word >= SPEAKER_TRAIN_WORDS, clips
+    return y, group_of[y], word < SPEAKER_TRAIN_WORDS, word >= SPEAKER_TRAIN_WORDS, clips
+
+
+def speaker_val_split():
+    """The validation form's clips (train then probe_train): (voice index over the 64, group per clip, probe-train
+    mask, scored mask, clips)."""
+    clips = [c for s in SPEAKER_VAL_SPLITS for c in json.load(open(os.path.join(DATA, f'{s}.json')))['clips']]
+    voices = sorted({c['voice'] for c in clips})
+    group_of = voice_groups(voices, SPEAKER_VAL_GROUPS)
+    y = np.array([voices.index(c['voice']) for c in clips])
+    word = np.array([c['label'] for c in clips])
+    return y, group_of[y], word < SPEAKER_TRAIN_WORDS, word >= SPEAKER_TRAIN_WORDS, clips
+
+
+def voice_groups(voices, k):
+    """Voice names → fixed group per voice (k groups of equal size; a seeded permutation, the same for every model)."""
+    perm = np.random.default_rng(SPEAKER_VAL_SEED).permutation(len(voices))
+    group_of = np.empty(len(voices), dtype=np.int64)
+    group_of[perm] = np.arange(len(voices)) % k
+    return group_of
+
+
+def grouped_probe(x, y, group, tr, te):
+    """One probe per voice group (labels = voices within the group), trained on tr, scored on te → predicted voice
+    index (over all voices) for every te clip."""
+    pred = np.full(len(y), -1, dtype=np.int64)
+    for g in np.unique(group):
+        vs = np.unique(y[group == g])
+        local = np.searchsorted(vs, y)  # voice index within the group (valid where group == g)
+        mtr, mte = tr & (group == g), te & (group == g)
+        _, _, _, p = train_probe(x[mtr], local[mtr], x[mte], local[mte])
+        pred[mte] = vs[p]
+    return pred[te]
+
+
+def speaker_val(args, name):
+    """The speaker task's validation form (module docstring): one probe per group of 16 training voices."""
+    t0 = time.time()
+    results = args.results or os.path.join(WORK, 'results-val-speaker.jsonl')
+    feats, info, cached = features(args.model, name, args.threads, splits=SPEAKER_VAL_SPLITS, dtype=args.dtype)
+    x = np.concatenate([feats[s] for s in SPEAKER_VAL_SPLITS])
+    y, group, tr, te, _ = speaker_val_split()
+    pred = grouped_probe(x, y, group, tr, te)
+    acc = float((pred == y[te]).mean())
+    pred_path = os.path.join(WORK, 'features', name, 'pred_speaker_val.npy')
+    np.save(pred_path, pred.astype(np.int16))
+    row = {
+        'name': name, 'task': 'speaker', 'form': f'val-groups{len(np.unique(y)) // SPEAKER_VAL_GROUPS}',
+        'model': os.path.relpath(os.path.abspath(args.model), ROOT), 'dtype': args.dtype, 'params': info['params'],
+        'macs_per_second': info['macs_per_second'], 'n_voices': int(y.max()) + 1, 'groups': SPEAKER_VAL_GROUPS,
+        'probe_acc': round(acc, 4), 'n_train': int(tr.sum()), 'n_test': int(te.sum()),
+        'pred': os.path.relpath(pred_path, ROOT), 'seconds': round(time.time() - t0, 1), 'extracted': not cached,
+    }
+    os.makedirs(os.path.dirname(results), exist_ok=True)
+    with open(results, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+    print(json.dumps(row))
 
 
 def speaker(args, name):
+    if args.val:
+        return speaker_val(args, name)
     t0 = time.time()
-    ts = 'probe_train' if args.val else args.test_split
-    results = args.results or os.path.join(WORK, {'probe_train': 'results-val-speaker.jsonl', 'test': 'results-speaker.jsonl'}.get(
-        ts, f'results-speaker-{ts}.jsonl'))
+    ts = args.test_split
+    results = args.results or os.path.join(WORK, 'results-speaker.jsonl' if ts == 'test' else f'results-speaker-{ts}.jsonl')
     feats, info, cached = features(args.model, name, args.threads, splits=(ts,), dtype=args.dtype)
     x = feats[ts]
-    y, tr, te, _ = speaker_split(ts)
-    acc, acc_tr, wts, pred = train_probe(x[tr], y[tr], x[te], y[te])
+    y, group, tr, te, _ = speaker_split(ts)
+    if group.max() > 0:  # test_more: 4 groups of 20 voices
+        pred = grouped_probe(x, y, group, tr, te)
+        acc, acc_tr, wts, acc_last = float((pred == y[te]).mean()), None, [], None
+    else:
+        acc, acc_tr, wts, pred = train_probe(x[tr], y[tr], x[te], y[te])
+        acc_last, _, _, _ = train_probe(x[tr], y[tr], x[te], y[te], layers=[x.shape[1] - 1])
     pred_path = os.path.join(WORK, 'features', name, f'pred_speaker_{ts}.npy')
     np.save(pred_path, pred.astype(np.int16))
-    acc_last, _, _, _ = train_probe(x[tr], y[tr], x[te], y[te], layers=[x.shape[1] - 1])
     row = {
         'name': name, 'task': 'speaker', 'model': os.path.relpath(os.path.abspath(args.model), ROOT), 'dtype': args.dtype,
         'params': info['params'], 'macs_per_second': info['macs_per_second'], 'n_voices': int(y.max()) + 1,
-        'probe_acc': round(acc, 4), 'probe_acc_last_layer': round(acc_last, 4), 'probe_train_acc': round(acc_tr, 4),
+        'groups': int(group.max()) + 1, 'probe_acc': round(acc, 4),
+        'probe_acc_last_layer': None if acc_last is None else round(acc_last, 4),
+        'probe_train_acc': None if acc_tr is None else round(acc_tr, 4),
         'layer_weights': [round(float(v), 3) for v in wts], 'n_train': int(tr.sum()), 'n_test': int(te.sum()),
         'pred': os.path.relpath(pred_path, ROOT), 'seconds': round(time.time() - t0, 1), 'extracted': not cached,
     }

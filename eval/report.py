@@ -35,6 +35,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, 'work', 'data')
+WORK_FEATURES = os.path.join(HERE, 'work', 'features')
 VARIANTS = ['magnitude', 'magnitude+distill', 'magnitude-enc', 'magnitude-enc+distill', 'magnitude-mac',
             'magnitude-mac+distill', 'slimwav']
 OPTIONAL = ('magnitude-mac', 'random-init')  # rows listed only where they were run
@@ -149,48 +150,90 @@ ABLATION = [('full', 'full method: fine-grained heads + straight-through estimat
             ('no-ste', '--no-ste: the hard-concrete relaxation alone'),
             ('scratch', "the full run's layout, random init, distilled for the same total steps"),
             ('speed', '--target-speedup (cost model)'),
-            ('size', '--target-sparsity at about the same measured speed')]
+            ('size', '--target-sparsity at about the same measured speed'),
+            ('noconv', '--units head,qk,v,attn,ffn,ffnblock: the conv stack kept whole')]
+LATE = {'noconv': 4}  # variants added later draw from their own generator, so the earlier rows' intervals stay put
 
 
-def speaker_table(T, groups, rng, val=False):
-    """The speaker task (probe.py --task speaker: who of the 20 held-out voices speaks, probe trained on 20 words and
-    scored on the other 10) for the ablation's seed groups of teacher T, from work/results-ablation-speaker.jsonl;
-    intervals as the word table's (voices paired across models, seeds resampled). val: the validation form among
-    probe_train's 64 voices (probe.py --task speaker --val, work/results-ablation-val-speaker.jsonl)."""
-    path = os.path.join(HERE, 'work', 'results-ablation-val-speaker.jsonl' if val else 'results-ablation-speaker.jsonl')
+def task_table(T, groups, rng, kind):
+    """A second task table for the ablation's seed groups of teacher T; intervals as the word table's (voices paired
+    across models, seeds resampled), and the noconv − full difference. rng: a generator shared by the variants in
+    order, or an int seeding one generator per variant. kind: 'speaker' (probe.py --task speaker: who of
+    the 20 held-out voices speaks, probe trained on 20 words and scored on the other 10;
+    work/results-ablation-speaker.jsonl), 'val-speaker' (its validation form, --task speaker --val: the 64 training
+    voices in 4 groups of 16, train + probe_train clips; work/results-ablation-val-speaker.jsonl), 'speaker-more' (the
+    speaker task on test_more, 80 more held-out voices in 4 groups of 20; work/results-ablation-speaker-test_more.jsonl)
+    or 'val-word' (the
+    word task's validation form, --val: probe_train by training-language folds; work/results-ablation-val.jsonl)."""
+    path = os.path.join(HERE, 'work', {'speaker': 'results-ablation-speaker.jsonl', 'val-speaker': 'results-ablation-val-speaker.jsonl',
+                                       'speaker-more': 'results-ablation-speaker-test_more.jsonl',
+                                       'val-word': 'results-ablation-val.jsonl'}[kind])
     if not os.path.exists(path):
         return []
     rows = newest_rows(path)
     if f'{T}-teacher' not in rows:
         return []
-    clips = json.load(open(os.path.join(DATA, 'probe_train.json' if val else 'test.json')))['clips']
-    voices = sorted({c['voice'] for c in clips})
-    keep = [i for i, c in enumerate(clips) if c['label'] >= 20]  # the scored words (probe.py SPEAKER_TRAIN_WORDS)
-    sub = [clips[i] for i in keep]
-    y = np.array([voices.index(c['voice']) for c in sub])
+    acc = (lambda r: r['val_acc']) if kind == 'val-word' else (lambda r: r['probe_acc'])
+    if kind == 'val-word':
+        sub = json.load(open(os.path.join(DATA, 'probe_train.json')))['clips']
+
+        def correct(n):
+            return np.load(os.path.join(WORK_FEATURES, n, 'correct_val.npy')).astype(np.float64)
+        head = (f'Word task, validation form (probe_train\'s {len(sub)} clips, 4 folds by training language, each scored '
+                'by a probe that never heard its language or voices)')
+    else:
+        if kind == 'val-speaker':
+            from probe import SPEAKER_VAL_GROUPS, speaker_val_split
+            y_all, _, _, scored, clips = speaker_val_split()
+            sub = [c for c, k in zip(clips, scored) if k]
+            y = y_all[scored]
+            n_voices = len(np.unique(y_all))
+            per_group = n_voices // SPEAKER_VAL_GROUPS
+            which = (f'validation form, for choosing recipes: who of {per_group} training voices speaks, the {n_voices} in '
+                     f'{SPEAKER_VAL_GROUPS} fixed groups, train + probe_train clips, {len(sub)} scored')
+        else:
+            split = 'test_more' if kind == 'speaker-more' else 'test'
+            clips = json.load(open(os.path.join(DATA, f'{split}.json')))['clips']
+            voices = sorted({c['voice'] for c in clips})
+            sub = [c for c in clips if c['label'] >= 20]  # the scored words (probe.py SPEAKER_TRAIN_WORDS)
+            y = np.array([voices.index(c['voice']) for c in sub])
+            n_voices = len(voices)
+            per_group = 20 if split == 'test_more' else n_voices
+            which = (f'who of the {n_voices} held-out voices speaks' if split == 'test' else
+                     f'the second held-out set, test_more: who of 20 voices speaks, its {n_voices} in {n_voices // 20} fixed '
+                     f'groups, {len(sub)} scored')
+
+        def correct(n):
+            return (np.load(os.path.join(ROOT, rows[n]['pred'])) == y).astype(np.float64)
+        head = f'Speaker task ({which}; probe trained on 20 words, scored on the other 10; chance {100 / per_group:.1f}%)'
     boots, _ = voice_boots(sub, 3)
 
     def boot(n):
-        c = (np.load(os.path.join(ROOT, rows[n]['pred'])) == y).astype(np.float64)
+        c = correct(n)
         return np.array([c[b].mean() for b in boots])
 
     t, tb = rows[f'{T}-teacher'], boot(f'{T}-teacher')
-    which = ('validation form, for choosing recipes: who of the 64 training voices of probe_train speaks (new renditions)'
-             if val else f'who of the {len(voices)} held-out voices speaks')
-    out = [f'Speaker task ({which}; probe trained on 20 words, scored on the other 10; chance {100 / len(voices):.1f}%): '
-           f'teacher {100 * t["probe_acc"]:.1f}%.', '',
-           '| variant | seeds | speaker acc. (mean ± sd) | 95% CI | vs teacher (95% CI) |', '| --- | ---: | ---: | ---: | ---: |']
-    for v, _what in ABLATION:
+    out = [f'{head}: teacher {100 * acc(t):.1f}%.', '',
+           '| variant | seeds | accuracy (mean ± sd) | 95% CI | vs teacher (95% CI) |', '| --- | ---: | ---: | ---: | ---: |']
+    g = {}
+    for i, (v, _what) in enumerate(ABLATION):
         ns = [n for n in groups.get(f'{T}-{v}', []) if n in rows]
         if not ns:
             continue
-        accs = [rows[n]['probe_acc'] for n in ns]
-        g = resample_seeds(np.stack([boot(n) for n in ns]), rng)
-        lo, hi = np.percentile(g, [2.5, 97.5])
-        rlo, rhi = np.percentile(g / tb, [2.5, 97.5])
+        accs = [acc(rows[n]) for n in ns]
+        # an int: a generator per variant, so a variant's interval does not depend on which others have rows
+        vrng = np.random.default_rng([rng, i]) if isinstance(rng, int) else rng
+        g[v] = (np.mean(accs), resample_seeds(np.stack([boot(n) for n in ns]), vrng))
+        lo, hi = np.percentile(g[v][1], [2.5, 97.5])
+        rlo, rhi = np.percentile(g[v][1] / tb, [2.5, 97.5])
         sd = f' ± {100 * np.std(accs, ddof=1):.1f}' if len(accs) > 1 else ''
         out.append(f'| {v} | {len(ns)} | {100 * np.mean(accs):.1f}{sd} | {100 * lo:.1f}–{100 * hi:.1f} | '
-                   f'{100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
+                   f'{100 * np.mean(accs) / acc(t):.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
+    if 'noconv' in g and 'full' in g:
+        lo, hi = np.percentile(g['noconv'][1] - g['full'][1], [2.5, 97.5])
+        clear = 'clearly better' if lo > 0 else 'clearly worse' if hi < 0 else 'not distinguishable'
+        out += ['', f'noconv − full = {100 * (g["noconv"][0] - g["full"][0]):+.1f} points (95% CI {100 * lo:+.1f} to '
+                    f'{100 * hi:+.1f}): {clear}']
     return out + ['']
 
 
@@ -226,8 +269,13 @@ def ablation_report(out):
         srng = np.random.default_rng(1)  # per teacher: one teacher's intervals do not depend on the others' rows
         t = rows.get(f'{T}-teacher')
         tb = boot(f'{T}-teacher')
-        groups = {g: ns for g, ns in seed_groups({n: r for n, r in rows.items() if n.startswith(T + '-')}).items()}
-        gb = {g: resample_seeds(np.stack([boot(n) for n in ns]), srng) for g, ns in groups.items()}
+        known = {v for v, _ in ABLATION}  # other rows (exploratory runs) neither show nor draw from the generators
+        groups = {g: ns for g, ns in seed_groups({n: r for n, r in rows.items() if n.startswith(T + '-')}).items()
+                  if g.split('-', 1)[1] in known}
+        gb = {g: resample_seeds(np.stack([boot(n) for n in ns]), srng) for g, ns in groups.items()
+              if g.split('-', 1)[1] not in LATE}
+        gb.update({g: resample_seeds(np.stack([boot(n) for n in ns]), np.random.default_rng(LATE[g.split('-', 1)[1]]))
+                   for g, ns in groups.items() if g.split('-', 1)[1] in LATE})
         text += [f'## Teacher {T} ({t["params"]:,} params, probe {100 * t["probe_acc"]:.1f}%)', '',
                  '| variant | seeds | params | MACs / s | time (ms) | speedup | probe acc. (mean ± sd) | 95% CI | vs teacher (95% CI) |',
                  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
@@ -249,9 +297,12 @@ def ablation_report(out):
                         f'{100 * np.mean(accs):.1f}{sd} | {100 * lo:.1f}–{100 * hi:.1f} | '
                         f'{100 * np.mean(accs) / t["probe_acc"]:.1f}% ({100 * rlo:.1f}–{100 * rhi:.1f}) |')
         text.append('')
-        text += speaker_table(T, groups, srng)
-        text += speaker_table(T, groups, np.random.default_rng(2), val=True)  # its own draws: the rest stays as it was
-        pairs = [(v, 'full') for v in ('whole-head', 'no-ste', 'scratch')] + [('speed', 'size')]
+        text += task_table(T, groups, srng, 'speaker')
+        # the later tables draw from their own generators, one per variant: the rest stays as it was
+        text += task_table(T, groups, 6, 'speaker-more')
+        text += task_table(T, groups, 2, 'val-speaker')
+        text += task_table(T, groups, 5, 'val-word')
+        pairs = [(v, 'full') for v in ('whole-head', 'no-ste', 'scratch')] + [('speed', 'size'), ('noconv', 'full')]
         for a_, b_ in pairs:
             ga, gb_ = f'{T}-{a_}', f'{T}-{b_}'
             if ga not in groups or gb_ not in groups:

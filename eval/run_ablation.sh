@@ -7,14 +7,17 @@
 #
 # Ablation, at 72% sparsity, SEEDS, the recipe RECIPE (chosen on validation scores only, eval/README.md; the same
 # gated + final steps for every variant):
-#   full        slimwav prune (fine-grained heads + straight-through estimator)
+#   full        slimwav prune --units fine (the default: every unit kind, fine-grained heads + straight-through
+#               estimator; pinned here and below, so that a later change of the default does not change these rows)
 #   whole-head  --units whole-head (heads kept or removed whole: no per-head q/k or value widths)
-#   no-ste      --no-ste (the hard-concrete relaxation alone)
+#   no-ste      --units fine --no-ste (the hard-concrete relaxation alone)
+#   noconv      --units head,qk,v,attn,ffn,ffnblock (the conv stack kept whole: a candidate default for speaker
+#               information, compared with full on the validation forms)
 #   scratch     the full run's pruned layout, weights re-initialised at random, distilled from the teacher for the
 #               same total steps (prune --student <full model> --init random --steps <gated + final>)
-# Latency target, the same recipe and seeds: --target-speedup SPEEDUP (the cost model) against a --target-sparsity
-# run at the sparsity whose measured speed equals it (SPEED_SPARSITY: set it from the first latency run's measured
-# speedup; the default is a first guess), both timed by eval/speed.mjs on one thread against the teacher.
+# Latency target, the same recipe and seeds, both --units fine: --target-speedup SPEEDUP (the cost model) against a
+# --target-sparsity run at the sparsity whose measured speed equals it (SPEED_SPARSITY: set it from the first latency
+# run's measured speedup; the default is a first guess), both timed by eval/speed.mjs on one thread against the teacher.
 #
 # Environment (defaults):
 #   SEEDS="2022 2023 2024"
@@ -28,8 +31,10 @@
 #   SPEED_SPARSITY                    sets both
 #   SEED_THREADS=1  JOBS=1            threads per run, runs at once
 # Rows: eval/work/results-ablation.jsonl (probe.py, names <teacher>-<variant>-s<seed>), the speaker task's
-# eval/work/results-ablation-speaker.jsonl (probe.py --task speaker), its validation form's
-# eval/work/results-ablation-val-speaker.jsonl (--task speaker --val), eval/work/timing-ablation.jsonl
+# eval/work/results-ablation-speaker.jsonl (probe.py --task speaker; on test_more, the 80 more held-out voices:
+# eval/work/results-ablation-speaker-test_more.jsonl), the validation forms' (never the test voices)
+# eval/work/results-ablation-val-speaker.jsonl (--task speaker --val) and eval/work/results-ablation-val.jsonl
+# (--val), eval/work/timing-ablation.jsonl
 # (speed.mjs), models in eval/work/ablation/<teacher>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +50,9 @@ SEED_THREADS=${SEED_THREADS:-1}
 JOBS=${JOBS:-1}
 RES=$W/results-ablation.jsonl
 SPK=$W/results-ablation-speaker.jsonl
+SPK_MORE=$W/results-ablation-speaker-test_more.jsonl
 VSPK=$W/results-ablation-val-speaker.jsonl
+VAL=$W/results-ablation-val.jsonl
 TIMING=$W/timing-ablation.jsonl
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -67,13 +74,17 @@ run() { # <out> <slimwav prune args…>: a prune run unless its model exists (re
   node bin/slimwav.js prune "$@" --out $out --threads "$SEED_THREADS" "${resume[@]}" 2> >(tee -a $out.log >&2)
 }
 
-probe() { # <teacher tag> <model> <row>: the word task, then the speaker task (held-out, then validation voices)
+probe() { # <teacher tag> <model> <row>: the word and speaker tasks on the held-out voices, then their validation forms
   grep -q "\"name\": \"$3\"" $RES 2>/dev/null ||
     $PY eval/probe.py $2 --name $3 --teacher "$(teacher_dir $1)" --results $RES --threads "$SEED_THREADS" >/dev/null
   grep -q "\"name\": \"$3\"" $SPK 2>/dev/null ||
     $PY eval/probe.py $2 --name $3 --task speaker --results $SPK --threads "$SEED_THREADS" >/dev/null
   grep -q "\"name\": \"$3\"" $VSPK 2>/dev/null ||
     $PY eval/probe.py $2 --name $3 --task speaker --val --results $VSPK --threads "$SEED_THREADS" >/dev/null
+  grep -q "\"name\": \"$3\"" $SPK_MORE 2>/dev/null ||
+    $PY eval/probe.py $2 --name $3 --task speaker --test-split test_more --results $SPK_MORE --threads "$SEED_THREADS" >/dev/null
+  grep -q "\"name\": \"$3\"" $VAL 2>/dev/null ||
+    $PY eval/probe.py $2 --name $3 --val --results $VAL --threads "$SEED_THREADS" >/dev/null
 }
 
 variant() { # <teacher tag> <variant> <seed>
@@ -82,14 +93,16 @@ variant() { # <teacher tag> <variant> <seed>
   mkdir -p $D
   local common=(--teacher $teacher --data $W/data/unlabeled --seed "$seed")
   case $v in
-    full) run $out "${common[@]}" --target-sparsity 0.72 "${RECIPE_ARGS[@]}" ;;
+    full) run $out "${common[@]}" --target-sparsity 0.72 "${RECIPE_ARGS[@]}" --units fine ;;
     whole-head) run $out "${common[@]}" --target-sparsity 0.72 "${RECIPE_ARGS[@]}" --units whole-head ;;
-    no-ste) run $out "${common[@]}" --target-sparsity 0.72 "${RECIPE_ARGS[@]}" --no-ste ;;
+    no-ste) run $out "${common[@]}" --target-sparsity 0.72 "${RECIPE_ARGS[@]}" --units fine --no-ste ;;
+    noconv) run $out "${common[@]}" --target-sparsity 0.72 "${RECIPE_ARGS[@]}" --units head,qk,v,attn,ffn,ffnblock ;;
     scratch)
       [ -f $D/full-s$seed/model.safetensors ] || { say "no $D/full-s$seed for the scratch run"; return 1; }
       run $out "${common[@]}" --student $D/full-s$seed --init random --steps "$TOTAL" ;;
-    speed) run $out "${common[@]}" --target-speedup "$SPEEDUP" "${RECIPE_ARGS[@]}" ;;
-    size) local ss=SPEED_SPARSITY_$T; run $out "${common[@]}" --target-sparsity "${!ss:?SPEED_SPARSITY_$T is not set}" "${RECIPE_ARGS[@]}" ;;
+    speed) run $out "${common[@]}" --target-speedup "$SPEEDUP" "${RECIPE_ARGS[@]}" --units fine ;;
+    size) local ss=SPEED_SPARSITY_$T
+      run $out "${common[@]}" --target-sparsity "${!ss:?SPEED_SPARSITY_$T is not set}" "${RECIPE_ARGS[@]}" --units fine ;;
   esac
   probe $T $out $T-$v-s$seed
 }
@@ -99,7 +112,7 @@ for T in $TEACHERS; do
   [ -f $teacher/model.safetensors ] || { say "no $teacher: run eval/run_all.sh (L4) / eval/run_deep.sh (L12) first"; continue; }
   probe $T $teacher $T-teacher
   # scratch needs the full run's layout: a second pass
-  for pass in "full whole-head no-ste speed size" scratch; do
+  for pass in "full whole-head no-ste speed size noconv" scratch; do
     for seed in $SEEDS; do
       for v in $pass; do
         if [ "$JOBS" -gt 1 ]; then
@@ -114,7 +127,7 @@ for T in $TEACHERS; do
   done
   say "timing $T (one thread, interleaved with the teacher; keep the machine quiet)"
   models=()
-  for seed in $SEEDS; do for v in full whole-head no-ste scratch speed size; do models+=($T-$v-s$seed=$W/ablation/$T/$v-s$seed); done; done
+  for seed in $SEEDS; do for v in full whole-head no-ste scratch speed size noconv; do models+=($T-$v-s$seed=$W/ablation/$T/$v-s$seed); done; done
   node eval/speed.mjs time --teacher $teacher --jsonl $TIMING --threads 1 "${models[@]}"
 done
 

@@ -95,7 +95,7 @@ for S in $SPARSITIES; do
       resume=()
       [ -f $W/slimwav-$tag/checkpoint.safetensors ] && resume=(--resume)   # continue an interrupted run
       node bin/slimwav.js prune --teacher $W/teacher --data $W/data/unlabeled --target-sparsity "$S" \
-        --out $W/slimwav-$tag --steps "$PRUNE_STEPS" --final-steps "$FINAL_STEPS" --mode "$MODE" \
+        --out $W/slimwav-$tag --steps "$PRUNE_STEPS" --final-steps "$FINAL_STEPS" --mode "$MODE" --units fine \
         --threads "$THREADS" "${resume[@]}" 2> >(tee -a $W/slimwav-$tag.log >&2)
     fi
     say "probe: slimwav-$tag"
@@ -166,7 +166,8 @@ seedprune() { # <recipe> <seed>: slimwav-$SPT with that recipe and seed, then it
   [[ $1 =~ :glr([0-9]+) ]] && extra+=(--gate-lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
   [[ $1 =~ :sw([0-9]+) ]] && extra+=(--sparsity-warmup "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
   [[ $1 =~ :lr([0-9]+) ]] && extra+=(--lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100000 }")")
-  [[ $1 == *:enc* ]] && extra+=(--units head,qk,v,attn,ffn,ffnblock)
+  # every unit kind, as these rows were run (pinned: a later change of the default does not change them); :enc leaves conv out
+  if [[ $1 == *:enc* ]]; then extra+=(--units head,qk,v,attn,ffn,ffnblock); else extra+=(--units fine); fi
   if [ ! -f $W/$name/model.safetensors ]; then
     say "slimwav prune → 0.$SPT, ${split%%+*} + ${split##*+} steps, $mode, seed $2 (log $W/$name.log)"
     local resume=(); [ -f $W/$name/checkpoint.safetensors ] && resume=(--resume)

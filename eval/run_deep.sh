@@ -59,7 +59,7 @@ slim() { # <seed>: slimwav prune with the recipe (unless made), then its probes
   if [ ! -f $out/model.safetensors ]; then
     local resume=(); [ -f $out/checkpoint.safetensors ] && resume=(--resume)
     node bin/slimwav.js prune --teacher $TEACHER --data $W/data/unlabeled --target-sparsity 0.72 --out $out \
-      --steps $GATED --final-steps $FINAL --mode $MODE --seed $1 --threads 1 ${GATE_LR:+--gate-lr $GATE_LR} \
+      --steps $GATED --final-steps $FINAL --mode $MODE --units fine --seed $1 --threads 1 ${GATE_LR:+--gate-lr $GATE_LR} \
       "${resume[@]}" 2>>$out.log
   fi
   probe $out '' 1
