@@ -162,15 +162,22 @@ def task_table(T, groups, rng, kind):
     the 20 held-out voices speaks, probe trained on 20 words and scored on the other 10;
     work/results-ablation-speaker.jsonl), 'val-speaker' (its validation form, --task speaker --val: the 64 training
     voices in 4 groups of 16, train + probe_train clips; work/results-ablation-val-speaker.jsonl), 'speaker-more' (the
-    speaker task on test_more, 80 more held-out voices in 4 groups of 20; work/results-ablation-speaker-test_more.jsonl)
-    or 'val-word' (the
+    speaker task on test_more, 80 more held-out voices in 4 groups of 20; work/results-ablation-speaker-test_more.jsonl),
+    'speaker-all' (the two pooled) or 'val-word' (the
     word task's validation form, --val: probe_train by training-language folds; work/results-ablation-val.jsonl)."""
-    path = os.path.join(HERE, 'work', {'speaker': 'results-ablation-speaker.jsonl', 'val-speaker': 'results-ablation-val-speaker.jsonl',
-                                       'speaker-more': 'results-ablation-speaker-test_more.jsonl',
-                                       'val-word': 'results-ablation-val.jsonl'}[kind])
-    if not os.path.exists(path):
-        return []
-    rows = newest_rows(path)
+    files = {'speaker': 'results-ablation-speaker.jsonl', 'val-speaker': 'results-ablation-val-speaker.jsonl',
+             'speaker-more': 'results-ablation-speaker-test_more.jsonl', 'val-word': 'results-ablation-val.jsonl'}
+    if kind == 'speaker-all':  # test and test_more pooled: every held-out voice
+        paths = [os.path.join(HERE, 'work', files[k]) for k in ('speaker', 'speaker-more')]
+        if not all(os.path.exists(p) for p in paths):
+            return []
+        both = [newest_rows(p) for p in paths]
+        rows = {n: {'probe_acc': None, 'pred': [b[n]['pred'] for b in both]} for n in both[0] if n in both[1]}
+    else:
+        path = os.path.join(HERE, 'work', files[kind])
+        if not os.path.exists(path):
+            return []
+        rows = newest_rows(path)
     if f'{T}-teacher' not in rows:
         return []
     acc = (lambda r: r['val_acc']) if kind == 'val-word' else (lambda r: r['probe_acc'])
@@ -192,19 +199,25 @@ def task_table(T, groups, rng, kind):
             which = (f'validation form, for choosing recipes: who of {per_group} training voices speaks, the {n_voices} in '
                      f'{SPEAKER_VAL_GROUPS} fixed groups, train + probe_train clips, {len(sub)} scored')
         else:
-            split = 'test_more' if kind == 'speaker-more' else 'test'
-            clips = json.load(open(os.path.join(DATA, f'{split}.json')))['clips']
-            voices = sorted({c['voice'] for c in clips})
-            sub = [c for c in clips if c['label'] >= 20]  # the scored words (probe.py SPEAKER_TRAIN_WORDS)
-            y = np.array([voices.index(c['voice']) for c in sub])
-            n_voices = len(voices)
-            per_group = 20 if split == 'test_more' else n_voices
-            which = (f'who of the {n_voices} held-out voices speaks' if split == 'test' else
-                     f'the second held-out set, test_more: who of 20 voices speaks, its {n_voices} in {n_voices // 20} fixed '
-                     f'groups, {len(sub)} scored')
+            splits = {'speaker': ['test'], 'speaker-more': ['test_more'], 'speaker-all': ['test', 'test_more']}[kind]
+            sub, ys = [], []
+            for split in splits:
+                clips = json.load(open(os.path.join(DATA, f'{split}.json')))['clips']
+                voices = sorted({c['voice'] for c in clips})
+                sub += [c for c in clips if c['label'] >= 20]  # the scored words (probe.py SPEAKER_TRAIN_WORDS)
+                ys.append(np.array([voices.index(c['voice']) for c in clips if c['label'] >= 20]))
+            y = np.concatenate(ys)
+            n_voices = len({c['voice'] for c in sub})
+            per_group = 20
+            which = {'speaker': f'who of the {n_voices} held-out voices speaks',
+                     'speaker-more': f'the second held-out set, test_more: who of 20 voices speaks, its {n_voices} in '
+                                     f'{n_voices // 20} fixed groups, {len(sub)} scored',
+                     'speaker-all': f'test and test_more pooled: all {n_voices} held-out voices, each asked among 20, '
+                                    f'{len(sub)} scored'}[kind]
 
         def correct(n):
-            return (np.load(os.path.join(ROOT, rows[n]['pred'])) == y).astype(np.float64)
+            preds = rows[n]['pred'] if kind == 'speaker-all' else [rows[n]['pred']]
+            return (np.concatenate([np.load(os.path.join(ROOT, p)) for p in preds]) == y).astype(np.float64)
         head = f'Speaker task ({which}; probe trained on 20 words, scored on the other 10; chance {100 / per_group:.1f}%)'
     boots, _ = voice_boots(sub, 3)
 
@@ -213,6 +226,10 @@ def task_table(T, groups, rng, kind):
         return np.array([c[b].mean() for b in boots])
 
     t, tb = rows[f'{T}-teacher'], boot(f'{T}-teacher')
+    if kind == 'speaker-all':
+        acc = lambda r: float(correct(r['name']).mean())  # noqa: E731 (pooled rows carry no accuracy of their own)
+        for n, r in rows.items():
+            r['name'] = n
     out = [f'{head}: teacher {100 * acc(t):.1f}%.', '',
            '| variant | seeds | accuracy (mean ± sd) | 95% CI | vs teacher (95% CI) |', '| --- | ---: | ---: | ---: | ---: |']
     g = {}
@@ -300,6 +317,7 @@ def ablation_report(out):
         text += task_table(T, groups, srng, 'speaker')
         # the later tables draw from their own generators, one per variant: the rest stays as it was
         text += task_table(T, groups, 6, 'speaker-more')
+        text += task_table(T, groups, 7, 'speaker-all')
         text += task_table(T, groups, 2, 'val-speaker')
         text += task_table(T, groups, 5, 'val-word')
         pairs = [(v, 'full') for v in ('whole-head', 'no-ste', 'scratch')] + [('speed', 'size'), ('noconv', 'full')]
