@@ -28,8 +28,8 @@ correctness in features/NAME/correct_val.npy.
 
 `--task speaker` asks what pruning tends to lose first: who is speaking. Speaker identification among the held-out
 voices (the 20 of `test`; `test_more`'s 80 in 4 fixed groups of 20, one probe per group; no training voice is among
-them): the same probe, the label being the voice, trained on the clips of 20 words (`zero` … `go`) and scored on the clips of the other 10 (`cat` … `follow`),
-so it cannot succeed by recognising the word. Uses the features `--task word` already extracted for that split.
+them): the same probe, the label being the voice, trained on the clips of 20 words (`zero` … `go`) and scored on the
+clips of the other 10 (`cat` … `follow`), so it cannot succeed by recognising the word. Uses the features `--task word` already extracted for that split.
 Appends to work/results-speaker.jsonl (work/results-speaker-SPLIT.jsonl for test_more), per-clip predictions in
 features/NAME/pred_speaker_SPLIT.npy.
 
@@ -217,26 +217,25 @@ def main():
     print(json.dumps(row))
 
 
-def speaker_split(ts):
-    """Speaker task on split ts: (voice index per clip, group per clip, train mask, test mask, clips). test_more's 80
-    voices are asked in 4 fixed groups of 20, the same question as test's (who of 20)."""
-    clips = json.load(open(os.path.join(DATA, f'{ts}.json')))['clips']
+def speaker_clips(splits, k):
+    """The speaker task's clips of the given splits, in order: (voice index per clip, group per clip, probe-train mask,
+    scored mask, clips). The voices are asked in k fixed groups (voice_groups), one probe per group."""
+    clips = [c for s in splits for c in json.load(open(os.path.join(DATA, f'{s}.json')))['clips']]
     voices = sorted({c['voice'] for c in clips})
-    group_of = voice_groups(voices, len(voices) // 20) if ts == 'test_more' else np.zeros(len(voices), dtype=np.int64)
     y = np.array([voices.index(c['voice']) for c in clips])
     word = np.array([c['label'] for c in clips])
-    return y, group_of[y], word < SPEAKER_TRAIN_WORDS, word >= SPEAKER_TRAIN_WORDS, clips
+    return y, voice_groups(voices, k)[y], word < SPEAKER_TRAIN_WORDS, word >= SPEAKER_TRAIN_WORDS, clips
+
+
+def speaker_split(ts):
+    """The held-out speaker task on split ts: test's 20 voices in one group, test_more's 80 in 4 groups of 20 (the same
+    question as test's)."""
+    return speaker_clips([ts], 4 if ts == 'test_more' else 1)
 
 
 def speaker_val_split():
-    """The validation form's clips (train then probe_train): (voice index over the 64, group per clip, probe-train
-    mask, scored mask, clips)."""
-    clips = [c for s in SPEAKER_VAL_SPLITS for c in json.load(open(os.path.join(DATA, f'{s}.json')))['clips']]
-    voices = sorted({c['voice'] for c in clips})
-    group_of = voice_groups(voices, SPEAKER_VAL_GROUPS)
-    y = np.array([voices.index(c['voice']) for c in clips])
-    word = np.array([c['label'] for c in clips])
-    return y, group_of[y], word < SPEAKER_TRAIN_WORDS, word >= SPEAKER_TRAIN_WORDS, clips
+    """The validation form: the 64 training voices of train + probe_train in SPEAKER_VAL_GROUPS groups."""
+    return speaker_clips(SPEAKER_VAL_SPLITS, SPEAKER_VAL_GROUPS)
 
 
 def voice_groups(voices, k):

@@ -163,8 +163,8 @@ def task_table(T, groups, rng, kind):
     work/results-ablation-speaker.jsonl), 'val-speaker' (its validation form, --task speaker --val: the 64 training
     voices in 4 groups of 16, train + probe_train clips; work/results-ablation-val-speaker.jsonl), 'speaker-more' (the
     speaker task on test_more, 80 more held-out voices in 4 groups of 20; work/results-ablation-speaker-test_more.jsonl),
-    'speaker-all' (the two pooled) or 'val-word' (the
-    word task's validation form, --val: probe_train by training-language folds; work/results-ablation-val.jsonl)."""
+    'speaker-all' (the two pooled) or 'val-word' (the word task's validation form, --val: probe_train by
+    training-language folds; work/results-ablation-val.jsonl)."""
     files = {'speaker': 'results-ablation-speaker.jsonl', 'val-speaker': 'results-ablation-val-speaker.jsonl',
              'speaker-more': 'results-ablation-speaker-test_more.jsonl', 'val-word': 'results-ablation-val.jsonl'}
     if kind == 'speaker-all':  # test and test_more pooled: every held-out voice
@@ -172,7 +172,7 @@ def task_table(T, groups, rng, kind):
         if not all(os.path.exists(p) for p in paths):
             return []
         both = [newest_rows(p) for p in paths]
-        rows = {n: {'probe_acc': None, 'pred': [b[n]['pred'] for b in both]} for n in both[0] if n in both[1]}
+        rows = {n: {'pred': [b[n]['pred'] for b in both]} for n in both[0] if n in both[1]}  # accuracy set below
     else:
         path = os.path.join(HERE, 'work', files[kind])
         if not os.path.exists(path):
@@ -225,11 +225,10 @@ def task_table(T, groups, rng, kind):
         c = correct(n)
         return np.array([c[b].mean() for b in boots])
 
-    t, tb = rows[f'{T}-teacher'], boot(f'{T}-teacher')
     if kind == 'speaker-all':
-        acc = lambda r: float(correct(r['name']).mean())  # noqa: E731 (pooled rows carry no accuracy of their own)
         for n, r in rows.items():
-            r['name'] = n
+            r['probe_acc'] = float(correct(n).mean())
+    t, tb = rows[f'{T}-teacher'], boot(f'{T}-teacher')
     out = [f'{head}: teacher {100 * acc(t):.1f}%.', '',
            '| variant | seeds | accuracy (mean ± sd) | 95% CI | vs teacher (95% CI) |', '| --- | ---: | ---: | ---: | ---: |']
     g = {}
