@@ -71,8 +71,13 @@ export function leastGates(cfg: ModelConfig, kinds: Iterable<UnitKind>): GateArr
   const g = gateArrays(cfg, 0);
   for (const { kind, data } of gateList(g)) if (!on.has(kind)) data.fill(1);
   if (on.has('conv')) g.conv.forEach((c) => (c[0] = 1));
-  if (on.has('attn') && hasRelativeBias(cfg)) g.attn[0] = 1;
+  for (let j = 0; j < g.attn.length; j++) if (pinnedUnit(cfg, 'attn', j)) g.attn[j] = 1;
   return g;
+}
+
+/** WavLM: layer 0's attention block must stay when it holds the relative position bias (it feeds every layer). */
+function pinnedUnit(cfg: ModelConfig, kind: UnitKind, j: number): boolean {
+  return kind === 'attn' && j === 0 && hasRelativeBias(cfg);
 }
 
 /** Every array of a GateArrays with its unit kind, in a fixed order (for iteration and serialisation). */
@@ -148,11 +153,6 @@ export class Gates {
     return this.enabled[index];
   }
 
-  /** WavLM: layer 0's attention block must stay when it holds the relative position bias (it feeds every layer). */
-  private pinned(kind: UnitKind, name: string, j: number): boolean {
-    return kind === 'attn' && name === 'attn' && j === 0 && hasRelativeBias(this.cfg);
-  }
-
   /**
    * Draw gate values for one training step (and remember ∂z/∂log α for `backward`): binary z_b with the
    * straight-through estimator, the relaxed z in [0, 1] without it.
@@ -163,7 +163,7 @@ export class Gates {
     la.forEach((g, i) => {
       if (!this.enabled[i]) return;
       for (let j = 0; j < g.data.length; j++) {
-        if (this.pinned(g.kind, g.name, j)) { dz[i].data[j] = 0; continue; }
+        if (pinnedUnit(this.cfg, g.kind, j)) { dz[i].data[j] = 0; continue; }
         const u = EPS + (1 - 2 * EPS) * rng.next();
         const s = sigmoid((Math.log(u) - Math.log(1 - u) + g.data[j]) / BETA);
         const z = s * (LIMIT_R - LIMIT_L) + LIMIT_L;
@@ -184,7 +184,7 @@ export class Gates {
     la.forEach((g, i) => {
       if (!this.enabled[i]) return;
       for (let j = 0; j < g.data.length; j++) {
-        if (this.pinned(g.kind, g.name, j)) continue;
+        if (pinnedUnit(this.cfg, g.kind, j)) continue;
         let d = 0;
         if (dg) d += dg[i].data[j] * dz[i].data[j];
         if (dp) { const p = sigmoid(g.data[j] - this.shift); d += dp[i].data[j] * p * (1 - p); }
@@ -208,7 +208,7 @@ export class Gates {
     const la = gateList(this.logAlpha), o = gateList(out);
     la.forEach((g, i) => {
       if (!this.enabled[i]) return;
-      for (let j = 0; j < g.data.length; j++) o[i].data[j] = this.pinned(g.kind, g.name, j) ? 1 : sigmoid(g.data[j] - this.shift);
+      for (let j = 0; j < g.data.length; j++) o[i].data[j] = pinnedUnit(this.cfg, g.kind, j) ? 1 : sigmoid(g.data[j] - this.shift);
     });
     return out;
   }
@@ -230,7 +230,7 @@ export class Gates {
     la.forEach((g, i) => {
       if (!this.enabled[i]) return;
       for (let j = 0; j < g.data.length; j++) {
-        if (!this.pinned(g.kind, g.name, j)) o[i].data[j] = Math.min(1, Math.max(0, sigmoid(g.data[j]) * (LIMIT_R - LIMIT_L) + LIMIT_L));
+        if (!pinnedUnit(this.cfg, g.kind, j)) o[i].data[j] = Math.min(1, Math.max(0, sigmoid(g.data[j]) * (LIMIT_R - LIMIT_L) + LIMIT_L));
       }
     });
     return out;

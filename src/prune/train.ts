@@ -240,6 +240,18 @@ async function speedModel(o: PruneOptions, files: ModelFiles, cfg: ModelConfig, 
   return { table, ms0 };
 }
 
+/**
+ * A size target beyond what removing every unit of the pruned kinds reaches is refused before the teacher and the
+ * audio are loaded, not missed silently.
+ */
+function checkSizeReach(o: PruneOptions, cfg: ModelConfig, consts: SizeConstants, n0: number): void {
+  const most = 1 - expectedSize(cfg, leastGates(cfg, o.units), consts).params / n0;
+  if (o.targetSparsity > most) {
+    fail('E_ARGS', `--target-sparsity ${o.targetSparsity} is out of reach for ${o.teacher} with --units ${o.units.join(',')}: removing every ` +
+      `prunable structure leaves ${(100 * (1 - most)).toFixed(1)}% of its parameters${keptWhole(o.units)}; ask for at most ${Math.floor(100 * most) / 100}`);
+  }
+}
+
 /** For the out-of-reach messages: the conv stack stays whole unless `--units` has conv. */
 const keptWhole = (units: UnitKind[]) => (units.includes('conv') ? '' : '; the conv stack stays whole without conv in --units');
 
@@ -265,6 +277,8 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
 
   // teacher, data, student
   const { files, cfg } = await openTeacher(o);
+  const consts = sizeConstants(cfg, new Set(files.tensors.keys()), posConvParams(files.tensors));
+  if (o.targetSpeedup === undefined) checkSizeReach(o, cfg, consts, countParams(cfg, files.tensors));
   const run = await startRun(o, files, cfg);
   const { teacher, rt, data, crop, perBatch, n0, macs0 } = run;
   try {
@@ -274,15 +288,6 @@ export async function prune(input: PruneInput): Promise<PruneResult> {
       (speed ? `target speedup ${o.targetSpeedup} (predicted ${speed.ms0.toFixed(1)} ms → ${(speed.ms0 / o.targetSpeedup!).toFixed(1)} ms per ${COST_SECONDS} s of audio, one thread)` : `target sparsity ${o.targetSparsity}`) +
       (o.ste ? '' : '; no straight-through estimator'));
     const student = Student.create(files.config, files.tensors, rt.exec, rt.mem);
-    const consts = sizeConstants(cfg, new Set(files.tensors.keys()), posConvParams(files.tensors));
-    if (!speed) {
-      // a size target beyond what removing every unit of the pruned kinds reaches is refused, not missed silently
-      const most = 1 - expectedSize(cfg, leastGates(cfg, o.units), consts).params / n0;
-      if (o.targetSparsity > most) {
-        fail('E_ARGS', `--target-sparsity ${o.targetSparsity} is out of reach for ${o.teacher} with --units ${o.units.join(',')}: removing every ` +
-          `prunable structure leaves ${(100 * (1 - most)).toFixed(1)}% of its parameters${keptWhole(o.units)}; ask for at most ${Math.floor(100 * most) / 100}`);
-      }
-    }
     const gateRng = new Rng(o.seed), dataRng = new Rng(o.seed ^ 0x9e3779b9);
     const gates = new Gates(cfg, o.units, gateRng, { ste: o.ste });
     const keep = o.mode === 'full' ? distillLayers(cfg.numLayers) : [];
