@@ -29,9 +29,9 @@ correctness in features/NAME/correct_val.npy.
 `--task speaker` asks what pruning tends to lose first: who is speaking. Speaker identification among the held-out
 voices (the 20 of `test`; `test_more`'s 80 in 4 fixed groups of 20, one probe per group; no training voice is among
 them): the same probe, the label being the voice, trained on the clips of 20 words (`zero` … `go`) and scored on the
-clips of the other 10 (`cat` … `follow`), so it cannot succeed by recognising the word. Uses the features `--task word` already extracted for that split.
-Appends to work/results-speaker.jsonl (work/results-speaker-SPLIT.jsonl for test_more), per-clip predictions in
-features/NAME/pred_speaker_SPLIT.npy.
+clips of the other 10 (`cat` … `follow`), so it cannot succeed by recognising the word. Uses the features `--task
+word` already extracted for that split. Appends to work/results-speaker.jsonl (work/results-speaker-SPLIT.jsonl for
+test_more), per-clip predictions in features/NAME/pred_speaker_SPLIT.npy.
 
     /usr/bin/python3 eval/probe.py <model-folder> --task speaker --val
 

@@ -166,7 +166,7 @@ seedprune() { # <recipe> <seed>: slimwav-$SPT with that recipe and seed, then it
   [[ $1 =~ :glr([0-9]+) ]] && extra+=(--gate-lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
   [[ $1 =~ :sw([0-9]+) ]] && extra+=(--sparsity-warmup "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100 }")")
   [[ $1 =~ :lr([0-9]+) ]] && extra+=(--lr "$(awk "BEGIN { print ${BASH_REMATCH[1]} / 100000 }")")
-  # every unit kind, as these rows were run (pinned: a later change of the default does not change them); :enc leaves conv out
+  # --units pinned as these rows were run (every kind; :enc leaves conv out), so a change of the default leaves them
   if [[ $1 == *:enc* ]]; then extra+=(--units head,qk,v,attn,ffn,ffnblock); else extra+=(--units fine); fi
   if [ ! -f $W/$name/model.safetensors ]; then
     say "slimwav prune → 0.$SPT, ${split%%+*} + ${split##*+} steps, $mode, seed $2 (log $W/$name.log)"
